@@ -1,0 +1,97 @@
+#pragma once
+
+// The extension point for C4C feeds. A collector turns one feed of one tenant into normalized events
+// (collectors/event.hpp) and hands them, page by page, to a FeedStore together with the feed's new
+// checkpoint. Collectors are listed in one table, collectors/registry.cpp.
+
+#include "collectors/event.hpp"
+#include "daemon/config.hpp"
+#include "daemon/http/client.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace c4c::collectors {
+
+enum class CommitStatus {
+    committed,    ///< events (minus already-seen ids) and checkpoint are durable
+    outbox_full,  ///< nothing stored: the endpoint's outbox is at its limit; stop and retry next interval
+    failed,       ///< nothing stored: the state store failed (logged by the store)
+};
+
+/// Durable state of one source, implemented by the daemon on top of the state store.
+/// All members run synchronously on the event loop and never throw.
+class FeedStore {
+public:
+    virtual ~FeedStore() = default;
+    /// The checkpoint last committed for `feed` (a collector-chosen key, e.g. a collection name),
+    /// or an empty string when there is none yet.
+    virtual std::string checkpoint(std::string_view feed) = 0;
+    /// Stores the events whose event.id was never stored before, and the feed's new checkpoint, in one
+    /// transaction. Returns the number of events newly stored through `stored` (may be 0).
+    virtual CommitStatus commit(std::string_view feed, std::span<const Event> events,
+                                std::string_view checkpoint, std::size_t& stored) = 0;
+    /// False while the endpoint this source feeds is at its outbox limit.
+    virtual bool accepting() = 0;
+};
+
+/// Receives one call per C4C request, for source_request_duration_seconds and source_errors_total.
+class RequestObserver {
+public:
+    virtual ~RequestObserver() = default;
+    /// `error_reason` is empty on success, else a metric label ("timeout", "http_503", "parse", ...).
+    virtual void request_done(std::chrono::duration<double> elapsed, std::string_view error_reason) = 0;
+};
+
+/// Everything a poll may use. Owned by the daemon; valid for the duration of one poll.
+struct PollContext {
+    std::string_view tenant;
+    const daemon::C4cConfig& c4c;
+    const daemon::SourceConfig& source;
+    daemon::http::Client& http;        ///< the tenant's client (bounded by c4c.max_connections)
+    FeedStore& store;
+    RequestObserver& observer;
+    std::filesystem::path state_dir;   ///< for per-installation keys (pseudonymization)
+    std::chrono::system_clock::time_point now;  ///< start of this poll
+};
+
+/// How a poll ended.
+struct PollOutcome {
+    bool ok = true;
+    std::string reason;       ///< metric label when !ok: "timeout", "http_401", "parse", "soap_fault", "outbox_full", ...
+    std::string message;      ///< one line for the operator: what failed, where, what to do
+    bool auth_failed = false; ///< 401/403: the source is down until the next interval
+    std::uint64_t records = 0;          ///< records read from C4C in this poll
+    std::uint64_t stored = 0;           ///< events newly stored in the outbox
+    std::uint64_t failed_messages = 0;  ///< web-service messages seen in status Failed (health metric)
+};
+
+class Collector {
+public:
+    virtual ~Collector() = default;
+    /// One poll: reads every page since the checkpoint (minus overlap), committing each page with its
+    /// checkpoint as it goes. Runs on the event loop; never throws; on error the checkpoint stays where
+    /// the last committed page left it.
+    virtual boost::asio::awaitable<PollOutcome> poll(PollContext& context) = 0;
+};
+
+/// One row of the collector table.
+struct CollectorKind {
+    const char* source;    ///< k_source_* name (config key)
+    const char* use_case;  ///< the endpoint it feeds
+    std::unique_ptr<Collector> (*make)(const daemon::SourceConfig& config);
+};
+
+/// Every collector that exists, in one place (collectors/registry.cpp).
+std::span<const CollectorKind> collector_kinds();
+const CollectorKind* find_collector_kind(std::string_view source);
+
+} // namespace c4c::collectors
