@@ -1,0 +1,41 @@
+#pragma once
+
+// One request to a C4C tenant as every collector makes it: Basic auth, the tenant's deadline, 429/503
+// retried after Retry-After (or exponential backoff with jitter) a bounded number of times, each
+// attempt reported to the RequestObserver (so every failed attempt counts in source_errors_total
+// before any retry), and a classified failure otherwise.
+
+#include "collectors/collector.hpp"
+#include "daemon/http/client.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+
+namespace c4c::collectors {
+
+struct C4cReply {
+    bool ok = false;                    ///< a 2xx response arrived
+    daemon::http::Response response;    ///< valid when ok, or when the failure is an HTTP status
+    std::string reason;                 ///< metric label when !ok: "timeout", "http_500", "auth", "tls", ...
+    std::string message;                ///< operator-facing text (never contains credentials)
+    bool auth_failed = false;           ///< 401/403
+};
+
+/// Sends `request` to the tenant, adding Basic auth from `context.c4c`. 429/503 are retried up to 4
+/// times within this call; other failures return at once. Never throws.
+boost::asio::awaitable<C4cReply> c4c_request(PollContext& context, daemon::http::Request request);
+
+/// Fills a failed PollOutcome from a reply, naming tenant, source and what to do.
+PollOutcome failed_outcome(const PollContext& context, const C4cReply& reply);
+
+/// A PollOutcome for a payload that could not be parsed (`where`: URL or page description).
+PollOutcome parse_failure(const PollContext& context, std::string_view where, std::string_view what);
+
+/// The outcome for a commit that did not happen (outbox full or store failure).
+PollOutcome commit_failure(const PollContext& context, CommitStatus status);
+
+/// Percent-encodes a query-parameter value (RFC 3986 unreserved characters stay as they are).
+std::string url_encode(std::string_view value);
+
+} // namespace c4c::collectors
