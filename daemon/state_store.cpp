@@ -1,0 +1,455 @@
+#include "daemon/state_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+#include <system_error>
+
+namespace c4c::daemon {
+
+namespace {
+
+constexpr int k_schema_version = 1;
+
+const char* const k_schema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    use_case TEXT NOT NULL,
+    UNIQUE (tenant, use_case));
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    endpoint INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    record_time INTEGER NOT NULL,
+    enqueued_at INTEGER NOT NULL,
+    payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_by_endpoint ON outbox (endpoint, seq);
+CREATE TABLE IF NOT EXISTS seen (
+    event_id TEXT PRIMARY KEY,
+    record_time INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_by_time ON seen (record_time);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    feed TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected (
+    seq INTEGER PRIMARY KEY,
+    endpoint INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    rejected_at INTEGER NOT NULL);
+)sql";
+
+std::int64_t unix_ms_now()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Resets a cached statement when the scope ends, whatever path it takes.
+class Use {
+public:
+    explicit Use(sqlite3_stmt* statement) : m_statement(statement) {}
+    ~Use()
+    {
+        if (m_statement) {
+            sqlite3_reset(m_statement);
+            sqlite3_clear_bindings(m_statement);
+        }
+    }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+    explicit operator bool() const { return m_statement != nullptr; }
+    sqlite3_stmt* get() const { return m_statement; }
+    void text(int index, std::string_view value) const
+    {
+        sqlite3_bind_text(m_statement, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+    }
+    void integer(int index, std::int64_t value) const { sqlite3_bind_int64(m_statement, index, value); }
+    int step() const { return sqlite3_step(m_statement); }
+    std::string column_text(int index) const
+    {
+        const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(m_statement, index));
+        return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(m_statement, index)))
+                    : std::string();
+    }
+
+private:
+    sqlite3_stmt* m_statement;
+};
+
+} // namespace
+
+StateStore::StateStore(const std::filesystem::path& dir) : m_file(dir / "state.db")
+{
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) {
+        std::filesystem::create_directories(dir, ec);
+        if (ec) {
+            throw std::runtime_error("cannot create state_dir " + dir.string() + ": " + ec.message());
+        }
+        std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    }
+    open(false);
+}
+
+StateStore::StateStore(const std::filesystem::path& file, bool read_only) : m_file(file)
+{
+    open(read_only);
+}
+
+std::unique_ptr<StateStore> StateStore::open_read_only(const std::filesystem::path& dir)
+{
+    std::error_code ec;
+    if (!std::filesystem::exists(dir / "state.db", ec)) {
+        return nullptr;
+    }
+    return std::unique_ptr<StateStore>(new StateStore(dir / "state.db", true));
+}
+
+StateStore::~StateStore()
+{
+    for (auto& [sql, statement] : m_statements) {
+        sqlite3_finalize(statement);
+    }
+    if (m_db) {
+        sqlite3_close(m_db);
+    }
+}
+
+void StateStore::open(bool read_only)
+{
+    const int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(m_file.c_str(), &m_db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+        std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
+        throw std::runtime_error("cannot open state store " + m_file.string() + ": " + message);
+    }
+    sqlite3_busy_timeout(m_db, 5000);
+    if (!read_only) {
+        // WAL + NORMAL: a commit survives a process crash; see the header for power loss.
+        if (!exec("PRAGMA journal_mode=WAL") || !exec("PRAGMA synchronous=NORMAL") ||
+            !exec("PRAGMA foreign_keys=ON")) {
+            throw std::runtime_error("cannot configure state store " + m_file.string() + ": " + sqlite3_errmsg(m_db));
+        }
+        migrate();
+    }
+    load_figures();
+}
+
+void StateStore::migrate()
+{
+    if (!exec("BEGIN IMMEDIATE") || !exec(k_schema)) {
+        throw std::runtime_error("cannot create the schema of " + m_file.string() + ": " + sqlite3_errmsg(m_db));
+    }
+    Use version(prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
+    int found = 0;
+    if (version.step() == SQLITE_ROW) {
+        found = std::stoi(version.column_text(0));
+    }
+    if (found > k_schema_version) {
+        exec("ROLLBACK");
+        throw std::runtime_error(m_file.string() + " was written by a newer c4c-alm-collector (schema " +
+                                 std::to_string(found) + "); refusing to touch it");
+    }
+    Use set(prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)"));
+    set.text(1, std::to_string(k_schema_version));
+    if (set.step() != SQLITE_DONE || !exec("COMMIT")) {
+        exec("ROLLBACK");
+        throw std::runtime_error("cannot write the schema version of " + m_file.string());
+    }
+}
+
+void StateStore::load_figures()
+{
+    m_figures.clear();
+    Use queued(prepare("SELECT endpoint, count(*), coalesce(sum(length(payload)), 0) FROM outbox GROUP BY endpoint"));
+    while (queued && queued.step() == SQLITE_ROW) {
+        auto& figures = m_figures[sqlite3_column_int64(queued.get(), 0)];
+        figures.events = static_cast<std::size_t>(sqlite3_column_int64(queued.get(), 1));
+        figures.bytes = static_cast<std::size_t>(sqlite3_column_int64(queued.get(), 2));
+    }
+    Use rejected(prepare("SELECT endpoint, count(*) FROM rejected GROUP BY endpoint"));
+    while (rejected && rejected.step() == SQLITE_ROW) {
+        m_figures[sqlite3_column_int64(rejected.get(), 0)].rejected =
+            static_cast<std::size_t>(sqlite3_column_int64(rejected.get(), 1));
+    }
+}
+
+sqlite3_stmt* StateStore::prepare(const char* sql)
+{
+    auto it = m_statements.find(sql);
+    if (it != m_statements.end()) {
+        return it->second;
+    }
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK) {
+        log_failure(sql);
+        return nullptr;
+    }
+    m_statements.emplace(sql, statement);
+    return statement;
+}
+
+bool StateStore::exec(const char* sql)
+{
+    char* error = nullptr;
+    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+        spdlog::error("state store {}: {} failed: {}", m_file.string(), sql, error ? error : "unknown error");
+        sqlite3_free(error);
+        return false;
+    }
+    return true;
+}
+
+void StateStore::log_failure(std::string_view what) const
+{
+    spdlog::error("state store {}: {}: {} (events stay where they were; the operation is retried)",
+                  m_file.string(), what, sqlite3_errmsg(m_db));
+}
+
+std::int64_t StateStore::endpoint_id(std::string_view tenant, std::string_view use_case)
+{
+    {
+        Use find(prepare("SELECT id FROM endpoints WHERE tenant = ?1 AND use_case = ?2"));
+        if (!find) {
+            return -1;
+        }
+        find.text(1, tenant);
+        find.text(2, use_case);
+        if (find.step() == SQLITE_ROW) {
+            return sqlite3_column_int64(find.get(), 0);
+        }
+    }
+    Use insert(prepare("INSERT INTO endpoints (tenant, use_case) VALUES (?1, ?2)"));
+    if (!insert) {
+        return -1;
+    }
+    insert.text(1, tenant);
+    insert.text(2, use_case);
+    if (insert.step() != SQLITE_DONE) {
+        log_failure("registering an endpoint");
+        return -1;
+    }
+    return sqlite3_last_insert_rowid(m_db);
+}
+
+std::string StateStore::checkpoint(std::string_view feed)
+{
+    Use find(prepare("SELECT value FROM checkpoints WHERE feed = ?1"));
+    if (!find) {
+        return {};
+    }
+    find.text(1, feed);
+    return find.step() == SQLITE_ROW ? find.column_text(0) : std::string();
+}
+
+CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoint,
+                                     std::span<const PendingEvent> events, std::string_view checkpoint,
+                                     std::size_t& stored)
+{
+    stored = 0;
+    std::size_t bytes = 0;
+    if (!exec("BEGIN IMMEDIATE")) {
+        return CommitResult::failed;
+    }
+    auto fail = [&](const char* what) {
+        log_failure(what);
+        exec("ROLLBACK");
+        stored = 0;
+        return CommitResult::failed;
+    };
+    {
+        Use remember(prepare("INSERT INTO seen (event_id, record_time) VALUES (?1, ?2) ON CONFLICT DO NOTHING"));
+        Use enqueue(prepare("INSERT INTO outbox (endpoint, event_id, record_time, enqueued_at, payload) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5)"));
+        if (!remember || !enqueue) {
+            return fail("preparing the page insert");
+        }
+        const std::int64_t now = unix_ms_now();
+        for (const auto& event : events) {
+            remember.text(1, event.event_id);
+            remember.integer(2, event.record_time_ns);
+            if (remember.step() != SQLITE_DONE) {
+                return fail("remembering an event id");
+            }
+            sqlite3_reset(remember.get());
+            if (sqlite3_changes(m_db) == 0) {
+                continue;  // this record state was stored before: the overlap window re-read it
+            }
+            enqueue.integer(1, endpoint);
+            enqueue.text(2, event.event_id);
+            enqueue.integer(3, event.record_time_ns);
+            enqueue.integer(4, now);
+            enqueue.text(5, event.payload);
+            if (enqueue.step() != SQLITE_DONE) {
+                return fail("storing an event");
+            }
+            sqlite3_reset(enqueue.get());
+            ++stored;
+            bytes += event.payload.size();
+        }
+    }
+    {
+        Use save(prepare("INSERT INTO checkpoints (feed, value, updated_at) VALUES (?1, ?2, ?3) "
+                         "ON CONFLICT (feed) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"));
+        if (!save) {
+            return fail("preparing the checkpoint update");
+        }
+        save.text(1, feed);
+        save.text(2, checkpoint);
+        save.integer(3, unix_ms_now());
+        if (save.step() != SQLITE_DONE) {
+            return fail("saving the checkpoint");
+        }
+    }
+    if (!exec("COMMIT")) {
+        exec("ROLLBACK");
+        stored = 0;
+        return CommitResult::failed;
+    }
+    auto& figures = m_figures[endpoint];
+    figures.events += stored;
+    figures.bytes += bytes;
+    return CommitResult::committed;
+}
+
+std::vector<StoredEvent> StateStore::peek(std::int64_t endpoint, std::size_t max_events, std::size_t max_bytes)
+{
+    std::vector<StoredEvent> rows;
+    Use select(prepare("SELECT seq, event_id, payload FROM outbox WHERE endpoint = ?1 ORDER BY seq LIMIT ?2"));
+    if (!select) {
+        return rows;
+    }
+    select.integer(1, endpoint);
+    select.integer(2, static_cast<std::int64_t>(max_events));
+    std::size_t bytes = 0;
+    int rc = SQLITE_ROW;
+    while ((rc = select.step()) == SQLITE_ROW) {
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(select.get(), 2));
+        if (!rows.empty() && bytes + size > max_bytes) {
+            break;
+        }
+        bytes += size;
+        rows.push_back(StoredEvent{sqlite3_column_int64(select.get(), 0), select.column_text(1), select.column_text(2)});
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        log_failure("reading the outbox");
+    }
+    return rows;
+}
+
+bool StateStore::remove(std::int64_t endpoint, std::span<const std::int64_t> seqs)
+{
+    if (seqs.empty()) {
+        return true;
+    }
+    if (!exec("BEGIN IMMEDIATE")) {
+        return false;
+    }
+    std::size_t removed = 0;
+    std::size_t bytes = 0;
+    {
+        Use erase(prepare("DELETE FROM outbox WHERE seq = ?1 AND endpoint = ?2 RETURNING length(payload)"));
+        if (!erase) {
+            exec("ROLLBACK");
+            return false;
+        }
+        for (auto seq : seqs) {
+            erase.integer(1, seq);
+            erase.integer(2, endpoint);
+            int rc = erase.step();
+            if (rc == SQLITE_ROW) {
+                ++removed;
+                bytes += static_cast<std::size_t>(sqlite3_column_int64(erase.get(), 0));
+                rc = erase.step();
+            }
+            if (rc != SQLITE_DONE) {
+                log_failure("removing delivered events");
+                sqlite3_reset(erase.get());
+                exec("ROLLBACK");
+                return false;
+            }
+            sqlite3_reset(erase.get());
+        }
+    }
+    if (!exec("COMMIT")) {
+        exec("ROLLBACK");
+        return false;
+    }
+    auto& figures = m_figures[endpoint];
+    figures.events -= std::min(figures.events, removed);
+    figures.bytes -= std::min(figures.bytes, bytes);
+    return true;
+}
+
+bool StateStore::reject(std::int64_t endpoint, const StoredEvent& row, std::string_view answer)
+{
+    if (!exec("BEGIN IMMEDIATE")) {
+        return false;
+    }
+    bool ok = false;
+    {
+        Use keep(prepare("INSERT INTO rejected (endpoint, event_id, payload, answer, rejected_at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5)"));
+        Use erase(prepare("DELETE FROM outbox WHERE seq = ?1 AND endpoint = ?2"));
+        if (keep && erase) {
+            keep.integer(1, endpoint);
+            keep.text(2, row.event_id);
+            keep.text(3, row.payload);
+            keep.text(4, answer);
+            keep.integer(5, unix_ms_now());
+            erase.integer(1, row.seq);
+            erase.integer(2, endpoint);
+            ok = keep.step() == SQLITE_DONE && erase.step() == SQLITE_DONE && sqlite3_changes(m_db) == 1;
+        }
+    }
+    if (!ok || !exec("COMMIT")) {
+        log_failure("moving a refused event aside");
+        exec("ROLLBACK");
+        return false;
+    }
+    auto& figures = m_figures[endpoint];
+    figures.events -= std::min<std::size_t>(figures.events, 1);
+    figures.bytes -= std::min(figures.bytes, row.payload.size());
+    ++figures.rejected;
+    return true;
+}
+
+OutboxFigures StateStore::figures(std::int64_t endpoint) const
+{
+    auto it = m_figures.find(endpoint);
+    return it == m_figures.end() ? OutboxFigures{} : it->second;
+}
+
+std::optional<std::chrono::system_clock::time_point> StateStore::oldest(std::int64_t endpoint)
+{
+    Use first(prepare("SELECT enqueued_at FROM outbox WHERE endpoint = ?1 ORDER BY seq LIMIT 1"));
+    if (!first) {
+        return std::nullopt;
+    }
+    first.integer(1, endpoint);
+    if (first.step() != SQLITE_ROW) {
+        return std::nullopt;
+    }
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(sqlite3_column_int64(first.get(), 0)));
+}
+
+std::size_t StateStore::prune_seen(std::chrono::system_clock::time_point horizon)
+{
+    Use erase(prepare("DELETE FROM seen WHERE record_time < ?1"));
+    if (!erase) {
+        return 0;
+    }
+    erase.integer(1, std::chrono::duration_cast<std::chrono::nanoseconds>(horizon.time_since_epoch()).count());
+    if (erase.step() != SQLITE_DONE) {
+        log_failure("pruning seen event ids");
+        return 0;
+    }
+    return static_cast<std::size_t>(sqlite3_changes(m_db));
+}
+
+} // namespace c4c::daemon

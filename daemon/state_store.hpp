@@ -1,0 +1,116 @@
+#pragma once
+
+// The durable state of the daemon: one SQLite database in WAL mode under `state_dir`.
+//
+//   outbox      events waiting for their endpoint, oldest first (seq), each an encoded OTLP logRecord
+//   seen        every event.id ever stored (pruned once no overlap window can re-read it), so that
+//               re-reading an overlap window never enqueues a record state twice, even after delivery
+//   checkpoints where each feed resumes
+//   rejected    events an endpoint refused for good, kept for the operator
+//
+// A page of events and its feed's new checkpoint are written in one transaction (commit_page), so
+// after a crash either both are there or neither is, and the feed re-reads what was lost.
+// synchronous=NORMAL in WAL mode survives any process crash (kill -9); after a power loss the last
+// transactions may roll back together with their checkpoints and are fetched again from C4C.
+//
+// Not thread-safe: used from the event loop only. Statements are short (one page, one batch).
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace c4c::daemon {
+
+/// One event ready to be stored.
+struct PendingEvent {
+    std::string_view event_id;
+    std::int64_t record_time_ns = 0;
+    std::string_view payload;  ///< encoded OTLP logRecord JSON
+};
+
+/// One stored event, as handed to an exporter.
+struct StoredEvent {
+    std::int64_t seq = 0;
+    std::string event_id;
+    std::string payload;
+};
+
+/// Queue figures of one endpoint, kept in memory and exact.
+struct OutboxFigures {
+    std::size_t events = 0;
+    std::size_t bytes = 0;
+    std::size_t rejected = 0;  ///< rows in the rejected table
+};
+
+enum class CommitResult { committed, failed };
+
+class StateStore {
+public:
+    /// Opens (creating when missing) `<dir>/state.db`, creating `dir` with mode 0700 when missing.
+    /// Throws std::runtime_error naming the path and SQLite's message when it cannot.
+    explicit StateStore(const std::filesystem::path& dir);
+    /// Opens an existing store read-only (for --dry-run); nullptr when there is none.
+    static std::unique_ptr<StateStore> open_read_only(const std::filesystem::path& dir);
+    ~StateStore();
+    StateStore(const StateStore&) = delete;
+    StateStore& operator=(const StateStore&) = delete;
+
+    /// A stable small id for (tenant, use case), created on first use. -1 when the store failed.
+    std::int64_t endpoint_id(std::string_view tenant, std::string_view use_case);
+
+    /// The feed's checkpoint, or "" when none.
+    std::string checkpoint(std::string_view feed);
+
+    /// In one transaction: inserts every event whose id was never stored before into `endpoint`'s
+    /// outbox and sets the feed's checkpoint. `stored` receives how many were new.
+    CommitResult commit_page(std::string_view feed, std::int64_t endpoint, std::span<const PendingEvent> events,
+                             std::string_view checkpoint, std::size_t& stored);
+
+    /// Oldest rows of `endpoint`: at most `max_events`, and stopping before `max_bytes` of payload
+    /// would be exceeded (at least one row when any is queued).
+    std::vector<StoredEvent> peek(std::int64_t endpoint, std::size_t max_events, std::size_t max_bytes);
+
+    /// Deletes delivered rows of `endpoint`. False when the store failed.
+    bool remove(std::int64_t endpoint, std::span<const std::int64_t> seqs);
+
+    /// Moves one row into the rejected table with the endpoint's answer.
+    bool reject(std::int64_t endpoint, const StoredEvent& row, std::string_view answer);
+
+    OutboxFigures figures(std::int64_t endpoint) const;
+
+    /// Enqueue time of the oldest queued row of `endpoint`, if any.
+    std::optional<std::chrono::system_clock::time_point> oldest(std::int64_t endpoint);
+
+    /// Forgets seen event ids whose record time is before `horizon` (no overlap window reaches them).
+    /// Returns how many were removed.
+    std::size_t prune_seen(std::chrono::system_clock::time_point horizon);
+
+    /// The database file.
+    const std::filesystem::path& file() const { return m_file; }
+
+private:
+    StateStore(const std::filesystem::path& file, bool read_only);
+    void open(bool read_only);
+    void migrate();
+    void load_figures();
+    sqlite3_stmt* prepare(const char* sql);
+    bool exec(const char* sql);
+    void log_failure(std::string_view what) const;
+
+    std::filesystem::path m_file;
+    sqlite3* m_db = nullptr;
+    std::map<std::string, sqlite3_stmt*, std::less<>> m_statements;
+    std::map<std::int64_t, OutboxFigures> m_figures;
+};
+
+} // namespace c4c::daemon

@@ -1,0 +1,165 @@
+#include "daemon/state_store.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+using c4c::daemon::CommitResult;
+using c4c::daemon::PendingEvent;
+using c4c::daemon::StateStore;
+
+namespace {
+
+struct TempDir {
+    std::filesystem::path path;
+    TempDir()
+    {
+        std::random_device random;
+        path = std::filesystem::temp_directory_path() / ("c4c-store-test-" + std::to_string(random()));
+        std::filesystem::remove_all(path);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+std::vector<PendingEvent> pending(const std::vector<std::string>& ids, const std::vector<std::string>& payloads)
+{
+    std::vector<PendingEvent> events;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        events.push_back(PendingEvent{ids[i], static_cast<std::int64_t>(1000 + i), payloads[i]});
+    }
+    return events;
+}
+
+} // namespace
+
+TEST_CASE("state store: a page and its checkpoint are committed together and survive a reopen")
+{
+    TempDir dir;
+    std::vector<std::string> ids{"a", "b", "c"};
+    std::vector<std::string> payloads{R"({"n":1})", R"({"n":2})", R"({"n":3})"};
+    std::int64_t endpoint = 0;
+    {
+        StateStore store(dir.path);
+        endpoint = store.endpoint_id("acme", "business_process_monitoring");
+        REQUIRE(endpoint > 0);
+        CHECK(store.endpoint_id("acme", "business_process_monitoring") == endpoint);
+        CHECK(store.checkpoint("acme/business_objects/Lead") == "");
+        std::size_t stored = 0;
+        auto events = pending(ids, payloads);
+        REQUIRE(store.commit_page("acme/business_objects/Lead", endpoint, events, "1700", stored) ==
+                CommitResult::committed);
+        CHECK(stored == 3);
+        CHECK(store.figures(endpoint).events == 3);
+        CHECK(store.figures(endpoint).bytes == 21);
+    }
+    StateStore reopened(dir.path);
+    CHECK(reopened.checkpoint("acme/business_objects/Lead") == "1700");
+    CHECK(reopened.figures(endpoint).events == 3);
+    auto rows = reopened.peek(endpoint, 10, 1 << 20);
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[0].event_id == "a");
+    CHECK(rows[2].payload == R"({"n":3})");
+    CHECK(rows[0].seq < rows[1].seq);
+}
+
+TEST_CASE("state store: an event id is stored once, even after it was delivered")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    auto endpoint = store.endpoint_id("acme", "integration_monitoring");
+    std::vector<std::string> ids{"x", "y"};
+    std::vector<std::string> payloads{"{}", "{}"};
+    auto events = pending(ids, payloads);
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("f", endpoint, events, "1", stored) == CommitResult::committed);
+    CHECK(stored == 2);
+    REQUIRE(store.commit_page("f", endpoint, events, "2", stored) == CommitResult::committed);
+    CHECK(stored == 0);
+    CHECK(store.checkpoint("f") == "2");
+
+    auto rows = store.peek(endpoint, 10, 1 << 20);
+    std::vector<std::int64_t> seqs{rows[0].seq, rows[1].seq};
+    REQUIRE(store.remove(endpoint, seqs));
+    CHECK(store.figures(endpoint).events == 0);
+    REQUIRE(store.commit_page("f", endpoint, events, "3", stored) == CommitResult::committed);
+    CHECK(stored == 0);
+    CHECK(store.peek(endpoint, 10, 1 << 20).empty());
+}
+
+TEST_CASE("state store: peek respects event and byte limits, endpoints are separate")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    auto first = store.endpoint_id("acme", "business_process_monitoring");
+    auto second = store.endpoint_id("other", "business_process_monitoring");
+    CHECK(first != second);
+    std::vector<std::string> ids, payloads;
+    for (int i = 0; i < 10; ++i) {
+        ids.push_back("id" + std::to_string(i));
+        payloads.push_back(std::string(100, 'p'));
+    }
+    auto events = pending(ids, payloads);
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("f", first, events, "1", stored) == CommitResult::committed);
+    CHECK(store.peek(first, 4, 1 << 20).size() == 4);
+    CHECK(store.peek(first, 100, 350).size() == 3);
+    CHECK(store.peek(first, 100, 10).size() == 1);  // one row always goes, even when alone too large
+    CHECK(store.peek(second, 100, 1 << 20).empty());
+    CHECK(store.oldest(first).has_value());
+    CHECK_FALSE(store.oldest(second).has_value());
+}
+
+TEST_CASE("state store: a refused event moves to the rejected table and stays on disk")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    auto endpoint = store.endpoint_id("acme", "real_user_monitoring");
+    std::vector<std::string> ids{"good", "poison"};
+    std::vector<std::string> payloads{"{}", R"({"bad":true})"};
+    auto events = pending(ids, payloads);
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("f", endpoint, events, "1", stored) == CommitResult::committed);
+    auto rows = store.peek(endpoint, 10, 1 << 20);
+    REQUIRE(store.reject(endpoint, rows[1], "HTTP 400: invalid record"));
+    CHECK(store.figures(endpoint).events == 1);
+    CHECK(store.figures(endpoint).rejected == 1);
+
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(store.file().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT event_id, answer FROM rejected", -1, &statement, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0))) == "poison");
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(statement, 1))) == "HTTP 400: invalid record");
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+}
+
+TEST_CASE("state store: pruning forgets only ids older than the horizon")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    std::vector<std::string> ids{"old", "new"};
+    std::vector<std::string> payloads{"{}", "{}"};
+    std::vector<PendingEvent> events{PendingEvent{ids[0], 1'000'000'000, payloads[0]},
+                                     PendingEvent{ids[1], 3'000'000'000, payloads[1]}};
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("f", endpoint, events, "1", stored) == CommitResult::committed);
+    auto horizon = std::chrono::system_clock::time_point(std::chrono::seconds(2));
+    CHECK(store.prune_seen(horizon) == 1);
+    REQUIRE(store.commit_page("f", endpoint, events, "2", stored) == CommitResult::committed);
+    CHECK(stored == 1);  // "old" is accepted again, "new" is still known
+}
+
+TEST_CASE("state store: read-only open of a missing store gives nothing and creates nothing")
+{
+    TempDir dir;
+    CHECK(StateStore::open_read_only(dir.path) == nullptr);
+    CHECK_FALSE(std::filesystem::exists(dir.path));
+}
