@@ -1,0 +1,115 @@
+#include "daemon/logging.hpp"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+namespace c4c::daemon {
+
+namespace {
+
+void append_json_string(std::string& out, std::string_view text)
+{
+    static constexpr char k_hex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (unsigned char c : text) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (c < 0x20) {
+                out += "\\u00";
+                out.push_back(k_hex[c >> 4]);
+                out.push_back(k_hex[c & 0x0f]);
+            } else {
+                out.push_back(static_cast<char>(c));
+            }
+        }
+    }
+    out.push_back('"');
+}
+
+int syslog_priority(spdlog::level::level_enum level)
+{
+    switch (level) {
+    case spdlog::level::critical: return 2;
+    case spdlog::level::err: return 3;
+    case spdlog::level::warn: return 4;
+    case spdlog::level::info: return 6;
+    default: return 7;
+    }
+}
+
+// One line per record on stderr, in the chosen format.
+class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    StderrSink(bool json, bool journal) : m_json(json), m_journal(journal) {}
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override
+    {
+        const std::string_view text(msg.payload.data(), msg.payload.size());
+        std::string line;
+        if (m_json) {
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
+            line = "{\"ts\":" + std::to_string(ms / 1000) + "." + fmt::format("{:03}", ms % 1000) + ",\"level\":";
+            const auto level_name = spdlog::level::to_string_view(msg.level);
+            append_json_string(line, std::string_view(level_name.data(), level_name.size()));
+            line += ",\"msg\":";
+            append_json_string(line, text);
+            line += "}\n";
+        } else if (m_journal) {
+            line = fmt::format("<{}>{}\n", syslog_priority(msg.level), text);
+        } else {
+            spdlog::memory_buf_t formatted;
+            m_formatter.format(msg, formatted);
+            line.assign(formatted.data(), formatted.size());
+        }
+        std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+    void flush_() override { std::fflush(stderr); }
+
+private:
+    bool m_json;
+    bool m_journal;
+    spdlog::pattern_formatter m_formatter{"%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %v"};
+};
+
+} // namespace
+
+void setup_logging(std::string_view level, std::string_view format)
+{
+    const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+    auto sink = std::make_shared<StderrSink>(format == "json", journal);
+    auto logger = std::make_shared<spdlog::logger>("c4c-alm-collector", sink);
+    logger->set_level(spdlog::level::from_str(std::string(level)));
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+}
+
+std::optional<std::size_t> LogThrottle::admit(std::chrono::steady_clock::time_point now)
+{
+    if (m_last && now - *m_last < m_period) {
+        ++m_suppressed;
+        return std::nullopt;
+    }
+    m_last = now;
+    const auto suppressed = m_suppressed;
+    m_suppressed = 0;
+    return suppressed;
+}
+
+void LogThrottle::reset()
+{
+    m_last.reset();
+    m_suppressed = 0;
+}
+
+} // namespace c4c::daemon
