@@ -279,16 +279,12 @@ struct TenantRuntime {
         for (auto& [name, endpoint] : endpoints) {
             endpoint->client.close();
         }
-        if (health_client) {
-            health_client->close();
-        }
     }
 
     TenantConfig config;
     http::Client c4c;
     std::map<std::string, std::unique_ptr<EndpointRuntime>> endpoints;
     std::vector<std::unique_ptr<SourceRuntime>> sources;
-    std::unique_ptr<http::Client> health_client;
     std::unique_ptr<exporters::HealthExporter> health;
 };
 
@@ -326,16 +322,17 @@ struct Daemon::Impl {
             }
             if (!options.dry_run) {
                 for (auto& [use_case, endpoint] : tenant->endpoints) {
+                    if (use_case == k_use_case_health) {
+                        continue;  // no outbox: the health exporter below pushes snapshots
+                    }
                     endpoint->exporter = std::make_unique<exporters::CloudAlmExporter>(
-                        endpoint->config, endpoint->resource, endpoint->client, *endpoint, *endpoint);
+                        executor(), endpoint->config, endpoint->resource, endpoint->client, *endpoint, *endpoint);
                 }
-                if (auto it = tenant_config.endpoints.find(k_use_case_health); it != tenant_config.endpoints.end()) {
-                    tenant->health_client =
-                        std::make_unique<http::Client>(executor(), client_options(it->second.timeout, 1, it->second.ca_file));
+                if (auto it = tenant->endpoints.find(k_use_case_health); it != tenant->endpoints.end()) {
                     auto* runtime = tenant.get();
+                    auto& endpoint = *it->second;
                     tenant->health = std::make_unique<exporters::HealthExporter>(
-                        it->second, exporters::ResourceInfo{tenant_config.name, tenant_config.c4c.url, k_use_case_health},
-                        *tenant->health_client, *tenant->endpoints.at(k_use_case_health),
+                        endpoint.config, endpoint.resource, endpoint.client, endpoint,
                         [runtime] { return health_snapshot(*runtime); });
                 }
             }
@@ -352,32 +349,45 @@ struct Daemon::Impl {
         });
     }
 
+    static exporters::MetricPoint health_point(const char* name, const char* description, const char* unit,
+                                               exporters::MetricPoint::Kind kind, collectors::Attribute attribute,
+                                               double value)
+    {
+        exporters::MetricPoint point;
+        point.name = name;
+        point.description = description;
+        point.unit = unit;
+        point.kind = kind;
+        point.attributes.push_back(std::move(attribute));
+        point.value = value;
+        return point;
+    }
+
     static std::vector<exporters::MetricPoint> health_snapshot(TenantRuntime& tenant)
     {
+        using Kind = exporters::MetricPoint::Kind;
         std::vector<exporters::MetricPoint> points;
         for (auto& source : tenant.sources) {
-            const exporters::MetricAttributes attributes{{"sap.c4c.source", source->config.name}};
-            points.push_back(exporters::MetricPoint::gauge("c4c.source.availability", "1 when the last poll succeeded",
-                                                           "1", attributes, source->up ? 1.0 : 0.0));
-            points.push_back(exporters::MetricPoint::gauge("c4c.source.request.duration",
-                                                           "Duration of the last C4C request", "s", attributes,
-                                                           source->last_request_seconds));
-            points.push_back(exporters::MetricPoint::sum("c4c.source.records", "Records read from C4C", "{record}",
-                                                         attributes, static_cast<double>(source->records_total)));
+            const collectors::Attribute attribute{"sap.c4c.source", source->config.name};
+            points.push_back(health_point("c4c.source.availability", "1 when the last poll of the source succeeded",
+                                          "1", Kind::gauge, attribute, source->up ? 1.0 : 0.0));
+            points.push_back(health_point("c4c.source.request.duration", "Duration of the last C4C request", "s",
+                                          Kind::gauge, attribute, source->last_request_seconds));
+            points.push_back(health_point("c4c.source.records", "Records read from C4C", "{record}", Kind::sum,
+                                          attribute, static_cast<double>(source->records_total)));
             if (source->config.name == k_source_webservice_messages) {
-                points.push_back(exporters::MetricPoint::sum("c4c.webservice.messages.failed",
-                                                             "Web-service messages seen in status Failed",
-                                                             "{message}", attributes,
-                                                             static_cast<double>(source->failed_messages_total)));
+                points.push_back(health_point("c4c.webservice_messages.failed",
+                                              "Web-service messages seen in status Failed", "{message}", Kind::sum,
+                                              attribute, static_cast<double>(source->failed_messages_total)));
             }
         }
         for (auto& [use_case, endpoint] : tenant.endpoints) {
             if (use_case == k_use_case_health || !endpoint->store) {
                 continue;
             }
-            points.push_back(exporters::MetricPoint::gauge(
-                "c4c.outbox.events", "Events waiting for delivery", "{event}", {{"sap.calm.use_case", use_case}},
-                static_cast<double>(endpoint->store->figures(endpoint->id).events)));
+            points.push_back(health_point("c4c.outbox.events", "Events waiting for delivery to Cloud ALM", "{event}",
+                                          Kind::gauge, collectors::Attribute{"sap.calm.use_case", use_case},
+                                          static_cast<double>(endpoint->store->figures(endpoint->id).events)));
         }
         return points;
     }
