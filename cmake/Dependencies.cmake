@@ -16,4 +16,4 @@ find_package(doctest 2.4 REQUIRED)
 # Asio with coroutines, Beast, no deprecated Asio names.
 add_library(c4c_boost INTERFACE)
 target_link_libraries(c4c_boost INTERFACE Boost::headers Boost::url Threads::Threads)
-target_compile_definitions(c4c_boost INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+target_compile_definitions(c4c_boost INTERFACE BOOST_ASIO_NO_DEPRECATED)
