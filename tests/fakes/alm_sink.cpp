@@ -1,0 +1,481 @@
+#include "tests/fakes/alm_sink.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <random>
+
+namespace c4c::sim {
+
+namespace {
+
+constexpr std::size_t k_max_inflated_bytes = 512u << 20;
+constexpr std::size_t k_kept_metrics_bodies = 1000;
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+ServerResponse json_error(unsigned status, std::string_view message) {
+    nlohmann::json body = {{"error", message}};
+    return json_response(status, body.dump());
+}
+
+/// The plain JSON value of an OTLP AnyValue.
+nlohmann::json plain_value(const nlohmann::json& any) {
+    if (!any.is_object()) {
+        return any;
+    }
+    if (auto it = any.find("stringValue"); it != any.end()) {
+        return *it;
+    }
+    if (auto it = any.find("intValue"); it != any.end()) {
+        if (it->is_string()) {
+            try {
+                return std::stoll(it->get<std::string>());
+            } catch (const std::exception&) {
+                return *it;
+            }
+        }
+        return *it;
+    }
+    if (auto it = any.find("doubleValue"); it != any.end()) {
+        return *it;
+    }
+    if (auto it = any.find("boolValue"); it != any.end()) {
+        return *it;
+    }
+    if (auto it = any.find("arrayValue"); it != any.end()) {
+        nlohmann::json out = nlohmann::json::array();
+        if (it->is_object() && it->contains("values") && (*it)["values"].is_array()) {
+            for (const auto& v : (*it)["values"]) {
+                out.push_back(plain_value(v));
+            }
+        }
+        return out;
+    }
+    if (auto it = any.find("kvlistValue"); it != any.end()) {
+        nlohmann::json out = nlohmann::json::object();
+        if (it->is_object() && it->contains("values") && (*it)["values"].is_array()) {
+            for (const auto& kv : (*it)["values"]) {
+                if (kv.is_object() && kv.contains("key") && kv["key"].is_string()) {
+                    out[kv["key"].get<std::string>()] = plain_value(kv.value("value", nlohmann::json()));
+                }
+            }
+        }
+        return out;
+    }
+    return any;
+}
+
+/// Attribute list -> {key: plain value}; nullopt when the list is malformed.
+std::optional<nlohmann::json> attribute_map(const nlohmann::json& list) {
+    if (!list.is_array()) {
+        return std::nullopt;
+    }
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& kv : list) {
+        if (!kv.is_object() || !kv.contains("key") || !kv["key"].is_string() || !kv.contains("value") ||
+            !kv["value"].is_object()) {
+            return std::nullopt;
+        }
+        out[kv["key"].get<std::string>()] = plain_value(kv["value"]);
+    }
+    return out;
+}
+
+std::string string_attr(const nlohmann::json& map, const char* key) {
+    auto it = map.find(key);
+    if (it == map.end()) {
+        return {};
+    }
+    return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::optional<std::string> nano_string(const nlohmann::json& record, const char* key) {
+    auto it = record.find(key);
+    if (it == record.end()) {
+        return std::nullopt;
+    }
+    if (it->is_string()) {
+        const auto& s = it->get_ref<const std::string&>();
+        if (s.empty() || !std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); })) {
+            return std::nullopt;
+        }
+        return s;
+    }
+    if (it->is_number_unsigned() || it->is_number_integer()) {
+        return it->dump();
+    }
+    return std::nullopt;
+}
+
+struct ParsedRecord {
+    std::string use_case;
+    std::string event_id;
+    std::string time_unix_nano;
+    std::string observed;
+    std::string severity_text;
+    std::string body;
+    nlohmann::json attributes;
+};
+
+/// Validates an OTLP logs body; on failure returns nullopt and sets `error`.
+std::optional<std::vector<ParsedRecord>> parse_logs(const nlohmann::json& doc, std::string& error) {
+    if (!doc.is_object() || !doc.contains("resourceLogs") || !doc["resourceLogs"].is_array()) {
+        error = "body must be an object with a \"resourceLogs\" array";
+        return std::nullopt;
+    }
+    std::vector<ParsedRecord> out;
+    std::size_t r = 0;
+    for (const auto& rl : doc["resourceLogs"]) {
+        std::string where = "resourceLogs[" + std::to_string(r++) + "]";
+        if (!rl.is_object() || !rl.contains("resource") || !rl["resource"].is_object()) {
+            error = where + ".resource is missing";
+            return std::nullopt;
+        }
+        auto resource = attribute_map(rl["resource"].value("attributes", nlohmann::json()));
+        if (!resource) {
+            error = where + ".resource.attributes must be an array of {key, value}";
+            return std::nullopt;
+        }
+        auto use_case = resource->find("sap.calm.use_case");
+        if (use_case == resource->end() || !use_case->is_string() || use_case->get<std::string>().empty()) {
+            error = where + ".resource.attributes lacks sap.calm.use_case";
+            return std::nullopt;
+        }
+        if (!rl.contains("scopeLogs") || !rl["scopeLogs"].is_array()) {
+            error = where + ".scopeLogs must be an array";
+            return std::nullopt;
+        }
+        std::size_t s = 0;
+        for (const auto& sl : rl["scopeLogs"]) {
+            std::string swhere = where + ".scopeLogs[" + std::to_string(s++) + "]";
+            if (!sl.is_object() || !sl.contains("logRecords") || !sl["logRecords"].is_array()) {
+                error = swhere + ".logRecords must be an array";
+                return std::nullopt;
+            }
+            std::size_t k = 0;
+            for (const auto& lr : sl["logRecords"]) {
+                std::string lwhere = swhere + ".logRecords[" + std::to_string(k++) + "]";
+                if (!lr.is_object()) {
+                    error = lwhere + " must be an object";
+                    return std::nullopt;
+                }
+                auto attributes = attribute_map(lr.value("attributes", nlohmann::json()));
+                if (!attributes) {
+                    error = lwhere + ".attributes must be an array of {key, value}";
+                    return std::nullopt;
+                }
+                auto id = attributes->find("event.id");
+                if (id == attributes->end() || !id->is_string() || id->get<std::string>().empty()) {
+                    error = lwhere + ".attributes lacks event.id";
+                    return std::nullopt;
+                }
+                auto time = nano_string(lr, "timeUnixNano");
+                if (!time) {
+                    error = lwhere + ".timeUnixNano is missing or not an integer";
+                    return std::nullopt;
+                }
+                ParsedRecord p;
+                p.use_case = use_case->get<std::string>();
+                p.event_id = id->get<std::string>();
+                p.time_unix_nano = *time;
+                p.observed = nano_string(lr, "observedTimeUnixNano").value_or("");
+                if (auto sev = lr.find("severityText"); sev != lr.end() && sev->is_string()) {
+                    p.severity_text = sev->get<std::string>();
+                }
+                if (auto body = lr.find("body"); body != lr.end()) {
+                    auto plain = plain_value(*body);
+                    p.body = plain.is_string() ? plain.get<std::string>() : plain.dump();
+                }
+                p.attributes = std::move(*attributes);
+                out.push_back(std::move(p));
+            }
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+AlmSink::AlmSink(SinkOptions options, Faults& faults) : m_options(std::move(options)), m_faults(faults) {}
+
+std::optional<ServerResponse> AlmSink::check_auth(const ServerRequest& request) {
+    if (!m_options.basic && !m_options.oauth_client) {
+        return std::nullopt;
+    }
+    if (m_options.basic) {
+        auto creds = basic_credentials(request);
+        if (creds && *creds == *m_options.basic) {
+            return std::nullopt;
+        }
+    }
+    if (m_options.oauth_client) {
+        auto header = request.header("authorization");
+        if (header && header->size() > 7 && lower(header->substr(0, 7)) == "bearer ") {
+            auto it = m_tokens.find(header->substr(7));
+            if (it != m_tokens.end() && it->second > now_ms()) {
+                return std::nullopt;
+            }
+        }
+    }
+    ++m_auth_failures;
+    auto r = json_error(401, "unauthorized: missing, wrong or expired credentials");
+    r.headers.emplace_back("WWW-Authenticate", m_options.oauth_client ? "Bearer" : "Basic realm=\"Cloud ALM\"");
+    return r;
+}
+
+std::optional<nlohmann::json> AlmSink::decode(const ServerRequest& request, std::size_t& body_bytes, bool& gzip,
+                                              std::optional<ServerResponse>& error) {
+    auto type = lower(request.header("content-type").value_or(""));
+    if (type.substr(0, type.find(';')) != "application/json") {
+        error = json_error(415, "Content-Type must be application/json");
+        return std::nullopt;
+    }
+    auto encoding = lower(request.header("content-encoding").value_or("identity"));
+    gzip = encoding == "gzip";
+    std::string inflated;
+    const std::string* body = &request.body;
+    if (gzip) {
+        auto out = gunzip(request.body, k_max_inflated_bytes);
+        if (!out) {
+            error = json_error(400, "body is not valid gzip");
+            return std::nullopt;
+        }
+        inflated = std::move(*out);
+        body = &inflated;
+    } else if (encoding != "identity" && !encoding.empty()) {
+        error = json_error(415, "unsupported Content-Encoding " + encoding);
+        return std::nullopt;
+    }
+    body_bytes = body->size();
+    auto doc = nlohmann::json::parse(*body, nullptr, false);
+    if (doc.is_discarded()) {
+        error = json_error(400, "body is not valid JSON");
+        return std::nullopt;
+    }
+    return doc;
+}
+
+ServerResponse AlmSink::handle_logs(const ServerRequest& request) {
+    if (request.method != "POST") {
+        return json_error(405, "use POST");
+    }
+    auto fault = m_faults.take("logs");
+    if (fault && !fault->processes_request()) {
+        return fault_response(*fault, "logs");
+    }
+    if (auto denied = check_auth(request)) {
+        return *denied;
+    }
+    std::size_t body_bytes = 0;
+    bool gzip = false;
+    std::optional<ServerResponse> error;
+    auto doc = decode(request, body_bytes, gzip, error);
+    if (!doc) {
+        return *error;
+    }
+    std::string problem;
+    auto records = parse_logs(*doc, problem);
+    if (!records) {
+        return json_error(400, "invalid OTLP logs: " + problem);
+    }
+    std::vector<std::string> ids;
+    ids.reserve(records->size());
+    for (const auto& r : *records) {
+        ids.push_back(r.event_id);
+    }
+    std::string matched;
+    if (auto reject = m_faults.take_reject("logs", ids, matched)) {
+        auto r = json_error(reject->status, "rejected: the batch contains refused event id " + matched);
+        if (reject->retry_after) {
+            r.headers.emplace_back("Retry-After", *reject->retry_after);
+        }
+        return r;
+    }
+
+    std::map<std::string, std::uint64_t> per_use_case;
+    for (auto& p : *records) {
+        auto& stats = m_stats[p.use_case];
+        ++per_use_case[p.use_case];
+        ++stats.records;
+        auto key = p.use_case + '\n' + p.event_id;
+        auto [it, inserted] = m_record_index.emplace(key, m_records.size());
+        if (!inserted) {
+            ++stats.duplicates;
+            ++m_records[it->second].count;
+            continue;
+        }
+        ++stats.unique;
+        Record rec;
+        rec.use_case = p.use_case;
+        rec.event_id = p.event_id;
+        rec.count = 1;
+        rec.time_unix_nano = std::move(p.time_unix_nano);
+        rec.observed_time_unix_nano = std::move(p.observed);
+        rec.severity_text = std::move(p.severity_text);
+        rec.body = std::move(p.body);
+        rec.object_type = string_attr(p.attributes, "sap.c4c.object_type");
+        rec.object_id = string_attr(p.attributes, "sap.c4c.object_id");
+        rec.source = string_attr(p.attributes, "sap.c4c.source");
+        rec.attributes = std::move(p.attributes);
+        m_records.push_back(std::move(rec));
+    }
+    for (const auto& [use_case, n] : per_use_case) {
+        auto& stats = m_stats[use_case];
+        ++stats.requests;
+        stats.gzip_requests += gzip ? 1 : 0;
+        stats.max_batch_records = std::max<std::uint64_t>(stats.max_batch_records, records->size());
+        stats.max_body_bytes = std::max<std::uint64_t>(stats.max_body_bytes, body_bytes);
+    }
+    auto response = json_response(200, "{}");
+    if (fault) {
+        apply_fault(*fault, "logs", response);
+    }
+    return response;
+}
+
+ServerResponse AlmSink::handle_metrics(const ServerRequest& request) {
+    if (request.method != "POST") {
+        return json_error(405, "use POST");
+    }
+    auto fault = m_faults.take("metrics");
+    if (fault && !fault->processes_request()) {
+        return fault_response(*fault, "metrics");
+    }
+    if (auto denied = check_auth(request)) {
+        return *denied;
+    }
+    std::size_t body_bytes = 0;
+    bool gzip = false;
+    std::optional<ServerResponse> error;
+    auto doc = decode(request, body_bytes, gzip, error);
+    if (!doc) {
+        return *error;
+    }
+    if (!doc->is_object() || !doc->contains("resourceMetrics") || !(*doc)["resourceMetrics"].is_array()) {
+        return json_error(400, "invalid OTLP metrics: body must be an object with a \"resourceMetrics\" array");
+    }
+    for (const auto& rm : (*doc)["resourceMetrics"]) {
+        if (!rm.is_object() || (rm.contains("scopeMetrics") && !rm["scopeMetrics"].is_array())) {
+            return json_error(400, "invalid OTLP metrics: resourceMetrics[] must be objects with a scopeMetrics array");
+        }
+    }
+    ++m_metrics_posts;
+    m_metrics.push_back(std::move(*doc));
+    while (m_metrics.size() > k_kept_metrics_bodies) {
+        m_metrics.pop_front();
+    }
+    auto response = json_response(200, "{}");
+    if (fault) {
+        apply_fault(*fault, "metrics", response);
+    }
+    return response;
+}
+
+ServerResponse AlmSink::handle_token(const ServerRequest& request) {
+    if (!m_options.oauth_client) {
+        return json_error(404, "OAuth is not enabled (start the simulator with --oauth-client ID:SECRET)");
+    }
+    if (request.method != "POST") {
+        return json_error(405, "use POST");
+    }
+    auto fault = m_faults.take("token");
+    if (fault && !fault->processes_request()) {
+        return fault_response(*fault, "token");
+    }
+    auto form = parse_query("?" + request.body);
+    auto grant = query_value(form, "grant_type");
+    auto creds = basic_credentials(request);
+    if (!creds) {
+        auto id = query_value(form, "client_id");
+        auto secret = query_value(form, "client_secret");
+        if (id && secret) {
+            creds = std::pair{*id, *secret};
+        }
+    }
+    if (!creds || *creds != *m_options.oauth_client) {
+        ++m_auth_failures;
+        auto r = json_response(401, R"({"error":"invalid_client","error_description":"Bad credentials"})");
+        r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"UAA/client\"");
+        return r;
+    }
+    if (!grant || *grant != "client_credentials") {
+        return json_response(400, R"({"error":"unsupported_grant_type"})");
+    }
+    static std::mt19937_64 rng{std::random_device{}()};
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string token = "simtok-" + std::to_string(++m_token_counter) + "-";
+    for (int i = 0; i < 32; ++i) {
+        token += k_hex[rng() & 15];
+    }
+    m_tokens[token] = now_ms() + m_options.token_ttl_s * 1000;
+    ++m_tokens_issued;
+    nlohmann::json body = {{"access_token", token},
+                           {"token_type", "bearer"},
+                           {"expires_in", m_options.token_ttl_s},
+                           {"scope", "calm-api.logs.write calm-api.metrics.write"},
+                           {"jti", token.substr(token.size() - 16)}};
+    auto response = json_response(200, body.dump());
+    if (fault) {
+        apply_fault(*fault, "token", response);
+    }
+    return response;
+}
+
+nlohmann::json AlmSink::use_case_stats() const {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [use_case, s] : m_stats) {
+        out[use_case] = {{"requests", s.requests},
+                         {"records", s.records},
+                         {"unique", s.unique},
+                         {"duplicates", s.duplicates},
+                         {"gzip_requests", s.gzip_requests},
+                         {"max_batch_records", s.max_batch_records},
+                         {"max_body_bytes", s.max_body_bytes}};
+    }
+    return out;
+}
+
+nlohmann::json AlmSink::received(const std::string& use_case) const {
+    nlohmann::json records = nlohmann::json::array();
+    for (const auto& r : m_records) {
+        if (!use_case.empty() && r.use_case != use_case) {
+            continue;
+        }
+        records.push_back({{"event_id", r.event_id},
+                           {"count", r.count},
+                           {"use_case", r.use_case},
+                           {"time_unix_nano", r.time_unix_nano},
+                           {"observed_time_unix_nano", r.observed_time_unix_nano},
+                           {"severity_text", r.severity_text},
+                           {"body", r.body},
+                           {"object_type", r.object_type},
+                           {"object_id", r.object_id},
+                           {"source", r.source},
+                           {"attributes", r.attributes}});
+    }
+    return {{"records", std::move(records)}};
+}
+
+nlohmann::json AlmSink::metrics_received() const {
+    nlohmann::json bodies = nlohmann::json::array();
+    for (const auto& b : m_metrics) {
+        bodies.push_back(b);
+    }
+    return {{"bodies", std::move(bodies)}};
+}
+
+void AlmSink::reset() {
+    m_stats.clear();
+    m_records.clear();
+    m_record_index.clear();
+    m_metrics.clear();
+    m_metrics_posts = 0;
+    m_tokens_issued = 0;
+    m_auth_failures = 0;
+}
+
+} // namespace c4c::sim

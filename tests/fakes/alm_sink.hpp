@@ -1,0 +1,97 @@
+#pragma once
+
+// The fake SAP Cloud ALM ingestion API: OTLP/HTTP JSON logs (POST /api/calm-logs/v1/logs) and
+// metrics (POST /api/calm-metrics/v1/metrics), optionally gzip-compressed, with no auth, Basic auth,
+// or OAuth2 client credentials (POST /oauth/token issuing bearer tokens). It validates the payload
+// shape, counts per use case, and keeps every received record for the control API.
+
+#include "tests/fakes/faults.hpp"
+#include "tests/fakes/http_util.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace c4c::sim {
+
+struct SinkOptions {
+    std::optional<std::pair<std::string, std::string>> basic;         ///< --sink-user / --sink-password
+    std::optional<std::pair<std::string, std::string>> oauth_client;  ///< --oauth-client ID:SECRET
+    std::int64_t token_ttl_s = 3600;
+    std::uint64_t seed = 1;
+};
+
+class AlmSink {
+public:
+    AlmSink(SinkOptions options, Faults& faults);
+
+    /// POST /api/calm-logs/v1/logs (faults applied here).
+    ServerResponse handle_logs(const ServerRequest& request);
+    /// POST /api/calm-metrics/v1/metrics (faults applied here).
+    ServerResponse handle_metrics(const ServerRequest& request);
+    /// POST /oauth/token (faults applied here); 404 when OAuth is not configured.
+    ServerResponse handle_token(const ServerRequest& request);
+
+    /// {"<use_case>": {"requests":..,"records":..,"unique":..,"duplicates":..,"gzip_requests":..,
+    ///  "max_batch_records":..,"max_body_bytes":..}}
+    nlohmann::json use_case_stats() const;
+    /// {"records":[...]} for one use case, or every use case when `use_case` is empty.
+    nlohmann::json received(const std::string& use_case) const;
+    /// {"bodies":[...]}: the last metrics bodies, oldest first.
+    nlohmann::json metrics_received() const;
+    std::uint64_t metrics_posts() const { return m_metrics_posts; }
+    std::uint64_t tokens_issued() const { return m_tokens_issued; }
+    std::uint64_t auth_failures() const { return m_auth_failures; }
+    /// Clears received data and counters (issued tokens stay valid).
+    void reset();
+
+private:
+    struct UseCaseStats {
+        std::uint64_t requests = 0;
+        std::uint64_t records = 0;
+        std::uint64_t unique = 0;
+        std::uint64_t duplicates = 0;
+        std::uint64_t gzip_requests = 0;
+        std::uint64_t max_batch_records = 0;
+        std::uint64_t max_body_bytes = 0;
+    };
+    struct Record {
+        std::string use_case;
+        std::string event_id;
+        std::uint64_t count = 0;
+        std::string time_unix_nano;
+        std::string observed_time_unix_nano;
+        std::string severity_text;
+        std::string body;
+        std::string object_type;
+        std::string object_id;
+        std::string source;
+        nlohmann::json attributes;
+    };
+
+    /// Checks auth; nullopt when the request may proceed.
+    std::optional<ServerResponse> check_auth(const ServerRequest& request);
+    /// Content type, encoding and JSON parse; on failure returns the answer in `error`.
+    std::optional<nlohmann::json> decode(const ServerRequest& request, std::size_t& body_bytes, bool& gzip,
+                                         std::optional<ServerResponse>& error);
+
+    SinkOptions m_options;
+    Faults& m_faults;
+    std::map<std::string, UseCaseStats> m_stats;
+    std::vector<Record> m_records;
+    std::unordered_map<std::string, std::size_t> m_record_index;  ///< use_case + '\n' + event id
+    std::deque<nlohmann::json> m_metrics;
+    std::uint64_t m_metrics_posts = 0;
+    std::uint64_t m_tokens_issued = 0;
+    std::uint64_t m_auth_failures = 0;
+    std::unordered_map<std::string, std::int64_t> m_tokens;  ///< token -> expiry (ms)
+    std::uint64_t m_token_counter = 0;
+};
+
+} // namespace c4c::sim

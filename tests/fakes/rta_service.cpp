@@ -1,0 +1,201 @@
+#include "tests/fakes/rta_service.hpp"
+
+#include "tests/fakes/odata_common.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+namespace c4c::sim {
+
+namespace {
+
+constexpr std::string_view k_prefix = "/sap/c4c/odata/analytics/ds/";
+
+/// Parses "DD.MM.YYYY hh:mm:ss UTC" into Unix seconds; the zone must be UTC.
+std::optional<std::int64_t> parse_rta_literal(std::string_view s, std::string& error) {
+    unsigned d = 0;
+    unsigned mo = 0;
+    int y = 0;
+    unsigned h = 0;
+    unsigned mi = 0;
+    unsigned se = 0;
+    char zone[16] = {};
+    std::string text(s);
+    int consumed = 0;
+    if (std::sscanf(text.c_str(), "%2u.%2u.%4d %2u:%2u:%2u %15s%n", &d, &mo, &y, &h, &mi, &se, zone, &consumed) != 7 ||
+        static_cast<std::size_t>(consumed) != text.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+        mi > 59 || se > 60) {
+        error = "invalid CTIMESTAMP literal '" + text + "' (expected 'DD.MM.YYYY hh:mm:ss UTC')";
+        return std::nullopt;
+    }
+    if (std::string_view(zone) != "UTC") {
+        error = "CTIMESTAMP literals must be in UTC, not " + std::string(zone);
+        return std::nullopt;
+    }
+    return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+}
+
+void key_figure(RowWriter& w, std::string_view name, std::uint32_t value, bool as_string, bool decimals) {
+    std::string text = std::to_string(value);
+    if (as_string) {
+        w.string(name, decimals ? text + ".000" : text);
+    } else {
+        w.raw(name, text);
+    }
+}
+
+} // namespace
+
+std::optional<std::string> iana_zone(std::string_view sap_code) {
+    static const std::pair<std::string_view, std::string_view> k_zones[] = {
+        {"UTC", "UTC"},
+        {"GMTUK", "Europe/London"},
+        {"CET", "Europe/Berlin"},
+        {"EST", "America/New_York"},
+        {"PST", "America/Los_Angeles"},
+        {"INDIA", "Asia/Kolkata"},
+        {"JAPAN", "Asia/Tokyo"},
+        {"AUSNSW", "Australia/Sydney"},
+    };
+    for (const auto& [code, zone] : k_zones) {
+        if (code == sap_code) {
+            return std::string(zone);
+        }
+    }
+    return std::nullopt;
+}
+
+std::string RtaService::format_timestamp(std::int64_t unix_seconds) const {
+    std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%02d.%02d.%04d %02d:%02d:%02d ", tm.tm_mday, tm.tm_mon + 1, tm.tm_year + 1900,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return buf + m_zone;
+}
+
+ServerResponse RtaService::handle(const ServerRequest& request) {
+    if (request.method != "GET") {
+        auto r = odata_error(405, "SY/530", "Method not allowed; use GET");
+        r.headers.emplace_back("Allow", "GET");
+        return r;
+    }
+    std::string_view path = request.path();
+    std::string_view rest = path.substr(k_prefix.size());
+    auto svc = rest.find(".svc/");
+    std::string_view ds = svc == std::string_view::npos ? std::string_view{} : rest.substr(0, svc);
+    std::string_view entity = svc == std::string_view::npos ? std::string_view{} : rest.substr(svc + 5);
+    if (ds.empty() || entity.empty() || ds.find('/') != std::string_view::npos ||
+        entity.find('/') != std::string_view::npos) {
+        return odata_error(404, "005056A509B11EE1B9A8FEC11C21D78E",
+                           "Resource not found for the segment '" + std::string(rest) + "'.");
+    }
+
+    ODataQuery query;
+    if (auto error = parse_odata_query(request, query)) {
+        return *error;
+    }
+    if (query.filter) {
+        std::string bad;
+        bool ok = for_each_clause(*query.filter, [&](FilterClause& c) {
+            if (c.field == "CTIMESTAMP") {
+                if (!c.literal_type.empty()) {
+                    bad = "CTIMESTAMP needs a 'DD.MM.YYYY hh:mm:ss UTC' literal";
+                    return false;
+                }
+                auto seconds = parse_rta_literal(c.literal, bad);
+                if (!seconds) {
+                    return false;
+                }
+                c.number = *seconds;
+                return true;
+            }
+            if (c.field == "CUSER" || c.field == "CUI_COMPONENT" || c.field == "CSTEP_ID") {
+                return true;
+            }
+            bad = "filtering on '" + c.field + "' is not supported by the simulator";
+            return false;
+        });
+        if (!ok) {
+            return odata_error(400, "SY/530", "Invalid $filter: " + bad);
+        }
+    }
+
+    const auto& rows = m_world.rta_rows();
+    auto first = rows.begin();
+    auto last = rows.end();
+    if (query.filter) {
+        for (const auto* c : conjunction_clauses(*query.filter)) {
+            if (c->field != "CTIMESTAMP") {
+                continue;
+            }
+            auto v = c->number;
+            if (c->op == FilterOp::ge || c->op == FilterOp::eq) {
+                first = std::partition_point(first, last, [&](const RtaRow& r) { return r.timestamp_s < v; });
+            } else if (c->op == FilterOp::gt) {
+                first = std::partition_point(first, last, [&](const RtaRow& r) { return r.timestamp_s <= v; });
+            }
+            if (c->op == FilterOp::le || c->op == FilterOp::eq) {
+                last = std::partition_point(first, last, [&](const RtaRow& r) { return r.timestamp_s <= v; });
+            } else if (c->op == FilterOp::lt) {
+                last = std::partition_point(first, last, [&](const RtaRow& r) { return r.timestamp_s < v; });
+            }
+        }
+    }
+    const auto& users = user_names();
+    const auto& components = rta_components();
+    std::vector<const RtaRow*> matching;
+    for (auto it = first; it != last; ++it) {
+        const RtaRow& r = *it;
+        bool keep = !query.filter || evaluate(*query.filter, [&](const FilterClause& c) {
+            int cmp = 0;
+            if (c.field == "CTIMESTAMP") {
+                cmp = r.timestamp_s < c.number ? -1 : r.timestamp_s > c.number ? 1 : 0;
+            } else {
+                std::string_view value = c.field == "CUSER"           ? std::string_view(users[r.user])
+                                         : c.field == "CUI_COMPONENT" ? std::string_view(components[r.component].first)
+                                                                      : std::string_view(r.step_id);
+                int raw = value.compare(c.literal);
+                cmp = raw < 0 ? -1 : raw > 0 ? 1 : 0;
+            }
+            return compare_result(c.op, cmp);
+        });
+        if (keep) {
+            matching.push_back(&r);
+        }
+    }
+
+    std::string base = base_url(request, m_fallback_host);
+    auto window = page_window(query, matching.size(), base, path, true);
+    std::string entity_url = base + std::string(path);
+    std::string type = "cc_home_analytics." + std::string(ds) + "QueryResult";
+    std::string body;
+    body.reserve(window.count * 600);
+    for (std::size_t k = 0; k < window.count; ++k) {
+        const RtaRow& r = *matching[window.begin + k];
+        if (k > 0) {
+            body += ',';
+        }
+        RowWriter w(body, query.select);
+        w.begin();
+        w.metadata(entity_url + "('" + r.step_id + "')", type, {});
+        w.string("ID", r.step_id);
+        w.string("CTIMESTAMP", format_timestamp(r.timestamp_s));
+        w.string("CUSER", users[r.user]);
+        w.string("CUI_COMPONENT", components[r.component].first);
+        w.string("TUI_COMPONENT", components[r.component].second);
+        w.string("CSTEP_ID", r.step_id);
+        bool alt = r.alternate_format;
+        key_figure(w, "KRESPONSE_TIME", r.server_ms + r.network_ms + r.client_ms, !alt, false);
+        key_figure(w, "KSERVER_TIME", r.server_ms, alt, true);
+        key_figure(w, "KNETWORK_TIME", r.network_ms, !alt, !alt);
+        key_figure(w, "KCLIENT_TIME", r.client_ms, alt, false);
+        w.end();
+    }
+    return odata_json(odata_envelope(
+        body, query.inline_count ? std::optional<std::size_t>(matching.size()) : std::nullopt, window.next));
+}
+
+} // namespace c4c::sim

@@ -1,0 +1,38 @@
+#pragma once
+
+// The fake C4C Response Time Analysis data source:
+// GET /sap/c4c/odata/analytics/ds/{ds}.svc/{ds}?$format=json&$filter=CTIMESTAMP ge 'DD.MM.YYYY hh:mm:ss UTC'
+// Rows are ordered by time; CTIMESTAMP is shown in the display time zone given by an SAP code.
+
+#include "tests/fakes/c4c_data.hpp"
+#include "tests/fakes/http_util.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace c4c::sim {
+
+/// The IANA zone for an SAP time-zone code (UTC, GMTUK, CET, EST, PST, INDIA, JAPAN, AUSNSW), or nullopt.
+std::optional<std::string> iana_zone(std::string_view sap_code);
+
+class RtaService {
+public:
+    /// `sap_zone` must be a code iana_zone() knows; the process TZ must already be set to that zone
+    /// (the simulator does so at start-up) because rows are formatted with localtime_r.
+    RtaService(World& world, std::string sap_zone, const std::string& fallback_host)
+        : m_world(world), m_zone(std::move(sap_zone)), m_fallback_host(fallback_host) {}
+
+    /// Answers a request under /sap/c4c/odata/analytics/ds/ (authentication already checked).
+    ServerResponse handle(const ServerRequest& request);
+
+    /// "DD.MM.YYYY hh:mm:ss CODE" for a Unix time, in the display zone.
+    std::string format_timestamp(std::int64_t unix_seconds) const;
+
+private:
+    World& m_world;
+    std::string m_zone;
+    const std::string& m_fallback_host;  ///< host:port for __next when a request has no Host
+};
+
+} // namespace c4c::sim
