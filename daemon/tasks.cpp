@@ -32,7 +32,7 @@ void TaskGroup::spawn(asio::any_io_executor executor, std::string name, asio::aw
     asio::co_spawn(executor, std::move(task),
                    asio::bind_cancellation_slot(entry.signal.slot(), [tasks, slot_owner](std::exception_ptr error) {
                        auto alive = tasks.lock();
-                       const std::string name = alive ? slot_owner->name : std::string("task");
+                       const std::string task_name = alive ? slot_owner->name : std::string("task");
                        if (alive) {
                            slot_owner->done = true;
                        }
@@ -43,10 +43,10 @@ void TaskGroup::spawn(asio::any_io_executor executor, std::string name, asio::aw
                            std::rethrow_exception(error);
                        } catch (const boost::system::system_error& e) {
                            if (e.code() != asio::error::operation_aborted) {
-                               spdlog::error("task '{}' ended with an error: {}", name, e.what());
+                               spdlog::error("task '{}' ended with an error: {}", task_name, e.what());
                            }
                        } catch (const std::exception& e) {
-                           spdlog::error("task '{}' ended with an error: {}", name, e.what());
+                           spdlog::error("task '{}' ended with an error: {}", task_name, e.what());
                        }
                    }));
 }
