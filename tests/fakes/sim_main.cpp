@@ -11,8 +11,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -186,6 +189,13 @@ int main(int argc, char** argv) {
     } catch (const UsageError& e) {
         std::cerr << "c4c-sim: " << e.what() << '\n' << k_usage;
         return 2;
+    }
+    // stdout carries only the "listening on" line, which test harnesses read once and then leave:
+    // the server's own log lines go to stderr, and a closed pipe must not kill the simulator.
+    std::signal(SIGPIPE, SIG_IGN);
+    spdlog::set_default_logger(spdlog::stderr_color_st("c4c-sim"));
+    if (cli.quiet) {
+        spdlog::set_level(spdlog::level::err);
     }
     // RTA timestamps are shown in the display zone with localtime_r, so the process zone is set once here.
     auto zone = iana_zone(cli.sim.rta_zone).value_or("UTC");
