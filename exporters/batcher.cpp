@@ -1,0 +1,172 @@
+#include "exporters/batcher.hpp"
+
+#include "exporters/otlp_json.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <climits>
+#include <new>
+
+namespace c4c::exporters {
+
+namespace {
+
+// zlib counts in uInt; larger inputs are fed in slices of this size.
+constexpr std::size_t k_zlib_slice = std::size_t{1} << 30;
+
+} // namespace
+
+std::size_t logs_body_size(std::span<const OutboxRow> rows, std::size_t envelope_bytes)
+{
+    std::size_t size = envelope_bytes;
+    for (const auto& row : rows) {
+        size += row.payload.size();
+    }
+    if (!rows.empty()) {
+        size += rows.size() - 1;
+    }
+    return size;
+}
+
+std::size_t first_batch_length(std::span<const OutboxRow> rows, const BatchLimits& limits)
+{
+    const std::size_t max_events = std::max<std::size_t>(limits.max_events, 1);
+    std::size_t count = 0;
+    std::size_t size = limits.envelope_bytes;
+    for (const auto& row : rows) {
+        if (count == max_events) {
+            break;
+        }
+        const std::size_t added = row.payload.size() + (count > 0 ? 1 : 0);
+        if (count > 0 && size + added > limits.max_bytes) {
+            break;
+        }
+        size += added;
+        ++count;
+    }
+    return count;
+}
+
+std::vector<std::span<const OutboxRow>> split_batches(std::span<const OutboxRow> rows, const BatchLimits& limits)
+{
+    std::vector<std::span<const OutboxRow>> batches;
+    while (!rows.empty()) {
+        const std::size_t length = first_batch_length(rows, limits);
+        batches.push_back(rows.first(length));
+        rows = rows.subspan(length);
+    }
+    return batches;
+}
+
+std::string build_logs_body(std::string_view prefix, std::span<const OutboxRow> rows)
+{
+    const std::string_view suffix = logs_envelope_suffix();
+    std::string body;
+    body.reserve(logs_body_size(rows, prefix.size() + suffix.size()));
+    body.append(prefix);
+    bool first = true;
+    for (const auto& row : rows) {
+        if (!first) {
+            body.push_back(',');
+        }
+        first = false;
+        body.append(row.payload);
+    }
+    body.append(suffix);
+    return body;
+}
+
+std::string build_logs_body(const ResourceInfo& resource, std::span<const OutboxRow> rows)
+{
+    return build_logs_body(logs_envelope_prefix(resource), rows);
+}
+
+std::string gzip_compress(std::string_view data, int level)
+{
+    z_stream stream{};
+    if (deflateInit2(&stream, std::clamp(level, 1, 9), Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        throw std::bad_alloc();  // the only way deflateInit2 fails with valid arguments
+    }
+    std::string out;
+    out.resize(deflateBound(&stream, static_cast<uLong>(std::min<std::size_t>(data.size(), ULONG_MAX))) + 64);
+    std::size_t produced = 0;
+    std::size_t consumed = 0;
+    int status = Z_OK;
+    while (status != Z_STREAM_END) {
+        const std::size_t in_chunk = std::min(data.size() - consumed, k_zlib_slice);
+        stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + consumed));
+        stream.avail_in = static_cast<uInt>(in_chunk);
+        const bool last = consumed + in_chunk == data.size();
+        if (out.size() - produced < 64) {
+            out.resize(out.size() * 2);
+        }
+        const std::size_t out_chunk = std::min(out.size() - produced, k_zlib_slice);
+        stream.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+        stream.avail_out = static_cast<uInt>(out_chunk);
+        status = deflate(&stream, last ? Z_FINISH : Z_NO_FLUSH);
+        consumed += in_chunk - stream.avail_in;
+        produced += out_chunk - stream.avail_out;
+        if (status == Z_STREAM_ERROR) {
+            deflateEnd(&stream);
+            throw std::bad_alloc();
+        }
+    }
+    deflateEnd(&stream);
+    out.resize(produced);
+    return out;
+}
+
+std::optional<std::string> gunzip(std::string_view data, std::size_t max_bytes)
+{
+    z_stream stream{};
+    if (inflateInit2(&stream, 15 + 16) != Z_OK) {
+        return std::nullopt;
+    }
+    std::string out;
+    std::size_t produced = 0;
+    std::size_t consumed = 0;
+    bool ok = false;
+    while (true) {
+        if (produced == out.size()) {
+            if (out.size() >= max_bytes) {
+                break;
+            }
+            out.resize(std::min(max_bytes, std::max<std::size_t>(out.size() * 2, data.size() * 4 + 4096)));
+        }
+        const std::size_t in_chunk = std::min(data.size() - consumed, k_zlib_slice);
+        const std::size_t out_chunk = std::min(out.size() - produced, k_zlib_slice);
+        stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + consumed));
+        stream.avail_in = static_cast<uInt>(in_chunk);
+        stream.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+        stream.avail_out = static_cast<uInt>(out_chunk);
+        const int status = inflate(&stream, Z_NO_FLUSH);
+        consumed += in_chunk - stream.avail_in;
+        produced += out_chunk - stream.avail_out;
+        if (status == Z_STREAM_END) {
+            if (consumed == data.size()) {
+                ok = true;
+                break;
+            }
+            // Concatenated members (RFC 1952 section 2.2) make one stream.
+            if (inflateReset(&stream) != Z_OK) {
+                break;
+            }
+            continue;
+        }
+        if (status != Z_OK && status != Z_BUF_ERROR) {
+            break;
+        }
+        if (status == Z_BUF_ERROR && consumed == data.size() && stream.avail_out != 0) {
+            break;  // truncated: input exhausted before the end of the member
+        }
+    }
+    inflateEnd(&stream);
+    if (!ok) {
+        return std::nullopt;
+    }
+    out.resize(produced);
+    return out;
+}
+
+} // namespace c4c::exporters

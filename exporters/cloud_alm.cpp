@@ -1,0 +1,426 @@
+#include "exporters/cloud_alm.hpp"
+
+#include "exporters/batcher.hpp"
+#include "exporters/otlp_json.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace c4c::exporters {
+
+namespace asio = boost::asio;
+
+namespace {
+
+PostOutcome::Kind classify(unsigned status)
+{
+    if (status >= 200 && status < 300) {
+        return PostOutcome::Kind::accepted;
+    }
+    if (status == 400 || status == 413 || status == 422) {
+        return PostOutcome::Kind::refused;
+    }
+    if (status == 401 || status == 403) {
+        return PostOutcome::Kind::unauthorized;
+    }
+    if (status == 408 || status == 429 || status >= 500) {
+        return PostOutcome::Kind::transient;
+    }
+    // A 404 or a redirect says nothing about the records: moving them aside would empty the outbox
+    // into the rejected table because of a wrong URL. They wait instead.
+    return PostOutcome::Kind::endpoint_error;
+}
+
+std::string suppressed_note(std::size_t suppressed)
+{
+    return suppressed == 0 ? std::string() : fmt::format(" ({} similar lines suppressed)", suppressed);
+}
+
+double seconds(std::chrono::milliseconds wait)
+{
+    return std::chrono::duration<double>(wait).count();
+}
+
+} // namespace
+
+// --- LogLimiter
+
+LogLimiter::LogLimiter(std::chrono::steady_clock::duration interval, std::size_t burst)
+    : m_interval(interval), m_burst(std::max<std::size_t>(burst, 1))
+{
+}
+
+std::optional<std::size_t> LogLimiter::admit(std::chrono::steady_clock::time_point now)
+{
+    if (!m_started || now - m_window_start >= m_interval) {
+        m_started = true;
+        m_window_start = now;
+        m_in_window = 1;
+        return std::exchange(m_suppressed, 0);
+    }
+    if (m_in_window < m_burst) {
+        ++m_in_window;
+        return 0;
+    }
+    ++m_suppressed;
+    return std::nullopt;
+}
+
+// --- AlmPoster
+
+AlmPoster::AlmPoster(const daemon::EndpointConfig& endpoint, daemon::http::Client& client,
+                     DeliveryObserver& observer, const DeliveryOptions& options)
+    : m_url(endpoint.url),
+      m_host(url_host(endpoint.url)),
+      m_label(fmt::format("{} ({})", endpoint.use_case, url_host(endpoint.url))),
+      m_gzip(endpoint.gzip),
+      m_client(client),
+      m_observer(observer),
+      m_retry_after_cap(options.retry_after_cap),
+      m_excerpt_chars(options.answer_excerpt_chars),
+      m_auth(client, endpoint, options.token)
+{
+}
+
+asio::awaitable<PostOutcome> AlmPoster::post(std::string_view json_body)
+{
+    const std::string body = m_gzip ? gzip_compress(json_body) : std::string(json_body);
+    PostOutcome outcome = co_await post_once(body);
+    // A token may be revoked or expire early: one fresh token, at once, before pausing the endpoint.
+    // (status 0 means the token endpoint itself refused the client; a new attempt would not help.)
+    if (outcome.kind == PostOutcome::Kind::unauthorized && outcome.status != 0 && m_auth.invalidate()) {
+        const auto first_elapsed = outcome.elapsed;
+        outcome = co_await post_once(body);
+        outcome.elapsed += first_elapsed;
+    }
+    co_return outcome;
+}
+
+asio::awaitable<PostOutcome> AlmPoster::post_once(const std::string& body)
+{
+    PostOutcome outcome;
+    const auto started = std::chrono::steady_clock::now();
+    auto header = co_await m_auth.header();
+    if (!header) {
+        const AuthFailure& failure = header.error();
+        outcome.kind = failure.cancelled ? PostOutcome::Kind::cancelled
+                       : failure.transient ? PostOutcome::Kind::transient
+                                           : PostOutcome::Kind::unauthorized;
+        outcome.reason = failure.reason;
+        outcome.detail = failure.message;
+        outcome.elapsed = std::chrono::steady_clock::now() - started;
+        if (!failure.cancelled) {
+            m_observer.failed(outcome.reason);
+        }
+        co_return outcome;
+    }
+
+    daemon::http::Request request;
+    request.method = daemon::http::Method::post;
+    request.url = m_url;
+    request.headers.emplace_back("Content-Type", "application/json");
+    if (m_gzip) {
+        request.headers.emplace_back("Content-Encoding", "gzip");
+    }
+    std::string authorization = std::move(header).value();  // checked above; value() has no null path
+    if (!authorization.empty()) {
+        request.headers.emplace_back("Authorization", std::move(authorization));
+    }
+    request.body = body;
+
+    auto reply = co_await m_client.send(std::move(request));
+    outcome.elapsed = std::chrono::steady_clock::now() - started;
+    if (!reply) {
+        const auto& ec = reply.error();
+        if (ec == daemon::http::Errc::cancelled) {
+            outcome.kind = PostOutcome::Kind::cancelled;
+            outcome.reason = "cancelled";
+            outcome.detail = "cancelled";
+            co_return outcome;
+        }
+        outcome.kind = PostOutcome::Kind::transient;
+        outcome.reason = daemon::http::reason_label(ec);
+        outcome.detail = ec.message();
+        m_observer.failed(outcome.reason);
+        co_return outcome;
+    }
+
+    const daemon::http::Response& response = *reply;
+    outcome.status = response.status;
+    outcome.kind = classify(response.status);
+    if (outcome.kind == PostOutcome::Kind::accepted) {
+        co_return outcome;
+    }
+    outcome.reason = fmt::format("http_{}", response.status);
+    outcome.answer = log_excerpt(response.body, m_excerpt_chars);
+    outcome.detail = outcome.answer.empty() ? fmt::format("HTTP {}", response.status)
+                                            : fmt::format("HTTP {}: {}", response.status, outcome.answer);
+    if (auto value = response.header("Retry-After")) {
+        if (auto wait = daemon::parse_retry_after(*value, std::chrono::system_clock::now())) {
+            outcome.retry_after = std::min(*wait, m_retry_after_cap);
+        }
+    }
+    m_observer.failed(outcome.reason);
+    co_return outcome;
+}
+
+// --- CloudAlmExporter
+
+CloudAlmExporter::CloudAlmExporter(asio::any_io_executor executor, const daemon::EndpointConfig& endpoint,
+                                   ResourceInfo resource, daemon::http::Client& client, Outbox& outbox,
+                                   DeliveryObserver& observer, DeliveryOptions options)
+    : m_resource(std::move(resource)),
+      m_prefix(logs_envelope_prefix(m_resource)),
+      m_envelope_bytes(m_prefix.size() + logs_envelope_suffix().size()),
+      m_max_events(static_cast<std::size_t>(std::max(endpoint.max_batch_events, 1))),
+      m_max_bytes(endpoint.max_batch_bytes),
+      m_outbox(outbox),
+      m_observer(observer),
+      m_options(options),
+      m_poster(endpoint, client, observer, m_options),
+      m_backoff(m_options.backoff_base, m_options.backoff_max),
+      m_wake(std::move(executor)),
+      m_pause_delay(m_options.pause_base),
+      m_failure_log(m_options.log_interval),
+      m_reject_log(m_options.log_interval, 10),
+      m_pause_log(m_options.log_interval)
+{
+}
+
+CloudAlmExporter::~CloudAlmExporter() = default;
+
+void CloudAlmExporter::notify()
+{
+    m_notified = true;
+    m_wake.cancel();
+}
+
+asio::awaitable<void> CloudAlmExporter::run()
+{
+    for (;;) {
+        const Round round = co_await deliver_next();
+        switch (round.step) {
+        case Step::progressed:
+            m_backoff.reset();
+            break;
+        case Step::empty:
+            if (!co_await wait_for_rows()) {
+                co_return;
+            }
+            break;
+        case Step::transient:
+        case Step::store_failed:
+            if (!co_await sleep(round.wait)) {
+                co_return;
+            }
+            break;
+        case Step::paused:
+            if (!co_await sleep(pause_wait())) {
+                co_return;
+            }
+            break;
+        case Step::cancelled:
+            co_return;
+        }
+    }
+}
+
+asio::awaitable<bool> CloudAlmExporter::drain(std::chrono::milliseconds budget)
+{
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    m_rejected_since_drain = 0;
+    for (;;) {
+        const Round round = co_await deliver_next();
+        switch (round.step) {
+        case Step::progressed:
+            m_backoff.reset();
+            if (std::chrono::steady_clock::now() >= deadline) {
+                co_return m_outbox.size() == 0 && m_rejected_since_drain == 0;
+            }
+            break;
+        case Step::empty:
+            co_return m_rejected_since_drain == 0;
+        case Step::transient:
+        case Step::store_failed:
+            if (std::chrono::steady_clock::now() + round.wait > deadline || !co_await sleep(round.wait)) {
+                co_return false;
+            }
+            break;
+        case Step::paused:
+        case Step::cancelled:
+            co_return false;
+        }
+    }
+}
+
+asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_next()
+{
+    // peek() budgets payload bytes only; the envelope and the commas are accounted for by the batcher.
+    const std::size_t payload_budget = m_max_bytes > m_envelope_bytes ? m_max_bytes - m_envelope_bytes : 1;
+    std::vector<OutboxRow> rows = m_outbox.peek(m_max_events, payload_budget);
+    if (rows.empty()) {
+        co_return Round{Step::empty};
+    }
+    const BatchLimits limits{m_max_events, m_max_bytes, m_envelope_bytes};
+    const std::size_t length = first_batch_length(rows, limits);
+    co_return co_await deliver(std::span<const OutboxRow>(rows).first(length));
+}
+
+asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver(std::span<const OutboxRow> rows)
+{
+    const PostOutcome outcome = co_await m_poster.post(build_logs_body(m_prefix, rows));
+    switch (outcome.kind) {
+    case PostOutcome::Kind::accepted: {
+        std::vector<std::int64_t> seqs;
+        seqs.reserve(rows.size());
+        for (const auto& row : rows) {
+            seqs.push_back(row.seq);
+        }
+        if (!m_outbox.remove(seqs)) {
+            co_return store_failed("could not remove delivered events from the outbox (they will be sent again)");
+        }
+        m_observer.sent(rows.size(), outcome.elapsed);
+        leave_pause();
+        co_return Round{Step::progressed};
+    }
+    case PostOutcome::Kind::refused:
+        if (rows.size() > 1) {
+            spdlog::debug("tenant {} endpoint {}: {} for a batch of {} events; splitting it", m_resource.tenant,
+                          m_poster.label(), outcome.detail, rows.size());
+            const std::size_t half = rows.size() / 2;
+            const Round first = co_await deliver(rows.first(half));
+            if (first.step != Step::progressed) {
+                co_return first;
+            }
+            co_return co_await deliver(rows.subspan(half));
+        }
+        co_return reject_row(rows.front(), outcome);
+    case PostOutcome::Kind::unauthorized:
+        enter_pause(outcome);
+        co_return Round{Step::paused};
+    case PostOutcome::Kind::transient:
+    case PostOutcome::Kind::endpoint_error:
+        co_return retry_later(outcome);
+    case PostOutcome::Kind::cancelled:
+        break;
+    }
+    co_return Round{Step::cancelled};
+}
+
+CloudAlmExporter::Round CloudAlmExporter::reject_row(const OutboxRow& row, const PostOutcome& outcome)
+{
+    const std::string answer =
+        outcome.status != 0 ? fmt::format("HTTP {}: {}", outcome.status, outcome.answer) : outcome.detail;
+    if (!m_outbox.reject(row, answer)) {
+        return store_failed(fmt::format("could not move refused event {} aside", row.event_id));
+    }
+    m_observer.rejected(1);
+    ++m_rejected_since_drain;
+    if (auto suppressed = m_reject_log.admit()) {
+        spdlog::warn("tenant {} endpoint {}: Cloud ALM refused event {} for good ({}); it was moved aside to the "
+                     "rejected table and delivery goes on{}",
+                     m_resource.tenant, m_poster.label(), row.event_id, outcome.detail, suppressed_note(*suppressed));
+    }
+    return Round{Step::progressed};
+}
+
+CloudAlmExporter::Round CloudAlmExporter::retry_later(const PostOutcome& outcome)
+{
+    const std::chrono::milliseconds wait =
+        outcome.retry_after && outcome.retry_after->count() > 0 ? *outcome.retry_after : m_backoff.next();
+    if (auto suppressed = m_failure_log.admit()) {
+        const std::size_t waiting = m_outbox.size();
+        if (outcome.kind == PostOutcome::Kind::endpoint_error) {
+            spdlog::error("tenant {} endpoint {}: delivery failed ({}); check the endpoint url. {} events wait in "
+                          "the outbox; retrying in {:.1f} s{}",
+                          m_resource.tenant, m_poster.label(), outcome.detail, waiting, seconds(wait),
+                          suppressed_note(*suppressed));
+        } else {
+            spdlog::warn("tenant {} endpoint {}: delivery failed ({}); {} events wait in the outbox; retrying in "
+                         "{:.1f} s{}",
+                         m_resource.tenant, m_poster.label(), outcome.detail, waiting, seconds(wait),
+                         suppressed_note(*suppressed));
+        }
+    }
+    return Round{Step::transient, wait};
+}
+
+CloudAlmExporter::Round CloudAlmExporter::store_failed(std::string_view what)
+{
+    const std::chrono::milliseconds wait = m_backoff.next();
+    if (auto suppressed = m_failure_log.admit()) {
+        spdlog::error("tenant {} endpoint {}: {}; the state store failed (see its error), retrying in {:.1f} s{}",
+                      m_resource.tenant, m_poster.label(), what, seconds(wait), suppressed_note(*suppressed));
+    }
+    return Round{Step::store_failed, wait};
+}
+
+void CloudAlmExporter::enter_pause(const PostOutcome& outcome)
+{
+    if (!m_paused) {
+        m_paused = true;
+        m_observer.paused(true);
+        m_pause_log.admit();  // the reminder below comes one log_interval after this line at the earliest
+        spdlog::error("tenant {} endpoint {}: Cloud ALM refused the credentials ({}); delivery is paused, check "
+                      "credentials (auth, user/password or client_id/client_secret/token_url). Retrying every "
+                      "{:.0f} s to {:.0f} s; events stay in the outbox",
+                      m_resource.tenant, m_poster.label(), outcome.detail, seconds(m_options.pause_base),
+                      seconds(m_options.pause_max));
+    } else if (auto suppressed = m_pause_log.admit()) {
+        spdlog::warn("tenant {} endpoint {}: still paused ({}); check credentials{}", m_resource.tenant,
+                     m_poster.label(), outcome.detail, suppressed_note(*suppressed));
+    }
+}
+
+void CloudAlmExporter::leave_pause()
+{
+    if (m_paused) {
+        m_paused = false;
+        m_pause_delay = m_options.pause_base;
+        m_observer.paused(false);
+        spdlog::info("tenant {} endpoint {}: credentials accepted again, delivery resumed", m_resource.tenant,
+                     m_poster.label());
+    }
+}
+
+std::chrono::milliseconds CloudAlmExporter::pause_wait()
+{
+    const auto wait = m_pause_delay;
+    m_pause_delay = std::min(m_pause_delay * 2, m_options.pause_max);
+    return wait;
+}
+
+asio::awaitable<bool> CloudAlmExporter::sleep(std::chrono::milliseconds wait)
+{
+    asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return !ec;
+}
+
+asio::awaitable<bool> CloudAlmExporter::wait_for_rows()
+{
+    if (std::exchange(m_notified, false)) {
+        co_return true;
+    }
+    // The periodic wake-up covers a notification lost between two steps (or rows added by another path).
+    m_wake.expires_after(m_options.idle_wake);
+    auto [ec] = co_await m_wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    m_notified = false;
+    if (ec) {
+        // notify() cancels the wait too; only a cancelled coroutine ends the loop.
+        auto state = co_await asio::this_coro::cancellation_state;
+        if (state.cancelled() != asio::cancellation_type::none) {
+            co_return false;
+        }
+    }
+    co_return true;
+}
+
+} // namespace c4c::exporters

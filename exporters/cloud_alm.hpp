@@ -1,0 +1,170 @@
+#pragma once
+
+// Delivery to one Cloud ALM endpoint (CONTRACT.md sections 4 and 5): a batch is read from the outbox,
+// POSTed as OTLP/HTTP JSON (gzip when configured), and removed only after a 2xx. 429/5xx/timeouts are
+// retried (same rows) after Retry-After or exponential backoff with jitter; 400/413 split the batch down
+// to single rows and a row still refused is moved aside; 401/403 pause the endpoint at a slow pace.
+//
+// Executor model: everything here runs on the daemon's single event-loop thread (the executor of the
+// http::Client and of the constructor's `executor`); not thread-safe, no locks.
+
+#include "daemon/backoff.hpp"
+#include "daemon/config.hpp"
+#include "daemon/http/client.hpp"
+#include "exporters/auth.hpp"
+#include "exporters/exporter.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace c4c::exporters {
+
+/// Pacing of an exporter; defaults are production values, tests shrink them.
+struct DeliveryOptions {
+    std::chrono::milliseconds backoff_base{std::chrono::seconds(1)};    ///< first transient retry (jittered)
+    std::chrono::milliseconds backoff_max{std::chrono::minutes(5)};     ///< transient retry ceiling
+    std::chrono::milliseconds retry_after_cap{std::chrono::hours(1)};   ///< longest Retry-After honoured
+    std::chrono::milliseconds pause_base{std::chrono::seconds(60)};     ///< first retry while paused (401/403)
+    std::chrono::milliseconds pause_max{std::chrono::minutes(10)};      ///< paused retry ceiling (doubling)
+    std::chrono::milliseconds idle_wake{std::chrono::seconds(5)};       ///< re-check an empty outbox this often
+    std::chrono::milliseconds log_interval{std::chrono::minutes(1)};    ///< repeated log lines: one per interval
+    std::size_t answer_excerpt_chars = 200;                             ///< of a refusal, kept with a rejected row
+    TokenSourceOptions token;
+};
+
+/// Writes a repeating log line at most `burst` times per `interval`, and tells how many were dropped.
+class LogLimiter {
+public:
+    explicit LogLimiter(std::chrono::steady_clock::duration interval, std::size_t burst = 1);
+    /// nullopt: drop this line. Otherwise write it, mentioning the returned number of lines dropped
+    /// since the last one written (when non-zero).
+    std::optional<std::size_t> admit(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+
+private:
+    std::chrono::steady_clock::duration m_interval;
+    std::size_t m_burst;
+    std::chrono::steady_clock::time_point m_window_start{};
+    std::size_t m_in_window = 0;
+    std::size_t m_suppressed = 0;
+    bool m_started = false;
+};
+
+/// What one POST to Cloud ALM came to.
+struct PostOutcome {
+    enum class Kind {
+        accepted,        ///< 2xx
+        refused,         ///< 400, 413, 422: the content was refused (split the batch, move a single row aside)
+        unauthorized,    ///< 401/403 (after one token refresh with oauth2), or the token endpoint refused the client
+        transient,       ///< 408, 429, 5xx, network, timeout, token endpoint unreachable: retry after a wait
+        endpoint_error,  ///< any other status (3xx, 404, 405, ...): the URL is probably wrong; retried slowly
+        cancelled,       ///< shutdown
+    };
+    Kind kind = Kind::transient;
+    unsigned status = 0;          ///< HTTP status when one arrived, else 0
+    std::string reason;           ///< metric label of a failure ("http_503", "timeout", "auth", ...)
+    std::string detail;           ///< one line for logs: "HTTP 503: <answer>", or the network/token error
+    std::string answer;           ///< first answer_excerpt_chars of the answer body, made one line
+    std::optional<std::chrono::milliseconds> retry_after;  ///< parsed Retry-After (capped), when sent
+    std::chrono::duration<double> elapsed{};               ///< of the exchange(s)
+};
+
+/// Sends request bodies to one endpoint: Content-Type application/json, gzip + Content-Encoding when
+/// configured, the Authorization header of its auth kind; with oauth2 a 401/403 invalidates the token
+/// and the request is repeated once at once. Every failed exchange is reported to `observer.failed`.
+class AlmPoster {
+public:
+    /// `client` and `observer` must outlive the poster. Copies what it needs from `endpoint`.
+    AlmPoster(const daemon::EndpointConfig& endpoint, daemon::http::Client& client, DeliveryObserver& observer,
+              const DeliveryOptions& options);
+    /// POSTs `json_body` (uncompressed). Never throws except on cancellation.
+    boost::asio::awaitable<PostOutcome> post(std::string_view json_body);
+    /// "use_case endpoint (host)" for log lines.
+    const std::string& label() const { return m_label; }
+    const std::string& host() const { return m_host; }
+    Authorizer& authorizer() { return m_auth; }
+
+private:
+    boost::asio::awaitable<PostOutcome> post_once(const std::string& body);
+
+    std::string m_url;
+    std::string m_host;
+    std::string m_label;
+    bool m_gzip;
+    daemon::http::Client& m_client;
+    DeliveryObserver& m_observer;
+    std::chrono::milliseconds m_retry_after_cap;
+    std::size_t m_excerpt_chars;
+    Authorizer m_auth;
+};
+
+/// Drains one endpoint's outbox (exporter.hpp). One CloudAlmExporter per endpoint; run() and drain()
+/// must not run at the same time.
+class CloudAlmExporter final : public Exporter {
+public:
+    /// `executor`: the event loop (for the idle timer). `client`, `outbox` and `observer` must outlive
+    /// the exporter; `endpoint` is copied. `resource` describes every batch (use_case = endpoint's).
+    CloudAlmExporter(boost::asio::any_io_executor executor, const daemon::EndpointConfig& endpoint,
+                     ResourceInfo resource, daemon::http::Client& client, Outbox& outbox,
+                     DeliveryObserver& observer, DeliveryOptions options = {});
+    ~CloudAlmExporter() override;
+
+    /// Delivers until cancelled; returns (or throws operation_aborted) promptly on cancellation. Rows
+    /// not acknowledged stay in the outbox.
+    boost::asio::awaitable<void> run() override;
+    /// Delivers what is queued within `budget`: true when the outbox is empty and no row was moved
+    /// aside during this call; false at once when paused (401/403), or when transient failures outlast
+    /// the budget. A send already under way may overrun the budget by up to the endpoint's timeout.
+    boost::asio::awaitable<bool> drain(std::chrono::milliseconds budget) override;
+    /// Wakes run(); call on the event-loop thread.
+    void notify() override;
+
+    /// True while 401/403 pause the endpoint.
+    bool paused() const { return m_paused; }
+
+private:
+    enum class Step { progressed, empty, transient, paused, store_failed, cancelled };
+    struct Round {
+        Step step = Step::empty;
+        std::chrono::milliseconds wait{0};  ///< transient, store_failed: before the next attempt
+    };
+
+    boost::asio::awaitable<Round> deliver_next();
+    boost::asio::awaitable<Round> deliver(std::span<const OutboxRow> rows);
+    Round reject_row(const OutboxRow& row, const PostOutcome& outcome);
+    Round retry_later(const PostOutcome& outcome);
+    Round store_failed(std::string_view what);
+    void enter_pause(const PostOutcome& outcome);
+    void leave_pause();
+    std::chrono::milliseconds pause_wait();
+    boost::asio::awaitable<bool> sleep(std::chrono::milliseconds wait);
+    boost::asio::awaitable<bool> wait_for_rows();
+
+    ResourceInfo m_resource;
+    std::string m_prefix;
+    std::size_t m_envelope_bytes;
+    std::size_t m_max_events;
+    std::size_t m_max_bytes;
+    Outbox& m_outbox;
+    DeliveryObserver& m_observer;
+    DeliveryOptions m_options;
+    AlmPoster m_poster;
+    daemon::Backoff m_backoff;
+    boost::asio::steady_timer m_wake;
+    bool m_notified = false;
+    bool m_paused = false;
+    std::chrono::milliseconds m_pause_delay;
+    std::size_t m_rejected_since_drain = 0;
+    LogLimiter m_failure_log;
+    LogLimiter m_reject_log;
+    LogLimiter m_pause_log;
+};
+
+} // namespace c4c::exporters

@@ -1,0 +1,391 @@
+#include "test_exporters_support.hpp"
+
+#include "exporters/cloud_alm.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+
+using namespace exporter_tests;
+using c4c::exporters::CloudAlmExporter;
+using c4c::exporters::DeliveryOptions;
+using c4c::exporters::LogLimiter;
+
+namespace {
+
+constexpr std::string_view k_logs_path = "/api/calm-logs/v1/logs";
+
+DeliveryOptions fast_options()
+{
+    DeliveryOptions options;
+    options.backoff_base = 20ms;
+    options.backoff_max = 100ms;
+    options.pause_base = 50ms;
+    options.pause_max = 200ms;
+    options.idle_wake = 2s;
+    return options;
+}
+
+std::multiset<std::string> ids_of(const std::vector<exporters::OutboxRow>& rows)
+{
+    std::multiset<std::string> ids;
+    for (const auto& row : rows) {
+        ids.insert(row.event_id);
+    }
+    return ids;
+}
+
+/// Ids the fake answered 2xx for.
+std::multiset<std::string> accepted_ids(const FakeAlm& alm, const std::set<std::size_t>& accepted_indexes)
+{
+    std::multiset<std::string> ids;
+    for (std::size_t i : accepted_indexes) {
+        for (auto& id : alm.received[i].event_ids()) {
+            ids.insert(id);
+        }
+    }
+    return ids;
+}
+
+/// Starts exporter.run() on the loop; `stop` cancels it, `done` tells it ended.
+struct Running {
+    asio::cancellation_signal stop;
+    bool done = false;
+    std::exception_ptr error;
+
+    void start(asio::io_context& io, CloudAlmExporter& exporter)
+    {
+        asio::co_spawn(io, exporter.run(), asio::bind_cancellation_slot(stop.slot(), [this](std::exception_ptr e) {
+                           error = e;
+                           done = true;
+                       }));
+    }
+};
+
+} // namespace
+
+TEST_CASE("log limiter: one line per interval, with the count of dropped lines")
+{
+    using clock = std::chrono::steady_clock;
+    LogLimiter limiter(std::chrono::seconds(60));
+    const auto t0 = clock::now();
+    CHECK(limiter.admit(t0) == std::optional<std::size_t>(0));
+    CHECK_FALSE(limiter.admit(t0 + 1s));
+    CHECK_FALSE(limiter.admit(t0 + 59s));
+    CHECK(limiter.admit(t0 + 60s) == std::optional<std::size_t>(2));
+    CHECK(limiter.admit(t0 + 121s) == std::optional<std::size_t>(0));
+
+    LogLimiter burst(std::chrono::seconds(10), 3);
+    CHECK(burst.admit(t0).has_value());
+    CHECK(burst.admit(t0).has_value());
+    CHECK(burst.admit(t0).has_value());
+    CHECK_FALSE(burst.admit(t0));
+    CHECK(burst.admit(t0 + 10s) == std::optional<std::size_t>(1));
+}
+
+TEST_CASE("cloud_alm: every row delivered once in gzip batches within the limits, then removed")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(53, 200);
+    const auto all_ids = ids_of(outbox.rows);
+
+    auto config = h.endpoint(k_logs_path);
+    config.gzip = true;
+    config.max_batch_events = 7;
+    config.max_batch_bytes = 2500;  // about five records with the envelope
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+
+    CHECK(h.run(exporter.drain(5s)));
+    CHECK(outbox.rows.empty());
+    CHECK(outbox.rejected.empty());
+    CHECK(observer.sent_events == 53);
+    CHECK(observer.failures.empty());
+
+    std::multiset<std::string> delivered;
+    for (const auto& request : h.alm.received) {
+        CHECK(request.method == "POST");
+        CHECK(request.path == k_logs_path);
+        CHECK(request.content_type == "application/json");
+        CHECK(request.content_encoding == "gzip");
+        CHECK(request.authorization.empty());
+        REQUIRE(request.body_ok);
+        CHECK(request.body.size() <= config.max_batch_bytes);
+        const auto json = nlohmann::json::parse(request.body);
+        const auto& resource = json["resourceLogs"][0]["resource"]["attributes"];
+        CHECK(resource[3]["value"]["stringValue"] == "business_process_monitoring");
+        const auto ids = request.event_ids();
+        CHECK(!ids.empty());
+        CHECK(ids.size() <= 7);
+        delivered.insert(ids.begin(), ids.end());
+    }
+    CHECK(delivered == all_ids);
+    CHECK(h.alm.received.size() >= 11);  // 53 rows of ~420 bytes in bodies of at most 2500 bytes
+}
+
+TEST_CASE("cloud_alm: run() delivers on notify() and ends promptly when cancelled")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    auto options = fast_options();
+    options.idle_wake = 5s;  // longer than the test: only notify() can explain a prompt delivery
+    CloudAlmExporter exporter(h.io.get_executor(), h.endpoint(k_logs_path), h.resource(), h.client, outbox, observer,
+                              options);
+    Running running;
+
+    h.run([&]() -> asio::awaitable<void> {
+        running.start(h.io, exporter);
+        co_await pause_for(50ms);
+        CHECK(h.alm.received.empty());
+
+        outbox.add_events(3);
+        const auto notified = std::chrono::steady_clock::now();
+        exporter.notify();
+        CHECK(co_await eventually([&] { return outbox.rows.empty(); }, 2s));
+        CHECK(std::chrono::steady_clock::now() - notified < 1s);
+        CHECK(observer.sent_events == 3);
+
+        // A second wave while run() idles again.
+        co_await pause_for(20ms);
+        outbox.add_events(2);
+        exporter.notify();
+        CHECK(co_await eventually([&] { return observer.sent_events == 5; }, 2s));
+
+        const auto stopping = std::chrono::steady_clock::now();
+        running.stop.emit(asio::cancellation_type::terminal);
+        CHECK(co_await eventually([&] { return running.done; }, 1s));
+        CHECK(std::chrono::steady_clock::now() - stopping < 500ms);
+    }());
+    CHECK(running.done);
+}
+
+TEST_CASE("cloud_alm: 503 with Retry-After 1 is retried after at least a second, nothing lost")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(10);
+    const auto all_ids = ids_of(outbox.rows);
+    h.alm.respond = [&h](const Received&) {
+        if (h.alm.received.size() == 1) {
+            return answer(503, R"({"error":"maintenance"})", {{"Retry-After", "1"}});
+        }
+        return answer(200, "{}");
+    };
+    CloudAlmExporter exporter(h.io.get_executor(), h.endpoint(k_logs_path), h.resource(), h.client, outbox, observer,
+                              fast_options());
+
+    CHECK(h.run(exporter.drain(5s)));
+    REQUIRE(h.alm.received.size() == 2);
+    CHECK(h.alm.received[1].at - h.alm.received[0].at >= 995ms);
+    CHECK(h.alm.received[0].event_ids() == h.alm.received[1].event_ids());  // the same rows again
+    CHECK(accepted_ids(h.alm, {1}) == all_ids);
+    CHECK(outbox.rows.empty());
+    CHECK(observer.failures == std::vector<std::string>{"http_503"});
+    CHECK(observer.sent_events == 10);
+}
+
+TEST_CASE("cloud_alm: 400 splits batches down to the poison rows, which alone are moved aside")
+{
+    LogCapture logs;
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(40);
+    const std::set<std::string> poison{"evt-6", "evt-23", "evt-24"};
+    std::set<std::size_t> accepted;
+    h.alm.respond = [&](const Received& request) {
+        for (const auto& id : request.event_ids()) {
+            if (poison.contains(id)) {
+                return answer(400, "{\"error\":\"invalid log record " + id + "\",\"detail\":\"" + std::string(300, 'x') +
+                                       "\"}");
+            }
+        }
+        accepted.insert(h.alm.received.size() - 1);
+        return answer(202, "");
+    };
+    auto config = h.endpoint(k_logs_path);
+    config.gzip = true;
+    config.max_batch_events = 16;
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+
+    CHECK_FALSE(h.run(exporter.drain(5s)));  // something was refused
+    CHECK(outbox.rows.empty());
+    REQUIRE(outbox.rejected.size() == 3);
+    std::set<std::string> rejected_ids;
+    for (const auto& [row, answer_text] : outbox.rejected) {
+        rejected_ids.insert(row.event_id);
+        CHECK(answer_text.starts_with("HTTP 400: {\"error\":\"invalid log record evt-"));
+        CHECK(answer_text.size() <= 200 + 10);
+    }
+    CHECK(rejected_ids == poison);
+    CHECK(observer.rejected_events == 3);
+    CHECK(observer.sent_events == 37);
+
+    // Every other row was accepted exactly once.
+    const auto delivered = accepted_ids(h.alm, accepted);
+    CHECK(delivered.size() == 37);
+    CHECK(std::set<std::string>(delivered.begin(), delivered.end()).size() == 37);
+    for (const auto& id : poison) {
+        CHECK_FALSE(delivered.contains(id));
+    }
+    CHECK(logs.count("refused event evt-6 for good") == 1);
+    CHECK(logs.count("refused event evt-23 for good") == 1);
+}
+
+TEST_CASE("cloud_alm: a single oversize row goes alone, and its 413 moves it aside")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(2);
+    outbox.add_events(1, 5000);  // evt-3: bigger than max_batch_bytes on its own
+    outbox.add_events(2);
+    auto config = h.endpoint(k_logs_path);
+    config.max_batch_bytes = 3000;
+    h.alm.respond = [&](const Received& request) {
+        return request.body.size() > config.max_batch_bytes ? answer(413, "Payload Too Large") : answer(200);
+    };
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+
+    CHECK_FALSE(h.run(exporter.drain(5s)));
+    CHECK(outbox.rows.empty());
+    REQUIRE(outbox.rejected.size() == 1);
+    CHECK(outbox.rejected[0].first.event_id == "evt-3");
+    CHECK(outbox.rejected[0].second == "HTTP 413: Payload Too Large");
+    CHECK(observer.sent_events == 4);
+    for (const auto& request : h.alm.received) {
+        const auto ids = request.event_ids();
+        if (std::find(ids.begin(), ids.end(), "evt-3") != ids.end()) {
+            CHECK(ids.size() == 1);
+        }
+    }
+}
+
+TEST_CASE("cloud_alm: 401 pauses the endpoint with one clear line, and it resumes when accepted")
+{
+    LogCapture logs;
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(5);
+    bool accept = false;
+    h.alm.respond = [&](const Received&) { return accept ? answer(200) : answer(401, "Unauthorized"); };
+    auto config = h.endpoint(k_logs_path);
+    config.auth = c4c::daemon::AuthKind::basic;
+    config.user = "alm-user";
+    config.password = c4c::daemon::Secret("pa55-w0rd-secret");
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+    Running running;
+
+    h.run([&]() -> asio::awaitable<void> {
+        running.start(h.io, exporter);
+        CHECK(co_await eventually([&] { return exporter.paused(); }, 2s));
+        CHECK(observer.paused_calls == std::vector<bool>{true});
+        co_await pause_for(300ms);  // several slow-paced attempts while paused
+        CHECK(h.alm.received.size() >= 2);
+        CHECK(h.alm.received.size() <= 6);
+        CHECK(outbox.rows.size() == 5);
+
+        accept = true;
+        CHECK(co_await eventually([&] { return outbox.rows.empty(); }, 2s));
+        CHECK(observer.paused_calls == std::vector<bool>{true, false});
+        CHECK_FALSE(exporter.paused());
+        running.stop.emit(asio::cancellation_type::terminal);
+        CHECK(co_await eventually([&] { return running.done; }, 1s));
+    }());
+
+    CHECK(h.alm.received.front().authorization == c4c::daemon::http::basic_authorization("alm-user", "pa55-w0rd-secret"));
+    CHECK(observer.failures_of("http_401") >= 2);
+    CHECK(outbox.rejected.empty());
+    const std::string text = logs.all();
+    CHECK(logs.count("check credentials") == 1);  // one clear line, not one per attempt
+    CHECK(logs.count("acme-prod") >= 1);
+    CHECK(logs.count(h.alm.host()) >= 1);
+    CHECK(text.find("pa55-w0rd-secret") == std::string::npos);
+}
+
+TEST_CASE("cloud_alm: drain() gives up within its budget while the endpoint fails, succeeds once it recovers")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(4);
+    bool healthy = false;
+    h.alm.respond = [&](const Received&) { return healthy ? answer(200) : answer(500, "boom"); };
+    CloudAlmExporter exporter(h.io.get_executor(), h.endpoint(k_logs_path), h.resource(), h.client, outbox, observer,
+                              fast_options());
+
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_FALSE(h.run(exporter.drain(300ms)));
+    const auto took = std::chrono::steady_clock::now() - started;
+    CHECK(took < 1s);
+    CHECK(h.alm.received.size() >= 2);  // retried with backoff within the budget
+    CHECK(outbox.rows.size() == 4);
+    CHECK(observer.failures_of("http_500") == h.alm.received.size());
+
+    healthy = true;
+    CHECK(h.run(exporter.drain(2s)));
+    CHECK(outbox.rows.empty());
+    CHECK(observer.sent_events == 4);
+}
+
+TEST_CASE("cloud_alm: a wrong URL (404) keeps the rows instead of moving them aside")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(3);
+    h.alm.respond = [](const Received&) { return answer(404, "Not Found"); };
+    CloudAlmExporter exporter(h.io.get_executor(), h.endpoint("/wrong"), h.resource(), h.client, outbox, observer,
+                              fast_options());
+    CHECK_FALSE(h.run(exporter.drain(200ms)));
+    CHECK(outbox.rows.size() == 3);
+    CHECK(outbox.rejected.empty());
+    CHECK(observer.failures_of("http_404") >= 1);
+}
+
+TEST_CASE("cloud_alm: drain() returns false at once when paused, and on an unreachable endpoint")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(2);
+    h.alm.respond = [](const Received&) { return answer(403, "Forbidden"); };
+    CloudAlmExporter exporter(h.io.get_executor(), h.endpoint(k_logs_path), h.resource(), h.client, outbox, observer,
+                              fast_options());
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_FALSE(h.run(exporter.drain(5s)));
+    CHECK(std::chrono::steady_clock::now() - started < 1s);
+    CHECK(observer.paused_calls == std::vector<bool>{true});
+    CHECK(outbox.rows.size() == 2);
+
+    // Nothing listens there any more: connection refused is transient.
+    auto config = h.endpoint(k_logs_path);
+    h.alm.stop();
+    MemoryOutbox other;
+    other.add_events(1);
+    RecordingObserver other_observer;
+    CloudAlmExporter offline(h.io.get_executor(), config, h.resource(), h.client, other, other_observer, fast_options());
+    CHECK_FALSE(h.run(offline.drain(150ms)));
+    CHECK(other.rows.size() == 1);
+    CHECK(!other_observer.failures.empty());
+    CHECK(other_observer.paused_calls.empty());
+}
+
+TEST_CASE("cloud_alm: a store that cannot remove delivered rows is retried, not spun on")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(2);
+    outbox.fail_remove = true;
+    CloudAlmExporter exporter(h.io.get_executor(), h.endpoint(k_logs_path), h.resource(), h.client, outbox, observer,
+                              fast_options());
+    CHECK_FALSE(h.run(exporter.drain(150ms)));
+    CHECK(h.alm.received.size() <= 10);  // backoff between attempts
+    outbox.fail_remove = false;
+    CHECK(h.run(exporter.drain(2s)));
+    CHECK(outbox.rows.empty());
+}
