@@ -212,6 +212,10 @@ asio::awaitable<AuthResult> TokenSource::fetch()
     request.headers.emplace_back(
         "Authorization",
         daemon::http::basic_authorization(form_url_encode(m_client_id), form_url_encode(m_client_secret.reveal())));
+    // UAA/XSUAA (SAP BTP) decode form-encoded client credentials only when told so; without this header
+    // a client secret with '+' or an id with '|' and '!' (every XSUAA id) would be refused in its
+    // compatibility mode. Other servers ignore it.
+    request.headers.emplace_back("X-CF-ENCODED-CREDENTIALS", "true");
     request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
     request.headers.emplace_back("Accept", "application/json");
     request.body = "grant_type=client_credentials";

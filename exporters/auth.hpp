@@ -39,7 +39,8 @@ struct TokenSourceOptions {
 
 /// OAuth2 client credentials (RFC 6749 section 4.4) for one endpoint: POST token_url with
 /// `grant_type=client_credentials` and HTTP Basic client_id:client_secret (each form-urlencoded first,
-/// section 2.3.1). The token is cached until `refresh_margin` before it expires.
+/// section 2.3.1, announced to UAA/XSUAA with `X-CF-ENCODED-CREDENTIALS: true`). The token is cached
+/// until `refresh_margin` before it expires.
 class TokenSource {
 public:
     /// Copies what it needs from `endpoint` (token_url, client_id, client_secret, use_case). `client`

@@ -43,12 +43,19 @@ std::string suppressed_note(std::size_t suppressed)
     return suppressed == 0 ? std::string() : fmt::format(" ({} similar lines suppressed)", suppressed);
 }
 
-double seconds(std::chrono::milliseconds wait)
-{
-    return std::chrono::duration<double>(wait).count();
-}
-
 } // namespace
+
+std::string format_wait(std::chrono::milliseconds wait)
+{
+    const auto ms = wait.count();
+    if (ms < 1000) {
+        return fmt::format("{} ms", ms);
+    }
+    if (ms < 120'000) {
+        return fmt::format("{:g} s", static_cast<double>((ms + 50) / 100) / 10.0);
+    }
+    return fmt::format("{:g} min", static_cast<double>((ms + 3000) / 6000) / 10.0);
+}
 
 // --- LogLimiter
 
@@ -339,13 +346,13 @@ CloudAlmExporter::Round CloudAlmExporter::retry_later(const PostOutcome& outcome
         const std::size_t waiting = m_outbox.size();
         if (outcome.kind == PostOutcome::Kind::endpoint_error) {
             spdlog::error("tenant {} endpoint {}: delivery failed ({}); check the endpoint url. {} events wait in "
-                          "the outbox; retrying in {:.1f} s{}",
-                          m_resource.tenant, m_poster.label(), outcome.detail, waiting, seconds(wait),
+                          "the outbox; retrying in {}{}",
+                          m_resource.tenant, m_poster.label(), outcome.detail, waiting, format_wait(wait),
                           suppressed_note(*suppressed));
         } else {
             spdlog::warn("tenant {} endpoint {}: delivery failed ({}); {} events wait in the outbox; retrying in "
-                         "{:.1f} s{}",
-                         m_resource.tenant, m_poster.label(), outcome.detail, waiting, seconds(wait),
+                         "{}{}",
+                         m_resource.tenant, m_poster.label(), outcome.detail, waiting, format_wait(wait),
                          suppressed_note(*suppressed));
         }
     }
@@ -356,8 +363,8 @@ CloudAlmExporter::Round CloudAlmExporter::store_failed(std::string_view what)
 {
     const std::chrono::milliseconds wait = m_backoff.next();
     if (auto suppressed = m_failure_log.admit()) {
-        spdlog::error("tenant {} endpoint {}: {}; the state store failed (see its error), retrying in {:.1f} s{}",
-                      m_resource.tenant, m_poster.label(), what, seconds(wait), suppressed_note(*suppressed));
+        spdlog::error("tenant {} endpoint {}: {}; the state store failed (see its error), retrying in {}{}",
+                      m_resource.tenant, m_poster.label(), what, format_wait(wait), suppressed_note(*suppressed));
     }
     return Round{Step::store_failed, wait};
 }
@@ -369,10 +376,10 @@ void CloudAlmExporter::enter_pause(const PostOutcome& outcome)
         m_observer.paused(true);
         m_pause_log.admit();  // the reminder below comes one log_interval after this line at the earliest
         spdlog::error("tenant {} endpoint {}: Cloud ALM refused the credentials ({}); delivery is paused, check "
-                      "credentials (auth, user/password or client_id/client_secret/token_url). Retrying every "
-                      "{:.0f} s to {:.0f} s; events stay in the outbox",
-                      m_resource.tenant, m_poster.label(), outcome.detail, seconds(m_options.pause_base),
-                      seconds(m_options.pause_max));
+                      "credentials (auth, user/password or client_id/client_secret/token_url). Retrying after "
+                      "{}, then less often up to every {}; events stay in the outbox",
+                      m_resource.tenant, m_poster.label(), outcome.detail, format_wait(m_options.pause_base),
+                      format_wait(m_options.pause_max));
     } else if (auto suppressed = m_pause_log.admit()) {
         spdlog::warn("tenant {} endpoint {}: still paused ({}); check credentials{}", m_resource.tenant,
                      m_poster.label(), outcome.detail, suppressed_note(*suppressed));

@@ -57,6 +57,9 @@ private:
     bool m_started = false;
 };
 
+/// A wait for log lines: "250 ms", "1.5 s", "10 min".
+std::string format_wait(std::chrono::milliseconds wait);
+
 /// What one POST to Cloud ALM came to.
 struct PostOutcome {
     enum class Kind {

@@ -96,9 +96,8 @@ asio::awaitable<bool> HealthExporter::push_once()
             m_paused = true;
             m_observer.paused(true);
             spdlog::error("tenant {} endpoint {}: Cloud ALM refused the credentials ({}); health metrics are not "
-                          "delivered, check credentials. Retrying every {:.0f} s",
-                          m_resource.tenant, m_poster.label(), outcome.detail,
-                          std::chrono::duration<double>(m_interval).count());
+                          "delivered, check credentials. Retrying every {}",
+                          m_resource.tenant, m_poster.label(), outcome.detail, format_wait(m_interval));
         }
         co_return false;
     case PostOutcome::Kind::cancelled:
@@ -115,16 +114,13 @@ asio::awaitable<bool> HealthExporter::push_once()
         const std::string note = *suppressed == 0 ? std::string()
                                                   : fmt::format(" ({} similar lines suppressed)", *suppressed);
         if (ours || url) {
-            spdlog::error("tenant {} endpoint {}: health metrics push failed ({}){}; the next push is in {:.0f} s{}",
+            spdlog::error("tenant {} endpoint {}: health metrics push failed ({}){}; the next push is in {}{}",
                           m_resource.tenant, m_poster.label(), outcome.detail,
-                          url ? "; check the endpoint url" : "", std::chrono::duration<double>(m_interval).count(),
-                          note);
+                          url ? "; check the endpoint url" : "", format_wait(m_interval), note);
         } else {
-            spdlog::warn("tenant {} endpoint {}: health metrics push failed ({}); the next push is in {:.0f} s{}",
+            spdlog::warn("tenant {} endpoint {}: health metrics push failed ({}); the next push is in {}{}",
                          m_resource.tenant, m_poster.label(), outcome.detail,
-                         std::chrono::duration<double>(std::max(m_interval, outcome.retry_after.value_or(m_interval)))
-                             .count(),
-                         note);
+                         format_wait(std::max(m_interval, outcome.retry_after.value_or(m_interval))), note);
         }
     }
     co_return false;

@@ -101,6 +101,14 @@ void append_double(std::string& out, double value)
     out.append(buffer.data(), end);
 }
 
+// `head` is `{"key":"<key>","value":{"stringValue":` for a key that needs no escaping.
+void append_fixed_attribute(std::string& out, std::string_view head, std::string_view value)
+{
+    out.append(head);
+    append_json_string(out, value);
+    out.append("}}");
+}
+
 void append_string_attribute(std::string& out, std::string_view key, std::string_view value)
 {
     out.append(R"({"key":)");
@@ -280,13 +288,10 @@ void append_log_record(std::string& out, const collectors::Event& event)
     out.append(R"(","body":{"stringValue":)");
     append_json_string(out, event.body);
     out.append(R"(},"attributes":[)");
-    append_string_attribute(out, "event.id", event.id);
-    out.push_back(',');
-    append_string_attribute(out, "sap.c4c.source", event.source);
-    out.push_back(',');
-    append_string_attribute(out, "sap.c4c.object_type", event.object_type);
-    out.push_back(',');
-    append_string_attribute(out, "sap.c4c.object_id", event.object_id);
+    append_fixed_attribute(out, R"({"key":"event.id","value":{"stringValue":)", event.id);
+    append_fixed_attribute(out, R"(,{"key":"sap.c4c.source","value":{"stringValue":)", event.source);
+    append_fixed_attribute(out, R"(,{"key":"sap.c4c.object_type","value":{"stringValue":)", event.object_type);
+    append_fixed_attribute(out, R"(,{"key":"sap.c4c.object_id","value":{"stringValue":)", event.object_id);
     for (const auto& attribute : event.attributes) {
         out.push_back(',');
         append_attribute(out, attribute);

@@ -96,6 +96,7 @@ TEST_CASE("oauth2: token fetched once with Basic client credentials and reused a
     CHECK(tokens[0].content_type == "application/x-www-form-urlencoded");
     CHECK(tokens[0].body == "grant_type=client_credentials");
     CHECK(decode_basic(tokens[0].authorization) == "sb-c4c%21b12%7Cit-rt-acme:s3cr%3Aet+%2F%2B%25%26%3D");
+    CHECK(tokens[0].encoded_credentials == "true");  // XSUAA decodes the credentials only then
 
     const auto logs = h.alm.on(k_logs_path);
     CHECK(logs.size() == 3);

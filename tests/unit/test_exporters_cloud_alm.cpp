@@ -82,6 +82,16 @@ TEST_CASE("log limiter: one line per interval, with the count of dropped lines")
     CHECK(burst.admit(t0 + 10s) == std::optional<std::size_t>(1));
 }
 
+TEST_CASE("log lines: waits read naturally")
+{
+    CHECK(c4c::exporters::format_wait(250ms) == "250 ms");
+    CHECK(c4c::exporters::format_wait(1000ms) == "1 s");
+    CHECK(c4c::exporters::format_wait(1500ms) == "1.5 s");
+    CHECK(c4c::exporters::format_wait(60s) == "60 s");
+    CHECK(c4c::exporters::format_wait(5min) == "5 min");
+    CHECK(c4c::exporters::format_wait(10min) == "10 min");
+}
+
 TEST_CASE("cloud_alm: every row delivered once in gzip batches within the limits, then removed")
 {
     Harness h;

@@ -54,6 +54,7 @@ struct Received {
     std::string content_type;
     std::string content_encoding;
     std::string authorization;
+    std::string encoded_credentials;  ///< X-CF-ENCODED-CREDENTIALS
     std::string body;      ///< decoded
     bool body_ok = true;   ///< gunzip succeeded (or no gzip)
     std::chrono::steady_clock::time_point at;
@@ -136,6 +137,7 @@ private:
         r.content_type = request.header("Content-Type").value_or("");
         r.content_encoding = request.header("Content-Encoding").value_or("");
         r.authorization = request.header("Authorization").value_or("");
+        r.encoded_credentials = request.header("X-CF-ENCODED-CREDENTIALS").value_or("");
         r.at = std::chrono::steady_clock::now();
         if (r.content_encoding == "gzip") {
             auto decoded = exporters::gunzip(request.body);
