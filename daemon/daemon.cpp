@@ -38,12 +38,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::int64_t now_unix_nano()
-{
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 asio::awaitable<bool> sleep_for(std::chrono::steady_clock::duration duration)
 {
     asio::steady_timer timer(co_await asio::this_coro::executor, duration);
@@ -70,14 +64,14 @@ http::ClientOptions client_options(Duration timeout, int max_connections, const 
 // One Cloud ALM endpoint of one tenant: its client, its slice of the outbox, its exporter.
 
 struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
-    EndpointRuntime(asio::any_io_executor executor, StateStore* store_, Metrics& metrics, const TenantConfig& tenant,
+    EndpointRuntime(asio::any_io_executor executor, StateStore* store_, Metrics& registry, const TenantConfig& tenant,
                     const EndpointConfig& config_)
         : config(config_),
           resource{tenant.name, tenant.c4c.url, config_.use_case},
           client(executor, client_options(config_.timeout, 2, config_.ca_file)),
           store(store_),
           id(store_ ? store_->endpoint_id(tenant.name, config_.use_case) : -1),
-          metrics(metrics.endpoint(tenant.name, config_.use_case))
+          metrics(registry.endpoint(tenant.name, config_.use_case))
     {
         if (store && id < 0) {
             throw std::runtime_error("cannot register endpoint " + config.use_case + " of tenant " + tenant.name +
@@ -147,11 +141,11 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
 
 struct SourceRuntime final : collectors::FeedStore, collectors::RequestObserver {
     SourceRuntime(const TenantConfig& tenant_, const SourceConfig& config_, EndpointRuntime& endpoint_,
-                  Metrics& metrics, const collectors::CollectorKind& kind)
+                  Metrics& registry, const collectors::CollectorKind& kind)
         : tenant(tenant_),
           config(config_),
           endpoint(endpoint_),
-          metrics(metrics.source(tenant_.name, config_.name)),
+          metrics(registry.source(tenant_.name, config_.name)),
           collector(kind.make(config_)),
           feed_prefix(tenant_.name + "/" + config_.name + "/")
     {

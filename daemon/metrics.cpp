@@ -94,6 +94,10 @@ SourceMetrics Metrics::source(const std::string& tenant, const std::string& sour
     metrics.errors = [family, tenant, source](std::string_view reason) -> prometheus::Counter& {
         return family->Add({{"tenant", tenant}, {"source", source}, {"reason", std::string(reason)}});
     };
+    // Known reasons start at 0, so that rate() and alerts see the series before the first failure.
+    for (const char* reason : {"timeout", "connect", "tls", "http_401", "http_429", "http_503", "parse"}) {
+        metrics.errors(reason);
+    }
     return metrics;
 }
 
@@ -112,6 +116,9 @@ EndpointMetrics Metrics::endpoint(const std::string& tenant, const std::string& 
     metrics.failures = [family, tenant, endpoint](std::string_view reason) -> prometheus::Counter& {
         return family->Add({{"tenant", tenant}, {"endpoint", endpoint}, {"reason", std::string(reason)}});
     };
+    for (const char* reason : {"timeout", "connect", "tls", "auth", "http_429", "http_503"}) {
+        metrics.failures(reason);
+    }
     return metrics;
 }
 

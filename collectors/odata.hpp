@@ -1,0 +1,110 @@
+#pragma once
+
+// OData v2 JSON as C4C answers it (CONTRACT.md section 3): collection pages (`d.results`, `__count`,
+// `__next`), `/Date(ms)/` values, the `datetimeoffset'...'` literal of a $filter, and `__next` links.
+// Pure functions: no I/O, no exceptions besides std::bad_alloc.
+
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace c4c::collectors {
+
+/// Why an OData page could not be used.
+struct ODataError {
+    enum class Kind {
+        json,       ///< not well-formed JSON (`offset`: 0-based offset of the byte where parsing failed)
+        structure,  ///< well-formed, but no `d` object with a `results` array (nor a `d` array)
+        service,    ///< an OData error object `{"error":{"code":..,"message":{"value":..}}}`
+        value,      ///< a known member has an unusable value (`__count` not a number, ...)
+    };
+    Kind kind = Kind::structure;
+    std::string message;      ///< one line for the operator
+    std::size_t offset = 0;   ///< Kind::json only
+    std::string code;         ///< Kind::service only: the OData error code
+};
+
+/// Only reached through result::value() on an error; throws std::runtime_error with the message.
+[[noreturn]] void throw_exception_from_error(const ODataError& error, const boost::source_location& location);
+
+/// One entity of a page: its scalar properties, in document order. Nested objects (`__metadata`,
+/// `__deferred` navigation links, expanded entities) and arrays are dropped while parsing; `null`
+/// properties are absent; numbers and booleans keep their JSON text ("12.5", "true").
+class ODataRow {
+public:
+    /// The property's value, or nullopt when the row has no such scalar property (or it was null). Of
+    /// duplicate members, the last one.
+    std::optional<std::string_view> get(std::string_view name) const;
+    /// The property's value, or "" when absent.
+    std::string_view value_or_empty(std::string_view name) const;
+
+    std::size_t size() const { return m_fields.size(); }
+    std::string_view name(std::size_t i) const;
+    std::string_view value(std::size_t i) const;
+
+    /// Appends a property (the parser's, and tests' way of building a row).
+    void add(std::string_view name, std::string_view value);
+    /// Pre-sizes storage for about `fields` properties holding `bytes` bytes of names and values.
+    void reserve(std::size_t fields, std::size_t bytes);
+    std::size_t text_bytes() const { return m_text.size(); }
+
+private:
+    struct Field {
+        std::uint32_t name_offset;
+        std::uint32_t name_size;
+        std::uint32_t value_offset;
+        std::uint32_t value_size;
+    };
+    std::string m_text;  ///< every name and value, back to back
+    std::vector<Field> m_fields;
+};
+
+/// One page of a collection query.
+struct ODataPage {
+    std::vector<ODataRow> rows;          ///< `d.results` in document order
+    std::optional<std::uint64_t> count;  ///< `d.__count` ($inlinecount=allpages): a string, or a number
+    std::optional<std::string> next;     ///< `d.__next`: absolute or relative link to the next page
+};
+
+/// Parses one page: `{"d":{"results":[...],"__count":"n","__next":"..."}}`, or the OData v1 form
+/// `{"d":[...]}`. Errors: invalid JSON per RFC 8259 (with the byte offset and the beginning of the body, so
+/// an HTML login page is recognisable; nesting deeper than 512 levels is refused too; invalid UTF-8 inside
+/// strings is passed through), well-formed JSON without a `d` object or array or without `d.results`, an
+/// OData error object (its code and message), a `__count` that is not a non-negative integer, a `__next`
+/// that is not a string. Members it does not know are ignored. One pass over the text with its own
+/// validating reader, no DOM: scalar row members are copied out, everything else (`__metadata`,
+/// `__deferred` links) is only checked and skipped. About 7,000 instructions per 1 kB row.
+boost::system::result<ODataPage, ODataError> parse_odata_page(std::string_view json);
+
+/// Parses an OData v2 JSON date, `/Date(<ms>)/` or `/Date(<ms>+hhmm)/` / `/Date(<ms>-hhmm)/` (the JSON
+/// escape `\/` is already gone after JSON decoding), into unix milliseconds.
+///
+/// `<ms>` is the UTC instant in milliseconds since 1970 (may be negative). The offset (1-4 digits, the
+/// number of minutes per the OData v2 JSON format; C4C always writes `+0000`) only records in which
+/// offset the value was entered and does NOT shift the instant: this is how SAP's own Cloud SDK reads it
+/// (`moment(ms).utcOffset(minutes)`). Microsoft's old datajs library instead subtracted the offset from
+/// the ticks; the two only differ for offsets other than zero, which C4C does not produce.
+/// nullopt for anything else, and for instants outside the int64 nanosecond range (1677..2262).
+std::optional<std::int64_t> parse_odata_date(std::string_view text);
+
+/// `YYYY-MM-DDThh:mm:ss.fffZ` (UTC, milliseconds) for an instant in unix milliseconds: the value of a
+/// `datetimeoffset'...'` literal in a $filter, and the ISO form of dates in event attributes.
+std::string format_datetimeoffset(std::int64_t unix_ms);
+
+/// Resolves a `__next` link against the URL of the request that returned it: absolute
+/// (`https://host/...`) links are taken as they are, `//host/...` keeps the scheme, `/path...` keeps
+/// scheme and authority, `?query` replaces the query, and anything else is relative to the directory of
+/// the base path (`OpportunityCollection?$skiptoken=3` next to `.../c4codataapi/OpportunityCollection`).
+/// Dot segments are not normalised (C4C does not send them). `base_url` must be absolute.
+std::string resolve_next_url(std::string_view base_url, std::string_view next);
+
+/// Quotes a string as an OData literal: `'` + value with each `'` doubled + `'`.
+std::string odata_string_literal(std::string_view value);
+
+} // namespace c4c::collectors

@@ -1,0 +1,466 @@
+#include "collectors/response_time_analysis.hpp"
+
+#include "collectors/c4c_request.hpp"
+#include "collectors/sap_time_zones.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <utility>
+
+namespace c4c::collectors {
+
+void throw_exception_from_error(const RtaParseError& error, const boost::source_location&)
+{
+    throw std::runtime_error(error.message);
+}
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* k_object_type = "ResponseTimeAnalysis";
+// Beyond this, nanoseconds since the epoch no longer fit an int64 (year 2262).
+constexpr std::int64_t k_max_unix_seconds = std::numeric_limits<std::int64_t>::max() / 1'000'000'000;
+
+RtaParseError rta_error(RtaErrc code, std::string message)
+{
+    return RtaParseError{code, std::move(message)};
+}
+
+// Untrusted text in a one-line message: control characters replaced, cut short when long.
+std::string printable(std::string_view text)
+{
+    constexpr std::size_t k_max = 64;
+    std::string out;
+    for (const char c : text.substr(0, k_max)) {
+        out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
+    }
+    if (text.size() > k_max) {
+        out += "...";
+    }
+    return out;
+}
+
+std::string_view trim(std::string_view text)
+{
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+// A text field: absent or null is empty; a number is taken in its JSON form (IDs sent unquoted).
+bool text_field(const json& row, const char* name, std::string& out)
+{
+    const auto it = row.find(name);
+    if (it == row.end() || it->is_null()) {
+        out.clear();
+        return true;
+    }
+    if (it->is_string()) {
+        out = it->get_ref<const std::string&>();
+        return true;
+    }
+    if (it->is_number()) {
+        out = it->dump();
+        return true;
+    }
+    return false;
+}
+
+// A key figure: a JSON number or a numeric string ("246.000"); absent, null or "" is no value.
+bool key_figure(const json& row, const char* name, std::optional<double>& out, std::string& bad)
+{
+    out.reset();
+    const auto it = row.find(name);
+    if (it == row.end() || it->is_null()) {
+        return true;
+    }
+    if (it->is_number()) {
+        out = it->get<double>();
+        return true;
+    }
+    if (!it->is_string()) {
+        bad = it->type_name();
+        return false;
+    }
+    const std::string_view text = trim(it->get_ref<const std::string&>());
+    if (text.empty()) {
+        return true;
+    }
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+        bad = fmt::format("'{}'", printable(text));
+        return false;
+    }
+    out = value;
+    return true;
+}
+
+std::optional<std::uint64_t> parse_count(const json& value)
+{
+    if (value.is_number_unsigned()) {
+        return value.get<std::uint64_t>();
+    }
+    if (!value.is_string()) {
+        return std::nullopt;
+    }
+    const std::string_view text = trim(value.get_ref<const std::string&>());
+    std::uint64_t count = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), count);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return count;
+}
+
+std::string format_ms(double value)
+{
+    // Shortest form that reads back exactly: 1228, 12.5.
+    return fmt::format("{}", value);
+}
+
+std::int64_t to_seconds_ceil(daemon::Duration d)
+{
+    return std::chrono::ceil<std::chrono::seconds>(d).count();
+}
+
+std::optional<std::int64_t> parse_checkpoint(std::string_view text)
+{
+    std::int64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+} // namespace
+
+boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view body)
+{
+    const json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) {
+        return rta_error(RtaErrc::parse, "not valid JSON");
+    }
+    const auto d_it = doc.is_object() ? doc.find("d") : doc.end();
+    if (d_it == doc.end() || !d_it->is_object()) {
+        return rta_error(RtaErrc::parse, "missing d (not an OData v2 JSON response)");
+    }
+    const json& d = *d_it;
+    const auto results = d.find("results");
+    if (results == d.end() || !results->is_array()) {
+        return rta_error(RtaErrc::parse, "missing d.results");
+    }
+
+    RtaPage page;
+    if (const auto count = d.find("__count"); count != d.end() && !count->is_null()) {
+        page.count = parse_count(*count);
+        if (!page.count) {
+            return rta_error(RtaErrc::parse, "d.__count is not a non-negative integer");
+        }
+    }
+    if (const auto next = d.find("__next"); next != d.end() && next->is_string()) {
+        page.next = next->get<std::string>();
+    }
+
+    page.rows.reserve(results->size());
+    std::size_t index = 0;
+    for (const json& item : *results) {
+        ++index;
+        if (!item.is_object()) {
+            return rta_error(RtaErrc::parse, fmt::format("row {}: not an object", index));
+        }
+        RtaRow row;
+        struct TextField {
+            const char* name;
+            std::string* target;
+        };
+        for (const TextField field : {TextField{"CUSER", &row.user}, TextField{"CUI_COMPONENT", &row.ui_component},
+                                      TextField{"TUI_COMPONENT", &row.ui_component_text},
+                                      TextField{"CSTEP_ID", &row.step_id}}) {
+            if (!text_field(item, field.name, *field.target)) {
+                return rta_error(RtaErrc::parse, fmt::format("row {}: {} is not a string", index, field.name));
+            }
+        }
+
+        const auto ts = item.find("CTIMESTAMP");
+        if (ts == item.end() || !ts->is_string()) {
+            return rta_error(RtaErrc::parse, fmt::format("row {} (CSTEP_ID '{}'): CTIMESTAMP missing or not a string",
+                                                         index, printable(row.step_id)));
+        }
+        const std::string& ts_text = ts->get_ref<const std::string&>();
+        const auto seconds = parse_rta_timestamp(ts_text);
+        if (!seconds) {
+            const bool zone = seconds.error().code == TimeErrc::unknown_zone ||
+                              seconds.error().code == TimeErrc::zone_unreadable;
+            return rta_error(zone ? RtaErrc::timezone : RtaErrc::parse,
+                             fmt::format("row {} (CSTEP_ID '{}', CTIMESTAMP '{}'): {}", index, printable(row.step_id),
+                                         printable(ts_text), seconds.error().message));
+        }
+        if (*seconds < 0 || *seconds > k_max_unix_seconds) {
+            return rta_error(RtaErrc::parse, fmt::format("row {}: CTIMESTAMP '{}' is out of range", index,
+                                                         printable(ts_text)));
+        }
+        row.timestamp_unix_s = *seconds;
+
+        struct Figure {
+            const char* name;
+            std::optional<double>* target;
+        };
+        for (const Figure figure : {Figure{"KRESPONSE_TIME", &row.response_ms}, Figure{"KSERVER_TIME", &row.server_ms},
+                                    Figure{"KNETWORK_TIME", &row.network_ms}, Figure{"KCLIENT_TIME", &row.client_ms}}) {
+            std::string bad;
+            if (!key_figure(item, figure.name, *figure.target, bad)) {
+                return rta_error(RtaErrc::parse, fmt::format("row {} (CSTEP_ID '{}'): {} {} is not a number", index,
+                                                             printable(row.step_id), figure.name, bad));
+            }
+        }
+        page.rows.push_back(std::move(row));
+    }
+    return page;
+}
+
+Event normalize_rta_row(std::string_view tenant, const RtaRow& row, const Pseudonymizer* pseudonymizer,
+                        std::int64_t observed_unix_nano)
+{
+    const std::string user =
+        pseudonymizer != nullptr && !row.user.empty() ? pseudonymizer->pseudonym(row.user) : row.user;
+
+    Event event;
+    event.source = daemon::k_source_response_time_analysis;
+    event.object_type = k_object_type;
+    event.object_id = row.step_id;
+    event.time_unix_nano = row.timestamp_unix_s * 1'000'000'000;
+    event.observed_unix_nano = observed_unix_nano;
+    event.severity = Severity::info;
+
+    const std::string key =
+        fmt::format("{}\x1f{}\x1f{}\x1f{}", row.timestamp_unix_s, user, row.ui_component, row.step_id);
+    event.id = make_event_id(tenant, event.source, event.object_type, key, event.time_unix_nano);
+
+    std::string label;
+    if (!row.ui_component_text.empty() && !row.ui_component.empty()) {
+        label = fmt::format("{} ({})", row.ui_component_text, row.ui_component);
+    } else if (!row.ui_component_text.empty() || !row.ui_component.empty()) {
+        label = row.ui_component_text.empty() ? row.ui_component : row.ui_component_text;
+    } else {
+        label = fmt::format("step {}", row.step_id);
+    }
+    if (row.response_ms) {
+        event.body = fmt::format("{}: {} ms response", label, format_ms(*row.response_ms));
+        std::vector<std::string> parts;
+        for (const auto& [name, value] : {std::pair{"server", &row.server_ms}, std::pair{"network", &row.network_ms},
+                                          std::pair{"client", &row.client_ms}}) {
+            if (*value) {
+                parts.push_back(fmt::format("{} {}", name, format_ms(**value)));
+            }
+        }
+        if (!parts.empty()) {
+            event.body += fmt::format(" ({})", fmt::join(parts, ", "));
+        }
+    } else {
+        event.body = fmt::format("{}: response time not reported", label);
+    }
+
+    auto& attributes = event.attributes;
+    if (!user.empty()) {
+        attributes.push_back({"sap.c4c.rta.user", user});
+    }
+    attributes.push_back({"sap.c4c.rta.user_pseudonymized", pseudonymizer != nullptr});
+    if (!row.ui_component.empty()) {
+        attributes.push_back({"sap.c4c.rta.ui_component", row.ui_component});
+    }
+    if (!row.ui_component_text.empty()) {
+        attributes.push_back({"sap.c4c.rta.ui_component_text", row.ui_component_text});
+    }
+    if (!row.step_id.empty()) {
+        attributes.push_back({"sap.c4c.rta.step_id", row.step_id});
+    }
+    for (const auto& [name, value] : {std::pair{"sap.c4c.rta.response_time_ms", &row.response_ms},
+                                      std::pair{"sap.c4c.rta.server_time_ms", &row.server_ms},
+                                      std::pair{"sap.c4c.rta.network_time_ms", &row.network_ms},
+                                      std::pair{"sap.c4c.rta.client_time_ms", &row.client_ms}}) {
+        if (*value) {
+            attributes.push_back({name, **value});
+        }
+    }
+    return event;
+}
+
+std::string rta_page_url(std::string_view c4c_url, const daemon::SourceConfig& source, std::int64_t since_unix_s,
+                         std::uint64_t skip)
+{
+    while (!c4c_url.empty() && c4c_url.back() == '/') {
+        c4c_url.remove_suffix(1);
+    }
+    const std::string datasource = url_encode(source.datasource);
+    const std::string filter = fmt::format("CTIMESTAMP ge '{}'", format_rta_filter_timestamp(since_unix_s));
+    return fmt::format("{}/sap/c4c/odata/analytics/ds/{}.svc/{}?$format=json&$select={}&$filter={}&$top={}&$skip={}"
+                       "&$inlinecount=allpages",
+                       c4c_url, datasource, datasource, url_encode(k_rta_select), url_encode(filter),
+                       std::max(1, source.page_size), skip);
+}
+
+namespace {
+
+class ResponseTimeAnalysisCollector final : public Collector {
+public:
+    boost::asio::awaitable<PollOutcome> poll(PollContext& context) override;
+
+private:
+    /// Loads the key once per state_dir. Returns null with `error` set when it cannot.
+    const Pseudonymizer* load_pseudonymizer(const PollContext& context, std::string& error);
+
+    std::optional<Pseudonymizer> m_pseudonymizer;
+    std::filesystem::path m_pseudonymizer_dir;
+};
+
+const Pseudonymizer* ResponseTimeAnalysisCollector::load_pseudonymizer(const PollContext& context, std::string& error)
+{
+    if (!m_pseudonymizer || m_pseudonymizer_dir != context.state_dir) {
+        auto opened = Pseudonymizer::open(context.state_dir);
+        if (!opened) {
+            error = opened.error().message;
+            return nullptr;
+        }
+        m_pseudonymizer.emplace(std::move(*opened));
+        m_pseudonymizer_dir = context.state_dir;
+    }
+    return &*m_pseudonymizer;
+}
+
+boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollContext& context)
+{
+    const daemon::SourceConfig& source = context.source;
+    PollOutcome outcome;
+    // Every failure keeps what earlier pages achieved.
+    auto fail = [&outcome](PollOutcome failure) {
+        failure.records = outcome.records;
+        failure.stored = outcome.stored;
+        return failure;
+    };
+
+    const Pseudonymizer* pseudonymizer = nullptr;
+    if (source.pseudonymize_users) {
+        std::string error;
+        pseudonymizer = load_pseudonymizer(context, error);
+        if (pseudonymizer == nullptr) {
+            PollOutcome failure;
+            failure.ok = false;
+            failure.reason = "pseudonymization";
+            failure.message = fmt::format("tenant {} source {}: {}; nothing was requested", context.tenant,
+                                          source.name, error);
+            co_return failure;
+        }
+    }
+
+    const std::int64_t now_s =
+        std::chrono::floor<std::chrono::seconds>(context.now.time_since_epoch()).count();
+    const std::int64_t observed_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(context.now.time_since_epoch()).count();
+    const std::string old_checkpoint = context.store.checkpoint(k_rta_feed);
+    std::optional<std::int64_t> checkpoint = parse_checkpoint(old_checkpoint);
+    if (!old_checkpoint.empty() && !checkpoint) {
+        // Self-healing: re-reading the lookback window costs duplicates that the store drops.
+        spdlog::warn("tenant {} source {}: checkpoint '{}' is not a time; reading from now - lookback", context.tenant,
+                     source.name, printable(old_checkpoint));
+    }
+    const std::int64_t since = std::max<std::int64_t>(
+        0, checkpoint ? *checkpoint - to_seconds_ceil(source.overlap) : now_s - to_seconds_ceil(source.lookback));
+    const std::uint64_t page_size = static_cast<std::uint64_t>(std::max(1, source.page_size));
+
+    std::optional<std::int64_t> greatest = checkpoint;
+    std::uint64_t skip = 0;
+    for (std::uint64_t pages = 0;; ++pages) {
+        if (pages >= k_rta_max_pages) {
+            PollOutcome failure;
+            failure.ok = false;
+            failure.reason = "paging";
+            failure.message = fmt::format("tenant {} source {}: data source {} did not end after {} pages; stopped "
+                                          "(the checkpoint stays); lower the interval or raise page_size",
+                                          context.tenant, source.name, source.datasource, k_rta_max_pages);
+            co_return fail(std::move(failure));
+        }
+        if (!context.store.accepting()) {
+            co_return fail(commit_failure(context, CommitStatus::outbox_full));
+        }
+
+        daemon::http::Request request;
+        request.method = daemon::http::Method::get;
+        request.url = rta_page_url(context.c4c.url, source, since, skip);
+        request.headers.emplace_back("Accept", "application/json");
+        const C4cReply reply = co_await c4c_request(context, std::move(request));
+        if (!reply.ok) {
+            co_return fail(failed_outcome(context, reply));
+        }
+
+        auto parsed = parse_rta_page(reply.response.body);
+        if (!parsed) {
+            const std::string where = fmt::format("data source {} ($skip={})", source.datasource, skip);
+            if (parsed.error().code == RtaErrc::timezone) {
+                PollOutcome failure;
+                failure.ok = false;
+                failure.reason = "timezone";
+                failure.message = fmt::format("tenant {} source {}: {}: {}; nothing from this page was stored and the "
+                                              "checkpoint stays until the time zone can be converted",
+                                              context.tenant, source.name, where, parsed.error().message);
+                co_return fail(std::move(failure));
+            }
+            co_return fail(parse_failure(context, where, parsed.error().message));
+        }
+        const RtaPage page = std::move(parsed).value();  // has a value: checked above
+
+        const std::vector<RtaRow>& rows = page.rows;
+        outcome.records += rows.size();
+        std::vector<Event> events;
+        events.reserve(rows.size());
+        for (const RtaRow& row : rows) {
+            events.push_back(normalize_rta_row(context.tenant, row, pseudonymizer, observed_ns));
+            greatest = std::max(greatest.value_or(row.timestamp_unix_s), row.timestamp_unix_s);
+        }
+
+        const bool last = rows.empty() || (page.count ? skip + rows.size() >= *page.count : rows.size() < page_size);
+        skip += rows.size();
+        // Rows are not ordered: only once the whole window is stored may the checkpoint move. A row
+        // stamped in the future (clock skew, a misconfigured zone) must not carry the window past rows
+        // still to come: the checkpoint goes no further than now (and never back).
+        std::string new_checkpoint = old_checkpoint;
+        if (last && greatest) {
+            new_checkpoint = std::to_string(std::max(std::min(*greatest, now_s), checkpoint.value_or(0)));
+        }
+        if (events.empty() && new_checkpoint == old_checkpoint) {
+            break;
+        }
+        std::size_t stored = 0;
+        const CommitStatus status = context.store.commit(k_rta_feed, events, new_checkpoint, stored);
+        if (status != CommitStatus::committed) {
+            co_return fail(commit_failure(context, status));
+        }
+        outcome.stored += stored;
+        if (last) {
+            break;
+        }
+    }
+    co_return outcome;
+}
+
+} // namespace
+
+std::unique_ptr<Collector> make_response_time_analysis_collector(const daemon::SourceConfig&)
+{
+    return std::make_unique<ResponseTimeAnalysisCollector>();
+}
+
+} // namespace c4c::collectors

@@ -1,0 +1,565 @@
+#include "collectors/soap.hpp"
+
+#include <fmt/format.h>
+#include <pugixml.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <stdexcept>
+
+namespace c4c::collectors::soap {
+
+namespace {
+
+using Result = boost::system::result<QueryPage, ParseError>;
+
+constexpr std::int64_t k_ns_per_second = 1'000'000'000;
+
+std::string_view trim(std::string_view text)
+{
+    constexpr std::string_view k_space = " \t\r\n";
+    const auto first = text.find_first_not_of(k_space);
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    const auto last = text.find_last_not_of(k_space);
+    return text.substr(first, last - first + 1);
+}
+
+bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+std::string_view local_name(const pugi::xml_node& node)
+{
+    std::string_view name = node.name();
+    const auto colon = name.rfind(':');
+    return colon == std::string_view::npos ? name : name.substr(colon + 1);
+}
+
+/// The first child element with that local name, whatever its prefix.
+pugi::xml_node child(const pugi::xml_node& parent, std::string_view name)
+{
+    for (auto node = parent.first_child(); node; node = node.next_sibling()) {
+        if (node.type() == pugi::node_element && local_name(node) == name) {
+            return node;
+        }
+    }
+    return {};
+}
+
+pugi::xml_node first_element(const pugi::xml_node& parent)
+{
+    for (auto node = parent.first_child(); node; node = node.next_sibling()) {
+        if (node.type() == pugi::node_element) {
+            return node;
+        }
+    }
+    return {};
+}
+
+std::string_view text_of(const pugi::xml_node& node)
+{
+    return node ? trim(node.child_value()) : std::string_view{};
+}
+
+std::optional<int> parse_int(std::string_view text)
+{
+    int value = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc{} || ptr != end) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+std::optional<bool> parse_bool(std::string_view text)
+{
+    if (text == "true" || text == "1") {
+        return true;
+    }
+    if (text == "false" || text == "0") {
+        return false;
+    }
+    return std::nullopt;
+}
+
+ParseError field_error(std::string message)
+{
+    return ParseError{ParseError::Kind::field, std::move(message), {}, {}};
+}
+
+ParseError structure_error(std::string message)
+{
+    return ParseError{ParseError::Kind::structure, std::move(message), {}, {}};
+}
+
+/// Reads a Log element (of a message or of the response) into `items` and `max_severity`.
+std::optional<ParseError> read_log(const pugi::xml_node& log, std::string_view owner, std::vector<LogItem>& items,
+                                   int& max_severity)
+{
+    for (auto node = log.first_child(); node; node = node.next_sibling()) {
+        if (node.type() != pugi::node_element) {
+            continue;
+        }
+        const auto name = local_name(node);
+        if (name == "MaximumLogItemSeverityCode") {
+            const auto text = text_of(node);
+            if (text.empty()) {
+                continue;
+            }
+            const auto value = parse_int(text);
+            if (!value) {
+                return field_error(fmt::format("{}: Log/MaximumLogItemSeverityCode '{}' is not a number", owner, text));
+            }
+            max_severity = std::max(max_severity, *value);
+        } else if (name == "Item") {
+            LogItem item;
+            for (auto field = node.first_child(); field; field = field.next_sibling()) {
+                if (field.type() != pugi::node_element) {
+                    continue;
+                }
+                const auto field_name = local_name(field);
+                if (field_name == "SeverityCode") {
+                    const auto text = text_of(field);
+                    if (text.empty()) {
+                        continue;
+                    }
+                    const auto value = parse_int(text);
+                    if (!value) {
+                        return field_error(
+                            fmt::format("{}: Log/Item/SeverityCode '{}' is not a number", owner, text));
+                    }
+                    item.severity_code = *value;
+                } else if (field_name == "TypeID") {
+                    item.type_id = text_of(field);
+                } else if (field_name == "Note") {
+                    item.note = text_of(field);
+                }
+            }
+            max_severity = std::max(max_severity, item.severity_code);
+            items.push_back(std::move(item));
+        }
+    }
+    return std::nullopt;
+}
+
+std::string describe_message(const Message& message, std::size_t index)
+{
+    return message.id.empty() ? fmt::format("BusinessDocumentMessage #{}", index + 1)
+                              : fmt::format("BusinessDocumentMessage {}", message.id);
+}
+
+std::optional<ParseError> read_message(const pugi::xml_node& element, std::size_t index, Message& message)
+{
+    std::string_view creation_text;
+    std::string_view change_text;
+    std::string_view status_text;
+    pugi::xml_node log;
+    for (auto node = element.first_child(); node; node = node.next_sibling()) {
+        if (node.type() != pugi::node_element) {
+            continue;
+        }
+        const auto name = local_name(node);
+        if (name == "BusinessDocumentMessageID") {
+            message.id = text_of(node);
+        } else if (name == "CreationDateTime") {
+            creation_text = text_of(node);
+        } else if (name == "LastChangeDateTime") {
+            change_text = text_of(node);
+        } else if (name == "ProcessingStatusCode") {
+            status_text = text_of(node);
+        } else if (name == "ProcessingStatusCodeText") {
+            message.status_text = text_of(node);
+        } else if (name == "DirectionCode") {
+            message.direction_code = text_of(node);
+        } else if (name == "ServiceInterfaceName") {
+            message.service_interface = text_of(node);
+        } else if (name == "SenderCommunicationSystemID") {
+            message.sender_system = text_of(node);
+        } else if (name == "ReceiverCommunicationSystemID") {
+            message.receiver_system = text_of(node);
+        } else if (name == "Log") {
+            log = node;
+        }
+    }
+
+    const auto owner = describe_message(message, index);
+    if (message.id.empty()) {
+        return field_error(fmt::format("{} has no BusinessDocumentMessageID", owner));
+    }
+    if (change_text.empty()) {
+        return field_error(fmt::format("{} has no LastChangeDateTime", owner));
+    }
+    const auto change = parse_iso8601_ns(change_text);
+    if (!change) {
+        return field_error(fmt::format("{}: LastChangeDateTime '{}' is not an ISO 8601 date-time", owner, change_text));
+    }
+    message.last_change_time_ns = *change;
+    if (!creation_text.empty()) {
+        const auto creation = parse_iso8601_ns(creation_text);
+        if (!creation) {
+            return field_error(
+                fmt::format("{}: CreationDateTime '{}' is not an ISO 8601 date-time", owner, creation_text));
+        }
+        message.creation_time_ns = *creation;
+    }
+    if (!status_text.empty()) {
+        const auto status = parse_int(status_text);
+        if (!status) {
+            return field_error(fmt::format("{}: ProcessingStatusCode '{}' is not a number", owner, status_text));
+        }
+        message.status_code = *status;
+    }
+    if (log) {
+        return read_log(log, owner, message.log_items, message.max_log_severity);
+    }
+    return std::nullopt;
+}
+
+std::optional<ParseError> read_processing_conditions(const pugi::xml_node& conditions, QueryPage& page)
+{
+    if (const auto text = text_of(child(conditions, "MoreHitsAvailableIndicator")); !text.empty()) {
+        const auto value = parse_bool(text);
+        if (!value) {
+            return field_error(fmt::format("ProcessingConditions/MoreHitsAvailableIndicator '{}' is not a boolean", text));
+        }
+        page.more_hits = *value;
+    }
+    if (const auto text = text_of(child(conditions, "ReturnedQueryHitsNumberValue")); !text.empty()) {
+        const auto value = parse_int(text);
+        if (!value) {
+            return field_error(
+                fmt::format("ProcessingConditions/ReturnedQueryHitsNumberValue '{}' is not a number", text));
+        }
+        page.returned_hits = *value;
+    }
+    page.last_returned_id = text_of(child(conditions, "LastReturnedObjectID"));
+    return std::nullopt;
+}
+
+ParseError fault_error(const pugi::xml_node& fault)
+{
+    ParseError error;
+    error.kind = ParseError::Kind::fault;
+    // SOAP 1.1 (faultcode/faultstring), with the SOAP 1.2 shape (Code/Value, Reason/Text) as a fallback.
+    error.fault_code = text_of(child(fault, "faultcode"));
+    error.fault_string = text_of(child(fault, "faultstring"));
+    if (error.fault_code.empty()) {
+        error.fault_code = text_of(child(child(fault, "Code"), "Value"));
+    }
+    if (error.fault_string.empty()) {
+        error.fault_string = text_of(child(child(fault, "Reason"), "Text"));
+    }
+    error.message = fmt::format("SOAP fault {}: {}", error.fault_code.empty() ? "(no faultcode)" : error.fault_code,
+                                error.fault_string.empty() ? "(no faultstring)" : error.fault_string);
+    return error;
+}
+
+Result read_document(const pugi::xml_document& document, const pugi::xml_parse_result& parsed)
+{
+    if (!parsed) {
+        return ParseError{ParseError::Kind::xml,
+                          fmt::format("malformed XML at byte {}: {}", parsed.offset, parsed.description()),
+                          {},
+                          {}};
+    }
+    const auto envelope = document.document_element();
+    if (local_name(envelope) != "Envelope") {
+        return structure_error(fmt::format("the document element is <{}>, not a SOAP Envelope", envelope.name()));
+    }
+    const auto body = child(envelope, "Body");
+    if (!body) {
+        return structure_error("the SOAP Envelope has no Body");
+    }
+    if (const auto fault = child(body, "Fault")) {
+        return fault_error(fault);
+    }
+    const auto response = child(body, k_response_root);
+    if (!response) {
+        const auto found = first_element(body);
+        return structure_error(found ? fmt::format("the SOAP Body holds <{}>, not {}", found.name(), k_response_root)
+                                     : fmt::format("the SOAP Body is empty (no {})", k_response_root));
+    }
+
+    QueryPage page;
+    bool hits_given = false;
+    for (auto node = response.first_child(); node; node = node.next_sibling()) {
+        if (node.type() != pugi::node_element) {
+            continue;
+        }
+        const auto name = local_name(node);
+        if (name == "BusinessDocumentMessage") {
+            Message message;
+            if (auto error = read_message(node, page.messages.size(), message)) {
+                return std::move(*error);
+            }
+            page.messages.push_back(std::move(message));
+        } else if (name == "ProcessingConditions") {
+            if (auto error = read_processing_conditions(node, page)) {
+                return std::move(*error);
+            }
+            hits_given = !text_of(child(node, "ReturnedQueryHitsNumberValue")).empty();
+        } else if (name == "Log") {
+            if (auto error = read_log(node, "the response", page.log_items, page.max_log_severity)) {
+                return std::move(*error);
+            }
+        }
+    }
+    if (!hits_given) {
+        page.returned_hits = static_cast<int>(page.messages.size());
+    }
+    return page;
+}
+
+void append_two(std::string& out, unsigned value)
+{
+    out.push_back(static_cast<char>('0' + value / 10));
+    out.push_back(static_cast<char>('0' + value % 10));
+}
+
+std::string format_utc(std::int64_t seconds, std::int64_t fraction, int fraction_digits)
+{
+    using namespace std::chrono;
+    const sys_seconds instant{std::chrono::seconds(seconds)};
+    const auto day = floor<days>(instant);
+    const year_month_day date{day};
+    const hh_mm_ss time{instant - day};
+    std::string out = fmt::format("{:04}-", static_cast<int>(date.year()));
+    append_two(out, static_cast<unsigned>(date.month()));
+    out.push_back('-');
+    append_two(out, static_cast<unsigned>(date.day()));
+    out.push_back('T');
+    append_two(out, static_cast<unsigned>(time.hours().count()));
+    out.push_back(':');
+    append_two(out, static_cast<unsigned>(time.minutes().count()));
+    out.push_back(':');
+    append_two(out, static_cast<unsigned>(time.seconds().count()));
+    if (fraction_digits > 0) {
+        out += fmt::format(".{:0{}}", fraction, fraction_digits);
+    }
+    out.push_back('Z');
+    return out;
+}
+
+/// Splits unix nanoseconds into whole seconds (floored) and the non-negative remainder.
+std::pair<std::int64_t, std::int64_t> split_ns(std::int64_t unix_nano)
+{
+    std::int64_t seconds = unix_nano / k_ns_per_second;
+    std::int64_t rest = unix_nano % k_ns_per_second;
+    if (rest < 0) {
+        rest += k_ns_per_second;
+        --seconds;
+    }
+    return {seconds, rest};
+}
+
+} // namespace
+
+void throw_exception_from_error(const ParseError& error, const boost::source_location& location)
+{
+    throw std::runtime_error(fmt::format("{} ({}:{})", error.message, location.file_name(), location.line()));
+}
+
+std::string xml_escape(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&apos;"; break;
+        case '\r': out += "&#13;"; break;
+        case '\t':
+        case '\n': out.push_back(c); break;
+        default:
+            // XML 1.0 cannot carry other control characters, not even as character references.
+            if (static_cast<unsigned char>(c) >= 0x20) {
+                out.push_back(c);
+            }
+        }
+    }
+    return out;
+}
+
+std::string build_query_request(std::chrono::system_clock::time_point lower,
+                                std::chrono::system_clock::time_point upper, int max_hits,
+                                std::string_view last_returned_id)
+{
+    return fmt::format(
+        R"(<soapenv:Envelope xmlns:soapenv="{}" xmlns:glob="{}">
+  <soapenv:Header/>
+  <soapenv:Body>
+    <glob:{}>
+      <BusinessDocumentMessageMonitoringSelectionByElements>
+        <SelectionByLastChangeDateTime>
+          <InclusionExclusionCode>I</InclusionExclusionCode>
+          <IntervalBoundaryTypeCode>3</IntervalBoundaryTypeCode>
+          <LowerBoundaryDateTime>{}</LowerBoundaryDateTime>
+          <UpperBoundaryDateTime>{}</UpperBoundaryDateTime>
+        </SelectionByLastChangeDateTime>
+      </BusinessDocumentMessageMonitoringSelectionByElements>
+      <ProcessingConditions>
+        <QueryHitsMaximumNumberValue>{}</QueryHitsMaximumNumberValue>
+        <QueryHitsUnlimitedIndicator>false</QueryHitsUnlimitedIndicator>
+        <LastReturnedObjectID>{}</LastReturnedObjectID>
+      </ProcessingConditions>
+    </glob:{}>
+  </soapenv:Body>
+</soapenv:Envelope>
+)",
+        k_envelope_namespace, k_global_namespace, k_request_root, format_iso8601_ms(lower), format_iso8601_ms(upper),
+        std::max(max_hits, 1), xml_escape(last_returned_id), k_request_root);
+}
+
+boost::system::result<QueryPage, ParseError> parse_query_response(std::string_view xml)
+{
+    pugi::xml_document document;
+    const auto parsed = document.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_auto);
+    return read_document(document, parsed);
+}
+
+boost::system::result<QueryPage, ParseError> parse_query_response_in_place(std::string& buffer)
+{
+    pugi::xml_document document;
+    const auto parsed =
+        document.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default, pugi::encoding_auto);
+    return read_document(document, parsed);
+}
+
+std::optional<std::int64_t> parse_iso8601_ns(std::string_view text)
+{
+    text = trim(text);
+    std::size_t pos = 0;
+    const auto digits = [&](std::size_t count, int& out) {
+        if (text.size() - pos < count) {
+            return false;
+        }
+        out = 0;
+        for (std::size_t i = 0; i < count; ++i, ++pos) {
+            if (!is_digit(text[pos])) {
+                return false;
+            }
+            out = out * 10 + (text[pos] - '0');
+        }
+        return true;
+    };
+    const auto expect = [&](char c) {
+        if (pos < text.size() && text[pos] == c) {
+            ++pos;
+            return true;
+        }
+        return false;
+    };
+
+    int year = 0;
+    int month = 0;
+    int day = 0;
+    int hour = 0;
+    int minute = 0;
+    int second = 0;
+    if (!digits(4, year) || !expect('-') || !digits(2, month) || !expect('-') || !digits(2, day)) {
+        return std::nullopt;
+    }
+    if (!expect('T') && !expect('t') && !expect(' ')) {
+        return std::nullopt;
+    }
+    if (!digits(2, hour) || !expect(':') || !digits(2, minute) || !expect(':') || !digits(2, second)) {
+        return std::nullopt;
+    }
+    std::int64_t fraction = 0;
+    if (expect('.') || expect(',')) {
+        int count = 0;
+        for (; pos < text.size() && is_digit(text[pos]); ++pos, ++count) {
+            if (count < 9) {
+                fraction = fraction * 10 + (text[pos] - '0');
+            }
+        }
+        if (count == 0) {
+            return std::nullopt;
+        }
+        for (; count < 9; ++count) {
+            fraction *= 10;
+        }
+    }
+    std::int64_t offset_seconds = 0;
+    if (expect('Z') || expect('z')) {
+        // UTC
+    } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+        const int sign = text[pos] == '-' ? -1 : 1;
+        ++pos;
+        int offset_hours = 0;
+        int offset_minutes = 0;
+        if (!digits(2, offset_hours)) {
+            return std::nullopt;
+        }
+        const bool colon = expect(':');
+        if (pos < text.size() || colon) {
+            if (!digits(2, offset_minutes)) {
+                return std::nullopt;
+            }
+        }
+        if (offset_hours > 23 || offset_minutes > 59) {
+            return std::nullopt;
+        }
+        offset_seconds = sign * (offset_hours * 3600 + offset_minutes * 60);
+    }
+    if (pos != text.size()) {
+        return std::nullopt;
+    }
+
+    // 24:00:00 is the end of a day in ISO 8601 and xsd:dateTime; a leap second 60 is accepted and rolls over.
+    const bool end_of_day = hour == 24 && minute == 0 && second == 0 && fraction == 0;
+    if ((hour > 23 && !end_of_day) || minute > 59 || second > 60) {
+        return std::nullopt;
+    }
+    const std::chrono::year_month_day date{std::chrono::year{year},
+                                           std::chrono::month{static_cast<unsigned>(month)},
+                                           std::chrono::day{static_cast<unsigned>(day)}};
+    if (!date.ok()) {
+        return std::nullopt;
+    }
+    const std::int64_t days = std::chrono::sys_days{date}.time_since_epoch().count();
+    const std::int64_t seconds =
+        days * 86'400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second - offset_seconds;
+    constexpr std::int64_t k_max_seconds = std::numeric_limits<std::int64_t>::max() / k_ns_per_second;
+    if (seconds >= k_max_seconds || seconds <= -k_max_seconds) {
+        return std::nullopt;
+    }
+    return seconds * k_ns_per_second + fraction;
+}
+
+std::string format_iso8601_ms(std::chrono::system_clock::time_point time)
+{
+    const auto ms = std::chrono::floor<std::chrono::milliseconds>(time).time_since_epoch().count();
+    auto seconds = ms / 1000;
+    auto rest = ms % 1000;
+    if (rest < 0) {
+        rest += 1000;
+        --seconds;
+    }
+    return format_utc(seconds, rest, 3);
+}
+
+std::string format_iso8601_ns(std::int64_t unix_nano)
+{
+    const auto [seconds, rest] = split_ns(unix_nano);
+    if (rest == 0) {
+        return format_utc(seconds, 0, 0);
+    }
+    if (rest % 1'000'000 == 0) {
+        return format_utc(seconds, rest / 1'000'000, 3);
+    }
+    if (rest % 1'000 == 0) {
+        return format_utc(seconds, rest / 1'000, 6);
+    }
+    return format_utc(seconds, rest, 9);
+}
+
+} // namespace c4c::collectors::soap

@@ -1,0 +1,377 @@
+#include "collectors/webservice_messages.hpp"
+
+#include "collectors/c4c_request.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <exception>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace c4c::collectors {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::system_clock;
+
+namespace {
+
+constexpr std::size_t k_body_note_max_bytes = 512;
+
+/// Cuts `text` to at most `max_bytes`, at a UTF-8 character boundary, marking the cut with an ellipsis.
+void truncate_utf8(std::string& text, std::size_t max_bytes)
+{
+    constexpr std::string_view k_ellipsis = "\xE2\x80\xA6";
+    if (text.size() <= max_bytes) {
+        return;
+    }
+    std::size_t cut = max_bytes > k_ellipsis.size() ? max_bytes - k_ellipsis.size() : 0;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+        --cut;
+    }
+    text.resize(cut);
+    text.append(k_ellipsis);
+}
+
+std::string_view direction_word(std::string_view code)
+{
+    if (code == "1") {
+        return "outbound";
+    }
+    if (code == "2") {
+        return "inbound";
+    }
+    return {};
+}
+
+std::string status_name(const soap::Message& message)
+{
+    if (!message.status_text.empty()) {
+        return message.status_text;
+    }
+    switch (message.status_code) {
+    case soap::k_waiting: return "Waiting";
+    case soap::k_in_process: return "In Process";
+    case soap::k_successful: return "Successful";
+    case soap::k_failed: return "Failed";
+    case soap::k_cancelled: return "Cancelled";
+    case 0: return {};
+    default: return fmt::format("status {}", message.status_code);
+    }
+}
+
+std::string severity_word(int code)
+{
+    switch (code) {
+    case soap::k_information: return "info";
+    case soap::k_warning: return "warning";
+    case soap::k_error: return "error";
+    default: return fmt::format("severity {}", code);
+    }
+}
+
+/// The note that best explains the message: the first error, else the first warning.
+const soap::LogItem* headline_item(const soap::Message& message)
+{
+    for (int wanted : {static_cast<int>(soap::k_error), static_cast<int>(soap::k_warning)}) {
+        for (const auto& item : message.log_items) {
+            if (item.severity_code == wanted && !item.note.empty()) {
+                return &item;
+            }
+        }
+    }
+    return nullptr;
+}
+
+std::string log_text(const std::vector<soap::LogItem>& items)
+{
+    std::string text;
+    for (const auto& item : items) {
+        if (!text.empty()) {
+            text += "; ";
+        }
+        text += '[';
+        text += severity_word(item.severity_code);
+        text += ']';
+        if (!item.type_id.empty()) {
+            text += ' ';
+            text += item.type_id;
+        }
+        if (!item.note.empty()) {
+            text += ' ';
+            text += item.note;
+        }
+        if (text.size() > k_message_log_max_bytes) {
+            break;
+        }
+    }
+    truncate_utf8(text, k_message_log_max_bytes);
+    return text;
+}
+
+void add_string(Event& event, std::string_view key, std::string value)
+{
+    if (!value.empty()) {
+        event.attributes.push_back(Attribute{std::string(key), std::move(value)});
+    }
+}
+
+std::int64_t unix_nano(Clock::time_point time)
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
+/// A failure that keeps the counts of the pages committed before it.
+PollOutcome with_progress(PollOutcome failure, const PollOutcome& progress)
+{
+    failure.records = progress.records;
+    failure.stored = progress.stored;
+    failure.failed_messages = progress.failed_messages;
+    return failure;
+}
+
+PollOutcome soap_fault_outcome(const PollContext& context, std::string_view what)
+{
+    PollOutcome outcome;
+    outcome.ok = false;
+    outcome.reason = "soap_fault";
+    outcome.message = fmt::format("tenant {} source {}: {}; check the source path ({}) and the communication "
+                                  "arrangement's web service; nothing from this page was stored",
+                                  context.tenant, context.source.name, what, context.source.path);
+    return outcome;
+}
+
+std::string query_log_summary(const soap::QueryPage& page)
+{
+    std::string text;
+    for (const auto& item : page.log_items) {
+        if (item.severity_code >= soap::k_error && !item.note.empty()) {
+            if (!text.empty()) {
+                text += "; ";
+            }
+            text += item.type_id.empty() ? item.note : fmt::format("{} {}", item.type_id, item.note);
+        }
+    }
+    truncate_utf8(text, k_body_note_max_bytes);
+    return text.empty() ? std::string("(no note)") : text;
+}
+
+asio::awaitable<PollOutcome> poll_pages(PollContext& context)
+{
+    const std::string old_checkpoint = context.store.checkpoint(k_messages_feed);
+    const auto checkpoint = parse_messages_checkpoint(old_checkpoint);
+    if (!old_checkpoint.empty() && !checkpoint) {
+        spdlog::warn("tenant {} source {}: stored checkpoint '{}' is unreadable; reading from now - lookback",
+                     context.tenant, context.source.name, old_checkpoint);
+    }
+    const auto interval = query_interval(checkpoint, context.now, context.source.lookback, context.source.overlap);
+    const std::string new_checkpoint = soap::format_iso8601_ms(interval.upper);
+    const std::string url = context.c4c.url + context.source.path;
+
+    PollOutcome outcome;
+    std::string last_returned_id;
+    std::unordered_set<std::string> returned_ids;
+    for (int page_number = 1;; ++page_number) {
+        if (!context.store.accepting()) {
+            co_return with_progress(commit_failure(context, CommitStatus::outbox_full), outcome);
+        }
+        daemon::http::Request request;
+        request.method = daemon::http::Method::post;
+        request.url = url;
+        request.headers = {
+            {"Content-Type", "text/xml; charset=utf-8"},
+            {"SOAPAction", fmt::format("\"{}\"", soap::k_soap_action)},
+            {"Accept", "text/xml"},
+        };
+        request.body = soap::build_query_request(interval.lower, interval.upper, context.source.page_size,
+                                                 last_returned_id);
+        auto reply = co_await c4c_request(context, std::move(request));
+        const std::string where = fmt::format("{} (page {})", url, page_number);
+
+        if (!reply.ok) {
+            // SOAP 1.1 answers faults with HTTP 500; their text says more than the status.
+            if (!reply.auth_failed && reply.response.status != 0 && !reply.response.body.empty()) {
+                const auto parsed = soap::parse_query_response_in_place(reply.response.body);
+                if (!parsed && parsed.error().kind == soap::ParseError::Kind::fault) {
+                    co_return with_progress(
+                        soap_fault_outcome(context, fmt::format("{} answered HTTP {} with {}", where,
+                                                                reply.response.status, parsed.error().message)),
+                        outcome);
+                }
+            }
+            co_return with_progress(failed_outcome(context, reply), outcome);
+        }
+
+        auto parsed = soap::parse_query_response_in_place(reply.response.body);
+        reply.response.body = std::string();
+        if (!parsed) {
+            const auto& error = parsed.error();
+            co_return with_progress(
+                error.kind == soap::ParseError::Kind::fault
+                    ? soap_fault_outcome(context, fmt::format("{} answered with {}", where, error.message))
+                    : parse_failure(context, where, error.message),
+                outcome);
+        }
+        const soap::QueryPage& page = *parsed;
+
+        // An A2X query reports a refused selection in the response's own Log, without any message; taking
+        // that for an empty interval would advance the checkpoint over data never read.
+        if (page.messages.empty() && page.max_log_severity >= soap::k_error) {
+            co_return with_progress(
+                soap_fault_outcome(context, fmt::format("{} reported an error for the query: {}", where,
+                                                        query_log_summary(page))),
+                outcome);
+        }
+        // A tenant that claims more hits without making progress would keep this loop going forever.
+        if (page.more_hits) {
+            std::string_view problem;
+            if (page.messages.empty()) {
+                problem = "MoreHitsAvailableIndicator is true but the page holds no message";
+            } else if (page.last_returned_id.empty()) {
+                problem = "MoreHitsAvailableIndicator is true but LastReturnedObjectID is empty";
+            } else if (!returned_ids.insert(page.last_returned_id).second) {
+                problem = "LastReturnedObjectID repeats an earlier page";
+            }
+            if (!problem.empty()) {
+                co_return with_progress(
+                    parse_failure(context, where,
+                                  fmt::format("{} (LastReturnedObjectID '{}'); paging stopped", problem,
+                                              page.last_returned_id)),
+                    outcome);
+            }
+        }
+
+        const auto observed = unix_nano(Clock::now());
+        std::vector<Event> events;
+        events.reserve(page.messages.size());
+        for (const auto& message : page.messages) {
+            events.push_back(normalize_message(context.tenant, message, observed));
+            if (message.status_code == soap::k_failed) {
+                ++outcome.failed_messages;
+            }
+        }
+        outcome.records += page.messages.size();
+
+        const bool last_page = !page.more_hits;
+        std::size_t stored = 0;
+        const auto status = context.store.commit(k_messages_feed, events,
+                                                 last_page ? new_checkpoint : old_checkpoint, stored);
+        if (status != CommitStatus::committed) {
+            co_return with_progress(commit_failure(context, status), outcome);
+        }
+        outcome.stored += stored;
+        spdlog::debug("tenant {} source {}: page {}: {} messages, {} new events{}", context.tenant,
+                      context.source.name, page_number, page.messages.size(), stored,
+                      last_page ? fmt::format(", checkpoint {}", new_checkpoint) : std::string());
+        if (last_page) {
+            co_return outcome;
+        }
+        last_returned_id = page.last_returned_id;
+    }
+}
+
+} // namespace
+
+Event normalize_message(std::string_view tenant, const soap::Message& message, std::int64_t observed_unix_nano)
+{
+    Event event;
+    event.id = make_event_id(tenant, daemon::k_source_webservice_messages, k_message_object_type, message.id,
+                             message.last_change_time_ns);
+    event.source = daemon::k_source_webservice_messages;
+    event.object_type = k_message_object_type;
+    event.object_id = message.id;
+    event.time_unix_nano = message.last_change_time_ns;
+    event.observed_unix_nano = observed_unix_nano;
+
+    if (message.status_code == soap::k_failed || message.status_code == soap::k_cancelled ||
+        message.max_log_severity >= soap::k_error) {
+        event.severity = Severity::error;
+    } else if (message.max_log_severity == soap::k_warning) {
+        event.severity = Severity::warn;
+    }
+
+    const auto direction = direction_word(message.direction_code);
+    const auto status = status_name(message);
+    event.body = message.service_interface.empty() ? fmt::format("web-service message {}", message.id)
+                                                   : message.service_interface;
+    if (!direction.empty()) {
+        event.body += ' ';
+        event.body += direction;
+    }
+    if (!message.sender_system.empty() || !message.receiver_system.empty()) {
+        event.body += fmt::format(" {} -> {}", message.sender_system.empty() ? "?" : message.sender_system,
+                                  message.receiver_system.empty() ? "?" : message.receiver_system);
+    }
+    if (!status.empty()) {
+        event.body += ": ";
+        event.body += status;
+    }
+    if (const auto* item = headline_item(message)) {
+        std::string note = item->note;
+        truncate_utf8(note, k_body_note_max_bytes);
+        event.body += ": ";
+        event.body += note;
+    }
+
+    event.attributes.reserve(10);
+    add_string(event, "sap.c4c.message.status_code",
+               message.status_code != 0 ? std::to_string(message.status_code) : std::string());
+    add_string(event, "sap.c4c.message.status_text", status);
+    add_string(event, "sap.c4c.message.direction", std::string(direction));
+    add_string(event, "sap.c4c.message.direction_code", message.direction_code);
+    add_string(event, "sap.c4c.message.service_interface", message.service_interface);
+    add_string(event, "sap.c4c.message.sender_system", message.sender_system);
+    add_string(event, "sap.c4c.message.receiver_system", message.receiver_system);
+    if (message.creation_time_ns) {
+        add_string(event, "sap.c4c.message.creation_time", soap::format_iso8601_ns(*message.creation_time_ns));
+    }
+    if (message.max_log_severity > 0) {
+        event.attributes.push_back(
+            Attribute{"sap.c4c.message.max_log_severity", std::int64_t{message.max_log_severity}});
+    }
+    add_string(event, "sap.c4c.message.log", log_text(message.log_items));
+    return event;
+}
+
+QueryInterval query_interval(std::optional<Clock::time_point> checkpoint, Clock::time_point now,
+                             std::chrono::milliseconds lookback, std::chrono::milliseconds overlap)
+{
+    const Clock::time_point upper = std::chrono::floor<std::chrono::milliseconds>(now);
+    if (!checkpoint) {
+        return {upper - lookback, upper};
+    }
+    const Clock::time_point from = std::chrono::floor<std::chrono::milliseconds>(*checkpoint);
+    return {std::min(from, upper) - overlap, upper};
+}
+
+std::optional<Clock::time_point> parse_messages_checkpoint(std::string_view checkpoint)
+{
+    const auto ns = soap::parse_iso8601_ns(checkpoint);
+    if (!ns) {
+        return std::nullopt;
+    }
+    return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(*ns)));
+}
+
+asio::awaitable<PollOutcome> WebServiceMessagesCollector::poll(PollContext& context)
+{
+    try {
+        co_return co_await poll_pages(context);
+    } catch (const std::exception& e) {
+        PollOutcome outcome;
+        outcome.ok = false;
+        outcome.reason = "internal";
+        outcome.message = fmt::format("tenant {} source {}: unexpected error: {}; the poll is retried",
+                                      context.tenant, context.source.name, e.what());
+        co_return outcome;
+    }
+}
+
+std::unique_ptr<Collector> make_webservice_messages_collector(const daemon::SourceConfig& /*config*/)
+{
+    return std::make_unique<WebServiceMessagesCollector>();
+}
+
+} // namespace c4c::collectors

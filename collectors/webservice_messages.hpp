@@ -1,0 +1,69 @@
+#pragma once
+
+// The web-service message feed (CONTRACT.md section 3, "webservice_messages" -> integration_monitoring):
+// queries C4C's business document message monitoring (SOAP, collectors/soap.hpp) for messages changed in
+// [checkpoint - overlap, poll start] and turns each message state into one event.
+//
+// Checkpoint (FeedStore feed "messages"): the upper bound of the last interval read to its end, as
+// `YYYY-MM-DDThh:mm:ss.fffZ` (UTC, milliseconds). LastReturnedObjectID pages in message-ID order within
+// one query interval, so every page is committed with the old checkpoint and only the interval's last page
+// (MoreHitsAvailableIndicator false) carries the new one; an interrupted walk re-reads the whole interval
+// next time, and event.id de-duplicates what was already stored. First run: lower bound = now - lookback.
+// An unreadable stored checkpoint is logged and treated like a first run.
+
+#include "collectors/collector.hpp"
+#include "collectors/event.hpp"
+#include "collectors/soap.hpp"
+#include "daemon/config.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace c4c::collectors {
+
+/// FeedStore key of this source's checkpoint.
+inline constexpr std::string_view k_messages_feed = "messages";
+/// sap.c4c.object_type of every event of this source.
+inline constexpr std::string_view k_message_object_type = "BusinessDocumentMessage";
+/// Upper bound of the sap.c4c.message.log attribute, in bytes (cut at a UTF-8 character boundary).
+inline constexpr std::size_t k_message_log_max_bytes = 4096;
+
+/// One message state as an event: event.id from (tenant, source, message ID, LastChangeDateTime); time =
+/// LastChangeDateTime; severity ERROR for status Failed (4) or Cancelled (5) or an error log item, WARN for
+/// a warning log item, else INFO; body "<interface> <direction> <sender> -> <receiver>: <status>[: <note>]"
+/// with the first error note (else the first warning note); attributes sap.c4c.message.* (status_code,
+/// status_text, direction, direction_code, service_interface, sender_system, receiver_system,
+/// creation_time, max_log_severity (int), log), each omitted when empty. Pure; never throws.
+Event normalize_message(std::string_view tenant, const soap::Message& message, std::int64_t observed_unix_nano);
+
+/// The query interval of a poll: lower = checkpoint - overlap (or now - lookback without a checkpoint),
+/// upper = now, both truncated to milliseconds (the precision sent to C4C and stored as checkpoint). A
+/// checkpoint later than `now` (the clock went back) is treated as `now`. nullopt checkpoint = none.
+struct QueryInterval {
+    std::chrono::system_clock::time_point lower;
+    std::chrono::system_clock::time_point upper;
+};
+QueryInterval query_interval(std::optional<std::chrono::system_clock::time_point> checkpoint,
+                             std::chrono::system_clock::time_point now, std::chrono::milliseconds lookback,
+                             std::chrono::milliseconds overlap);
+
+/// Parses a stored checkpoint (see above); nullopt when empty or unreadable.
+std::optional<std::chrono::system_clock::time_point> parse_messages_checkpoint(std::string_view checkpoint);
+
+/// The collector. Each poll POSTs `{c4c.url}{source.path}` (Content-Type text/xml, SOAPAction) page after
+/// page through c4c_request(). Outcome reasons besides those of c4c_request(): "soap_fault" (a SOAP Fault,
+/// or an error in the response's own Log without any message), "parse" (malformed page, or a tenant that
+/// pages without progress), "outbox_full", "store". Runs on the event loop; never throws.
+class WebServiceMessagesCollector final : public Collector {
+public:
+    boost::asio::awaitable<PollOutcome> poll(PollContext& context) override;
+};
+
+/// Table entry for collectors/registry.cpp.
+std::unique_ptr<Collector> make_webservice_messages_collector(const daemon::SourceConfig& config);
+
+} // namespace c4c::collectors

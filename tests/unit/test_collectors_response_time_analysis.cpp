@@ -1,0 +1,776 @@
+#include "collectors/response_time_analysis.hpp"
+#include "collectors/sap_time_zones.hpp"
+#include "daemon/http/client.hpp"
+#include "daemon/http/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using namespace c4c::collectors;
+using c4c::daemon::http::ServerRequest;
+using c4c::daemon::http::ServerResponse;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::string_view k_tenant = "acme-prod";
+
+std::string read_sample(const char* name)
+{
+    std::ifstream in(std::string(C4C_SAMPLES_DIR) + "/" + name, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "missing sample " << name);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+RtaPage parse_ok(std::string_view body)
+{
+    auto page = parse_rta_page(body);
+    REQUIRE_MESSAGE(page.has_value(), (page ? "" : page.error().message));
+    return *page;
+}
+
+RtaParseError parse_error(std::string_view body)
+{
+    auto page = parse_rta_page(body);
+    REQUIRE_FALSE(page.has_value());
+    return page.error();
+}
+
+std::string page_json(const json& rows, std::optional<std::string> count = std::nullopt)
+{
+    json d = {{"results", rows}};
+    if (count) {
+        d["__count"] = *count;
+    }
+    return json{{"d", d}}.dump();
+}
+
+json row_json(std::string_view timestamp, std::string_view user = "OLIVIA.BROWN", std::string_view step = "STEP1")
+{
+    return json{{"CTIMESTAMP", timestamp},     {"CUSER", user},           {"CUI_COMPONENT", "COD_SRQ_AGENT_TI"},
+                {"TUI_COMPONENT", "Ticket"},   {"CSTEP_ID", step},        {"KRESPONSE_TIME", "1228"},
+                {"KSERVER_TIME", 606},         {"KNETWORK_TIME", "246.000"}, {"KCLIENT_TIME", 376}};
+}
+
+const Attribute* find_attribute(const Event& event, std::string_view key)
+{
+    for (const auto& a : event.attributes) {
+        if (a.key == key) {
+            return &a;
+        }
+    }
+    return nullptr;
+}
+
+std::string string_attribute(const Event& event, std::string_view key)
+{
+    const auto* a = find_attribute(event, key);
+    if (a == nullptr) {
+        return "<absent>";
+    }
+    const auto* text = std::get_if<std::string>(&a->value);
+    return text ? *text : std::string("<not a string>");
+}
+
+std::optional<double> double_attribute(const Event& event, std::string_view key)
+{
+    const auto* a = find_attribute(event, key);
+    if (a == nullptr) {
+        return std::nullopt;
+    }
+    const auto* value = std::get_if<double>(&a->value);
+    REQUIRE_MESSAGE(value != nullptr, key << " is not a double");
+    return *value;
+}
+
+/// Every string an event carries, for "the clear user appears nowhere" checks.
+std::vector<std::string> all_strings(const Event& event)
+{
+    std::vector<std::string> out{event.id, event.source, event.object_type, event.object_id, event.body};
+    for (const auto& a : event.attributes) {
+        out.push_back(a.key);
+        if (const auto* text = std::get_if<std::string>(&a.value)) {
+            out.push_back(*text);
+        }
+    }
+    return out;
+}
+
+std::string percent_decode(std::string_view text)
+{
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size()) {
+            int value = 0;
+            std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+            out.push_back(static_cast<char>(value));
+            i += 2;
+        } else {
+            out.push_back(text[i]);
+        }
+    }
+    return out;
+}
+
+/// The query parameters of a request target, percent-decoded, keyed by their (literal) names.
+std::map<std::string, std::string> query_of(std::string_view target)
+{
+    std::map<std::string, std::string> out;
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) {
+        return out;
+    }
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        const auto eq = pair.find('=');
+        out[std::string(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
+        rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    }
+    return out;
+}
+
+struct TempDir {
+    fs::path path;
+    TempDir()
+    {
+        std::random_device rd;
+        path = fs::temp_directory_path() / ("c4c-rta-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+        fs::create_directories(path);
+    }
+    ~TempDir()
+    {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+};
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// parse_rta_page
+
+TEST_CASE("parse_rta_page: the sample page")
+{
+    const RtaPage page = parse_ok(read_sample("rta-page.json"));
+    REQUIRE(page.rows.size() == 2);
+    REQUIRE(page.count.has_value());
+    CHECK(*page.count == 3);  // a string in OData v2
+    CHECK(page.next.empty());
+
+    const RtaRow& first = page.rows[0];
+    CHECK(first.timestamp_unix_s == 1795650072);  // 25.11.2026 23:41:12 UTC
+    CHECK(first.user == "OLIVIA.BROWN");
+    CHECK(first.ui_component == "COD_SRQ_AGENT_TI");
+    CHECK(first.ui_component_text == "Ticket");
+    CHECK(first.step_id == "0A1B2C7E90ABDD6A67EDE0EA52246D7E");
+    CHECK(first.response_ms == 1228.0);  // numeric string
+    CHECK(first.server_ms == 606.0);     // number
+    CHECK(first.network_ms == 246.0);    // "246.000"
+    CHECK(first.client_ms == 376.0);
+
+    const RtaRow& second = page.rows[1];
+    CHECK(second.timestamp_unix_s == 1795650072 + 52 * 60 + 46);  // 26.11.2026 00:33:58 UTC
+    CHECK(second.user == "LUCAS.MARTIN");
+    CHECK(second.network_ms == 20.0);
+}
+
+TEST_CASE("parse_rta_page: time zones are converted per row")
+{
+    const RtaPage page = parse_ok(page_json(json::array({row_json("25.11.2026 18:41:12 EST"),
+                                                         row_json("26.11.2026 00:41:12 CET"),
+                                                         row_json("26.11.2026 05:11:12 INDIA")})));
+    REQUIRE(page.rows.size() == 3);
+    for (const auto& row : page.rows) {
+        CHECK(row.timestamp_unix_s == 1795650072);
+    }
+    CHECK_FALSE(page.count.has_value());
+}
+
+TEST_CASE("parse_rta_page: optional and odd fields")
+{
+    json row = row_json("25.11.2026 23:41:12 UTC");
+    row["KSERVER_TIME"] = nullptr;
+    row["KNETWORK_TIME"] = "";
+    row.erase("KCLIENT_TIME");
+    row["KRESPONSE_TIME"] = " 12.5 ";
+    row["CSTEP_ID"] = 4711;  // an id sent unquoted is still an id
+    row["EXTRA"] = {{"nested", true}};
+    json d = {{"results", json::array({row})}, {"__count", 1}, {"__next", "RTA_DS?$skiptoken=1"}};
+    const RtaPage page = parse_ok(json{{"d", d}}.dump());
+    REQUIRE(page.rows.size() == 1);
+    CHECK(page.rows[0].response_ms == 12.5);
+    CHECK_FALSE(page.rows[0].server_ms.has_value());
+    CHECK_FALSE(page.rows[0].network_ms.has_value());
+    CHECK_FALSE(page.rows[0].client_ms.has_value());
+    CHECK(page.rows[0].step_id == "4711");
+    CHECK(page.count == 1u);
+    CHECK(page.next == "RTA_DS?$skiptoken=1");
+
+    const RtaPage empty = parse_ok(R"({"d":{"results":[],"__count":"0"}})");
+    CHECK(empty.rows.empty());
+    CHECK(empty.count == 0u);
+}
+
+TEST_CASE("parse_rta_page: errors")
+{
+    SUBCASE("not JSON")
+    {
+        const auto e = parse_error("<html>Service Unavailable</html>");
+        CHECK(e.code == RtaErrc::parse);
+        CHECK(e.message == "not valid JSON");
+        CHECK(parse_error(R"({"d":{"results":[)").code == RtaErrc::parse);
+    }
+    SUBCASE("not the OData shape")
+    {
+        CHECK(parse_error("[]").message.find("missing d") == 0);
+        CHECK(parse_error(R"({"error":{"code":"x"}})").message.find("missing d") == 0);
+        CHECK(parse_error(R"({"d":{}})").message == "missing d.results");
+        CHECK(parse_error(R"({"d":{"results":{}}})").message == "missing d.results");
+        CHECK(parse_error(R"({"d":{"results":[1]}})").message == "row 1: not an object");
+        CHECK(parse_error(R"({"d":{"results":[],"__count":"many"}})").message.find("__count") != std::string::npos);
+        CHECK(parse_error(R"({"d":{"results":[],"__count":-1}})").code == RtaErrc::parse);
+    }
+    SUBCASE("non-numeric key figure, naming the field and row")
+    {
+        json bad = row_json("25.11.2026 23:41:12 UTC", "U", "STEP2");
+        bad["KSERVER_TIME"] = "abc";
+        const auto e = parse_error(page_json(json::array({row_json("25.11.2026 23:41:12 UTC"), bad})));
+        CHECK(e.code == RtaErrc::parse);
+        CHECK(e.message.find("row 2") != std::string::npos);
+        CHECK(e.message.find("STEP2") != std::string::npos);
+        CHECK(e.message.find("KSERVER_TIME 'abc' is not a number") != std::string::npos);
+        for (const json& value : {json("12ms"), json("nan"), json("inf"), json(true), json::object(), json::array()}) {
+            CAPTURE(value.dump());
+            json odd = row_json("25.11.2026 23:41:12 UTC");
+            odd["KCLIENT_TIME"] = value;
+            CHECK(parse_error(page_json(json::array({odd}))).message.find("KCLIENT_TIME") != std::string::npos);
+        }
+    }
+    SUBCASE("unknown time zone: its own error kind, naming the code and the row")
+    {
+        const auto e = parse_error(page_json(json::array({row_json("25.11.2026 23:41:12 XYZ", "U", "STEP9")})));
+        CHECK(e.code == RtaErrc::timezone);
+        CHECK(e.message.find("unknown SAP time zone 'XYZ'") != std::string::npos);
+        CHECK(e.message.find("row 1") != std::string::npos);
+        CHECK(e.message.find("STEP9") != std::string::npos);
+    }
+    SUBCASE("bad CTIMESTAMP")
+    {
+        const auto e = parse_error(page_json(json::array({row_json("2026-11-25T23:41:12Z")})));
+        CHECK(e.code == RtaErrc::parse);
+        CHECK(e.message.find("malformed CTIMESTAMP") != std::string::npos);
+        json missing = row_json("x");
+        missing.erase("CTIMESTAMP");
+        CHECK(parse_error(page_json(json::array({missing}))).message.find("CTIMESTAMP missing") != std::string::npos);
+        CHECK(parse_error(page_json(json::array({row_json("31.12.9999 23:59:59 UTC")}))).message.find("out of range") !=
+              std::string::npos);
+    }
+    SUBCASE("a text field that is an object")
+    {
+        json odd = row_json("25.11.2026 23:41:12 UTC");
+        odd["CUSER"] = json::object();
+        CHECK(parse_error(page_json(json::array({odd}))).message.find("CUSER") != std::string::npos);
+    }
+}
+
+TEST_CASE("parse_rta_page never throws on damaged input")
+{
+    const std::string sample = read_sample("rta-page.json");
+    for (std::size_t n = 0; n <= sample.size(); n += 7) {
+        CHECK_NOTHROW((void)parse_rta_page(std::string_view(sample).substr(0, n)));
+    }
+    std::string flipped = sample;
+    for (std::size_t i = 0; i < flipped.size(); i += 13) {
+        flipped[i] = static_cast<char>(flipped[i] ^ 0x55);
+        CHECK_NOTHROW((void)parse_rta_page(flipped));
+    }
+    CHECK_NOTHROW((void)parse_rta_page(std::string(20000, '[') + std::string(20000, ']')));
+    CHECK_NOTHROW((void)parse_rta_page("{\"d\":{\"results\":[{\"CTIMESTAMP\":\"\xff\xfe\"}]}}"));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// normalize_rta_row
+
+TEST_CASE("normalize_rta_row: clear user")
+{
+    const RtaPage page = parse_ok(read_sample("rta-page.json"));
+    const Event event = normalize_rta_row(k_tenant, page.rows[0], nullptr, 42);
+    CHECK(event.source == "response_time_analysis");
+    CHECK(event.object_type == "ResponseTimeAnalysis");
+    CHECK(event.object_id == "0A1B2C7E90ABDD6A67EDE0EA52246D7E");
+    CHECK(event.time_unix_nano == 1795650072LL * 1'000'000'000);
+    CHECK(event.observed_unix_nano == 42);
+    CHECK(event.severity == Severity::info);
+    CHECK(event.body == "Ticket (COD_SRQ_AGENT_TI): 1228 ms response (server 606, network 246, client 376)");
+    CHECK(event.id.size() == 32);
+    CHECK(string_attribute(event, "sap.c4c.rta.user") == "OLIVIA.BROWN");
+    CHECK(string_attribute(event, "sap.c4c.rta.ui_component") == "COD_SRQ_AGENT_TI");
+    CHECK(string_attribute(event, "sap.c4c.rta.ui_component_text") == "Ticket");
+    CHECK(string_attribute(event, "sap.c4c.rta.step_id") == "0A1B2C7E90ABDD6A67EDE0EA52246D7E");
+    CHECK(double_attribute(event, "sap.c4c.rta.response_time_ms") == 1228.0);
+    CHECK(double_attribute(event, "sap.c4c.rta.server_time_ms") == 606.0);
+    CHECK(double_attribute(event, "sap.c4c.rta.network_time_ms") == 246.0);
+    CHECK(double_attribute(event, "sap.c4c.rta.client_time_ms") == 376.0);
+    const auto* flag = find_attribute(event, "sap.c4c.rta.user_pseudonymized");
+    REQUIRE(flag != nullptr);
+    CHECK(std::get<bool>(flag->value) == false);
+
+    // The id is the record state's: stable, independent of when it was observed, and different for
+    // another row.
+    CHECK(normalize_rta_row(k_tenant, page.rows[0], nullptr, 99).id == event.id);
+    CHECK(normalize_rta_row(k_tenant, page.rows[1], nullptr, 42).id != event.id);
+    CHECK(normalize_rta_row("other-tenant", page.rows[0], nullptr, 42).id != event.id);
+    RtaRow other_user = page.rows[0];
+    other_user.user = "LUCAS.MARTIN";
+    CHECK(normalize_rta_row(k_tenant, other_user, nullptr, 42).id != event.id);
+}
+
+TEST_CASE("normalize_rta_row: the same row in another SAP time zone keeps its id")
+{
+    const RtaPage page = parse_ok(page_json(json::array({row_json("25.11.2026 23:41:12 UTC"),
+                                                         row_json("26.11.2026 00:41:12 CET")})));
+    CHECK(normalize_rta_row(k_tenant, page.rows[0], nullptr, 0).id ==
+          normalize_rta_row(k_tenant, page.rows[1], nullptr, 0).id);
+}
+
+TEST_CASE("normalize_rta_row: pseudonymized user appears nowhere in clear")
+{
+    Pseudonymizer::Key key{};
+    key.fill(7);
+    const Pseudonymizer pseudonymizer(key);
+    const RtaPage page = parse_ok(read_sample("rta-page.json"));
+    const Event event = normalize_rta_row(k_tenant, page.rows[0], &pseudonymizer, 42);
+    const std::string user = string_attribute(event, "sap.c4c.rta.user");
+    CHECK(user == pseudonymizer.pseudonym("OLIVIA.BROWN"));
+    CHECK(std::get<bool>(find_attribute(event, "sap.c4c.rta.user_pseudonymized")->value) == true);
+    for (const auto& text : all_strings(event)) {
+        CHECK(text.find("OLIVIA") == std::string::npos);
+    }
+    CHECK(event.body == "Ticket (COD_SRQ_AGENT_TI): 1228 ms response (server 606, network 246, client 376)");
+    // Stable for the same key, and not the clear-user id.
+    CHECK(normalize_rta_row(k_tenant, page.rows[0], &pseudonymizer, 1).id == event.id);
+    CHECK(normalize_rta_row(k_tenant, page.rows[0], nullptr, 1).id != event.id);
+}
+
+TEST_CASE("normalize_rta_row: missing key figures and labels")
+{
+    RtaRow row;
+    row.timestamp_unix_s = 1795650072;
+    row.step_id = "S1";
+    row.user = "";
+    Event event = normalize_rta_row(k_tenant, row, nullptr, 0);
+    CHECK(event.body == "step S1: response time not reported");
+    CHECK(find_attribute(event, "sap.c4c.rta.user") == nullptr);
+    CHECK(find_attribute(event, "sap.c4c.rta.response_time_ms") == nullptr);
+    CHECK(find_attribute(event, "sap.c4c.rta.client_time_ms") == nullptr);
+
+    row.ui_component = "COD_LEAD_TI";
+    row.response_ms = 12.5;
+    row.client_ms = 3;
+    event = normalize_rta_row(k_tenant, row, nullptr, 0);
+    CHECK(event.body == "COD_LEAD_TI: 12.5 ms response (client 3)");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The request URL
+
+TEST_CASE("rta_page_url")
+{
+    c4c::daemon::SourceConfig source;
+    source.datasource = "RTA_DS";
+    source.page_size = 1000;
+    const std::string url = rta_page_url("https://my123456.crm.ondemand.com/", source, 1795650072, 2000);
+    const std::string prefix =
+        "https://my123456.crm.ondemand.com/sap/c4c/odata/analytics/ds/RTA_DS.svc/RTA_DS?$format=json&";
+    CHECK(url.rfind(prefix, 0) == 0);
+    CHECK(url.find(' ') == std::string::npos);
+    CHECK(url.find('\'') == std::string::npos);
+    const auto query = query_of(url);
+    CHECK(query.at("$format") == "json");
+    CHECK(query.at("$select") == k_rta_select);
+    CHECK(query.at("$filter") == "CTIMESTAMP ge '25.11.2026 23:41:12 UTC'");
+    CHECK(query.at("$top") == "1000");
+    CHECK(query.at("$skip") == "2000");
+    CHECK(query.at("$inlinecount") == "allpages");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// poll() against a fake C4C analytics service on a real loopback server, with a real HTTP client.
+
+namespace {
+
+/// Serves rows by $skip/$top (ignoring $filter, which it records), like C4C: unordered, with __count.
+class FakeRta {
+public:
+    std::vector<json> rows;
+    bool send_count = true;
+    unsigned status = 200;
+    std::vector<std::string> targets;
+    std::vector<std::string> authorizations;
+
+    ServerResponse handle(const ServerRequest& request)
+    {
+        targets.push_back(request.target);
+        authorizations.push_back(request.header("Authorization").value_or(""));
+        ServerResponse response;
+        response.content_type = "application/json";
+        if (status != 200) {
+            response.status = status;
+            response.body = R"({"error":"scripted"})";
+            return response;
+        }
+        const auto query = query_of(request.target);
+        const std::size_t skip = std::stoul(query.count("$skip") ? query.at("$skip") : "0");
+        const std::size_t top = std::stoul(query.count("$top") ? query.at("$top") : "1000");
+        json page = json::array();
+        for (std::size_t i = skip; i < rows.size() && i < skip + top; ++i) {
+            page.push_back(rows[i]);
+        }
+        response.body = page_json(page, send_count ? std::optional(std::to_string(rows.size())) : std::nullopt);
+        return response;
+    }
+};
+
+class MemoryStore final : public FeedStore {
+public:
+    struct Commit {
+        std::string feed;
+        std::vector<Event> events;
+        std::string checkpoint;
+    };
+    std::map<std::string, std::string, std::less<>> checkpoints;
+    std::set<std::string> ids;
+    std::vector<Commit> commits;
+    bool accepting_now = true;
+    int accepting_calls = 0;
+
+    std::string checkpoint(std::string_view feed) override
+    {
+        const auto it = checkpoints.find(feed);
+        return it == checkpoints.end() ? std::string() : it->second;
+    }
+
+    CommitStatus commit(std::string_view feed, std::span<const Event> events, std::string_view checkpoint,
+                        std::size_t& stored) override
+    {
+        stored = 0;
+        for (const auto& event : events) {
+            stored += ids.insert(event.id).second ? 1 : 0;
+        }
+        checkpoints[std::string(feed)] = std::string(checkpoint);
+        commits.push_back(Commit{std::string(feed), {events.begin(), events.end()}, std::string(checkpoint)});
+        return CommitStatus::committed;
+    }
+
+    bool accepting() override
+    {
+        ++accepting_calls;
+        return accepting_now;
+    }
+};
+
+class RecordingObserver final : public RequestObserver {
+public:
+    std::vector<std::string> reasons;
+    void request_done(std::chrono::duration<double>, std::string_view error_reason) override
+    {
+        reasons.emplace_back(error_reason);
+    }
+};
+
+asio::awaitable<ServerResponse> serve(FakeRta* fake, ServerRequest request)
+{
+    co_return fake->handle(request);
+}
+
+class Harness {
+public:
+    FakeRta fake;
+    MemoryStore store;
+    RecordingObserver observer;
+    c4c::daemon::C4cConfig c4c;
+    c4c::daemon::SourceConfig source;
+    TempDir state;
+    fs::path state_dir = state.path;
+    // 26.11.2026 00:41:12 UTC
+    std::chrono::system_clock::time_point now{std::chrono::seconds(1795650072 + 3600)};
+    std::unique_ptr<Collector> collector;
+
+    Harness()
+        : m_server(m_ioc.get_executor(), c4c::daemon::http::ServerOptions{},
+                   [fake = &fake](ServerRequest request) { return serve(fake, std::move(request)); }),
+          m_client(m_ioc.get_executor(), c4c::daemon::http::ClientOptions{})
+    {
+        m_server.start();
+        c4c.url = fmt::format("http://127.0.0.1:{}", m_server.local_endpoint().port());
+        c4c.user = "CRUN_USER";
+        c4c.password = c4c::daemon::Secret("s3cret");
+        source.name = c4c::daemon::k_source_response_time_analysis;
+        source.datasource = "RTA_DS";
+        source.page_size = 2;
+        source.lookback = 1h;
+        source.overlap = 10min;
+        source.pseudonymize_users = false;
+        collector = make_response_time_analysis_collector(source);
+    }
+
+    ~Harness()
+    {
+        m_server.stop();
+        m_client.close();
+        m_ioc.run_for(50ms);
+    }
+
+    Harness(const Harness&) = delete;
+    Harness& operator=(const Harness&) = delete;
+
+    PollOutcome poll()
+    {
+        PollContext context{k_tenant, c4c, source, m_client, store, observer, state_dir, now};
+        std::optional<PollOutcome> outcome;
+        std::exception_ptr error;
+        asio::co_spawn(m_ioc, collector->poll(context), [&](std::exception_ptr e, PollOutcome result) {
+            error = e;
+            outcome = std::move(result);
+        });
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (!outcome && std::chrono::steady_clock::now() < deadline) {
+            m_ioc.run_one_for(100ms);
+        }
+        if (error) {
+            std::rethrow_exception(error);
+        }
+        REQUIRE_MESSAGE(outcome.has_value(), "poll did not finish within 60 s");
+        return *outcome;
+    }
+
+    std::map<std::string, std::string> query(std::size_t request) const { return query_of(fake.targets.at(request)); }
+
+private:
+    asio::io_context m_ioc;
+    c4c::daemon::http::Server m_server;
+    c4c::daemon::http::Client m_client;
+};
+
+constexpr std::int64_t k_checkpoint = 1795650000;  // 25.11.2026 23:40:00 UTC
+
+} // namespace
+
+TEST_CASE("poll: $skip paging over three pages; only the last commit moves the checkpoint")
+{
+    Harness h;
+    h.store.checkpoints[k_rta_feed] = std::to_string(k_checkpoint);
+    // Unordered, as C4C may send them; the greatest (23:55 UTC) sits in the middle page.
+    h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "A", "S1"), row_json("26.11.2026 00:50:00 CET", "B", "S2"),
+                   row_json("25.11.2026 18:55:00 EST", "C", "S3"), row_json("25.11.2026 23:41:00 UTC", "D", "S4"),
+                   row_json("25.11.2026 23:42:00 UTC", "E", "S5")};
+
+    const PollOutcome outcome = h.poll();
+    INFO(outcome.message);
+    CHECK(outcome.ok);
+    CHECK(outcome.records == 5);
+    CHECK(outcome.stored == 5);
+
+    REQUIRE(h.fake.targets.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto q = h.query(i);
+        CHECK(h.fake.targets[i].rfind("/sap/c4c/odata/analytics/ds/RTA_DS.svc/RTA_DS?", 0) == 0);
+        CHECK(q.at("$filter") == "CTIMESTAMP ge '25.11.2026 23:30:00 UTC'");  // checkpoint - overlap
+        CHECK(q.at("$top") == "2");
+        CHECK(q.at("$skip") == std::to_string(2 * i));
+        CHECK(q.at("$inlinecount") == "allpages");
+        CHECK(q.at("$format") == "json");
+        CHECK(h.fake.authorizations[i] == c4c::daemon::http::basic_authorization("CRUN_USER", "s3cret"));
+    }
+    CHECK(h.observer.reasons == std::vector<std::string>{"", "", ""});
+
+    REQUIRE(h.store.commits.size() == 3);
+    CHECK(h.store.commits[0].feed == "rta");
+    CHECK(h.store.commits[0].checkpoint == std::to_string(k_checkpoint));
+    CHECK(h.store.commits[1].checkpoint == std::to_string(k_checkpoint));
+    CHECK(h.store.commits[2].checkpoint == std::to_string(k_checkpoint + 15 * 60));  // 23:55 UTC
+    CHECK(h.store.commits[0].events.size() == 2);
+    CHECK(h.store.commits[2].events.size() == 1);
+    CHECK(h.store.commits[1].events[0].object_id == "S3");
+    CHECK(h.store.commits[1].events[0].time_unix_nano == (k_checkpoint + 15 * 60) * 1'000'000'000);
+
+    SUBCASE("a second poll re-reads the overlap and stores nothing twice")
+    {
+        const PollOutcome again = h.poll();
+        CHECK(again.ok);
+        CHECK(again.records == 5);
+        CHECK(again.stored == 0);
+        CHECK(h.query(3).at("$filter") == "CTIMESTAMP ge '25.11.2026 23:45:00 UTC'");
+        CHECK(h.store.checkpoints["rta"] == std::to_string(k_checkpoint + 15 * 60));
+    }
+}
+
+TEST_CASE("poll: without __count, a short page ends the walk")
+{
+    Harness h;
+    h.fake.send_count = false;
+    h.fake.rows = {row_json("26.11.2026 00:00:00 UTC", "A", "S1"), row_json("26.11.2026 00:01:00 UTC", "B", "S2"),
+                   row_json("26.11.2026 00:02:00 UTC", "C", "S3")};
+    const PollOutcome outcome = h.poll();
+    CHECK(outcome.ok);
+    CHECK(h.fake.targets.size() == 2);
+    CHECK(outcome.records == 3);
+    REQUIRE(h.store.commits.size() == 2);
+    CHECK(h.store.commits[0].checkpoint.empty());  // first run: there was none
+    CHECK(h.store.commits[1].checkpoint == std::to_string(k_checkpoint + 20 * 60 + 120));
+}
+
+TEST_CASE("poll: a page of exactly page_size rows without __count is followed by an empty page")
+{
+    Harness h;
+    h.fake.send_count = false;
+    h.fake.rows = {row_json("26.11.2026 00:00:00 UTC", "A", "S1"), row_json("26.11.2026 00:01:00 UTC", "B", "S2")};
+    const PollOutcome outcome = h.poll();
+    CHECK(outcome.ok);
+    REQUIRE(h.fake.targets.size() == 2);
+    CHECK(h.query(1).at("$skip") == "2");
+    REQUIRE(h.store.commits.size() == 2);
+    CHECK(h.store.commits[1].events.empty());
+    CHECK(h.store.commits[1].checkpoint == std::to_string(k_checkpoint + 20 * 60 + 60));
+}
+
+TEST_CASE("poll: first run reads from now - lookback; no rows keeps the checkpoint empty")
+{
+    Harness h;
+    const PollOutcome outcome = h.poll();
+    CHECK(outcome.ok);
+    CHECK(outcome.records == 0);
+    REQUIRE(h.fake.targets.size() == 1);
+    // now = 26.11.2026 00:41:12 UTC, lookback 1 h
+    CHECK(h.query(0).at("$filter") == "CTIMESTAMP ge '25.11.2026 23:41:12 UTC'");
+    CHECK(h.store.commits.empty());
+    CHECK(h.store.checkpoint("rta").empty());
+}
+
+TEST_CASE("poll: a row stamped in the future moves the checkpoint no further than now")
+{
+    Harness h;
+    h.store.checkpoints[k_rta_feed] = std::to_string(k_checkpoint);
+    h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "A", "S1"), row_json("01.01.2030 00:00:00 UTC", "B", "S2")};
+    const PollOutcome outcome = h.poll();
+    CHECK(outcome.ok);
+    CHECK(outcome.stored == 2);
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(h.now.time_since_epoch()).count();
+    CHECK(h.store.checkpoint("rta") == std::to_string(now_s));
+}
+
+TEST_CASE("poll: an unknown time zone fails the poll and stores nothing of that page")
+{
+    Harness h;
+    h.store.checkpoints[k_rta_feed] = std::to_string(k_checkpoint);
+    h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "A", "S1"), row_json("25.11.2026 23:46:00 UTC", "B", "S2"),
+                   row_json("25.11.2026 23:47:00 UTC", "C", "S3"), row_json("25.11.2026 23:48:00 MARS", "D", "S4"),
+                   row_json("25.11.2026 23:49:00 UTC", "E", "S5")};
+    const PollOutcome outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.reason == "timezone");
+    CHECK(outcome.message.find("unknown SAP time zone 'MARS'") != std::string::npos);
+    CHECK(outcome.message.find("acme-prod") != std::string::npos);
+    CHECK(outcome.message.find("S4") != std::string::npos);
+    CHECK(outcome.records == 2);
+    CHECK(outcome.stored == 2);
+    CHECK(h.fake.targets.size() == 2);  // the walk stopped at the bad page
+    REQUIRE(h.store.commits.size() == 1);
+    CHECK(h.store.commits[0].events.size() == 2);
+    CHECK(h.store.checkpoint("rta") == std::to_string(k_checkpoint));
+}
+
+TEST_CASE("poll: an unparsable page is a parse error")
+{
+    Harness h;
+    h.fake.rows = {row_json("25.11.2026 23:45:00 UTC")};
+    h.fake.rows[0]["KRESPONSE_TIME"] = "fast";
+    const PollOutcome outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.reason == "parse");
+    CHECK(outcome.message.find("KRESPONSE_TIME") != std::string::npos);
+    CHECK(h.store.commits.empty());
+}
+
+TEST_CASE("poll: the store not accepting means outbox_full and no request")
+{
+    Harness h;
+    h.store.accepting_now = false;
+    h.fake.rows = {row_json("25.11.2026 23:45:00 UTC")};
+    const PollOutcome outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.reason == "outbox_full");
+    CHECK(h.fake.targets.empty());
+    CHECK(h.store.commits.empty());
+}
+
+TEST_CASE("poll: HTTP errors are reported as C4C failures")
+{
+    Harness h;
+    h.fake.status = 401;
+    const PollOutcome outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.reason == "http_401");
+    CHECK(outcome.auth_failed);
+    CHECK(h.store.commits.empty());
+}
+
+TEST_CASE("poll: pseudonymized users, key kept in state_dir")
+{
+    Harness h;
+    h.source.pseudonymize_users = true;
+    h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "OLIVIA.BROWN", "S1")};
+    const PollOutcome outcome = h.poll();
+    INFO(outcome.message);
+    REQUIRE(outcome.ok);
+    REQUIRE(h.store.commits.size() == 1);
+    const Event& event = h.store.commits[0].events.at(0);
+    for (const auto& text : all_strings(event)) {
+        CHECK(text.find("OLIVIA") == std::string::npos);
+    }
+    CHECK(fs::exists(h.state_dir / Pseudonymizer::k_key_file));
+    auto pseudonymizer = Pseudonymizer::open(h.state_dir);
+    REQUIRE(pseudonymizer.has_value());
+    CHECK(string_attribute(event, "sap.c4c.rta.user") == pseudonymizer->pseudonym("OLIVIA.BROWN"));
+}
+
+TEST_CASE("poll: a key that cannot be created fails the poll before any request")
+{
+    Harness h;
+    h.source.pseudonymize_users = true;
+    std::ofstream(h.state.path / "file") << "x";
+    h.state_dir = h.state.path / "file" / "state";
+    h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "OLIVIA.BROWN", "S1")};
+    const PollOutcome outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.reason == "pseudonymization");
+    CHECK(outcome.message.find("acme-prod") != std::string::npos);
+    CHECK(h.fake.targets.empty());
+    CHECK(h.store.commits.empty());
+}

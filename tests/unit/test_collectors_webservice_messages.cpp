@@ -1,0 +1,737 @@
+// GCC 12 at -O2 reports -Wnull-dereference inside Asio's scheduler (see daemon/http/server.cpp); the pragma
+// has to precede the first Asio include.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#endif
+
+#include "collectors/webservice_messages.hpp"
+
+#include "collectors/soap.hpp"
+#include "daemon/http/client.hpp"
+#include "daemon/http/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <doctest/doctest.h>
+#include <pugixml.hpp>
+
+#include <chrono>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace soap = c4c::collectors::soap;
+namespace http = c4c::daemon::http;
+using namespace std::chrono_literals;
+using c4c::collectors::Attribute;
+using c4c::collectors::CommitStatus;
+using c4c::collectors::Event;
+using c4c::collectors::PollOutcome;
+using c4c::collectors::Severity;
+using Clock = std::chrono::system_clock;
+
+namespace {
+
+std::string read_sample(const std::string& name)
+{
+    std::ifstream file(std::filesystem::path(C4C_SAMPLES_DIR) / name, std::ios::binary);
+    REQUIRE_MESSAGE(file.good(), "cannot open sample " << name);
+    std::ostringstream content;
+    content << file.rdbuf();
+    return content.str();
+}
+
+soap::QueryPage sample_page()
+{
+    const auto page = soap::parse_query_response(read_sample("soap-response.xml"));
+    REQUIRE(page.has_value());
+    return *page;
+}
+
+const Attribute* find_attribute(const Event& event, std::string_view key)
+{
+    for (const auto& attribute : event.attributes) {
+        if (attribute.key == key) {
+            return &attribute;
+        }
+    }
+    return nullptr;
+}
+
+std::string string_attribute(const Event& event, std::string_view key)
+{
+    const auto* attribute = find_attribute(event, key);
+    REQUIRE_MESSAGE(attribute != nullptr, "missing attribute " << key);
+    const auto* value = std::get_if<std::string>(&attribute->value);
+    REQUIRE_MESSAGE(value != nullptr, "attribute " << key << " is not a string");
+    return *value;
+}
+
+bool valid_utf8(std::string_view text)
+{
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        const std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        if (length == 0 || i + length > text.size()) {
+            return false;
+        }
+        for (std::size_t k = 1; k < length; ++k) {
+            if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
+                return false;
+            }
+        }
+        i += length;
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("webservice_messages: normalizing the sample's waiting, successful, failed and warning messages")
+{
+    const auto page = sample_page();
+    REQUIRE(page.messages.size() == 4);
+    constexpr std::int64_t k_observed = 1'795'672'800'000'000'000;
+
+    SUBCASE("waiting")
+    {
+        const auto& message = page.messages[0];
+        const auto event = c4c::collectors::normalize_message("acme-prod", message, k_observed);
+        CHECK(event.id == c4c::collectors::make_event_id("acme-prod", "webservice_messages", "BusinessDocumentMessage",
+                                                         message.id, message.last_change_time_ns));
+        CHECK(event.source == "webservice_messages");
+        CHECK(event.object_type == "BusinessDocumentMessage");
+        CHECK(event.object_id == "FA163E66E0BDCCFCEBC017F3E59DC80B");
+        CHECK(event.time_unix_nano == *soap::parse_iso8601_ns("2026-11-26T02:10:56.115Z"));
+        CHECK(event.observed_unix_nano == k_observed);
+        CHECK(event.severity == Severity::info);
+        CHECK(event.body == "ProductMasterReplicationIn inbound C4C -> MKT_CLOUD: Waiting");
+        CHECK(string_attribute(event, "sap.c4c.message.status_code") == "1");
+        CHECK(string_attribute(event, "sap.c4c.message.status_text") == "Waiting");
+        CHECK(string_attribute(event, "sap.c4c.message.direction") == "inbound");
+        CHECK(string_attribute(event, "sap.c4c.message.direction_code") == "2");
+        CHECK(string_attribute(event, "sap.c4c.message.service_interface") == "ProductMasterReplicationIn");
+        CHECK(string_attribute(event, "sap.c4c.message.sender_system") == "C4C");
+        CHECK(string_attribute(event, "sap.c4c.message.receiver_system") == "MKT_CLOUD");
+        CHECK(string_attribute(event, "sap.c4c.message.creation_time") == "2026-11-26T02:08:05.030Z");
+        CHECK(find_attribute(event, "sap.c4c.message.log") == nullptr);
+        CHECK(find_attribute(event, "sap.c4c.message.max_log_severity") == nullptr);
+    }
+    SUBCASE("successful, outbound")
+    {
+        const auto event = c4c::collectors::normalize_message("acme-prod", page.messages[1], k_observed);
+        CHECK(event.severity == Severity::info);
+        CHECK(event.body == "SalesOrderRequestOut outbound MKT_CLOUD -> C4C: Successful");
+        CHECK(string_attribute(event, "sap.c4c.message.direction") == "outbound");
+        CHECK(string_attribute(event, "sap.c4c.message.status_code") == "3");
+    }
+    SUBCASE("failed, with an error log item")
+    {
+        const auto event = c4c::collectors::normalize_message("acme-prod", page.messages[2], k_observed);
+        CHECK(event.severity == Severity::error);
+        CHECK(event.body == "BusinessPartnerReplicationIn inbound C4C -> S4H_CLNT200: Failed: Mapping error: field "
+                            "<CustomerID> is empty & no default");
+        CHECK(string_attribute(event, "sap.c4c.message.status_code") == "4");
+        CHECK(string_attribute(event, "sap.c4c.message.status_text") == "Failed");
+        CHECK(string_attribute(event, "sap.c4c.message.log") ==
+              "[error] SRT/014 Mapping error: field <CustomerID> is empty & no default; [info] Message was processed "
+              "by inbound agent");
+        const auto* max = find_attribute(event, "sap.c4c.message.max_log_severity");
+        REQUIRE(max != nullptr);
+        CHECK(std::get<std::int64_t>(max->value) == 3);
+    }
+    SUBCASE("successful with a warning")
+    {
+        const auto event = c4c::collectors::normalize_message("acme-prod", page.messages[3], k_observed);
+        CHECK(event.severity == Severity::warn);
+        CHECK(event.body == "SalesOrderRequestOut outbound MKT_CLOUD -> C4C: Successful: Business partner role could "
+                            "not be determined; default used");
+        CHECK(string_attribute(event, "sap.c4c.message.log") ==
+              "[warning] Business partner role could not be determined; default used");
+        CHECK(std::get<std::int64_t>(find_attribute(event, "sap.c4c.message.max_log_severity")->value) == 2);
+    }
+    SUBCASE("every attribute is a sap.c4c.message.* key and none is empty")
+    {
+        for (const auto& message : page.messages) {
+            const auto event = c4c::collectors::normalize_message("acme-prod", message, k_observed);
+            std::set<std::string> keys;
+            for (const auto& attribute : event.attributes) {
+                CHECK(attribute.key.rfind("sap.c4c.message.", 0) == 0);
+                CHECK(keys.insert(attribute.key).second);
+                if (const auto* text = std::get_if<std::string>(&attribute.value)) {
+                    CHECK_FALSE(text->empty());
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("webservice_messages: event.id is stable per message state")
+{
+    const auto page = sample_page();
+    auto message = page.messages[2];
+    const auto first = c4c::collectors::normalize_message("acme-prod", message, 1);
+    const auto again = c4c::collectors::normalize_message("acme-prod", message, 2);
+    CHECK(first.id == again.id);
+    CHECK(first.id.size() == 32);
+
+    message.status_code = soap::k_successful;  // same LastChangeDateTime: the same state for C4C
+    CHECK(c4c::collectors::normalize_message("acme-prod", message, 3).id == first.id);
+
+    message.last_change_time_ns += 1'000'000;
+    CHECK(c4c::collectors::normalize_message("acme-prod", message, 3).id != first.id);
+    CHECK(c4c::collectors::normalize_message("acme-test", page.messages[2], 3).id != first.id);
+    CHECK(c4c::collectors::normalize_message("acme-prod", page.messages[3], 3).id != first.id);
+}
+
+TEST_CASE("webservice_messages: severity, body and attributes of unusual messages")
+{
+    soap::Message message;
+    message.id = "MSG1";
+    message.last_change_time_ns = 1'000'000'000;
+
+    SUBCASE("bare message: only what is there")
+    {
+        const auto event = c4c::collectors::normalize_message("t", message, 0);
+        CHECK(event.severity == Severity::info);
+        CHECK(event.body == "web-service message MSG1");
+        CHECK(event.attributes.empty());
+    }
+    SUBCASE("cancelled is an error; the status name is derived without a text")
+    {
+        message.status_code = soap::k_cancelled;
+        const auto event = c4c::collectors::normalize_message("t", message, 0);
+        CHECK(event.severity == Severity::error);
+        CHECK(event.body == "web-service message MSG1: Cancelled");
+        CHECK(string_attribute(event, "sap.c4c.message.status_text") == "Cancelled");
+    }
+    SUBCASE("a successful message with an error log item is an error; the first error note wins")
+    {
+        message.status_code = soap::k_successful;
+        message.service_interface = "X";
+        message.direction_code = "9";
+        message.receiver_system = "S4";
+        message.log_items = {{soap::k_warning, "", "a warning"}, {soap::k_error, "E/1", "first error"},
+                             {soap::k_error, "", "second error"}};
+        message.max_log_severity = 3;
+        const auto event = c4c::collectors::normalize_message("t", message, 0);
+        CHECK(event.severity == Severity::error);
+        CHECK(event.body == "X ? -> S4: Successful: first error");
+        CHECK(find_attribute(event, "sap.c4c.message.direction") == nullptr);
+        CHECK(string_attribute(event, "sap.c4c.message.direction_code") == "9");
+        CHECK(string_attribute(event, "sap.c4c.message.log") ==
+              "[warning] a warning; [error] E/1 first error; [error] second error");
+    }
+    SUBCASE("the log attribute is capped at 4 KiB on a character boundary")
+    {
+        for (int i = 0; i < 500; ++i) {
+            message.log_items.push_back({soap::k_information, "T/1", "Zustellung \xC3\xBC\x62\x65rpr\xC3\xBC\x66t"});
+        }
+        message.max_log_severity = 1;
+        const auto event = c4c::collectors::normalize_message("t", message, 0);
+        const auto log = string_attribute(event, "sap.c4c.message.log");
+        CHECK(log.size() <= c4c::collectors::k_message_log_max_bytes);
+        CHECK(log.size() > c4c::collectors::k_message_log_max_bytes - 8);
+        CHECK(valid_utf8(log));
+        CHECK(log.rfind("\xE2\x80\xA6") == log.size() - 3);
+    }
+    SUBCASE("a long note is cut in the body")
+    {
+        message.status_code = soap::k_failed;
+        message.log_items = {{soap::k_error, "", std::string(5000, 'x')}};
+        message.max_log_severity = 3;
+        const auto event = c4c::collectors::normalize_message("t", message, 0);
+        CHECK(event.body.size() < 600);
+    }
+}
+
+TEST_CASE("webservice_messages: query interval and checkpoint")
+{
+    const auto now = std::chrono::sys_days{std::chrono::year{2026} / 11 / 26} + 6h + 123ms + 456us;
+    const auto now_ms = std::chrono::sys_days{std::chrono::year{2026} / 11 / 26} + 6h + 123ms;
+
+    const auto first = c4c::collectors::query_interval(std::nullopt, now, 24h, 2min);
+    CHECK(first.upper == now_ms);
+    CHECK(first.lower == now_ms - 24h);
+
+    const auto checkpoint = c4c::collectors::parse_messages_checkpoint("2026-11-26T05:00:00.000Z");
+    REQUIRE(checkpoint.has_value());
+    const auto next = c4c::collectors::query_interval(checkpoint, now, 24h, 2min);
+    CHECK(soap::format_iso8601_ms(next.lower) == "2026-11-26T04:58:00.000Z");
+    CHECK(next.upper == now_ms);
+
+    const auto future = c4c::collectors::query_interval(now + 1h, now, 24h, 2min);
+    CHECK(future.lower == now_ms - 2min);
+    CHECK(future.upper == now_ms);
+
+    CHECK_FALSE(c4c::collectors::parse_messages_checkpoint("").has_value());
+    CHECK_FALSE(c4c::collectors::parse_messages_checkpoint("12345").has_value());
+    CHECK(c4c::collectors::parse_messages_checkpoint(soap::format_iso8601_ms(now)) == now_ms);
+}
+
+// --- poll() against a real loopback HTTP server, with the real HTTP client -----------------------------------
+
+namespace {
+
+struct RecordedRequest {
+    std::string method;
+    std::string target;
+    std::string content_type;
+    std::string soap_action;
+    std::string authorization;
+    std::string lower;
+    std::string upper;
+    std::string max_hits;
+    std::string last_returned_id;
+};
+
+/// The scripted C4C tenant: answers each request with the next response, records what it was asked.
+struct Tenant {
+    std::deque<http::ServerResponse> responses;
+    std::vector<RecordedRequest> requests;
+};
+
+std::string xml_child(const pugi::xml_document& document, const char* name)
+{
+    const auto node = document.select_node((std::string("//") + name).c_str()).node();
+    return node ? node.child_value() : "<missing>";
+}
+
+asio::awaitable<http::ServerResponse> serve(Tenant* tenant, http::ServerRequest request)
+{
+    RecordedRequest recorded;
+    recorded.method = request.method;
+    recorded.target = request.target;
+    recorded.content_type = request.header("Content-Type").value_or("");
+    recorded.soap_action = request.header("SOAPAction").value_or("");
+    recorded.authorization = request.header("Authorization").value_or("");
+    pugi::xml_document document;
+    if (document.load_buffer(request.body.data(), request.body.size())) {
+        recorded.lower = xml_child(document, "LowerBoundaryDateTime");
+        recorded.upper = xml_child(document, "UpperBoundaryDateTime");
+        recorded.max_hits = xml_child(document, "QueryHitsMaximumNumberValue");
+        recorded.last_returned_id = xml_child(document, "LastReturnedObjectID");
+    }
+    tenant->requests.push_back(std::move(recorded));
+    if (tenant->responses.empty()) {
+        http::ServerResponse unexpected;
+        unexpected.status = 599;
+        unexpected.body = "unexpected request";
+        co_return unexpected;
+    }
+    auto response = std::move(tenant->responses.front());
+    tenant->responses.pop_front();
+    co_return response;
+}
+
+std::string message_xml(const std::string& id, const std::string& change_time, int status)
+{
+    return "<BusinessDocumentMessage><BusinessDocumentMessageID>" + id +
+           "</BusinessDocumentMessageID><CreationDateTime>2026-11-26T01:00:00.0000000Z</CreationDateTime>"
+           "<LastChangeDateTime>" +
+           change_time + "</LastChangeDateTime><ProcessingStatusCode>" + std::to_string(status) +
+           "</ProcessingStatusCode><DirectionCode>2</DirectionCode><ServiceInterfaceName>BusinessPartnerReplicationIn"
+           "</ServiceInterfaceName></BusinessDocumentMessage>";
+}
+
+http::ServerResponse soap_page(const std::vector<std::string>& ids, bool more_hits, const std::string& last_id,
+                               int status = soap::k_successful)
+{
+    std::string body = R"(<?xml version="1.0" encoding="utf-8"?><soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Header/><soap-env:Body>)"
+                       R"(<n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync xmlns:n0="http://sap.com/xi/SAPGlobal20/Global">)";
+    for (const auto& id : ids) {
+        body += message_xml(id, "2026-11-26T05:23:16.8700000Z", status);
+    }
+    body += "<ProcessingConditions><ReturnedQueryHitsNumberValue>" + std::to_string(ids.size()) +
+            "</ReturnedQueryHitsNumberValue><MoreHitsAvailableIndicator>" + (more_hits ? "true" : "false") +
+            "</MoreHitsAvailableIndicator><LastReturnedObjectID>" + last_id +
+            "</LastReturnedObjectID></ProcessingConditions>"
+            "</n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync></soap-env:Body></soap-env:Envelope>";
+    http::ServerResponse response;
+    response.content_type = "text/xml; charset=utf-8";
+    response.body = std::move(body);
+    return response;
+}
+
+http::ServerResponse raw(unsigned status, std::string body, std::string content_type = "text/xml; charset=utf-8")
+{
+    http::ServerResponse response;
+    response.status = status;
+    response.content_type = std::move(content_type);
+    response.body = std::move(body);
+    return response;
+}
+
+/// In-memory FeedStore: commits are recorded in order; event ids de-duplicate like the real outbox.
+class MemoryStore final : public c4c::collectors::FeedStore {
+public:
+    struct Commit {
+        std::string feed;
+        std::vector<std::string> event_ids;
+        std::string checkpoint;
+    };
+
+    std::string checkpoint(std::string_view feed) override
+    {
+        const auto found = checkpoints.find(std::string(feed));
+        return found == checkpoints.end() ? std::string() : found->second;
+    }
+    CommitStatus commit(std::string_view feed, std::span<const Event> events, std::string_view checkpoint,
+                        std::size_t& stored) override
+    {
+        stored = 0;
+        if (status != CommitStatus::committed) {
+            return status;
+        }
+        Commit commit{std::string(feed), {}, std::string(checkpoint)};
+        for (const auto& event : events) {
+            commit.event_ids.push_back(event.id);
+            if (seen.insert(event.id).second) {
+                ++stored;
+            }
+        }
+        commits.push_back(std::move(commit));
+        checkpoints[std::string(feed)] = std::string(checkpoint);
+        return CommitStatus::committed;
+    }
+    bool accepting() override { return accept; }
+
+    std::map<std::string, std::string> checkpoints;
+    std::vector<Commit> commits;
+    std::set<std::string> seen;
+    bool accept = true;
+    CommitStatus status = CommitStatus::committed;
+};
+
+class RecordingObserver final : public c4c::collectors::RequestObserver {
+public:
+    void request_done(std::chrono::duration<double> /*elapsed*/, std::string_view error_reason) override
+    {
+        reasons.emplace_back(error_reason);
+    }
+    std::vector<std::string> reasons;
+};
+
+const Clock::time_point k_now = std::chrono::sys_days{std::chrono::year{2026} / 11 / 26} + 6h + 123ms + 456us;
+
+http::ClientOptions client_options()
+{
+    http::ClientOptions options;
+    options.timeout = 10s;
+    options.max_connections = 2;
+    return options;
+}
+
+/// One daemon-side set-up: a real server playing the tenant, a real client, the collector.
+struct Harness {
+    asio::io_context io;
+    Tenant tenant;
+    http::Server server{io.get_executor(), http::ServerOptions{},
+                        [this](http::ServerRequest request) { return serve(&tenant, std::move(request)); }};
+    http::Client client{io.get_executor(), client_options()};
+    c4c::daemon::C4cConfig c4c;
+    c4c::daemon::SourceConfig source;
+    MemoryStore store;
+    RecordingObserver observer;
+    std::unique_ptr<c4c::collectors::Collector> collector;
+
+    Harness()
+    {
+        server.start();
+        c4c.url = "http://127.0.0.1:" + std::to_string(server.local_endpoint().port());
+        c4c.user = "CRUN_USER";
+        c4c.password = c4c::daemon::Secret("s3cret");
+        source.name = c4c::daemon::k_source_webservice_messages;
+        source.page_size = 2;
+        source.lookback = 24h;
+        source.overlap = 2min;
+        collector = c4c::collectors::make_webservice_messages_collector(source);
+    }
+
+    PollOutcome poll(Clock::time_point now = k_now)
+    {
+        c4c::collectors::PollContext context{"acme-prod", c4c, source, client, store, observer, "/nonexistent", now};
+        PollOutcome outcome;
+        bool done = false;
+        std::exception_ptr failure;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                outcome = co_await collector->poll(context);
+                done = true;
+            },
+            [&](std::exception_ptr error) { failure = error; });
+        io.restart();
+        io.run_for(30s);
+        REQUIRE_FALSE(failure);
+        REQUIRE_MESSAGE(done, "poll did not finish");
+        return outcome;
+    }
+
+    ~Harness()
+    {
+        client.close();
+        server.stop();
+        io.restart();
+        io.run_for(2s);
+    }
+};
+
+std::string iso(Clock::time_point time)
+{
+    return soap::format_iso8601_ms(time);
+}
+
+} // namespace
+
+TEST_CASE("webservice_messages: poll pages through LastReturnedObjectID and advances the checkpoint at the end")
+{
+    Harness h;
+    h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+    h.tenant.responses.push_back(soap_page({"ID3", "ID4"}, true, "ID4", soap::k_failed));
+    h.tenant.responses.push_back(soap_page({"ID5"}, false, "ID5"));
+
+    const auto outcome = h.poll();
+    INFO(outcome.message);
+    CHECK(outcome.ok);
+    CHECK(outcome.records == 5);
+    CHECK(outcome.stored == 5);
+    CHECK(outcome.failed_messages == 2);
+
+    REQUIRE(h.tenant.requests.size() == 3);
+    for (const auto& request : h.tenant.requests) {
+        CHECK(request.method == "POST");
+        CHECK(request.target == "/sap/bc/srt/scs/sap/querybusinessdocumentmessagemoni");
+        CHECK(request.content_type.rfind("text/xml", 0) == 0);
+        CHECK(request.soap_action.find("FindByElementsRequest") != std::string::npos);
+        CHECK(request.authorization == http::basic_authorization("CRUN_USER", "s3cret"));
+        CHECK(request.lower == "2026-11-25T06:00:00.123Z");
+        CHECK(request.upper == "2026-11-26T06:00:00.123Z");
+        CHECK(request.max_hits == "2");
+    }
+    CHECK(h.tenant.requests[0].last_returned_id.empty());
+    CHECK(h.tenant.requests[1].last_returned_id == "ID2");
+    CHECK(h.tenant.requests[2].last_returned_id == "ID4");
+
+    REQUIRE(h.store.commits.size() == 3);
+    for (const auto& commit : h.store.commits) {
+        CHECK(commit.feed == "messages");
+    }
+    CHECK(h.store.commits[0].event_ids.size() == 2);
+    CHECK(h.store.commits[0].checkpoint.empty());
+    CHECK(h.store.commits[1].event_ids.size() == 2);
+    CHECK(h.store.commits[1].checkpoint.empty());
+    CHECK(h.store.commits[2].event_ids.size() == 1);
+    CHECK(h.store.commits[2].checkpoint == "2026-11-26T06:00:00.123Z");
+    CHECK(h.observer.reasons == std::vector<std::string>{"", "", ""});
+
+    SUBCASE("the next poll starts at checkpoint - overlap")
+    {
+        h.tenant.requests.clear();
+        h.tenant.responses.push_back(soap_page({"ID5"}, false, "ID5"));
+        const auto later = k_now + 60s;
+        const auto second = h.poll(later);
+        CHECK(second.ok);
+        CHECK(second.records == 1);
+        CHECK(second.stored == 0);  // ID5 in the same state was stored by the first poll
+        REQUIRE(h.tenant.requests.size() == 1);
+        CHECK(h.tenant.requests[0].lower == "2026-11-26T05:58:00.123Z");
+        CHECK(h.tenant.requests[0].upper == iso(later));
+        CHECK(h.tenant.requests[0].last_returned_id.empty());
+        REQUIRE(h.store.commits.size() == 4);
+        CHECK(h.store.commits[3].checkpoint == iso(later));
+        CHECK(h.store.checkpoints["messages"] == "2026-11-26T06:01:00.123Z");
+    }
+}
+
+TEST_CASE("webservice_messages: an empty interval still advances the checkpoint")
+{
+    Harness h;
+    h.store.checkpoints["messages"] = "2026-11-26T05:00:00.000Z";
+    h.tenant.responses.push_back(soap_page({}, false, ""));
+    const auto outcome = h.poll();
+    CHECK(outcome.ok);
+    CHECK(outcome.records == 0);
+    REQUIRE(h.tenant.requests.size() == 1);
+    CHECK(h.tenant.requests[0].lower == "2026-11-26T04:58:00.000Z");
+    REQUIRE(h.store.commits.size() == 1);
+    CHECK(h.store.commits[0].event_ids.empty());
+    CHECK(h.store.checkpoints["messages"] == "2026-11-26T06:00:00.123Z");
+}
+
+TEST_CASE("webservice_messages: a SOAP fault on page 2 keeps page 1 and the old checkpoint")
+{
+    Harness h;
+    h.store.checkpoints["messages"] = "2026-11-26T05:00:00.000Z";
+    h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+    h.tenant.responses.push_back(raw(500, read_sample("soap-fault.xml")));
+
+    const auto outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.reason == "soap_fault");
+    CHECK_FALSE(outcome.auth_failed);
+    CHECK(outcome.message.find("XML parse error: syntax error: line 1, column 0") != std::string::npos);
+    CHECK(outcome.message.find("acme-prod") != std::string::npos);
+    CHECK(outcome.message.find("HTTP 500") != std::string::npos);
+    CHECK(outcome.records == 2);
+    CHECK(outcome.stored == 2);
+
+    REQUIRE(h.tenant.requests.size() == 2);
+    CHECK(h.tenant.requests[1].last_returned_id == "ID2");
+    REQUIRE(h.store.commits.size() == 1);
+    CHECK(h.store.commits[0].event_ids.size() == 2);
+    CHECK(h.store.commits[0].checkpoint == "2026-11-26T05:00:00.000Z");
+    CHECK(h.store.checkpoints["messages"] == "2026-11-26T05:00:00.000Z");
+    CHECK(h.observer.reasons == std::vector<std::string>{"", "http_500"});
+}
+
+TEST_CASE("webservice_messages: a fault inside a 200 answer is a soap_fault too")
+{
+    Harness h;
+    h.tenant.responses.push_back(raw(200, read_sample("soap-fault.xml")));
+    const auto outcome = h.poll();
+    CHECK(outcome.reason == "soap_fault");
+    CHECK(h.store.commits.empty());
+}
+
+TEST_CASE("webservice_messages: a query error in the response's own Log is not an empty interval")
+{
+    Harness h;
+    auto page = soap_page({}, false, "");
+    const auto at = page.body.find("</n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync>");
+    page.body.insert(at, "<Log><MaximumLogItemSeverityCode>3</MaximumLogItemSeverityCode><Item><SeverityCode>3"
+                         "</SeverityCode><Note>Selection is not allowed</Note></Item></Log>");
+    h.tenant.responses.push_back(page);
+    const auto outcome = h.poll();
+    CHECK(outcome.reason == "soap_fault");
+    CHECK(outcome.message.find("Selection is not allowed") != std::string::npos);
+    CHECK(h.store.commits.empty());
+}
+
+TEST_CASE("webservice_messages: broken XML is a parse failure and nothing is committed")
+{
+    Harness h;
+    auto page = soap_page({"ID1"}, false, "ID1");
+    page.body.resize(page.body.size() - 40);
+    h.tenant.responses.push_back(page);
+    const auto outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.reason == "parse");
+    CHECK(outcome.message.find("malformed XML") != std::string::npos);
+    CHECK(outcome.message.find("page 1") != std::string::npos);
+    CHECK(h.store.commits.empty());
+}
+
+TEST_CASE("webservice_messages: an HTTP error without a SOAP fault is classified by c4c_request")
+{
+    Harness h;
+    h.tenant.responses.push_back(raw(500, "<html><body>Internal Server Error</body></html>", "text/html"));
+    const auto outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.reason == "http_500");
+    CHECK(h.store.commits.empty());
+}
+
+TEST_CASE("webservice_messages: 401 marks the source as refused")
+{
+    Harness h;
+    h.tenant.responses.push_back(raw(401, "Unauthorized", "text/plain"));
+    const auto outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.auth_failed);
+    CHECK(outcome.reason == "http_401");
+    CHECK(outcome.message.find("CRUN_USER") != std::string::npos);
+    CHECK(outcome.message.find("s3cret") == std::string::npos);
+    CHECK(h.tenant.requests.size() == 1);
+    CHECK(h.store.commits.empty());
+}
+
+TEST_CASE("webservice_messages: a full outbox stops the poll before any request")
+{
+    Harness h;
+    h.store.accept = false;
+    const auto outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.reason == "outbox_full");
+    CHECK(h.tenant.requests.empty());
+    CHECK(h.store.commits.empty());
+}
+
+TEST_CASE("webservice_messages: a commit that fails stops the poll")
+{
+    Harness h;
+    h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+    h.store.status = CommitStatus::outbox_full;
+    const auto full = h.poll();
+    CHECK(full.reason == "outbox_full");
+    CHECK(h.tenant.requests.size() == 1);
+
+    h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+    h.store.status = CommitStatus::failed;
+    const auto failed = h.poll();
+    CHECK(failed.reason == "store");
+    CHECK(h.tenant.requests.size() == 2);
+    CHECK(h.store.commits.empty());
+}
+
+TEST_CASE("webservice_messages: a tenant that pages without progress is stopped")
+{
+    SUBCASE("the same LastReturnedObjectID twice")
+    {
+        Harness h;
+        h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+        h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+        const auto outcome = h.poll();
+        CHECK(outcome.reason == "parse");
+        CHECK(outcome.message.find("LastReturnedObjectID") != std::string::npos);
+        CHECK(h.tenant.requests.size() == 2);
+        REQUIRE(h.store.commits.size() == 1);
+        CHECK(h.store.commits[0].checkpoint.empty());
+    }
+    SUBCASE("an earlier LastReturnedObjectID")
+    {
+        Harness h;
+        h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+        h.tenant.responses.push_back(soap_page({"ID3", "ID4"}, true, "ID4"));
+        h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+        const auto outcome = h.poll();
+        CHECK(outcome.reason == "parse");
+        CHECK(h.tenant.requests.size() == 3);
+        CHECK(h.store.commits.size() == 2);
+    }
+    SUBCASE("more hits but no message")
+    {
+        Harness h;
+        h.tenant.responses.push_back(soap_page({}, true, "ID9"));
+        const auto outcome = h.poll();
+        CHECK(outcome.reason == "parse");
+        CHECK(outcome.message.find("no message") != std::string::npos);
+        CHECK(h.store.commits.empty());
+    }
+    SUBCASE("more hits without LastReturnedObjectID")
+    {
+        Harness h;
+        h.tenant.responses.push_back(soap_page({"ID1"}, true, ""));
+        const auto outcome = h.poll();
+        CHECK(outcome.reason == "parse");
+        CHECK(h.store.commits.empty());
+    }
+}
+
+TEST_CASE("webservice_messages: an unreachable tenant")
+{
+    Harness h;
+    h.c4c.url = "http://127.0.0.1:1";
+    const auto outcome = h.poll();
+    CHECK_FALSE(outcome.ok);
+    CHECK_FALSE(outcome.reason.empty());
+    CHECK(h.store.commits.empty());
+}
