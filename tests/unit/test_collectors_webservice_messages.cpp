@@ -468,7 +468,10 @@ struct Harness {
                 outcome = co_await collector->poll(context);
                 done = true;
             },
-            [&](std::exception_ptr error) { failure = error; });
+            [&](std::exception_ptr error) {
+                failure = error;
+                io.stop();  // the server keeps the loop busy: end run_for as soon as the poll is done
+            });
         io.restart();
         io.run_for(30s);
         REQUIRE_FALSE(failure);
