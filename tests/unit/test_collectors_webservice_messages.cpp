@@ -738,3 +738,15 @@ TEST_CASE("webservice_messages: an unreachable tenant")
     CHECK_FALSE(outcome.reason.empty());
     CHECK(h.store.commits.empty());
 }
+
+TEST_CASE("webservice_messages: an unreadable stored checkpoint is read like a first run and then repaired")
+{
+    Harness h;
+    h.store.checkpoints["messages"] = "not-a-time";
+    h.tenant.responses.push_back(soap_page({"ID1"}, false, "ID1"));
+    const auto outcome = h.poll();
+    CHECK(outcome.ok);
+    REQUIRE(h.tenant.requests.size() == 1);
+    CHECK(h.tenant.requests[0].lower == "2026-11-25T06:00:00.123Z");
+    CHECK(h.store.checkpoints["messages"] == "2026-11-26T06:00:00.123Z");
+}
