@@ -89,7 +89,7 @@ public:
               const DeliveryOptions& options);
     /// POSTs `json_body` (uncompressed). Never throws except on cancellation.
     boost::asio::awaitable<PostOutcome> post(std::string_view json_body);
-    /// "use_case endpoint (host)" for log lines.
+    /// "use_case (host)", for log lines.
     const std::string& label() const { return m_label; }
     const std::string& host() const { return m_host; }
     Authorizer& authorizer() { return m_auth; }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -248,15 +249,18 @@ TEST_CASE("log record encoding is fast enough for 150k records/s")
     }
     constexpr int k_records = 50'000;
     std::size_t bytes = 0;
-    const auto started = std::chrono::steady_clock::now();
+    // CPU time, so that a loaded machine does not fail the test.
+    const std::clock_t started = std::clock();
     for (int i = 0; i < k_records; ++i) {
         event.time_unix_nano += 1000;
         bytes += c4c::exporters::encode_log_record(event).size();
     }
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
-    const double per_record_us = elapsed.count() * 1e6 / k_records;
-    MESSAGE("encode_log_record: " << per_record_us << " us/record, " << bytes / k_records << " bytes/record");
+    const double per_record_us =
+        static_cast<double>(std::clock() - started) / CLOCKS_PER_SEC * 1e6 / k_records;
+    MESSAGE("encode_log_record: " << per_record_us << " us CPU/record, " << bytes / k_records << " bytes/record");
     CHECK(bytes > 0);
-    // Generous even for sanitizer and debug builds; a release build is well under 2 us.
-    CHECK(per_record_us < 50.0);
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    // An optimized build does about 1 us here; 150k records/s leave the collector and this < 6.6 us.
+    CHECK(per_record_us < 6.0);
+#endif
 }
