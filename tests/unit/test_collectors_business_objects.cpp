@@ -24,6 +24,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -258,6 +259,8 @@ public:
     std::function<void(std::size_t index, FakeC4c&)> before_request;
     /// Request number -> canned answer instead of a page.
     std::map<std::size_t, ServerResponse> scripted;
+    /// Server-driven paging: at most this many rows per answer, whatever $top asks (then __next follows).
+    std::size_t server_page_limit = std::numeric_limits<std::size_t>::max();
 
     void add(std::string_view collection, std::string object_id, std::string id, std::int64_t changed_ms)
     {
@@ -311,7 +314,8 @@ public:
     {
         auto matched = evaluate(query);
         const std::size_t skip = query.params.contains("$skip") ? std::stoul(query.params.at("$skip")) : 0;
-        const std::size_t top = query.params.contains("$top") ? std::stoul(query.params.at("$top")) : 1000;
+        const std::size_t top = std::min<std::size_t>(
+            server_page_limit, query.params.contains("$top") ? std::stoul(query.params.at("$top")) : 1000);
         std::vector<FakeRow> rows;
         for (std::size_t i = skip; i < matched.size() && i < skip + top; ++i) {
             rows.push_back(matched[i]);
@@ -1261,4 +1265,35 @@ TEST_CASE("business_objects: a row dated in the future does not carry the checkp
     CHECK(h.fake.targets[0].find(
               fmt::format("ge%20datetimeoffset%27{}%27", encoded_iso(k_now + 60'000 - k_overlap_ms))) != std::string::npos);
     CHECK(checkpoint_ms(h.store, k_opportunities) == k_now + 86'400'000);  // and never moves back
+}
+
+TEST_CASE("business_objects: server-driven paging (fewer rows than $top, with __next)")
+{
+    Harness h;
+    const auto rows = add_rows(h.fake, k_opportunities, 300, k_now - 3'600'000);
+    h.fake.server_page_limit = 50;
+
+    SUBCASE("__next is the signal that more rows exist")
+    {
+        const PollOutcome outcome = h.poll();
+        CHECK_MESSAGE(outcome.ok, outcome.message);
+        CHECK(outcome.stored == 300);
+        CHECK_STATES(h.store.states(k_opportunities), as_set(rows));
+        CHECK(h.store.offered_again == 0);
+        CHECK(h.fake.targets.size() == 7);  // 50 new rows a page, minus the boundary repeats
+    }
+    SUBCASE("a walk that does not end within the page cap stops with an error, keeping its progress")
+    {
+        h.source.page_size = 1'000'000;  // page cap 100
+        h.fake.server_page_limit = 2;    // one new row per page
+        const PollOutcome outcome = h.poll();
+        CHECK_FALSE(outcome.ok);
+        CHECK(outcome.reason == "parse");
+        CHECK(outcome.message.find("more than 100 pages") != std::string::npos);
+        CHECK(outcome.message.find("OpportunityCollection page 101") != std::string::npos);
+        CHECK(h.fake.targets.size() == 100);
+        CHECK(h.store.events.size() == 101);
+        CHECK(checkpoint_ms(h.store, k_opportunities) == rows[100].second);
+        CHECK_FALSE(h.store.checkpoint_went_back);
+    }
 }
