@@ -20,30 +20,205 @@ namespace {
 
 constexpr std::int64_t k_ns_per_ms = 1'000'000;
 
-struct FieldPair {
-    std::string_view first;
-    std::string_view second;
+// The row members an event is made of. A row is scanned once into these slots (rather than looked up
+// member by member): at a few hundred thousand rows a second, the lookups were a tenth of the time.
+enum Slot : std::uint8_t {
+    object_id,
+    id,
+    changed_on,
+    creation_time,
+    name,
+    created_by,
+    last_changed_by,
+    life_cycle_status,
+    life_cycle_status_text,
+    service_request_status,
+    service_request_status_text,
+    status,
+    status_text,
+    amount_value,
+    currency_code,
+    expected_revenue,
+    expected_revenue_currency,
+    net_amount,
+    net_amount_currency,
+    total_net_amount,
+    total_net_amount_currency,
+    service_priority,
+    priority,
+    processing_type,
+    k_slot_count,
+};
+
+struct SlotName {
+    std::string_view name;
+    Slot slot;
+};
+
+constexpr std::array k_slot_names{
+    SlotName{"ObjectID", object_id},
+    SlotName{"ID", id},
+    SlotName{"EntityLastChangedOn", changed_on},
+    SlotName{"CreationDateTime", creation_time},
+    SlotName{"Name", name},
+    SlotName{"CreatedBy", created_by},
+    SlotName{"LastChangedBy", last_changed_by},
+    SlotName{"LifeCycleStatusCode", life_cycle_status},
+    SlotName{"LifeCycleStatusCodeText", life_cycle_status_text},
+    SlotName{"ServiceRequestLifeCycleStatusCode", service_request_status},
+    SlotName{"ServiceRequestLifeCycleStatusCodeText", service_request_status_text},
+    SlotName{"StatusCode", status},
+    SlotName{"StatusCodeText", status_text},
+    SlotName{"AmountValue", amount_value},
+    SlotName{"CurrencyCode", currency_code},
+    SlotName{"ExpectedRevenueAmount", expected_revenue},
+    SlotName{"ExpectedRevenueAmountCurrencyCode", expected_revenue_currency},
+    SlotName{"NetAmount", net_amount},
+    SlotName{"NetAmountCurrencyCode", net_amount_currency},
+    SlotName{"TotalNetAmount", total_net_amount},
+    SlotName{"TotalNetAmountCurrencyCode", total_net_amount_currency},
+    SlotName{"ServicePriorityCode", service_priority},
+    SlotName{"PriorityCode", priority},
+    SlotName{"ProcessingTypeCode", processing_type},
+};
+static_assert(k_slot_names.size() == k_slot_count);
+
+struct SlotPair {
+    Slot first;
+    Slot second;
 };
 
 // Where collections keep their status: most in LifeCycleStatusCode, tickets in their own field.
-constexpr std::array k_status_fields{
-    FieldPair{"LifeCycleStatusCode", "LifeCycleStatusCodeText"},
-    FieldPair{"ServiceRequestLifeCycleStatusCode", "ServiceRequestLifeCycleStatusCodeText"},
-    FieldPair{"StatusCode", "StatusCodeText"},
+constexpr std::array k_status_slots{
+    SlotPair{life_cycle_status, life_cycle_status_text},
+    SlotPair{service_request_status, service_request_status_text},
+    SlotPair{status, status_text},
 };
 
-constexpr std::array k_amount_fields{
-    FieldPair{"AmountValue", "CurrencyCode"},
-    FieldPair{"ExpectedRevenueAmount", "ExpectedRevenueAmountCurrencyCode"},
-    FieldPair{"NetAmount", "NetAmountCurrencyCode"},
-    FieldPair{"TotalNetAmount", "TotalNetAmountCurrencyCode"},
+constexpr std::array k_amount_slots{
+    SlotPair{amount_value, currency_code},
+    SlotPair{expected_revenue, expected_revenue_currency},
+    SlotPair{net_amount, net_amount_currency},
+    SlotPair{total_net_amount, total_net_amount_currency},
 };
+
+struct RowFields {
+    std::array<std::string_view, k_slot_count> value{};
+    std::array<bool, k_slot_count> present{};
+};
+
+RowFields extract_fields(const ODataRow& row)
+{
+    RowFields fields;
+    row.for_each([&fields](std::string_view member, std::string_view value) {
+        for (const auto& slot : k_slot_names) {
+            if (slot.name.size() == member.size() && slot.name == member) {
+                fields.value[slot.slot] = value;  // of duplicate members the last one counts, as in ODataRow::get
+                fields.present[slot.slot] = true;
+                return;
+            }
+        }
+    });
+    return fields;
+}
+
+std::string row_problem(std::string_view collection, const RowFields& fields)
+{
+    const std::string which = fields.value[id].empty() ? std::string("a row without ID")
+                                                       : fmt::format("row ID '{}'", fields.value[id]);
+    if (fields.value[object_id].empty()) {
+        return fmt::format("{}: {} has no ObjectID", collection, which);
+    }
+    if (!fields.present[changed_on]) {
+        return fmt::format("{}: {} (ObjectID {}) has no EntityLastChangedOn", collection, which,
+                           fields.value[object_id]);
+    }
+    if (!parse_odata_date(fields.value[changed_on])) {
+        return fmt::format("{}: {} (ObjectID {}) has an unreadable EntityLastChangedOn '{}'", collection, which,
+                           fields.value[object_id], fields.value[changed_on]);
+    }
+    return {};
+}
 
 void add_string(Event& event, std::string_view key, std::string_view value)
 {
     if (!value.empty()) {
         event.attributes.push_back(Attribute{std::string(key), std::string(value)});
     }
+}
+
+Event normalize_fields(std::string_view tenant, std::string_view collection, const RowFields& fields,
+                       std::int64_t changed_ms, std::int64_t observed_unix_nano)
+{
+    const std::string_view object = fields.value[object_id];
+    const std::int64_t changed_ns = changed_ms * k_ns_per_ms;
+
+    Event event;
+    event.id = make_event_id(tenant, daemon::k_source_business_objects, collection, object, changed_ns);
+    event.source = daemon::k_source_business_objects;
+    event.object_type = std::string(collection);
+    event.object_id = std::string(object);
+    event.time_unix_nano = changed_ns;
+    event.observed_unix_nano = observed_unix_nano;
+    event.severity = Severity::info;
+
+    std::string_view status_code;
+    std::string_view status_text;
+    for (const auto& pair : k_status_slots) {
+        if (!fields.value[pair.first].empty()) {
+            status_code = fields.value[pair.first];
+            status_text = fields.value[pair.second];
+            break;
+        }
+    }
+    // (Not an optional: GCC 12 warns about a maybe-uninitialized optional<int64_t> here.)
+    std::int64_t created_ms = 0;
+    bool has_created = false;
+    if (auto parsed = parse_odata_date(fields.value[creation_time])) {
+        created_ms = *parsed;
+        has_created = true;
+    }
+
+    // Appended piece by piece: fmt::format's general path is a measurable share of the per-record budget.
+    const std::string_view business_id = fields.value[id];
+    std::string& body = event.body;
+    body.reserve(64);
+    body = business_object_name(collection);
+    body += ' ';
+    body += business_id.empty() ? object : business_id;
+    body += has_created && created_ms == changed_ms ? " created" : " changed";
+    if (!status_code.empty()) {
+        body += ": status ";
+        body += status_code;
+        if (!status_text.empty()) {
+            body += " (";
+            body += status_text;
+            body += ')';
+        }
+    }
+
+    event.attributes.reserve(11);
+    add_string(event, "sap.c4c.id", business_id);
+    add_string(event, "sap.c4c.status_code", status_code);
+    add_string(event, "sap.c4c.status_text", status_text);
+    add_string(event, "sap.c4c.name", fields.value[name]);
+    add_string(event, "sap.c4c.created_by", fields.value[created_by]);
+    add_string(event, "sap.c4c.last_changed_by", fields.value[last_changed_by]);
+    if (has_created) {
+        event.attributes.push_back(Attribute{"sap.c4c.creation_time", format_datetimeoffset(created_ms)});
+    }
+    for (const auto& pair : k_amount_slots) {
+        if (!fields.value[pair.first].empty()) {
+            add_string(event, "sap.c4c.amount", fields.value[pair.first]);
+            const auto currency = fields.value[pair.second];
+            add_string(event, "sap.c4c.currency", currency.empty() ? fields.value[currency_code] : currency);
+            break;
+        }
+    }
+    add_string(event, "sap.c4c.priority_code",
+               fields.value[service_priority].empty() ? fields.value[priority] : fields.value[service_priority]);
+    add_string(event, "sap.c4c.processing_type_code", fields.value[processing_type]);
+    return event;
 }
 
 std::int64_t unix_ms(std::chrono::system_clock::time_point t)
@@ -85,6 +260,7 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
 
     KeysetWalk walk(lower, page_size);
     const std::size_t page_cap = business_objects_page_cap(page_size);
+    std::vector<RowFields> fields;  // views into the current page's rows
     std::vector<KeysetWalk::Key> keys;
     std::vector<bool> fresh;
     std::vector<Event> events;
@@ -130,12 +306,16 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
 
         keys.clear();
         keys.reserve(page.rows.size());
+        fields.clear();
+        fields.reserve(page.rows.size());
         for (const auto& row : page.rows) {
-            if (auto problem = business_object_row_problem(collection, row); !problem.empty()) {
-                co_return with_progress(parse_failure(context, where, problem), outcome);
+            fields.push_back(extract_fields(row));
+            const RowFields& row_fields = fields.back();
+            const auto changed = parse_odata_date(row_fields.value[changed_on]);
+            if (row_fields.value[object_id].empty() || !changed) {
+                co_return with_progress(parse_failure(context, where, row_problem(collection, row_fields)), outcome);
             }
-            keys.push_back(KeysetWalk::Key{row.value_or_empty("ObjectID"),
-                                           *parse_odata_date(row.value_or_empty("EntityLastChangedOn"))});
+            keys.push_back(KeysetWalk::Key{row_fields.value[object_id], *changed});
         }
         if (auto problem = walk.accept(keys, page.next.has_value(), fresh); !problem.empty()) {
             co_return with_progress(parse_failure(context, where, problem), outcome);
@@ -148,7 +328,7 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
         for (std::size_t i = 0; i < page.rows.size(); ++i) {
             page_max = std::max(page_max.value_or(keys[i].time_ms), keys[i].time_ms);
             if (fresh[i]) {
-                events.push_back(normalize_business_object(context.tenant, collection, page.rows[i], observed));
+                events.push_back(normalize_fields(context.tenant, collection, fields[i], keys[i].time_ms, observed));
             }
         }
         outcome.records += events.size();
@@ -208,95 +388,14 @@ std::string business_object_name(std::string_view collection)
 Event normalize_business_object(std::string_view tenant, std::string_view collection, const ODataRow& row,
                                 std::int64_t observed_unix_nano)
 {
-    const std::string_view object_id = row.value_or_empty("ObjectID");
-    const std::int64_t changed_ms = parse_odata_date(row.value_or_empty("EntityLastChangedOn")).value_or(0);
-    const std::int64_t changed_ns = changed_ms * k_ns_per_ms;
-
-    Event event;
-    event.id = make_event_id(tenant, daemon::k_source_business_objects, collection, object_id, changed_ns);
-    event.source = daemon::k_source_business_objects;
-    event.object_type = std::string(collection);
-    event.object_id = std::string(object_id);
-    event.time_unix_nano = changed_ns;
-    event.observed_unix_nano = observed_unix_nano;
-    event.severity = Severity::info;
-
-    const std::string_view id = row.value_or_empty("ID");
-    std::string_view status_code;
-    std::string_view status_text;
-    for (const auto& fields : k_status_fields) {
-        if (auto code = row.get(fields.first); code && !code->empty()) {
-            status_code = *code;
-            status_text = row.value_or_empty(fields.second);
-            break;
-        }
-    }
-    // (Not an optional: GCC 12 warns about a maybe-uninitialized optional<int64_t> here.)
-    std::int64_t created_ms = 0;
-    bool has_created = false;
-    if (auto parsed = parse_odata_date(row.value_or_empty("CreationDateTime"))) {
-        created_ms = *parsed;
-        has_created = true;
-    }
-
-    // Appended piece by piece: fmt::format's general path is a measurable share of the per-record budget.
-    std::string& body = event.body;
-    body.reserve(64);
-    body = business_object_name(collection);
-    body += ' ';
-    body += id.empty() ? object_id : id;
-    body += has_created && created_ms == changed_ms ? " created" : " changed";
-    if (!status_code.empty()) {
-        body += ": status ";
-        body += status_code;
-        if (!status_text.empty()) {
-            body += " (";
-            body += status_text;
-            body += ')';
-        }
-    }
-
-    event.attributes.reserve(11);
-    add_string(event, "sap.c4c.id", id);
-    add_string(event, "sap.c4c.status_code", status_code);
-    add_string(event, "sap.c4c.status_text", status_text);
-    add_string(event, "sap.c4c.name", row.value_or_empty("Name"));
-    add_string(event, "sap.c4c.created_by", row.value_or_empty("CreatedBy"));
-    add_string(event, "sap.c4c.last_changed_by", row.value_or_empty("LastChangedBy"));
-    if (has_created) {
-        add_string(event, "sap.c4c.creation_time", format_datetimeoffset(created_ms));
-    }
-    for (const auto& fields : k_amount_fields) {
-        if (auto amount = row.get(fields.first); amount && !amount->empty()) {
-            add_string(event, "sap.c4c.amount", *amount);
-            auto currency = row.value_or_empty(fields.second);
-            add_string(event, "sap.c4c.currency", currency.empty() ? row.value_or_empty("CurrencyCode") : currency);
-            break;
-        }
-    }
-    auto priority = row.value_or_empty("ServicePriorityCode");
-    add_string(event, "sap.c4c.priority_code", priority.empty() ? row.value_or_empty("PriorityCode") : priority);
-    add_string(event, "sap.c4c.processing_type_code", row.value_or_empty("ProcessingTypeCode"));
-    return event;
+    const RowFields fields = extract_fields(row);
+    return normalize_fields(tenant, collection, fields, parse_odata_date(fields.value[changed_on]).value_or(0),
+                            observed_unix_nano);
 }
 
 std::string business_object_row_problem(std::string_view collection, const ODataRow& row)
 {
-    const auto id = row.get("ID");
-    const std::string which = id && !id->empty() ? fmt::format("row ID '{}'", *id) : std::string("a row without ID");
-    const std::string_view object_id = row.value_or_empty("ObjectID");
-    if (object_id.empty()) {
-        return fmt::format("{}: {} has no ObjectID", collection, which);
-    }
-    const auto changed = row.get("EntityLastChangedOn");
-    if (!changed) {
-        return fmt::format("{}: {} (ObjectID {}) has no EntityLastChangedOn", collection, which, object_id);
-    }
-    if (!parse_odata_date(*changed)) {
-        return fmt::format("{}: {} (ObjectID {}) has an unreadable EntityLastChangedOn '{}'", collection, which,
-                           object_id, *changed);
-    }
-    return {};
+    return row_problem(collection, extract_fields(row));
 }
 
 std::optional<std::int64_t> parse_business_objects_checkpoint(std::string_view checkpoint)

@@ -26,13 +26,13 @@ void throw_exception_from_error(const ODataError& error, const boost::source_loc
 
 std::optional<std::string_view> ODataRow::get(std::string_view name) const
 {
-    // From the back: of duplicate members the last one counts, as in most JSON readers.
-    for (auto it = m_fields.rbegin(); it != m_fields.rend(); ++it) {
-        if (it->name_size == name.size() && std::string_view(m_text).substr(it->name_offset, it->name_size) == name) {
-            return std::string_view(m_text).substr(it->value_offset, it->value_size);
+    std::optional<std::string_view> found;
+    for_each([&](std::string_view n, std::string_view v) {
+        if (n == name) {
+            found = v;  // keep going: of duplicate members the last one counts, as in most JSON readers
         }
-    }
-    return std::nullopt;
+    });
+    return found;
 }
 
 std::string_view ODataRow::value_or_empty(std::string_view name) const
@@ -42,32 +42,45 @@ std::string_view ODataRow::value_or_empty(std::string_view name) const
 
 std::string_view ODataRow::name(std::size_t i) const
 {
-    const auto& field = m_fields.at(i);
-    return std::string_view(m_text).substr(field.name_offset, field.name_size);
+    if (i >= m_count) {
+        throw std::out_of_range("ODataRow::name");
+    }
+    std::string_view out;
+    std::size_t index = 0;
+    for_each([&](std::string_view n, std::string_view) {
+        if (index++ == i) {
+            out = n;
+        }
+    });
+    return out;
 }
 
 std::string_view ODataRow::value(std::size_t i) const
 {
-    const auto& field = m_fields.at(i);
-    return std::string_view(m_text).substr(field.value_offset, field.value_size);
+    if (i >= m_count) {
+        throw std::out_of_range("ODataRow::value");
+    }
+    std::string_view out;
+    std::size_t index = 0;
+    for_each([&](std::string_view, std::string_view v) {
+        if (index++ == i) {
+            out = v;
+        }
+    });
+    return out;
 }
 
 void ODataRow::add(std::string_view name, std::string_view value)
 {
-    Field field{};
-    field.name_offset = static_cast<std::uint32_t>(m_text.size());
-    field.name_size = static_cast<std::uint32_t>(name.size());
-    m_text.append(name);
-    field.value_offset = static_cast<std::uint32_t>(m_text.size());
-    field.value_size = static_cast<std::uint32_t>(value.size());
-    m_text.append(value);
-    m_fields.push_back(field);
-}
-
-void ODataRow::reserve(std::size_t fields, std::size_t bytes)
-{
-    m_fields.reserve(fields);
-    m_text.reserve(bytes);
+    const auto name_size = static_cast<std::uint32_t>(name.size());
+    const auto value_size = static_cast<std::uint32_t>(value.size());
+    char header[k_header];
+    std::memcpy(header, &name_size, sizeof name_size);
+    std::memcpy(header + sizeof name_size, &value_size, sizeof value_size);
+    m_data.append(header, k_header);
+    m_data.append(name);
+    m_data.append(value);
+    ++m_count;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -302,12 +315,11 @@ private:
             if (*m_p != '{') {
                 return skip_value(depth);
             }
-            m_row.reserve(m_row_fields + 2, m_row_bytes + 64);
+            m_row.reserve(m_row_bytes + 64);
             if (!members(depth + 1, [this, depth](std::string_view key) { return row_member(key, depth + 1); })) {
                 return false;
             }
-            m_row_fields = m_row.size();
-            m_row_bytes = m_row.text_bytes();
+            m_row_bytes = m_row.bytes();
             m_page.rows.push_back(std::move(m_row));
             m_row = ODataRow{};
             return true;
@@ -695,7 +707,6 @@ private:
     std::string m_key_buffer;
     std::string m_value_buffer;
     ODataRow m_row;
-    std::size_t m_row_fields = 0;
     std::size_t m_row_bytes = 0;
     bool m_has_d = false;
     bool m_has_results = false;

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,7 +36,8 @@ struct ODataError {
 
 /// One entity of a page: its scalar properties, in document order. Nested objects (`__metadata`,
 /// `__deferred` navigation links, expanded entities) and arrays are dropped while parsing; `null`
-/// properties are absent; numbers and booleans keep their JSON text ("12.5", "true").
+/// properties are absent; numbers and booleans keep their JSON text ("12.5", "true"). Stored as one
+/// buffer of records (one allocation per row); for_each() is the fast way through it.
 class ODataRow {
 public:
     /// The property's value, or nullopt when the row has no such scalar property (or it was null). Of
@@ -44,25 +46,38 @@ public:
     /// The property's value, or "" when absent.
     std::string_view value_or_empty(std::string_view name) const;
 
-    std::size_t size() const { return m_fields.size(); }
+    /// Calls `visit(name, value)` for every property, in document order.
+    template <class Visit> void for_each(Visit&& visit) const
+    {
+        const char* p = m_data.data();
+        const char* const end = p + m_data.size();
+        while (p < end) {
+            std::uint32_t name_size = 0;
+            std::uint32_t value_size = 0;
+            std::memcpy(&name_size, p, sizeof name_size);
+            std::memcpy(&value_size, p + sizeof name_size, sizeof value_size);
+            p += k_header;
+            visit(std::string_view(p, name_size), std::string_view(p + name_size, value_size));
+            p += name_size + value_size;
+        }
+    }
+
+    std::size_t size() const { return m_count; }
+    /// The i-th property's name and value (walks the row: O(i)).
     std::string_view name(std::size_t i) const;
     std::string_view value(std::size_t i) const;
 
     /// Appends a property (the parser's, and tests' way of building a row).
     void add(std::string_view name, std::string_view value);
-    /// Pre-sizes storage for about `fields` properties holding `bytes` bytes of names and values.
-    void reserve(std::size_t fields, std::size_t bytes);
-    std::size_t text_bytes() const { return m_text.size(); }
+    /// Pre-sizes storage for about `bytes` bytes of records.
+    void reserve(std::size_t bytes) { m_data.reserve(bytes); }
+    std::size_t bytes() const { return m_data.size(); }
 
 private:
-    struct Field {
-        std::uint32_t name_offset;
-        std::uint32_t name_size;
-        std::uint32_t value_offset;
-        std::uint32_t value_size;
-    };
-    std::string m_text;  ///< every name and value, back to back
-    std::vector<Field> m_fields;
+    static constexpr std::size_t k_header = 2 * sizeof(std::uint32_t);
+    /// Records back to back: name size (u32), value size (u32), name, value.
+    std::string m_data;
+    std::size_t m_count = 0;
 };
 
 /// One page of a collection query.
