@@ -389,6 +389,11 @@ ServerResponse AlmSink::handle_token(const ServerRequest& request) {
     auto form = parse_query("?" + request.body);
     auto grant = query_value(form, "grant_type");
     auto creds = basic_credentials(request);
+    // Like UAA/XSUAA: with this header the Basic credentials are form-url-encoded before base64.
+    auto encoded = request.header("x-cf-encoded-credentials");
+    if (creds && encoded && *encoded == "true") {
+        creds = std::pair{percent_decode(creds->first), percent_decode(creds->second)};
+    }
     if (!creds) {
         auto id = query_value(form, "client_id");
         auto secret = query_value(form, "client_secret");

@@ -214,6 +214,23 @@ ServerResponse handle_control(Simulator& sim, const ServerRequest& request) {
         }
         return ok(sim.sink().received(query_value(params, "use_case").value_or("")));
     }
+    if (path == "/_sim/requests") {
+        if (method != "GET") {
+            return bad(405, "use GET");
+        }
+        auto prefix = query_value(params, "prefix").value_or("");
+        json list = json::array();
+        for (const auto& entry : sim.request_log()) {
+            if (entry.target.compare(0, prefix.size(), prefix) == 0) {
+                list.push_back({{"time_ms", entry.time_ms},
+                                {"method", entry.method},
+                                {"target", entry.target},
+                                {"status", entry.status},
+                                {"authorization", entry.authorization}});
+            }
+        }
+        return ok(json{{"requests", std::move(list)}});
+    }
     if (path == "/_sim/metrics_received") {
         return method == "GET" ? ok(sim.sink().metrics_received()) : bad(405, "use GET");
     }

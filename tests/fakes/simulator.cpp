@@ -2,6 +2,8 @@
 
 #include "tests/fakes/control_api.hpp"
 
+#include <chrono>
+
 namespace c4c::sim {
 
 namespace {
@@ -26,10 +28,27 @@ Simulator::Simulator(SimOptions options)
       m_soap(m_world) {}
 
 ServerResponse Simulator::handle(const ServerRequest& request) {
-    std::string_view path = request.path();
-    if (starts_with(path, "/_sim/")) {
+    if (starts_with(request.path(), "/_sim/")) {
         return handle_control(*this, request);
     }
+    RequestEntry entry;
+    entry.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    entry.method = request.method;
+    entry.target = request.target;
+    entry.authorization = request.header("authorization").has_value();
+    ServerResponse response = route(request);
+    entry.status = response.status;
+    if (m_request_log.size() == k_request_log_size) {
+        m_request_log.pop_front();
+    }
+    m_request_log.push_back(std::move(entry));
+    return response;
+}
+
+ServerResponse Simulator::route(const ServerRequest& request) {
+    std::string_view path = request.path();
     if (starts_with(path, "/sap/c4c/odata/v1/")) {
         return handle_c4c(request, "odata");
     }

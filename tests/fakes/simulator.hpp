@@ -12,6 +12,7 @@
 #include "tests/fakes/soap_service.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <string>
 
 namespace c4c::sim {
@@ -23,6 +24,16 @@ struct SimOptions {
     std::string soap_path = "/sap/bc/srt/scs/sap/querybusinessdocumentmessagemoni";
     std::string rta_zone = "UTC";  ///< SAP time-zone code
     SinkOptions sink;
+};
+
+/// One request as the simulator answered it, for tests that check timing (Retry-After, backoff) and
+/// what a client sent (e.g. that no Authorization header went to a path it should not).
+struct RequestEntry {
+    std::int64_t time_ms = 0;  ///< Unix time in ms when the request was routed
+    std::string method;
+    std::string target;        ///< path and query as sent
+    unsigned status = 0;       ///< the answer's status (a held connection still records its status)
+    bool authorization = false;  ///< an Authorization header was present
 };
 
 struct C4cCounters {
@@ -47,8 +58,12 @@ public:
     Faults& faults() { return m_faults; }
     AlmSink& sink() { return m_sink; }
     const C4cCounters& c4c_counters() const { return m_counters; }
+    /// The last `k_request_log_size` requests outside /_sim/, oldest first.
+    const std::deque<RequestEntry>& request_log() const { return m_request_log; }
+    static constexpr std::size_t k_request_log_size = 20000;
 
 private:
+    ServerResponse route(const ServerRequest& request);
     ServerResponse handle_c4c(const ServerRequest& request, std::string_view kind);
 
     SimOptions m_options;
@@ -60,6 +75,7 @@ private:
     RtaService m_rta;
     SoapService m_soap;
     C4cCounters m_counters;
+    std::deque<RequestEntry> m_request_log;
 };
 
 } // namespace c4c::sim
