@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <mutex>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace c4c::daemon {
 
 namespace {
@@ -82,11 +85,29 @@ private:
     spdlog::pattern_formatter m_formatter{"%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %v"};
 };
 
+// systemd sets JOURNAL_STREAM to "DEVICE:INODE" of the stream it connected to stderr. It is inherited by
+// children whose stderr may be redirected elsewhere, so it only counts when it still names our stderr.
+bool stderr_is_journal()
+{
+    const char* value = std::getenv("JOURNAL_STREAM");
+    if (value == nullptr) {
+        return false;
+    }
+    unsigned long long device = 0;
+    unsigned long long inode = 0;
+    if (std::sscanf(value, "%llu:%llu", &device, &inode) != 2) {
+        return false;
+    }
+    struct stat st {};
+    return ::fstat(STDERR_FILENO, &st) == 0 && static_cast<unsigned long long>(st.st_dev) == device &&
+           static_cast<unsigned long long>(st.st_ino) == inode;
+}
+
 } // namespace
 
 void setup_logging(std::string_view level, std::string_view format)
 {
-    const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+    const bool journal = stderr_is_journal();
     auto sink = std::make_shared<StderrSink>(format == "json", journal);
     auto logger = std::make_shared<spdlog::logger>("c4c-alm-collector", sink);
     logger->set_level(spdlog::level::from_str(std::string(level)));

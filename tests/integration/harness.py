@@ -114,8 +114,11 @@ class Simulator:
 
 def config_text(sim_url, state_dir, listen, *, sources=("business_objects",), interval="1s", page_size=None,
                 extra_endpoint="", extra_source="", extra_top="", tenant="acme-prod", c4c_password=C4C_PASSWORD,
-                endpoints=None, shutdown_timeout="5s"):
-    """A configuration for one tenant of the simulator, with the named sources and their endpoints."""
+                endpoints=None, endpoint_bodies=None, shutdown_timeout="5s"):
+    """A configuration for one tenant of the simulator, with the named sources and their endpoints.
+
+    Each source's endpoint posts to the simulator's sink without auth, unless `endpoint_bodies` maps
+    its use case to the keys to write instead; `endpoints` adds further endpoint tables."""
     use_case = {"business_objects": "business_process_monitoring",
                 "webservice_messages": "integration_monitoring",
                 "response_time_analysis": "real_user_monitoring"}
@@ -129,9 +132,13 @@ def config_text(sim_url, state_dir, listen, *, sources=("business_objects",), in
             lines.append(f"  page_size = {page_size}")
         lines += [extra_source, ""]
     for source in sources:
-        lines += [f"  [tenants.endpoints.{use_case[source]}]",
-                  f'  url = "{sim_url}/api/calm-logs/v1/logs?useCase={use_case[source]}"',
-                  '  auth = "none"', extra_endpoint, ""]
+        lines.append(f"  [tenants.endpoints.{use_case[source]}]")
+        body = (endpoint_bodies or {}).get(use_case[source])
+        if body is None:
+            lines += [f'  url = "{sim_url}/api/calm-logs/v1/logs?useCase={use_case[source]}"', '  auth = "none"']
+        else:
+            lines.append(body)
+        lines += [extra_endpoint, ""]
     for name, body in (endpoints or {}).items():
         lines += [f"  [tenants.endpoints.{name}]", body, ""]
     return "\n".join(lines) + "\n"
@@ -146,6 +153,7 @@ class Daemon:
         self.log_path = os.path.join(workdir, "daemon.log")
         self.write_config(text)
         self.process = None
+        self.log = None
 
     def write_config(self, text):
         with open(self.config, "w") as f:
@@ -170,7 +178,13 @@ class Daemon:
     def kill(self):
         self.process.kill()
         self.process.wait()
-        self.log.close()
+        self.close()
+
+    def close(self):
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
+        if self.log and not self.log.closed:
+            self.log.close()
 
     def stop(self, timeout=30):
         if self.process and self.process.poll() is None:
@@ -182,7 +196,7 @@ class Daemon:
                 self.process.wait()
                 raise AssertionError("daemon did not stop within its shutdown timeout")
             finally:
-                self.log.close()
+                self.close()
         return self.process.returncode if self.process else None
 
     def logs(self):
@@ -238,6 +252,7 @@ class DaemonTestCase(unittest.TestCase):
             if daemon.process and daemon.process.poll() is None:
                 daemon.process.kill()
                 daemon.process.wait()
+            daemon.close()
             if failed or os.environ.get("C4C_TEST_VERBOSE"):
                 print(f"--- daemon log {daemon.log_path} ---\n{daemon.logs()[-6000:]}")
         self.sim.stop()
