@@ -23,6 +23,12 @@ C4C_PASSWORD = "demo-password"
 COLLECTIONS = ["OpportunityCollection", "SalesOrderCollection", "LeadCollection", "ServiceRequestCollection"]
 
 
+def die_with_parent():
+    """preexec_fn: the child is killed when the test runner dies (a timeout, ^C), leaving no orphans."""
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,7 +63,8 @@ class Simulator:
 
     def __init__(self, *args):
         self.process = subprocess.Popen([SIM_BIN, "--listen", "127.0.0.1:0", "--quiet", *args],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        preexec_fn=die_with_parent)
         line = self.process.stdout.readline().strip()
         if "listening on" not in line:
             self.process.kill()
@@ -162,7 +169,7 @@ class Daemon:
     def start(self, *args):
         self.log = open(self.log_path, "a")
         self.process = subprocess.Popen([BIN, "--config", self.config, *args], stdout=subprocess.PIPE,
-                                        stderr=self.log, text=True)
+                                        stderr=self.log, text=True, preexec_fn=die_with_parent)
         return self.process
 
     def run(self, *args, timeout=120):
