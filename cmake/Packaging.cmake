@@ -148,6 +148,13 @@ function(c4c_add_packaging_tests)
   add_test(NAME packaging.alert_rules
            COMMAND "${C4C_BASH}" "${C4C_PACKAGING_ROOT}/tests/packaging/check_alert_rules.sh"
                    "${C4C_PACKAGING_ROOT}")
-  set_tests_properties(packaging.systemd_unit packaging.alert_rules PROPERTIES
-                       LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 120)
+  # Builds the .deb, installs it (as root, unless the package is already installed here), starts the
+  # installed daemon against the simulator, purges it.
+  find_package(Python3 3.9 REQUIRED COMPONENTS Interpreter)
+  add_test(NAME packaging.deb
+           COMMAND ${Python3_EXECUTABLE} "${C4C_PACKAGING_ROOT}/tests/packaging/check_deb.py" "${PROJECT_BINARY_DIR}")
+  set_tests_properties(packaging.deb PROPERTIES
+    ENVIRONMENT "C4C_SIM_BIN=${PROJECT_BINARY_DIR}/tests/c4c-sim;C4C_BIN=$<TARGET_FILE:c4c-alm-collector>")
+  set_tests_properties(packaging.systemd_unit packaging.alert_rules packaging.deb PROPERTIES
+                       LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300)
 endfunction()
