@@ -29,6 +29,15 @@ def die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer")
+
+
+def sanitizer_report(text):
+    """The part of a process's stderr from the first sanitizer finding on (builds with C4C_SANITIZE)."""
+    positions = [text.find(marker) for marker in SANITIZER_MARKERS if marker in text]
+    return text[max(0, min(positions) - 200):][:8000] if positions else ""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,6 +116,7 @@ class Simulator:
         return self.post("/_sim/change", body)
 
     def stop(self):
+        """Stops the simulator; returns any sanitizer report it wrote (empty when none)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -114,9 +124,13 @@ class Simulator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        report = ""
+        if self.process.stderr and not self.process.stderr.closed:
+            report = sanitizer_report(self.process.stderr.read())
         for stream in (self.process.stdout, self.process.stderr):
             if stream:
                 stream.close()
+        return report
 
 
 def config_text(sim_url, state_dir, listen, *, sources=("business_objects",), interval="1s", page_size=None,
@@ -255,6 +269,7 @@ class DaemonTestCase(unittest.TestCase):
 
     def tearDown(self):
         failed = any(error for _, error in getattr(self._outcome, "errors", []) if error) if hasattr(self, "_outcome") else False
+        reports = []
         for daemon in self.daemons:
             if daemon.process and daemon.process.poll() is None:
                 daemon.process.kill()
@@ -262,8 +277,14 @@ class DaemonTestCase(unittest.TestCase):
             daemon.close()
             if failed or os.environ.get("C4C_TEST_VERBOSE"):
                 print(f"--- daemon log {daemon.log_path} ---\n{daemon.logs()[-6000:]}")
-        self.sim.stop()
+            if os.path.exists(daemon.log_path) and (report := sanitizer_report(daemon.logs())):
+                reports.append(f"daemon ({daemon.log_path}):\n{report}")
+        if report := self.sim.stop():
+            reports.append(f"simulator:\n{report}")
         shutil.rmtree(self.workdir, ignore_errors=True)
+        # Under ASan/UBSan a finding fails the test even when every assertion held.
+        if reports:
+            raise AssertionError("sanitizer findings:\n" + "\n".join(reports))
 
     def daemon(self, **kwargs):
         listen = kwargs.pop("listen", f"127.0.0.1:{self.listen_port}")
