@@ -74,6 +74,13 @@ public:
         case Errc::protocol_error: return "malformed HTTP response";
         case Errc::body_too_large: return "response body exceeds the configured limit";
         case Errc::cancelled: return "cancelled (the client was closed)";
+        case Errc::certificate_expired:
+            return "TLS certificate rejected: certificate has expired or is not yet valid; nothing was sent";
+        case Errc::certificate_wrong_host:
+            return "TLS certificate rejected: certificate does not match the host name; nothing was sent";
+        case Errc::certificate_untrusted:
+            return "TLS certificate rejected: certificate is not trusted (self-signed or unknown CA; ca_file names "
+                   "an extra CA); nothing was sent";
         }
         return "unknown HTTP client error";
     }
@@ -190,6 +197,23 @@ Errc classify(const error_code& ec, Step step)
         return Errc::protocol_error;  // bad status line, bad chunk, header_limit, ...
     }
     return Errc::connection_closed;  // eof, reset, broken pipe, TLS record errors
+}
+
+/// A certificate verification error (X509_V_ERR_*) as the Errc that tells the operator what to fix.
+Errc certificate_failure(int x509_error)
+{
+    switch (x509_error) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+    case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+    case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD: return Errc::certificate_expired;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return Errc::certificate_untrusted;
+    default: return Errc::tls_failed;
+    }
 }
 
 // The peer closed an idle keep-alive connection just as we reused it: worth one more try.
@@ -361,10 +385,12 @@ public:
                 if (!preverified) {
                     const int error = X509_STORE_CTX_get_error(ctx.native_handle());
                     m_verify_error = X509_verify_cert_error_string(error);
+                    m_rejected = certificate_failure(error);
                     return false;
                 }
                 if (!check(preverified, ctx)) {
                     m_verify_error = "certificate does not match the host name";
+                    m_rejected = Errc::certificate_wrong_host;
                     return false;
                 }
                 return true;
@@ -372,6 +398,10 @@ public:
         if (auto [ec] = co_await m_secure->async_handshake(ssl::stream_base::client, k_nothrow); ec) {
             spdlog::debug("http: TLS handshake with {} failed: {}{}{}", endpoint.origin(), ec.message(),
                           m_verify_error.empty() ? "" : ": ", m_verify_error);
+            // The verification failure says what to fix; the handshake error itself does not.
+            if (m_rejected && ec != beast::error::timeout && ec != asio::error::operation_aborted) {
+                co_return *m_rejected;
+            }
             co_return classify(ec, Step::handshake);
         }
         co_return error_code{};
@@ -455,6 +485,7 @@ private:
     beast::flat_buffer m_buffer;
     std::shared_ptr<ResolveWait> m_resolving;
     std::string m_verify_error;
+    std::optional<Errc> m_rejected;  ///< why the certificate was refused, when it was
 };
 
 /// Idle keep-alive connections per (scheme, host, port), dropped after k_idle_limit.
@@ -695,6 +726,9 @@ const char* reason_label(const boost::system::error_code& ec)
         case Errc::protocol_error: return "protocol";
         case Errc::body_too_large: return "body_too_large";
         case Errc::cancelled: return "cancelled";
+        case Errc::certificate_expired:
+        case Errc::certificate_wrong_host:
+        case Errc::certificate_untrusted: return "tls";
         }
     }
     return "network";

@@ -48,10 +48,13 @@ enum class Errc {
     protocol_error,    ///< malformed HTTP (bad status line, bad chunked encoding, ...)
     body_too_large,    ///< the response body exceeded ClientOptions::max_body_bytes
     cancelled,         ///< the client was closed or the operation cancelled (shutdown)
+    certificate_expired,    ///< the server's certificate (or one in its chain) expired or is not yet valid
+    certificate_wrong_host, ///< the server's certificate names another host
+    certificate_untrusted,  ///< the server's certificate chains to no trusted CA (self-signed, ca_file missing)
 };
 const boost::system::error_category& error_category();
 boost::system::error_code make_error_code(Errc e);
-/// Short metric-label-friendly name: "timeout", "tls", "connect", ...
+/// Short metric-label-friendly name: "timeout", "tls" (every TLS and certificate failure), "connect", ...
 const char* reason_label(const boost::system::error_code& ec);
 
 struct ClientOptions {

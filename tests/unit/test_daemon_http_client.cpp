@@ -298,8 +298,9 @@ std::chrono::milliseconds since(Clock::time_point start)
 
 class TestIdentity {
 public:
-    /// `subject_alt_names` as OpenSSL writes them, e.g. "DNS:localhost,IP:127.0.0.1".
-    explicit TestIdentity(const std::string& subject_alt_names)
+    /// `subject_alt_names` as OpenSSL writes them, e.g. "DNS:localhost,IP:127.0.0.1". `expired`: valid
+    /// from two days ago until yesterday.
+    explicit TestIdentity(const std::string& subject_alt_names, bool expired = false)
     {
         static std::atomic<int> serial{1};
         m_key.reset(EVP_EC_gen("P-256"));
@@ -309,8 +310,8 @@ public:
         X509* cert = m_cert.get();
         X509_set_version(cert, 2);
         ASN1_INTEGER_set(X509_get_serialNumber(cert), serial++);
-        X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-        X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+        X509_gmtime_adj(X509_getm_notBefore(cert), expired ? -48 * 3600 : -3600);
+        X509_gmtime_adj(X509_getm_notAfter(cert), expired ? -24 * 3600 : 24 * 3600);
         X509_set_pubkey(cert, m_key.get());
         X509_NAME* name = X509_get_subject_name(cert);
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("c4c test"), -1,
@@ -737,9 +738,11 @@ TEST_CASE("https: certificate and host name are verified")
 {
     TestIdentity good("DNS:localhost,IP:127.0.0.1");
     TestIdentity wrong_host("DNS:wrong.example");
+    TestIdentity expired("DNS:localhost,IP:127.0.0.1", true);
     asio::io_context io;
     TestServer server(io, good.server_context(), answer_all<Tls>(response(200, "secure")));
     TestServer impostor(io, wrong_host.server_context(), answer_all<Tls>(response(200, "impostor")));
+    TestServer stale(io, expired.server_context(), answer_all<Tls>(response(200, "stale")));
 
     ClientOptions trusting;
     trusting.ca_file = good.pem();
@@ -748,6 +751,9 @@ TEST_CASE("https: certificate and host name are verified")
     ClientOptions trusting_impostor;
     trusting_impostor.ca_file = wrong_host.pem();
     Client fooled(io.get_executor(), trusting_impostor);
+    ClientOptions trusting_expired;
+    trusting_expired.ca_file = expired.pem();
+    Client outdated(io.get_executor(), trusting_expired);
 
     const auto https = [](const TestServer& s, std::string_view host) {
         return "https://" + std::string(host) + ":" + std::to_string(s.port()) + "/secure";
@@ -767,12 +773,21 @@ TEST_CASE("https: certificate and host name are verified")
         CHECK(by_address->body == "secure");
 
         auto untrusted = co_await system_store_only.send(get(https(server, "localhost")));
-        CHECK(error_of(untrusted) == Errc::tls_failed);
+        CHECK(error_of(untrusted) == Errc::certificate_untrusted);
         CHECK(std::string(reason_label(untrusted.error())) == "tls");
 
+        // Each refusal says what is wrong with the certificate, and nothing reaches the server.
         auto mismatch = co_await fooled.send(get(https(impostor, "localhost")));
-        CHECK(error_of(mismatch) == Errc::tls_failed);
+        CHECK(error_of(mismatch) == Errc::certificate_wrong_host);
+        CHECK(std::string(reason_label(mismatch.error())) == "tls");
+        CHECK(mismatch.error().message().find("does not match the host name") != std::string::npos);
         CHECK(impostor.state().requests.empty());
+
+        auto too_old = co_await outdated.send(get(https(stale, "localhost")));
+        CHECK(error_of(too_old) == Errc::certificate_expired);
+        CHECK(std::string(reason_label(too_old.error())) == "tls");
+        CHECK(too_old.error().message().find("certificate has expired") != std::string::npos);
+        CHECK(stale.state().requests.empty());
 
         auto plain_to_tls = co_await client.send(get("http://127.0.0.1:" + std::to_string(server.port()) + "/"));
         CHECK(plain_to_tls.has_error());
