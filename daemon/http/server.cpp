@@ -134,6 +134,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             : stream(std::move(socket)), timer(stream.get_executor()) {}
         beast::tcp_stream stream;
         net::steady_timer timer;  ///< trickle and hang delays; cancelled by stop()
+        /// True until a whole request has arrived, and again between keep-alive requests.
+        bool waiting = true;
+        std::chrono::steady_clock::time_point waiting_since = std::chrono::steady_clock::now();
+        bool evicted = false;  ///< closed to make room; its coroutine has not finished yet
     };
 
     Impl(net::any_io_executor ex, ServerOptions opts, Handler h)
@@ -145,6 +149,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     tcp::acceptor acceptor;
     std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
     std::uint64_t next_id = 0;
+    std::size_t evicted_connections = 0;  ///< closed by evict_longest_waiting(), not yet finished
     bool stopped = false;
 
     void bind() {
@@ -179,7 +184,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 co_await pause.async_wait(k_use_tuple);
                 continue;
             }
-            if (connections.size() >= options.max_connections) {
+            if (live_connections() >= options.max_connections && !evict_longest_waiting()) {
                 boost::system::error_code ignored;
                 socket.close(ignored);
                 continue;
@@ -188,7 +193,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             auto conn = std::make_shared<Connection>(std::move(socket));
             connections.emplace(id, conn);
             net::co_spawn(executor, serve(conn), [self, id](std::exception_ptr e) {
-                self->connections.erase(id);
+                if (auto it = self->connections.find(id); it != self->connections.end()) {
+                    if (it->second->evicted) {
+                        --self->evicted_connections;
+                    }
+                    self->connections.erase(it);
+                }
                 if (e) {
                     try {
                         std::rethrow_exception(e);
@@ -200,6 +210,29 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 }
             });
         }
+    }
+
+    std::size_t live_connections() const {
+        return connections.size() - evicted_connections;
+    }
+
+    // At the bound, the connection that has waited longest for a request (an idle or slow client)
+    // makes room for the new one, so that a flood of idle or slowloris connections cannot lock
+    // everybody out: a fresh client gets a connection as long as some held one is not being served.
+    bool evict_longest_waiting() {
+        Connection* oldest = nullptr;
+        for (auto& [id, conn] : connections) {
+            if (conn->waiting && !conn->evicted && (!oldest || conn->waiting_since < oldest->waiting_since)) {
+                oldest = conn.get();
+            }
+        }
+        if (!oldest) {
+            return false;
+        }
+        oldest->evicted = true;
+        ++evicted_connections;
+        close(*oldest);
+        return true;
     }
 
     static void close(Connection& conn) {
@@ -286,7 +319,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         Connection& conn = *conn_ptr;
         beast::flat_buffer buffer;
         bool first = true;
-        while (!stopped) {
+        while (!stopped && !conn.evicted) {
+            conn.waiting = true;
+            conn.waiting_since = std::chrono::steady_clock::now();
             if (!first && buffer.size() == 0) {
                 // Between keep-alive requests: wait up to idle_timeout for the next request to start.
                 conn.stream.expires_after(options.idle_timeout);
@@ -318,7 +353,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 ec = bec;
             }
             if (ec) {
-                if (stopped) {
+                if (stopped || conn.evicted) {
                     break;
                 }
                 std::optional<ServerResponse> answer;
@@ -338,6 +373,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 break;
             }
 
+            conn.waiting = false;
             auto& message = parser.get();
             ServerRequest request;
             request.method = std::string(message.method_string());

@@ -1,8 +1,10 @@
 #pragma once
 
 // A small HTTP/1.1 server on Beast, hardened for an exposed port: a full listen backlog, a bound on
-// concurrent connections (excess ones are closed at once), a cap on header and body size, a deadline
-// for reading each request (slowloris clients are closed), keep-alive with an idle timeout.
+// concurrent connections (at the bound a new connection replaces the one that has waited longest for
+// a request; only when every connection is being served is the new one closed at once), a cap on
+// header and body size, a deadline for reading each request (slowloris clients are closed),
+// keep-alive with an idle timeout.
 // Serves the daemon's /metrics, /healthz, /readyz and the test simulator. Runs on one executor.
 
 #include <boost/asio/any_io_executor.hpp>
@@ -51,7 +53,7 @@ using Handler = std::function<boost::asio::awaitable<ServerResponse>(ServerReque
 
 struct ServerOptions {
     std::string listen = "127.0.0.1:0";  ///< host:port; port 0 picks a free one
-    std::size_t max_connections = 512;
+    std::size_t max_connections = 512;  ///< open connections, evicted ones on their way out aside
     std::size_t max_header_bytes = 16u << 10;
     std::size_t max_body_bytes = 1u << 20;
     std::chrono::milliseconds read_timeout{std::chrono::seconds(10)};  ///< whole request

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -187,25 +188,60 @@ TEST_CASE("http server: an idle keep-alive connection is closed after idle_timeo
     CHECK(std::chrono::steady_clock::now() - start < 2s);
 }
 
-TEST_CASE("http server: connections beyond max_connections are closed at once") {
+TEST_CASE("http server: at max_connections a new connection replaces the one waiting longest") {
     ServerOptions options;
     options.max_connections = 3;
     options.read_timeout = 5s;
     TestServer server(options, echo);
     Client a(server.port());
+    for (int i = 0; i < 100 && server.open_connections() < 1; ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
     Client b(server.port());
     Client c(server.port());
     for (int i = 0; i < 100 && server.open_connections() < 3; ++i) {
         std::this_thread::sleep_for(10ms);
     }
     REQUIRE(server.open_connections() == 3);
+    // A flood of idle (or slowloris) connections cannot lock a fresh client out: the oldest idle
+    // connection makes room, and the newcomer is served.
     Client d(server.port());
     auto start = std::chrono::steady_clock::now();
-    CHECK(d.closed_without_answer());
+    CHECK(a.closed_without_answer());
     CHECK(std::chrono::steady_clock::now() - start < 1s);
-    // The held connections are still served.
-    CHECK(a.get("/").result_int() == 200);
+    CHECK(d.get("/").result_int() == 200);
+    CHECK(b.get("/").result_int() == 200);
+    for (int i = 0; i < 100 && server.open_connections() > 3; ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
     CHECK(server.open_connections() == 3);
+}
+
+TEST_CASE("http server: at max_connections with every connection being served, a new one is closed at once") {
+    ServerOptions options;
+    options.max_connections = 2;
+    std::atomic<int> in_handler{0};
+    TestServer server(options, [&in_handler](ServerRequest request) -> net::awaitable<ServerResponse> {
+        ++in_handler;
+        net::steady_timer timer(co_await net::this_coro::executor, 800ms);
+        co_await timer.async_wait(net::use_awaitable);
+        co_return co_await echo(std::move(request));
+    });
+    Client a(server.port());
+    Client b(server.port());
+    a.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\n");
+    b.send("GET /b HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < 100 && in_handler < 2; ++i) {
+        std::this_thread::sleep_for(5ms);
+    }
+    REQUIRE(in_handler == 2);
+    Client c(server.port());
+    auto start = std::chrono::steady_clock::now();
+    CHECK(c.closed_without_answer());
+    CHECK(std::chrono::steady_clock::now() - start < 700ms);
+    // The connections being served are not disturbed.
+    CHECK(a.read().result_int() == 200);
+    CHECK(b.read().result_int() == 200);
 }
 
 TEST_CASE("http server: a handler exception answers 500") {
