@@ -30,6 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
+constexpr std::size_t k_max_config_file_bytes = std::size_t{64} << 20;
 constexpr std::size_t k_max_secret_file_bytes = 64 * 1024;
 constexpr std::size_t k_max_ca_file_bytes = 16 * 1024 * 1024;
 
@@ -336,9 +337,9 @@ public:
     explicit Loader(fs::path file)
         : m_file(std::move(file)), m_dir(fs::absolute(m_file).parent_path().lexically_normal()) {}
 
-    LoadResult load() {
+    LoadResult load(std::string_view text) {
         LoadResult result;
-        if (auto root = parse()) {
+        if (auto root = parse(text)) {
             Config config;
             config.file = m_file;
             read_top_level(*root, config);
@@ -355,14 +356,9 @@ public:
     }
 
 private:
-    std::optional<toml::table> parse() {
-        auto text = read_file(m_file, std::size_t{64} << 20);
-        if (!text.content) {
-            report({}, "cannot read the configuration: " + text.error);
-            return std::nullopt;
-        }
+    std::optional<toml::table> parse(std::string_view text) {
         try {
-            return toml::parse(*text.content, m_file.string());
+            return toml::parse(text, m_file.string());
         } catch (const toml::parse_error& error) {
             report(error.source().begin, std::string(error.description()));
             return std::nullopt;
@@ -802,8 +798,16 @@ std::string ConfigError::format() const {
 }
 
 LoadResult load_config(const std::filesystem::path& file) {
+    const auto text = read_file(file, k_max_config_file_bytes);
+    if (!text.content) {
+        return {std::nullopt, {{file.string(), 0, 0, "cannot read the configuration: " + text.error}}};
+    }
+    return load_config_text(*text.content, file);
+}
+
+LoadResult load_config_text(std::string_view text, const std::filesystem::path& file) {
     try {
-        return Loader(file).load();
+        return Loader(file).load(text);
     } catch (const std::exception& error) {
         return {std::nullopt, {{file.string(), 0, 0, std::string("cannot load the configuration: ") + error.what()}}};
     } catch (...) {

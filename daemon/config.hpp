@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace c4c::daemon {
@@ -128,6 +129,11 @@ struct LoadResult {
 /// looked up in `$CREDENTIALS_DIRECTORY` first, then beside the config file), checks that every
 /// referenced CA file is readable PEM. Never throws; never puts a secret into an error message.
 LoadResult load_config(const std::filesystem::path& file);
+
+/// As load_config, for a configuration already in memory (load_config reads the file, then calls this).
+/// `file` is not read: it names the configuration in errors and is the base of relative paths
+/// (`state_dir`, `*_file`, `ca_file`). Secrets and CA files are still read from disk.
+LoadResult load_config_text(std::string_view text, const std::filesystem::path& file);
 
 /// Parses "500ms", "30s", "5m", "2h", "1d" (and combinations such as "1h30m"). nullopt when invalid.
 std::optional<Duration> parse_duration(std::string_view text);
