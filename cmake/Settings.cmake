@@ -13,6 +13,24 @@ if(C4C_SANITIZE_THREAD)
   add_link_options(-fsanitize=thread)
 endif()
 
+# libFuzzer targets (tests/fuzz): every library is instrumented for coverage and built with ASan and
+# UBSan; only the fuzz targets link libFuzzer's main (tests/fuzz/CMakeLists.txt). Clang only.
+option(C4C_FUZZ "Build the libFuzzer targets of tests/fuzz (and only what they link); needs clang" OFF)
+if(C4C_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "C4C_FUZZ needs clang (libFuzzer), not ${CMAKE_CXX_COMPILER_ID}: "
+                        "configure with CC=clang CXX=clang++ (Debian packages clang, libclang-rt-14-dev)")
+  endif()
+  if(C4C_SANITIZE_THREAD)
+    message(FATAL_ERROR "C4C_FUZZ and C4C_SANITIZE_THREAD cannot be combined")
+  endif()
+  # Any UBSan report stops the run, so the fuzzer keeps the input that caused it. UBSan's `function`
+  # check makes clang 14 fail on coroutines ("Cannot represent a difference across sections",
+  # llvm/llvm-project#49689); it only checks calls through mistyped function pointers.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function
+                      -fno-sanitize-recover=all -fno-omit-frame-pointer)
+endif()
+
 find_program(C4C_CCACHE ccache)
 if(C4C_CCACHE)
   set(CMAKE_CXX_COMPILER_LAUNCHER "${C4C_CCACHE}")
