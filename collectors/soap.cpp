@@ -259,8 +259,15 @@ ParseError fault_error(const pugi::xml_node& fault)
     return error;
 }
 
-Result read_document(const pugi::xml_document& document, const pugi::xml_parse_result& parsed)
+/// XML 1.0 has no U+0000, but pugixml takes a NUL byte for the end of the text where it meets one
+/// (in place, even inside a tag), so whatever followed it, messages included, would be dropped without
+/// a word, and the two entry points would judge such a body differently. `nul` is the offset of the first
+/// NUL byte of the body (npos for none); it only counts in UTF-8, where no character contains one.
+Result read_document(const pugi::xml_document& document, const pugi::xml_parse_result& parsed, std::size_t nul)
 {
+    if (nul != std::string_view::npos && parsed.encoding == pugi::encoding_utf8) {
+        return ParseError{ParseError::Kind::xml, fmt::format("malformed XML at byte {}: NUL character", nul), {}, {}};
+    }
     if (!parsed) {
         return ParseError{ParseError::Kind::xml,
                           fmt::format("malformed XML at byte {}: {}", parsed.offset, parsed.description()),
@@ -422,15 +429,16 @@ boost::system::result<QueryPage, ParseError> parse_query_response(std::string_vi
 {
     pugi::xml_document document;
     const auto parsed = document.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_auto);
-    return read_document(document, parsed);
+    return read_document(document, parsed, xml.find('\0'));
 }
 
 boost::system::result<QueryPage, ParseError> parse_query_response_in_place(std::string& buffer)
 {
+    const std::size_t nul = buffer.find('\0');
     pugi::xml_document document;
     const auto parsed =
         document.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default, pugi::encoding_auto);
-    return read_document(document, parsed);
+    return read_document(document, parsed, nul);
 }
 
 std::optional<std::int64_t> parse_iso8601_ns(std::string_view text)

@@ -64,7 +64,7 @@ struct QueryPage {
 /// Why a response could not be used.
 struct ParseError {
     enum class Kind {
-        xml,        ///< not well-formed XML (message carries pugixml's description and byte offset)
+        xml,        ///< not well-formed XML, NUL bytes included (message carries a description and byte offset)
         fault,      ///< a SOAP Fault (fault_code and fault_string are set)
         structure,  ///< no Envelope, Body or response element
         field,      ///< a message lacks a required field or a value is malformed (names field and message ID)

@@ -390,6 +390,29 @@ TEST_CASE("soap: errors")
     }
 }
 
+// Found by tests/fuzz/fuzz_soap_response: pugixml takes a NUL byte for the end of the text, so what
+// followed one was ignored (messages too), and the in-place parser (the collector's) accepted a body whose
+// last end tag ran into NUL bytes while the copying one refused it.
+TEST_CASE("soap: a NUL byte makes the body malformed, for both entry points")
+{
+    const auto sample = read_sample("soap-response.xml");
+    const auto end = sample.rfind("</soap-env:Envelope>");
+    REQUIRE(end != std::string::npos);
+    for (const std::string& body : {
+             sample.substr(0, end) + "</soap-env:Envelope" + std::string(100, '\0') + ">",
+             sample + std::string(1, '\0') + "<more/>",
+         }) {
+        const auto copied = soap::parse_query_response(body);
+        REQUIRE_FALSE(copied.has_value());
+        CHECK(copied.error().kind == soap::ParseError::Kind::xml);
+        CHECK(copied.error().message.find("NUL character") != std::string::npos);
+        std::string buffer = body;
+        const auto in_place = soap::parse_query_response_in_place(buffer);
+        REQUIRE_FALSE(in_place.has_value());
+        CHECK(in_place.error().message == copied.error().message);
+    }
+}
+
 TEST_CASE("soap: a huge page (100k messages) parses")
 {
     constexpr int k_count = 100'000;
