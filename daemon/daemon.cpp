@@ -233,7 +233,7 @@ struct SourceRuntime final : collectors::FeedStore, collectors::RequestObserver 
     std::uint64_t records_total = 0;
     std::uint64_t failed_messages_total = 0;
     std::size_t consecutive_failures = 0;
-    LogThrottle failure_log{std::chrono::minutes(5)};
+    LogLimiter failure_log{std::chrono::minutes(5)};
 };
 
 // Reasons a poll can fail without a failed HTTP request (those are counted by request_done).
@@ -449,7 +449,7 @@ struct Daemon::Impl {
             source.metrics.up->Set(0);
         }
         if (auto suppressed = source.failure_log.admit()) {
-            const auto suffix = *suppressed ? fmt::format(" ({} similar failures not logged)", *suppressed) : "";
+            const auto suffix = suppressed_note(*suppressed);
             if (outcome.auth_failed) {
                 spdlog::error("{}; source is down until the next interval{}", outcome.message, suffix);
             } else if (outcome.reason == "outbox_full") {

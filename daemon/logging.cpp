@@ -4,9 +4,11 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,22 +117,37 @@ void setup_logging(std::string_view level, std::string_view format)
     spdlog::set_default_logger(logger);
 }
 
-std::optional<std::size_t> LogThrottle::admit(std::chrono::steady_clock::time_point now)
+LogLimiter::LogLimiter(std::chrono::steady_clock::duration interval, std::size_t burst)
+    : m_interval(interval), m_burst(std::max<std::size_t>(burst, 1))
 {
-    if (m_last && now - *m_last < m_period) {
-        ++m_suppressed;
-        return std::nullopt;
-    }
-    m_last = now;
-    const auto suppressed = m_suppressed;
-    m_suppressed = 0;
-    return suppressed;
 }
 
-void LogThrottle::reset()
+std::optional<std::size_t> LogLimiter::admit(std::chrono::steady_clock::time_point now)
 {
-    m_last.reset();
+    if (!m_started || now - m_window_start >= m_interval) {
+        m_started = true;
+        m_window_start = now;
+        m_in_window = 1;
+        return std::exchange(m_suppressed, 0);
+    }
+    if (m_in_window < m_burst) {
+        ++m_in_window;
+        return 0;
+    }
+    ++m_suppressed;
+    return std::nullopt;
+}
+
+void LogLimiter::reset()
+{
+    m_started = false;
+    m_in_window = 0;
     m_suppressed = 0;
+}
+
+std::string suppressed_note(std::size_t suppressed)
+{
+    return suppressed == 0 ? std::string() : fmt::format(" ({} similar lines suppressed)", suppressed);
 }
 
 } // namespace c4c::daemon

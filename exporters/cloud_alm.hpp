@@ -11,6 +11,7 @@
 #include "daemon/backoff.hpp"
 #include "daemon/config.hpp"
 #include "daemon/http/client.hpp"
+#include "daemon/logging.hpp"
 #include "exporters/auth.hpp"
 #include "exporters/exporter.hpp"
 
@@ -38,23 +39,6 @@ struct DeliveryOptions {
     std::chrono::milliseconds log_interval{std::chrono::minutes(1)};    ///< repeated log lines: one per interval
     std::size_t answer_excerpt_chars = 200;                             ///< of a refusal, kept with a rejected row
     TokenSourceOptions token;
-};
-
-/// Writes a repeating log line at most `burst` times per `interval`, and tells how many were dropped.
-class LogLimiter {
-public:
-    explicit LogLimiter(std::chrono::steady_clock::duration interval, std::size_t burst = 1);
-    /// nullopt: drop this line. Otherwise write it, mentioning the returned number of lines dropped
-    /// since the last one written (when non-zero).
-    std::optional<std::size_t> admit(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
-
-private:
-    std::chrono::steady_clock::duration m_interval;
-    std::size_t m_burst;
-    std::chrono::steady_clock::time_point m_window_start{};
-    std::size_t m_in_window = 0;
-    std::size_t m_suppressed = 0;
-    bool m_started = false;
 };
 
 /// A wait for log lines: "250 ms", "1.5 s", "10 min".
@@ -165,9 +149,9 @@ private:
     bool m_paused = false;
     std::chrono::milliseconds m_pause_delay;
     std::size_t m_rejected_since_drain = 0;
-    LogLimiter m_failure_log;
-    LogLimiter m_reject_log;
-    LogLimiter m_pause_log;
+    daemon::LogLimiter m_failure_log;
+    daemon::LogLimiter m_reject_log;
+    daemon::LogLimiter m_pause_log;
 };
 
 } // namespace c4c::exporters

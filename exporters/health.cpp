@@ -111,8 +111,7 @@ asio::awaitable<bool> HealthExporter::push_once()
     if (auto suppressed = m_failure_log.admit()) {
         const bool ours = outcome.kind == PostOutcome::Kind::refused;
         const bool url = outcome.kind == PostOutcome::Kind::endpoint_error;
-        const std::string note = *suppressed == 0 ? std::string()
-                                                  : fmt::format(" ({} similar lines suppressed)", *suppressed);
+        const std::string note = daemon::suppressed_note(*suppressed);
         if (ours || url) {
             spdlog::error("tenant {} endpoint {}: health metrics push failed ({}){}; the next push is in {}{}",
                           m_resource.tenant, m_poster.label(), outcome.detail,

@@ -58,7 +58,7 @@ private:
     std::int64_t m_start_unix_nano;
     std::optional<std::chrono::milliseconds> m_retry_after;
     bool m_paused = false;
-    LogLimiter m_failure_log;
+    daemon::LogLimiter m_failure_log;
 };
 
 } // namespace c4c::exporters

@@ -8,7 +8,6 @@
 using namespace exporter_tests;
 using c4c::exporters::CloudAlmExporter;
 using c4c::exporters::DeliveryOptions;
-using c4c::exporters::LogLimiter;
 
 namespace {
 
@@ -62,25 +61,6 @@ struct Running {
 };
 
 } // namespace
-
-TEST_CASE("log limiter: one line per interval, with the count of dropped lines")
-{
-    using clock = std::chrono::steady_clock;
-    LogLimiter limiter(std::chrono::seconds(60));
-    const auto t0 = clock::now();
-    CHECK(limiter.admit(t0) == std::optional<std::size_t>(0));
-    CHECK_FALSE(limiter.admit(t0 + 1s));
-    CHECK_FALSE(limiter.admit(t0 + 59s));
-    CHECK(limiter.admit(t0 + 60s) == std::optional<std::size_t>(2));
-    CHECK(limiter.admit(t0 + 121s) == std::optional<std::size_t>(0));
-
-    LogLimiter burst(std::chrono::seconds(10), 3);
-    CHECK(burst.admit(t0).has_value());
-    CHECK(burst.admit(t0).has_value());
-    CHECK(burst.admit(t0).has_value());
-    CHECK_FALSE(burst.admit(t0));
-    CHECK(burst.admit(t0 + 10s) == std::optional<std::size_t>(1));
-}
 
 TEST_CASE("log lines: waits read naturally")
 {
