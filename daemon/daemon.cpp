@@ -391,7 +391,7 @@ struct Daemon::Impl {
         for (auto& tenant : tenants) {
             for (auto& source : tenant->sources) {
                 tenant_tasks.spawn(executor(), "poll " + tenant->config.name + "/" + source->config.name,
-                                   source_loop(*tenant, *source));
+                                   source_loop(*tenant, *source, first_poll_spread()));
             }
             for (auto& [use_case, endpoint] : tenant->endpoints) {
                 if (endpoint->exporter) {
@@ -460,33 +460,45 @@ struct Daemon::Impl {
         }
     }
 
-    asio::awaitable<void> source_loop(TenantRuntime& tenant, SourceRuntime& source)
+    // First polls are spread over 20 ms per configured source, at most 5 s, so that many tenants do not
+    // all poll at once, while a small installation starts at once.
+    Duration first_poll_spread() const
     {
-        const auto interval = source.config.interval;
-        // Spread the first polls of many tenants over a few seconds.
-        if (!co_await sleep_for(jitter(std::min<Duration>(interval, 5s), 1.0))) {
-            co_return;
+        std::size_t count = 0;
+        for (const auto& tenant : tenants) {
+            count += tenant->sources.size();
         }
+        return std::min<Duration>(5s, std::chrono::milliseconds(20) * static_cast<std::int64_t>(count));
+    }
+
+    asio::awaitable<void> source_loop(TenantRuntime& tenant, SourceRuntime& source, Duration spread)
+    {
+        using clock = std::chrono::steady_clock;
+        const auto interval = source.config.interval;
+        // Each poll has a planned start; how late it actually starts (a busy loop, or a previous poll that
+        // overran its interval) is the schedule lag.
+        auto planned = clock::now() + jitter(std::min<Duration>(interval, spread), 1.0);
         Backoff error_backoff(std::chrono::seconds(5), interval);
         for (;;) {
-            const auto started = std::chrono::steady_clock::now();
+            if (!co_await sleep_for(planned - clock::now())) {
+                co_return;
+            }
+            const auto started = clock::now();
+            source.metrics.schedule_lag->Observe(
+                std::max(0.0, std::chrono::duration<double>(started - planned).count()));
             auto outcome = co_await poll_once(tenant, source);
             if (co_await cancelled()) {
                 co_return;
             }
-            std::chrono::steady_clock::duration wait = interval;
             if (outcome.ok) {
                 error_backoff.reset();
-                wait = std::max<std::chrono::steady_clock::duration>(0s, interval - (std::chrono::steady_clock::now() - started));
+                planned = started + interval;
             } else if (outcome.auth_failed) {
-                wait = interval;
+                planned = clock::now() + interval;
             } else if (outcome.reason == "outbox_full") {
-                wait = std::min<std::chrono::steady_clock::duration>(interval, 5s);
+                planned = clock::now() + std::min<clock::duration>(interval, 5s);
             } else {
-                wait = std::min<std::chrono::steady_clock::duration>(interval, error_backoff.next());
-            }
-            if (!co_await sleep_for(wait)) {
-                co_return;
+                planned = clock::now() + std::min<clock::duration>(interval, error_backoff.next());
             }
         }
     }

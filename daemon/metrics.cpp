@@ -22,6 +22,14 @@ template <typename Builder> auto& named(Builder builder, const char* name, const
     return builder.Name(name).Help(help);
 }
 
+// Lateness of a poll: milliseconds when the loop keeps up, seconds when it does not.
+const prometheus::Histogram::BucketBoundaries& lag_buckets()
+{
+    static const prometheus::Histogram::BucketBoundaries k_buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                   0.25,  0.5,    1,     2.5,  5,     10,   30};
+    return k_buckets;
+}
+
 } // namespace
 
 Metrics::Metrics()
@@ -47,6 +55,9 @@ Metrics::Metrics()
       m_source_blocked(named(prometheus::BuildGauge(), "c4c_alm_collector_source_blocked",
                              "1 while the source does not advance because its endpoint's outbox is full")
                            .Register(*m_registry)),
+      m_source_schedule_lag(named(prometheus::BuildHistogram(), "c4c_alm_collector_source_schedule_lag_seconds",
+                                  "How late polls start: actual start minus planned start")
+                                .Register(*m_registry)),
       m_outbox_events(named(prometheus::BuildGauge(), "c4c_alm_collector_outbox_events",
                             "Events waiting in the durable outbox")
                           .Register(*m_registry)),
@@ -87,6 +98,7 @@ SourceMetrics Metrics::source(const std::string& tenant, const std::string& sour
     metrics.last_success = &m_source_last_success.Add(labels);
     metrics.request_duration = &m_source_duration.Add(labels, duration_buckets());
     metrics.blocked = &m_source_blocked.Add(labels);
+    metrics.schedule_lag = &m_source_schedule_lag.Add(labels, lag_buckets());
     if (source == "webservice_messages") {
         metrics.failed_messages = &m_source_failed_messages.Add(labels);
     }

@@ -27,6 +27,7 @@ struct SourceMetrics {
     prometheus::Histogram* request_duration = nullptr;
     prometheus::Counter* failed_messages = nullptr;
     prometheus::Gauge* blocked = nullptr;  ///< 1 while its endpoint's outbox is full
+    prometheus::Histogram* schedule_lag = nullptr;  ///< actual poll start minus planned start, seconds
     std::function<prometheus::Counter&(std::string_view reason)> errors;
 };
 
@@ -62,6 +63,7 @@ private:
     prometheus::Family<prometheus::Histogram>& m_source_duration;
     prometheus::Family<prometheus::Counter>& m_source_failed_messages;
     prometheus::Family<prometheus::Gauge>& m_source_blocked;
+    prometheus::Family<prometheus::Histogram>& m_source_schedule_lag;
     prometheus::Family<prometheus::Gauge>& m_outbox_events;
     prometheus::Family<prometheus::Gauge>& m_outbox_bytes;
     prometheus::Family<prometheus::Gauge>& m_outbox_oldest;
