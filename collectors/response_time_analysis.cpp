@@ -146,10 +146,43 @@ std::optional<std::int64_t> parse_checkpoint(std::string_view text)
     return value;
 }
 
+// False when arrays and objects nest deeper than `limit`. Exact for well-formed JSON; on anything else
+// the parser reports an error anyway.
+bool nesting_within(std::string_view text, int limit)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) {
+                return false;
+            }
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return true;
+}
+
 } // namespace
 
 boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view body)
 {
+    // nlohmann's parser keeps no stack of its own, but its DOM of "[[[[..." takes about 70 bytes per byte:
+    // a 64 MiB body would take over 4 GiB.
+    if (!nesting_within(body, k_rta_max_depth)) {
+        return rta_error(RtaErrc::parse, fmt::format("not an RTA page: JSON nested deeper than {} levels",
+                                                     k_rta_max_depth));
+    }
     const json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) {
         return rta_error(RtaErrc::parse, "not valid JSON");

@@ -81,8 +81,13 @@ struct RtaParseError {
 /// Only reached through result::value() on an error; throws std::runtime_error with the message.
 [[noreturn]] void throw_exception_from_error(const RtaParseError& error, const boost::source_location& location);
 
+/// Deepest nesting of arrays and objects parse_rta_page reads (a page is four levels deep). Deeper
+/// bodies are refused before a DOM is built, where each level ("[", one byte) takes about 70 bytes.
+inline constexpr int k_rta_max_depth = 64;
+
 /// Parses one page (the JSON body). Pure and total: any input yields a page or an error, never an
-/// exception, so it can be fuzzed. Unknown fields are ignored. Rows must carry CTIMESTAMP.
+/// exception, so it can be fuzzed. Unknown fields are ignored. Rows must carry CTIMESTAMP. Nesting
+/// deeper than k_rta_max_depth is an error.
 boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view json);
 
 /// The normalized event of one row (pure). `pseudonymizer` null: the user is sent in clear.

@@ -317,6 +317,25 @@ TEST_CASE("parse_rta_page never throws on damaged input")
 // ---------------------------------------------------------------------------------------------------
 // normalize_rta_row
 
+// Found while writing tests/fuzz/fuzz_rta_page: nlohmann's DOM of "[[[[..." takes about 70 bytes per
+// level, so a 64 MiB body (the HTTP client's cap) of them took over 4 GiB before failing.
+TEST_CASE("parse_rta_page: nesting is bounded")
+{
+    const auto nested = [](int levels, std::string_view inner) {
+        return R"({"d":{"results":[{"CTIMESTAMP":"25.11.2026 23:41:12 UTC","X":)" + std::string(levels, '[') +
+               std::string(inner) + std::string(levels, ']') + "}]}}";
+    };
+    const auto ok = parse_rta_page(nested(k_rta_max_depth - 4, "\"[{\\\"\""));  // brackets in strings do not count
+    REQUIRE(ok.has_value());
+    CHECK(ok->rows.size() == 1);
+    for (const std::string& body : {nested(k_rta_max_depth - 3, ""), std::string(64u << 20, '[')}) {
+        const auto deep = parse_rta_page(body);
+        REQUIRE_FALSE(deep.has_value());
+        CHECK(deep.error().code == RtaErrc::parse);
+        CHECK(deep.error().message == "not an RTA page: JSON nested deeper than 64 levels");
+    }
+}
+
 TEST_CASE("normalize_rta_row: clear user")
 {
     const RtaPage page = parse_ok(read_sample("rta-page.json"));
