@@ -9,7 +9,9 @@ namespace c4c::daemon {
 
 namespace {
 
-constexpr int k_schema_version = 1;
+// 1: seen keyed by event_id, with an index on record_time.
+// 2: seen keyed by (record_time, event_id), no index: see k_migrate_seen.
+constexpr int k_schema_version = 2;
 
 const char* const k_schema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,9 +29,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_by_endpoint ON outbox (endpoint, seq);
 CREATE TABLE IF NOT EXISTS seen (
-    event_id TEXT PRIMARY KEY,
-    record_time INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS seen_by_time ON seen (record_time);
+    record_time INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (record_time, event_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
     feed TEXT PRIMARY KEY,
     value TEXT NOT NULL,
@@ -41,6 +43,21 @@ CREATE TABLE IF NOT EXISTS rejected (
     payload TEXT NOT NULL,
     answer TEXT NOT NULL,
     rejected_at INTEGER NOT NULL);
+)sql";
+
+// Schema 1 keyed `seen` by event_id alone. Event ids are hashes, so every page of new events dirtied
+// leaves all over that B-tree (and its record_time index): as the table grew, each transaction wrote
+// megabytes of WAL. An event id is derived from the record's change time, which is its record_time, so
+// (record_time, event_id) identifies the same states, and pages arrive in change-time order: inserts
+// become nearly sequential, and pruning by time needs no second index.
+const char* const k_migrate_seen = R"sql(
+CREATE TABLE seen_v2 (
+    record_time INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (record_time, event_id)) WITHOUT ROWID;
+INSERT INTO seen_v2 (record_time, event_id) SELECT record_time, event_id FROM seen;
+DROP TABLE seen;
+ALTER TABLE seen_v2 RENAME TO seen;
 )sql";
 
 std::int64_t unix_ms_now()
@@ -147,15 +164,22 @@ void StateStore::migrate()
     if (!exec("BEGIN IMMEDIATE") || !exec(k_schema)) {
         throw std::runtime_error("cannot create the schema of " + m_file.string() + ": " + sqlite3_errmsg(m_db));
     }
-    Use version(prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
     int found = 0;
-    if (version.step() == SQLITE_ROW) {
-        found = std::stoi(version.column_text(0));
+    {
+        Use version(prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
+        if (version.step() == SQLITE_ROW) {
+            found = std::stoi(version.column_text(0));
+        }
     }
     if (found > k_schema_version) {
         exec("ROLLBACK");
         throw std::runtime_error(m_file.string() + " was written by a newer c4c-alm-collector (schema " +
                                  std::to_string(found) + "); refusing to touch it");
+    }
+    if (found == 1 && !exec(k_migrate_seen)) {
+        exec("ROLLBACK");
+        throw std::runtime_error("cannot migrate " + m_file.string() + " to schema " +
+                                 std::to_string(k_schema_version));
     }
     Use set(prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)"));
     set.text(1, std::to_string(k_schema_version));

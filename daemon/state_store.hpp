@@ -3,8 +3,9 @@
 // The durable state of the daemon: one SQLite database in WAL mode under `state_dir`.
 //
 //   outbox      events waiting for their endpoint, oldest first (seq), each an encoded OTLP logRecord
-//   seen        every event.id ever stored (pruned once no overlap window can re-read it), so that
-//               re-reading an overlap window never enqueues a record state twice, even after delivery
+//   seen        every event.id ever stored, keyed by (record time, event.id) (pruned once no overlap
+//               window can re-read it), so that re-reading an overlap window never enqueues a record
+//               state twice, even after delivery
 //   checkpoints where each feed resumes
 //   rejected    events an endpoint refused for good, kept for the operator
 //
@@ -34,7 +35,7 @@ namespace c4c::daemon {
 /// One event ready to be stored.
 struct PendingEvent {
     std::string_view event_id;
-    std::int64_t record_time_ns = 0;
+    std::int64_t record_time_ns = 0;  ///< event.time_unix_nano: one event.id always comes with one time
     std::string_view payload;  ///< encoded OTLP logRecord JSON
 };
 

@@ -157,6 +157,53 @@ TEST_CASE("state store: pruning forgets only ids older than the horizon")
     CHECK(stored == 1);  // "old" is accepted again, "new" is still known
 }
 
+TEST_CASE("state store: a schema 1 file is migrated, keeping its seen ids, outbox and checkpoints")
+{
+    TempDir dir;
+    std::filesystem::create_directories(dir.path);
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open((dir.path / "state.db").c_str(), &db) == SQLITE_OK);
+        const char* v1 = R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1');
+CREATE TABLE endpoints (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, use_case TEXT NOT NULL, UNIQUE (tenant, use_case));
+INSERT INTO endpoints VALUES (1, 'acme', 'business_process_monitoring');
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+    record_time INTEGER NOT NULL, enqueued_at INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX outbox_by_endpoint ON outbox (endpoint, seq);
+INSERT INTO outbox VALUES (7, 1, 'queued', 2000, 0, '{"q":1}');
+CREATE TABLE seen (event_id TEXT PRIMARY KEY, record_time INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX seen_by_time ON seen (record_time);
+INSERT INTO seen VALUES ('delivered', 1000), ('queued', 2000);
+CREATE TABLE checkpoints (feed TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+INSERT INTO checkpoints VALUES ('f', '42', 0);
+CREATE TABLE rejected (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+    payload TEXT NOT NULL, answer TEXT NOT NULL, rejected_at INTEGER NOT NULL);
+)sql";
+        REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    StateStore store(dir.path);
+    const auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    CHECK(endpoint == 1);
+    CHECK(store.checkpoint("f") == "42");
+    CHECK(store.figures(endpoint).events == 1);
+    std::vector<std::string> ids{"delivered", "queued", "new"};
+    std::vector<std::string> payloads{"{}", "{}", "{}"};
+    std::vector<PendingEvent> events{PendingEvent{ids[0], 1000, payloads[0]}, PendingEvent{ids[1], 2000, payloads[1]},
+                                     PendingEvent{ids[2], 3000, payloads[2]}};
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("f", endpoint, events, "43", stored) == CommitResult::committed);
+    CHECK(stored == 1);
+    const auto rows = store.peek(endpoint, 10, 1 << 20);
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].event_id == "queued");
+    CHECK(rows[1].event_id == "new");
+    CHECK(store.prune_seen(std::chrono::system_clock::time_point(std::chrono::microseconds(2))) == 1);
+}
+
 TEST_CASE("state store: read-only open of a missing store gives nothing and creates nothing")
 {
     TempDir dir;
