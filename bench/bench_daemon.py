@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""End-to-end, idle and scale figures of the real daemon against the real simulator (python3 stdlib).
+
+    bench_daemon.py e2e   [--runs 3] [--objects 50000] [--page-size 1000] [--batch 1000] [--gzip true]
+    bench_daemon.py idle  [--tenants 10] [--settle 20] [--window 60]
+    bench_daemon.py scale [--tenants 50,100,200] [--interval 10s] [--duration 60]
+
+Binaries: $C4C_BIN and $C4C_SIM_BIN (default build/c4c-alm-collector, build/tests/c4c-sim). Processes are
+started and stopped through tests/integration/harness.py. Peak RSS is VmHWM and RSS VmRSS of
+/proc/<pid>/status, CPU is utime + stime of /proc/<pid>/stat. Prints figures; exits 0 whatever they are
+(it fails only when the daemon does not work at all)."""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+import harness  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+USE_CASES = {"business_objects": "business_process_monitoring",
+             "webservice_messages": "integration_monitoring",
+             "response_time_analysis": "real_user_monitoring"}
+
+
+def proc_status(pid, field):
+    """A kB field of /proc/<pid>/status (VmHWM, VmRSS) in MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def load():
+    return os.getloadavg()
+
+
+def config(sim_url, workdir, listen, tenants, sources, interval, page_size, batch, gzip):
+    """A configuration of `tenants` tenants of one simulator, each with `sources` and their endpoints.
+    Built from harness.config_text (one tenant) so that the shape stays that of the integration tests."""
+    text = ""
+    for n in range(tenants):
+        one = harness.config_text(sim_url, os.path.join(workdir, "state"), listen, sources=sources,
+                                  interval=interval, page_size=page_size, tenant=f"tenant-{n:03d}",
+                                  extra_endpoint=f"  max_batch_events = {batch}\n  gzip = {gzip}")
+        if n == 0:
+            text = one.replace('level = "debug"', 'level = "warn"')
+        else:
+            text += one[one.index("[[tenants]]"):]
+    return text
+
+
+class Run:
+    """A simulator and a daemon in a fresh work directory."""
+
+    def __init__(self, sim_args, tenants=1, sources=("business_objects",), interval="60s", page_size=1000,
+                 batch=1000, gzip="true"):
+        self.workdir = tempfile.mkdtemp(prefix="c4c-bench-")
+        self.sim = harness.Simulator(*sim_args)
+        self.port = harness.free_port()
+        text = config(self.sim.url, self.workdir, f"127.0.0.1:{self.port}", tenants, sources, interval, page_size,
+                      batch, gzip)
+        self.daemon = harness.Daemon(self.workdir, text)
+
+    def start(self):
+        self.daemon.start()
+        self.pid = self.daemon.process.pid
+        return self
+
+    def metrics(self):
+        status, text = harness.http("GET", f"http://127.0.0.1:{self.port}/metrics")
+        return harness.parse_metrics(text) if status == 200 else {}
+
+    def delivered(self, use_case=None):
+        sink = self.sim.stats().get("sink", {})
+        return sum(v["unique"] for k, v in sink.items() if use_case in (None, k))
+
+    def stop(self):
+        try:
+            if self.daemon.process and self.daemon.process.poll() is None:
+                self.daemon.stop()
+        finally:
+            self.sim.stop()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def e2e(args):
+    expected = 4 * args.objects
+    print(f"e2e: {expected} business-object records (--objects {args.objects}), page_size {args.page_size}, "
+          f"max_batch_events {args.batch}, gzip {args.gzip}; load before: {load()[0]:.2f}")
+    best = None
+    for run_number in range(args.runs):
+        run = Run(("--objects", str(args.objects)), page_size=args.page_size, batch=args.batch, gzip=args.gzip)
+        try:
+            start = time.monotonic()
+            run.start()
+            first_request = None
+            hwm = 0.0
+            delivered = 0
+            while time.monotonic() - start < args.timeout:
+                hwm = max(hwm, proc_status(run.pid, "VmHWM"))
+                stats = run.sim.stats()
+                if first_request is None and stats["c4c_requests"]["odata"] > 0:
+                    first_request = time.monotonic() - start
+                delivered = sum(v["unique"] for v in stats.get("sink", {}).values())
+                if delivered >= expected:
+                    break
+                time.sleep(0.02)
+            wall = time.monotonic() - start
+            hwm = max(hwm, proc_status(run.pid, "VmHWM"))
+            cpu_daemon, cpu_sim = cpu_seconds(run.pid), cpu_seconds(run.sim.process.pid)
+        finally:
+            run.stop()
+        figures = dict(wall=wall, first=first_request or 0.0, delivered=delivered, hwm=hwm, cpu_daemon=cpu_daemon,
+                       cpu_sim=cpu_sim)
+        print(f"  run {run_number + 1}: {delivered} delivered in {wall:.2f} s wall (first C4C request after "
+              f"{figures['first']:.2f} s) = {delivered / wall:.0f} records/s; peak RSS {hwm:.1f} MiB; CPU daemon "
+              f"{cpu_daemon:.2f} s, simulator {cpu_sim:.2f} s; load {load()[0]:.2f}")
+        if delivered < expected:
+            print(f"  run {run_number + 1}: INCOMPLETE after {args.timeout} s")
+            return 1
+        if best is None or wall < best["wall"]:
+            best = figures
+    print(f"e2e best: {best['wall']:.2f} s wall for {expected} records (target < 5 s), peak RSS "
+          f"{best['hwm']:.1f} MiB (target < 64 MiB); daemon CPU {best['cpu_daemon']:.2f} s = "
+          f"{expected / best['cpu_daemon']:.0f} records per CPU-second")
+    return 0
+
+
+def settled(run, expected, timeout=120):
+    """Waits until `expected` events were delivered, or the count stopped growing for 5 s."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        delivered = run.delivered()
+        if delivered >= expected:
+            return delivered
+        if delivered != last:
+            last, since = delivered, time.monotonic()
+        elif delivered > 0 and time.monotonic() - since > 5:
+            return delivered
+        time.sleep(0.2)
+    return last
+
+
+def idle(args):
+    print(f"idle: {args.tenants} tenants x 3 sources (interval 60s, simulator defaults), settle {args.settle} s, "
+          f"window {args.window} s; load before: {load()[0]:.2f}")
+    run = Run((), tenants=args.tenants, sources=tuple(USE_CASES), interval="60s").start()
+    try:
+        settled(run, args.tenants * (200 + 40 + 100))
+        time.sleep(args.settle)
+        cpu0, t0 = cpu_seconds(run.pid), time.monotonic()
+        time.sleep(args.window)
+        cpu = (cpu_seconds(run.pid) - cpu0) / (time.monotonic() - t0)
+        rss, hwm = proc_status(run.pid, "VmRSS"), proc_status(run.pid, "VmHWM")
+    finally:
+        run.stop()
+    print(f"idle: RSS {rss:.1f} MiB (target < 20 MiB; peak during the initial polls {hwm:.1f} MiB), CPU "
+          f"{100 * cpu:.3f}% of one core over {args.window} s (target < 0.5%)")
+    return 0
+
+
+def lag_quantile(values, quantile):
+    """Upper bound of the bucket holding `quantile` of c4c_alm_collector_source_schedule_lag_seconds."""
+    buckets = {}
+    for (name, labels), value in values.items():
+        if name == "c4c_alm_collector_source_schedule_lag_seconds_bucket":
+            le = dict(labels)["le"]
+            bound = float("inf") if le == "+Inf" else float(le)
+            buckets[bound] = buckets.get(bound, 0) + value
+    total = buckets.get(float("inf"), 0)
+    if not total:
+        return None, 0
+    for bound in sorted(buckets):
+        if buckets[bound] >= quantile * total:
+            return bound, int(total)
+    return float("inf"), int(total)
+
+
+def scale(args):
+    print(f"scale: tenants {args.tenants} x 3 sources, interval {args.interval}, {args.duration} s each; "
+          f"load before: {load()[0]:.2f}")
+    rows = []
+    for tenants in [int(t) for t in args.tenants.split(",")]:
+        run = Run((), tenants=tenants, sources=tuple(USE_CASES), interval=args.interval).start()
+        try:
+            start = time.monotonic()
+            cpu0 = cpu_seconds(run.pid)
+            samples = []
+            while time.monotonic() - start < args.duration:
+                time.sleep(5)
+                samples.append(proc_status(run.pid, "VmRSS"))
+            cpu = (cpu_seconds(run.pid) - cpu0) / (time.monotonic() - start)
+            values = run.metrics()
+            p99, polls = lag_quantile(values, 0.99)
+            p50, _ = lag_quantile(values, 0.50)
+            errors = harness.metric(values, "c4c_alm_collector_source_errors_total") or 0
+            delivered = run.delivered()
+            rss, hwm = proc_status(run.pid, "VmRSS"), proc_status(run.pid, "VmHWM")
+        finally:
+            run.stop()
+        rows.append((tenants, polls, p50, p99, rss, hwm, cpu, delivered, errors))
+        print(f"  {tenants:4d} tenants: {polls} polls, schedule lag p50 <= {p50} s, p99 <= {p99} s; RSS {rss:.1f} "
+              f"MiB (peak {hwm:.1f}); CPU {100 * cpu:.1f}% of one core; {delivered} events delivered; "
+              f"{errors:.0f} source errors; load {load()[0]:.2f}")
+    if len(rows) > 1:
+        print(f"scale: memory per added tenant {(rows[-1][4] - rows[0][4]) / (rows[-1][0] - rows[0][0]):.3f} MiB "
+              f"(RSS {rows[0][4]:.1f} MiB at {rows[0][0]} tenants, {rows[-1][4]:.1f} MiB at {rows[-1][0]})")
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenario", choices=["e2e", "idle", "scale"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--objects", type=int, default=50000)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--gzip", default="true")
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--tenants", default=None)
+    parser.add_argument("--settle", type=float, default=20)
+    parser.add_argument("--window", type=float, default=60)
+    parser.add_argument("--interval", default="10s")
+    parser.add_argument("--duration", type=float, default=60)
+    args = parser.parse_args()
+    if args.scenario == "idle":
+        args.tenants = int(args.tenants or 10)
+        return idle(args)
+    if args.scenario == "scale":
+        args.tenants = args.tenants or "50,100,200"
+        return scale(args)
+    return e2e(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
