@@ -379,19 +379,25 @@ bool StateStore::remove(std::int64_t endpoint, std::span<const std::int64_t> seq
     std::size_t removed = 0;
     std::size_t bytes = 0;
     {
-        Use erase(prepare("DELETE FROM outbox WHERE seq = ?1 AND endpoint = ?2 RETURNING length(payload)"));
+        // Delivered rows are a run of consecutive seqs (a peek of the oldest rows): one range delete per run
+        // instead of one statement per row.
+        Use erase(prepare("DELETE FROM outbox WHERE endpoint = ?1 AND seq BETWEEN ?2 AND ?3 RETURNING length(payload)"));
         if (!erase) {
             exec("ROLLBACK");
             return false;
         }
-        for (auto seq : seqs) {
-            erase.integer(1, seq);
-            erase.integer(2, endpoint);
-            int rc = erase.step();
-            if (rc == SQLITE_ROW) {
+        for (std::size_t first = 0; first < seqs.size();) {
+            std::size_t last = first;
+            while (last + 1 < seqs.size() && seqs[last + 1] == seqs[last] + 1) {
+                ++last;
+            }
+            erase.integer(1, endpoint);
+            erase.integer(2, seqs[first]);
+            erase.integer(3, seqs[last]);
+            int rc = SQLITE_ROW;
+            while ((rc = erase.step()) == SQLITE_ROW) {
                 ++removed;
                 bytes += static_cast<std::size_t>(sqlite3_column_int64(erase.get(), 0));
-                rc = erase.step();
             }
             if (rc != SQLITE_DONE) {
                 log_failure("removing delivered events");
@@ -400,6 +406,7 @@ bool StateStore::remove(std::int64_t endpoint, std::span<const std::int64_t> seq
                 return false;
             }
             sqlite3_reset(erase.get());
+            first = last + 1;
         }
     }
     if (!exec("COMMIT")) {
