@@ -1,47 +1,27 @@
-// GCC 12 reports -Wnull-dereference inside Asio's scheduler once it is inlined (a false positive in
-// system headers); the pragma has to come before every include.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#endif
+#include "collectors_support.hpp"
 
 #include "collectors/business_objects.hpp"
 #include "collectors/c4c_request.hpp"
 #include "collectors/odata.hpp"
-#include "daemon/http/client.hpp"
-#include "daemon/http/server.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-
-#include <doctest/doctest.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
-namespace asio = boost::asio;
 using namespace c4c::collectors;
+using namespace collector_tests;
 using c4c::daemon::http::ServerRequest;
 using c4c::daemon::http::ServerResponse;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -51,13 +31,6 @@ constexpr std::int64_t k_t0 = 1795654682037;  // EntityLastChangedOn of the oppo
 constexpr std::int64_t k_now = k_t0 + 3'600'000;
 constexpr std::int64_t k_overlap_ms = 120'000;
 
-std::string read_sample(const char* name)
-{
-    std::ifstream in(std::filesystem::path(C4C_SAMPLES_DIR) / name, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "missing sample " << name);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 ODataRow make_row(std::initializer_list<std::pair<std::string_view, std::string_view>> fields)
 {
     ODataRow row;
@@ -65,17 +38,6 @@ ODataRow make_row(std::initializer_list<std::pair<std::string_view, std::string_
         row.add(name, value);
     }
     return row;
-}
-
-std::string attribute(const Event& event, std::string_view key)
-{
-    for (const auto& a : event.attributes) {
-        if (a.key == key) {
-            const auto* text = std::get_if<std::string>(&a.value);
-            return text ? *text : std::string("<not a string>");
-        }
-    }
-    return "<absent>";
 }
 
 std::string encoded_iso(std::int64_t ms)
@@ -126,22 +88,6 @@ std::optional<std::int64_t> parse_iso_ms(std::string_view s)
            number(s.substr(17, 2)) * 1000LL + number(s.substr(20, 3));
 }
 
-std::string percent_decode(std::string_view text)
-{
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size()) {
-            int value = 0;
-            std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-            out.push_back(static_cast<char>(value));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
-
 struct FakeRow {
     std::string object_id;
     std::string id;
@@ -175,15 +121,7 @@ FakeQuery parse_target(std::string_view target)
         return query;
     }
     query.collection = std::string(path.substr(k_prefix.size()));
-    std::string_view rest = question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
-    while (!rest.empty()) {
-        const auto amp = rest.find('&');
-        const std::string_view pair = rest.substr(0, amp);
-        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-        const auto eq = pair.find('=');
-        query.params[std::string(pair.substr(0, eq))] =
-            eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
-    }
+    query.params = query_of(target);
     std::string_view filter = query.params["$filter"];
     while (!filter.empty()) {
         const auto and_pos = filter.find(" and ");
@@ -384,106 +322,15 @@ private:
     std::uint64_t m_sequence = 0;
 };
 
-asio::awaitable<ServerResponse> serve(FakeC4c* fake, ServerRequest request)
-{
-    co_return fake->handle(request);
-}
-
-// -------------------------------------------------------------------------------------------------------
-// An in-memory FeedStore and RequestObserver.
-
-class MemoryStore final : public FeedStore {
-public:
-    struct Commit {
-        std::string feed;
-        std::size_t offered = 0;
-        std::size_t stored = 0;
-        std::string checkpoint;
-    };
-    std::map<std::string, std::string, std::less<>> checkpoints;
-    std::unordered_set<std::string> ids;
-    std::vector<Event> events;
-    std::vector<Commit> commits;
-    bool accepting_now = true;
-    CommitStatus status = CommitStatus::committed;
-    bool checkpoint_went_back = false;
-    std::size_t offered_again = 0;  // events offered whose id was stored before
-
-    std::string checkpoint(std::string_view feed) override
-    {
-        auto it = checkpoints.find(feed);
-        return it == checkpoints.end() ? std::string() : it->second;
-    }
-
-    CommitStatus commit(std::string_view feed, std::span<const Event> offered, std::string_view checkpoint,
-                        std::size_t& stored) override
-    {
-        stored = 0;
-        if (status != CommitStatus::committed) {
-            return status;
-        }
-        const auto old = parse_business_objects_checkpoint(this->checkpoint(feed));
-        if (old && std::stoll(std::string(checkpoint)) < *old) {
-            checkpoint_went_back = true;
-        }
-        for (const auto& event : offered) {
-            if (ids.insert(event.id).second) {
-                events.push_back(event);
-                ++stored;
-            } else {
-                ++offered_again;
-            }
-        }
-        checkpoints[std::string(feed)] = std::string(checkpoint);
-        commits.push_back(Commit{std::string(feed), offered.size(), stored, std::string(checkpoint)});
-        return CommitStatus::committed;
-    }
-
-    bool accepting() override { return accepting_now; }
-
-    /// (ObjectID, change time in ms) of every stored event of `collection`.
-    std::multiset<std::pair<std::string, std::int64_t>> states(std::string_view collection) const
-    {
-        std::multiset<std::pair<std::string, std::int64_t>> out;
-        for (const auto& event : events) {
-            if (event.object_type == collection) {
-                out.emplace(event.object_id, event.time_unix_nano / 1'000'000);
-            }
-        }
-        return out;
-    }
-};
-
-class CountingObserver final : public RequestObserver {
-public:
-    std::vector<std::string> reasons;
-    void request_done(std::chrono::duration<double> /*elapsed*/, std::string_view error_reason) override
-    {
-        reasons.emplace_back(error_reason);
-    }
-};
-
 // -------------------------------------------------------------------------------------------------------
 // The fake on a real loopback server, a real client, and the collector, all on one io_context.
 
-class Harness {
+class Harness : public LoopbackHarness<FakeC4c> {
 public:
-    FakeC4c fake;
-    MemoryStore store;
-    CountingObserver observer;
-    c4c::daemon::C4cConfig c4c;
-    c4c::daemon::SourceConfig source;
     std::chrono::system_clock::time_point now{std::chrono::milliseconds(k_now)};
 
     Harness()
-        : m_server(m_ioc.get_executor(), c4c::daemon::http::ServerOptions{},
-                   [fake = &fake](ServerRequest request) { return serve(fake, std::move(request)); }),
-          m_client(m_ioc.get_executor(), c4c::daemon::http::ClientOptions{})
     {
-        m_server.start();
-        c4c.url = fmt::format("http://127.0.0.1:{}", m_server.local_endpoint().port());
-        c4c.user = "CRUN_USER";
-        c4c.password = c4c::daemon::Secret("s3cret");
         source.name = c4c::daemon::k_source_business_objects;
         source.collections = {std::string(k_opportunities)};
         source.page_size = 1000;
@@ -491,42 +338,24 @@ public:
         source.overlap = std::chrono::milliseconds(k_overlap_ms);
     }
 
-    ~Harness()
-    {
-        m_server.stop();
-        m_client.close();
-        m_ioc.run_for(50ms);
-    }
-
-    Harness(const Harness&) = delete;
-    Harness& operator=(const Harness&) = delete;
-
     PollOutcome poll()
     {
-        PollContext context{k_tenant, c4c, source, m_client, store, observer, std::filesystem::temp_directory_path(), now};
         auto collector = make_business_objects_collector(source);
-        std::optional<PollOutcome> outcome;
-        std::exception_ptr error;
-        asio::co_spawn(m_ioc, collector->poll(context), [&](std::exception_ptr e, PollOutcome result) {
-            error = e;
-            outcome = std::move(result);
-        });
-        const auto deadline = std::chrono::steady_clock::now() + 60s;
-        while (!outcome && std::chrono::steady_clock::now() < deadline) {
-            m_ioc.run_one_for(100ms);
-        }
-        if (error) {
-            std::rethrow_exception(error);
-        }
-        REQUIRE_MESSAGE(outcome.has_value(), "poll did not finish within 60 s");
-        return *outcome;
+        return run_poll(*collector, k_tenant, std::filesystem::temp_directory_path(), now);
     }
-
-private:
-    asio::io_context m_ioc;
-    c4c::daemon::http::Server m_server;
-    c4c::daemon::http::Client m_client;
 };
+
+/// Whether a commit ever set a feed's checkpoint below the (readable) one before it.
+bool checkpoint_went_back(const MemoryStore& store)
+{
+    for (const auto& commit : store.commits) {
+        const auto old = parse_business_objects_checkpoint(commit.previous_checkpoint);
+        if (old && std::stoll(commit.checkpoint) < *old) {
+            return true;
+        }
+    }
+    return false;
+}
 
 /// A 32-hex-digit ObjectID whose order has nothing to do with `i`.
 std::string object_id(std::uint64_t i)
@@ -620,15 +449,15 @@ TEST_CASE("business_objects: normalization of the opportunity sample")
     CHECK(keys == std::vector<std::string>{"sap.c4c.id", "sap.c4c.status_code", "sap.c4c.status_text", "sap.c4c.name",
                                            "sap.c4c.created_by", "sap.c4c.last_changed_by", "sap.c4c.creation_time",
                                            "sap.c4c.amount", "sap.c4c.currency"});
-    CHECK(attribute(event, "sap.c4c.id") == "1004");
-    CHECK(attribute(event, "sap.c4c.status_code") == "5");
-    CHECK(attribute(event, "sap.c4c.status_text") == "Stopped");
-    CHECK(attribute(event, "sap.c4c.name") == "Opportunity 1004 \xE2\x80\x93 \xC3\x98stergaard A/S");
-    CHECK(attribute(event, "sap.c4c.created_by") == "KENJI.SATO");
-    CHECK(attribute(event, "sap.c4c.last_changed_by") == "ANNA.MUELLER");
-    CHECK(attribute(event, "sap.c4c.creation_time") == format_datetimeoffset(1794034695520));
-    CHECK(attribute(event, "sap.c4c.amount") == "37148.00");
-    CHECK(attribute(event, "sap.c4c.currency") == "EUR");
+    CHECK(string_attribute(event, "sap.c4c.id") == "1004");
+    CHECK(string_attribute(event, "sap.c4c.status_code") == "5");
+    CHECK(string_attribute(event, "sap.c4c.status_text") == "Stopped");
+    CHECK(string_attribute(event, "sap.c4c.name") == "Opportunity 1004 \xE2\x80\x93 \xC3\x98stergaard A/S");
+    CHECK(string_attribute(event, "sap.c4c.created_by") == "KENJI.SATO");
+    CHECK(string_attribute(event, "sap.c4c.last_changed_by") == "ANNA.MUELLER");
+    CHECK(string_attribute(event, "sap.c4c.creation_time") == format_datetimeoffset(1794034695520));
+    CHECK(string_attribute(event, "sap.c4c.amount") == "37148.00");
+    CHECK(string_attribute(event, "sap.c4c.currency") == "EUR");
 
     SUBCASE("the same state always yields the same id, a new state a new one")
     {
@@ -652,19 +481,19 @@ TEST_CASE("business_objects: normalization of lead and ticket samples")
     const Event lead = normalize_business_object(k_tenant, "LeadCollection", leads->rows.at(0), 1);
     CHECK(lead.time_unix_nano == 1795663200494'000'000);
     CHECK(lead.body == "Lead 1003 changed: status 1 (Open)");
-    CHECK(attribute(lead, "sap.c4c.amount") == "<absent>");
-    CHECK(attribute(lead, "sap.c4c.priority_code") == "<absent>");
+    CHECK(string_attribute(lead, "sap.c4c.amount") == "<absent>");
+    CHECK(string_attribute(lead, "sap.c4c.priority_code") == "<absent>");
 
     const auto tickets = parse_odata_page(read_sample("odata-ticket-page.json"));
     REQUIRE(tickets.has_value());
     const Event ticket = normalize_business_object(k_tenant, "ServiceRequestCollection", tickets->rows.at(0), 1);
     CHECK(ticket.object_type == "ServiceRequestCollection");
     CHECK(ticket.body == "Ticket 1001 changed: status 1 (Open)");
-    CHECK(attribute(ticket, "sap.c4c.status_code") == "1");
-    CHECK(attribute(ticket, "sap.c4c.status_text") == "Open");
-    CHECK(attribute(ticket, "sap.c4c.priority_code") == "2");
-    CHECK(attribute(ticket, "sap.c4c.processing_type_code") == "SRRQ");
-    CHECK(attribute(ticket, "sap.c4c.creation_time") == "2026-11-14T04:43:06.664Z");
+    CHECK(string_attribute(ticket, "sap.c4c.status_code") == "1");
+    CHECK(string_attribute(ticket, "sap.c4c.status_text") == "Open");
+    CHECK(string_attribute(ticket, "sap.c4c.priority_code") == "2");
+    CHECK(string_attribute(ticket, "sap.c4c.processing_type_code") == "SRRQ");
+    CHECK(string_attribute(ticket, "sap.c4c.creation_time") == "2026-11-14T04:43:06.664Z");
 }
 
 TEST_CASE("business_objects: body forms")
@@ -688,10 +517,10 @@ TEST_CASE("business_objects: body forms")
                                  {"NetAmountCurrencyCode", "USD"}});
     const Event event = normalize_business_object(k_tenant, "SalesOrderCollection", created, 0);
     CHECK(event.body == "Sales order 77 created: status 1");
-    CHECK(attribute(event, "sap.c4c.status_text") == "<absent>");
-    CHECK(attribute(event, "sap.c4c.priority_code") == "3");
-    CHECK(attribute(event, "sap.c4c.amount") == "10.5");
-    CHECK(attribute(event, "sap.c4c.currency") == "USD");
+    CHECK(string_attribute(event, "sap.c4c.status_text") == "<absent>");
+    CHECK(string_attribute(event, "sap.c4c.priority_code") == "3");
+    CHECK(string_attribute(event, "sap.c4c.amount") == "10.5");
+    CHECK(string_attribute(event, "sap.c4c.currency") == "USD");
 
     ODataRow bare = make_row({{"ObjectID", "B2"}, {"ID", ""}, {"Name", ""}, {"EntityLastChangedOn", "/Date(5)/"}});
     const Event minimal = normalize_business_object(k_tenant, "AppointmentCollection", bare, 0);
@@ -836,8 +665,8 @@ TEST_CASE("business_objects: poll reads 2,500 rows in keyset pages, exactly once
     CHECK(outcome.records == 2500);
     CHECK(outcome.stored == 2500);
     CHECK_STATES(h.store.states(k_opportunities), as_set(rows));
-    CHECK(h.store.offered_again == 0);  // boundary repeats were dropped by the collector itself
-    CHECK_FALSE(h.store.checkpoint_went_back);
+    CHECK(h.store.offered_again() == 0);  // boundary repeats were dropped by the collector itself
+    CHECK_FALSE(checkpoint_went_back(h.store));
     CHECK(checkpoint_ms(h.store, k_opportunities) == greatest);
 
     // The contract's request form; each next page is a new keyset query, never $skip/$skiptoken.
@@ -881,7 +710,7 @@ TEST_CASE("business_objects: poll reads 2,500 rows in keyset pages, exactly once
           std::string::npos);
     CHECK(h.store.events.size() == 2500);
     CHECK(checkpoint_ms(h.store, k_opportunities) == greatest);
-    CHECK_FALSE(h.store.checkpoint_went_back);
+    CHECK_FALSE(checkpoint_went_back(h.store));
 }
 
 TEST_CASE("business_objects: records that change during the walk are never skipped")
@@ -919,8 +748,8 @@ TEST_CASE("business_objects: records that change during the walk are never skipp
     CHECK(expected.size() == 2502);
     CHECK_STATES(h.store.states(k_opportunities), expected);
     CHECK(outcome.stored == 2502);
-    CHECK(h.store.offered_again == 0);
-    CHECK_FALSE(h.store.checkpoint_went_back);
+    CHECK(h.store.offered_again() == 0);
+    CHECK_FALSE(checkpoint_went_back(h.store));
     CHECK(checkpoint_ms(h.store, k_opportunities) == greatest + 5000);
 
     // Control: position-based paging ($skip) over the same data and the same changes loses records.
@@ -977,8 +806,8 @@ TEST_CASE("business_objects: a full page of one change time is walked inside tha
         CHECK(outcome.records == 2900);
         CHECK(outcome.stored == 2900);
         CHECK_STATES(h.store.states(k_opportunities), as_set(rows));
-        CHECK(h.store.offered_again == 0);
-        CHECK_FALSE(h.store.checkpoint_went_back);
+        CHECK(h.store.offered_again() == 0);
+        CHECK_FALSE(checkpoint_went_back(h.store));
         CHECK(checkpoint_ms(h.store, k_opportunities) == rows.back().second);
 
         // main (100 + 900 at the instant), main from the instant (1000 at it), three pages inside the
@@ -1043,7 +872,7 @@ TEST_CASE("business_objects: a full page of one change time is walked inside tha
             expected.emplace(moved[k], later + static_cast<std::int64_t>(k));
         }
         CHECK_STATES(h.store.states(k_opportunities), expected);
-        CHECK(h.store.offered_again == 0);
+        CHECK(h.store.offered_again() == 0);
         CHECK(checkpoint_ms(h.store, k_opportunities) == later + 2);
     }
 }
@@ -1230,7 +1059,7 @@ TEST_CASE("business_objects: the checkpoint never moves backwards")
     CHECK_MESSAGE(outcome.ok, outcome.message);
     CHECK(outcome.stored == 1);
     CHECK(checkpoint_ms(h.store, k_opportunities) == ahead);
-    CHECK_FALSE(h.store.checkpoint_went_back);
+    CHECK_FALSE(checkpoint_went_back(h.store));
 }
 
 TEST_CASE("business_objects: a row dated in the future does not carry the checkpoint past rows to come")
@@ -1254,7 +1083,7 @@ TEST_CASE("business_objects: a row dated in the future does not carry the checkp
     CHECK(h.fake.targets[0].find(fmt::format("ge%20datetimeoffset%27{}%27", encoded_iso(k_now - k_overlap_ms))) !=
           std::string::npos);
     CHECK(checkpoint_ms(h.store, k_opportunities) == k_now + 60'000);
-    CHECK_FALSE(h.store.checkpoint_went_back);
+    CHECK_FALSE(checkpoint_went_back(h.store));
 
     // A stored checkpoint ahead of the clock (the clock went back) reads from now - overlap.
     h.store.checkpoints[std::string(k_opportunities)] = std::to_string(k_now + 86'400'000);
@@ -1279,7 +1108,7 @@ TEST_CASE("business_objects: server-driven paging (fewer rows than $top, with __
         CHECK_MESSAGE(outcome.ok, outcome.message);
         CHECK(outcome.stored == 300);
         CHECK_STATES(h.store.states(k_opportunities), as_set(rows));
-        CHECK(h.store.offered_again == 0);
+        CHECK(h.store.offered_again() == 0);
         CHECK(h.fake.targets.size() == 7);  // 50 new rows a page, minus the boundary repeats
     }
     SUBCASE("a walk that does not end within the page cap stops with an error, keeping its progress")
@@ -1294,6 +1123,6 @@ TEST_CASE("business_objects: server-driven paging (fewer rows than $top, with __
         CHECK(h.fake.targets.size() == 100);
         CHECK(h.store.events.size() == 101);
         CHECK(checkpoint_ms(h.store, k_opportunities) == rows[100].second);
-        CHECK_FALSE(h.store.checkpoint_went_back);
+        CHECK_FALSE(checkpoint_went_back(h.store));
     }
 }

@@ -1,3 +1,5 @@
+#include "collectors_support.hpp"
+
 #include "collectors/pseudonymizer.hpp"
 
 #include <doctest/doctest.h>
@@ -7,30 +9,13 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 
 using namespace c4c::collectors;
+using namespace collector_tests;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir()
-    {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("c4c-pseudo-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir()
-    {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
 
 Pseudonymizer open_ok(const fs::path& dir)
 {

@@ -1,48 +1,29 @@
+#include "collectors_support.hpp"
+
 #include "collectors/response_time_analysis.hpp"
 #include "collectors/sap_time_zones.hpp"
-#include "daemon/http/client.hpp"
-#include "daemon/http/server.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-
-#include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <unistd.h>
-
-#include <charconv>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <optional>
-#include <random>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using namespace c4c::collectors;
+using namespace collector_tests;
 using c4c::daemon::http::ServerRequest;
 using c4c::daemon::http::ServerResponse;
 using json = nlohmann::json;
-using namespace std::chrono_literals;
 
 namespace {
 
 constexpr std::string_view k_tenant = "acme-prod";
-
-std::string read_sample(const char* name)
-{
-    std::ifstream in(std::string(C4C_SAMPLES_DIR) + "/" + name, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "missing sample " << name);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 RtaPage parse_ok(std::string_view body)
 {
@@ -74,26 +55,6 @@ json row_json(std::string_view timestamp, std::string_view user = "OLIVIA.BROWN"
                 {"KSERVER_TIME", 606},         {"KNETWORK_TIME", "246.000"}, {"KCLIENT_TIME", 376}};
 }
 
-const Attribute* find_attribute(const Event& event, std::string_view key)
-{
-    for (const auto& a : event.attributes) {
-        if (a.key == key) {
-            return &a;
-        }
-    }
-    return nullptr;
-}
-
-std::string string_attribute(const Event& event, std::string_view key)
-{
-    const auto* a = find_attribute(event, key);
-    if (a == nullptr) {
-        return "<absent>";
-    }
-    const auto* text = std::get_if<std::string>(&a->value);
-    return text ? *text : std::string("<not a string>");
-}
-
 std::optional<double> double_attribute(const Event& event, std::string_view key)
 {
     const auto* a = find_attribute(event, key);
@@ -117,58 +78,6 @@ std::vector<std::string> all_strings(const Event& event)
     }
     return out;
 }
-
-std::string percent_decode(std::string_view text)
-{
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size()) {
-            int value = 0;
-            std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-            out.push_back(static_cast<char>(value));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
-
-/// The query parameters of a request target, percent-decoded, keyed by their (literal) names.
-std::map<std::string, std::string> query_of(std::string_view target)
-{
-    std::map<std::string, std::string> out;
-    const auto q = target.find('?');
-    if (q == std::string_view::npos) {
-        return out;
-    }
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-        const auto amp = rest.find('&');
-        const std::string_view pair = rest.substr(0, amp);
-        const auto eq = pair.find('=');
-        out[std::string(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1));
-        rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    }
-    return out;
-}
-
-struct TempDir {
-    fs::path path;
-    TempDir()
-    {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("c4c-rta-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir()
-    {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
 
 } // namespace
 
@@ -476,65 +385,8 @@ public:
     }
 };
 
-class MemoryStore final : public FeedStore {
+class Harness : public LoopbackHarness<FakeRta> {
 public:
-    struct Commit {
-        std::string feed;
-        std::vector<Event> events;
-        std::string checkpoint;
-    };
-    std::map<std::string, std::string, std::less<>> checkpoints;
-    std::set<std::string> ids;
-    std::vector<Commit> commits;
-    bool accepting_now = true;
-    int accepting_calls = 0;
-
-    std::string checkpoint(std::string_view feed) override
-    {
-        const auto it = checkpoints.find(feed);
-        return it == checkpoints.end() ? std::string() : it->second;
-    }
-
-    CommitStatus commit(std::string_view feed, std::span<const Event> events, std::string_view checkpoint,
-                        std::size_t& stored) override
-    {
-        stored = 0;
-        for (const auto& event : events) {
-            stored += ids.insert(event.id).second ? 1 : 0;
-        }
-        checkpoints[std::string(feed)] = std::string(checkpoint);
-        commits.push_back(Commit{std::string(feed), {events.begin(), events.end()}, std::string(checkpoint)});
-        return CommitStatus::committed;
-    }
-
-    bool accepting() override
-    {
-        ++accepting_calls;
-        return accepting_now;
-    }
-};
-
-class RecordingObserver final : public RequestObserver {
-public:
-    std::vector<std::string> reasons;
-    void request_done(std::chrono::duration<double>, std::string_view error_reason) override
-    {
-        reasons.emplace_back(error_reason);
-    }
-};
-
-asio::awaitable<ServerResponse> serve(FakeRta* fake, ServerRequest request)
-{
-    co_return fake->handle(request);
-}
-
-class Harness {
-public:
-    FakeRta fake;
-    MemoryStore store;
-    RecordingObserver observer;
-    c4c::daemon::C4cConfig c4c;
-    c4c::daemon::SourceConfig source;
     TempDir state;
     fs::path state_dir = state.path;
     // 26.11.2026 00:41:12 UTC
@@ -542,14 +394,7 @@ public:
     std::unique_ptr<Collector> collector;
 
     Harness()
-        : m_server(m_ioc.get_executor(), c4c::daemon::http::ServerOptions{},
-                   [fake = &fake](ServerRequest request) { return serve(fake, std::move(request)); }),
-          m_client(m_ioc.get_executor(), c4c::daemon::http::ClientOptions{})
     {
-        m_server.start();
-        c4c.url = fmt::format("http://127.0.0.1:{}", m_server.local_endpoint().port());
-        c4c.user = "CRUN_USER";
-        c4c.password = c4c::daemon::Secret("s3cret");
         source.name = c4c::daemon::k_source_response_time_analysis;
         source.datasource = "RTA_DS";
         source.page_size = 2;
@@ -559,42 +404,9 @@ public:
         collector = make_response_time_analysis_collector(source);
     }
 
-    ~Harness()
-    {
-        m_server.stop();
-        m_client.close();
-        m_ioc.run_for(50ms);
-    }
-
-    Harness(const Harness&) = delete;
-    Harness& operator=(const Harness&) = delete;
-
-    PollOutcome poll()
-    {
-        PollContext context{k_tenant, c4c, source, m_client, store, observer, state_dir, now};
-        std::optional<PollOutcome> outcome;
-        std::exception_ptr error;
-        asio::co_spawn(m_ioc, collector->poll(context), [&](std::exception_ptr e, PollOutcome result) {
-            error = e;
-            outcome = std::move(result);
-        });
-        const auto deadline = std::chrono::steady_clock::now() + 60s;
-        while (!outcome && std::chrono::steady_clock::now() < deadline) {
-            m_ioc.run_one_for(100ms);
-        }
-        if (error) {
-            std::rethrow_exception(error);
-        }
-        REQUIRE_MESSAGE(outcome.has_value(), "poll did not finish within 60 s");
-        return *outcome;
-    }
+    PollOutcome poll() { return run_poll(*collector, k_tenant, state_dir, now); }
 
     std::map<std::string, std::string> query(std::size_t request) const { return query_of(fake.targets.at(request)); }
-
-private:
-    asio::io_context m_ioc;
-    c4c::daemon::http::Server m_server;
-    c4c::daemon::http::Client m_client;
 };
 
 constexpr std::int64_t k_checkpoint = 1795650000;  // 25.11.2026 23:40:00 UTC

@@ -1,37 +1,19 @@
-// GCC 12 at -O2 reports -Wnull-dereference inside Asio's scheduler (see daemon/http/server.cpp); the pragma
-// has to precede the first Asio include.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#endif
+#include "collectors_support.hpp"
 
 #include "collectors/webservice_messages.hpp"
 
 #include "collectors/soap.hpp"
-#include "daemon/http/client.hpp"
-#include "daemon/http/server.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <doctest/doctest.h>
 #include <pugixml.hpp>
 
 #include <chrono>
 #include <deque>
-#include <exception>
-#include <filesystem>
-#include <fstream>
-#include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
-namespace asio = boost::asio;
 namespace soap = c4c::collectors::soap;
-namespace http = c4c::daemon::http;
-using namespace std::chrono_literals;
-using c4c::collectors::Attribute;
+using namespace collector_tests;
 using c4c::collectors::CommitStatus;
 using c4c::collectors::Event;
 using c4c::collectors::PollOutcome;
@@ -40,39 +22,11 @@ using Clock = std::chrono::system_clock;
 
 namespace {
 
-std::string read_sample(const std::string& name)
-{
-    std::ifstream file(std::filesystem::path(C4C_SAMPLES_DIR) / name, std::ios::binary);
-    REQUIRE_MESSAGE(file.good(), "cannot open sample " << name);
-    std::ostringstream content;
-    content << file.rdbuf();
-    return content.str();
-}
-
 soap::QueryPage sample_page()
 {
     const auto page = soap::parse_query_response(read_sample("soap-response.xml"));
     REQUIRE(page.has_value());
     return *page;
-}
-
-const Attribute* find_attribute(const Event& event, std::string_view key)
-{
-    for (const auto& attribute : event.attributes) {
-        if (attribute.key == key) {
-            return &attribute;
-        }
-    }
-    return nullptr;
-}
-
-std::string string_attribute(const Event& event, std::string_view key)
-{
-    const auto* attribute = find_attribute(event, key);
-    REQUIRE_MESSAGE(attribute != nullptr, "missing attribute " << key);
-    const auto* value = std::get_if<std::string>(&attribute->value);
-    REQUIRE_MESSAGE(value != nullptr, "attribute " << key << " is not a string");
-    return *value;
 }
 
 bool valid_utf8(std::string_view text)
@@ -293,44 +247,44 @@ struct RecordedRequest {
     std::string last_returned_id;
 };
 
-/// The scripted C4C tenant: answers each request with the next response, records what it was asked.
-struct Tenant {
-    std::deque<http::ServerResponse> responses;
-    std::vector<RecordedRequest> requests;
-};
-
 std::string xml_child(const pugi::xml_document& document, const char* name)
 {
     const auto node = document.select_node((std::string("//") + name).c_str()).node();
     return node ? node.child_value() : "<missing>";
 }
 
-asio::awaitable<http::ServerResponse> serve(Tenant* tenant, http::ServerRequest request)
-{
-    RecordedRequest recorded;
-    recorded.method = request.method;
-    recorded.target = request.target;
-    recorded.content_type = request.header("Content-Type").value_or("");
-    recorded.soap_action = request.header("SOAPAction").value_or("");
-    recorded.authorization = request.header("Authorization").value_or("");
-    pugi::xml_document document;
-    if (document.load_buffer(request.body.data(), request.body.size())) {
-        recorded.lower = xml_child(document, "LowerBoundaryDateTime");
-        recorded.upper = xml_child(document, "UpperBoundaryDateTime");
-        recorded.max_hits = xml_child(document, "QueryHitsMaximumNumberValue");
-        recorded.last_returned_id = xml_child(document, "LastReturnedObjectID");
+/// The scripted C4C tenant: answers each request with the next response, records what it was asked.
+struct Tenant {
+    std::deque<http::ServerResponse> responses;
+    std::vector<RecordedRequest> requests;
+
+    http::ServerResponse handle(const http::ServerRequest& request)
+    {
+        RecordedRequest recorded;
+        recorded.method = request.method;
+        recorded.target = request.target;
+        recorded.content_type = request.header("Content-Type").value_or("");
+        recorded.soap_action = request.header("SOAPAction").value_or("");
+        recorded.authorization = request.header("Authorization").value_or("");
+        pugi::xml_document document;
+        if (document.load_buffer(request.body.data(), request.body.size())) {
+            recorded.lower = xml_child(document, "LowerBoundaryDateTime");
+            recorded.upper = xml_child(document, "UpperBoundaryDateTime");
+            recorded.max_hits = xml_child(document, "QueryHitsMaximumNumberValue");
+            recorded.last_returned_id = xml_child(document, "LastReturnedObjectID");
+        }
+        requests.push_back(std::move(recorded));
+        if (responses.empty()) {
+            http::ServerResponse unexpected;
+            unexpected.status = 599;
+            unexpected.body = "unexpected request";
+            return unexpected;
+        }
+        auto response = std::move(responses.front());
+        responses.pop_front();
+        return response;
     }
-    tenant->requests.push_back(std::move(recorded));
-    if (tenant->responses.empty()) {
-        http::ServerResponse unexpected;
-        unexpected.status = 599;
-        unexpected.body = "unexpected request";
-        co_return unexpected;
-    }
-    auto response = std::move(tenant->responses.front());
-    tenant->responses.pop_front();
-    co_return response;
-}
+};
 
 std::string message_xml(const std::string& id, const std::string& change_time, int status)
 {
@@ -370,56 +324,6 @@ http::ServerResponse raw(unsigned status, std::string body, std::string content_
     return response;
 }
 
-/// In-memory FeedStore: commits are recorded in order; event ids de-duplicate like the real outbox.
-class MemoryStore final : public c4c::collectors::FeedStore {
-public:
-    struct Commit {
-        std::string feed;
-        std::vector<std::string> event_ids;
-        std::string checkpoint;
-    };
-
-    std::string checkpoint(std::string_view feed) override
-    {
-        const auto found = checkpoints.find(std::string(feed));
-        return found == checkpoints.end() ? std::string() : found->second;
-    }
-    CommitStatus commit(std::string_view feed, std::span<const Event> events, std::string_view checkpoint,
-                        std::size_t& stored) override
-    {
-        stored = 0;
-        if (status != CommitStatus::committed) {
-            return status;
-        }
-        Commit commit{std::string(feed), {}, std::string(checkpoint)};
-        for (const auto& event : events) {
-            commit.event_ids.push_back(event.id);
-            if (seen.insert(event.id).second) {
-                ++stored;
-            }
-        }
-        commits.push_back(std::move(commit));
-        checkpoints[std::string(feed)] = std::string(checkpoint);
-        return CommitStatus::committed;
-    }
-    bool accepting() override { return accept; }
-
-    std::map<std::string, std::string> checkpoints;
-    std::vector<Commit> commits;
-    std::set<std::string> seen;
-    bool accept = true;
-    CommitStatus status = CommitStatus::committed;
-};
-
-class RecordingObserver final : public c4c::collectors::RequestObserver {
-public:
-    void request_done(std::chrono::duration<double> /*elapsed*/, std::string_view error_reason) override
-    {
-        reasons.emplace_back(error_reason);
-    }
-    std::vector<std::string> reasons;
-};
-
 const Clock::time_point k_now = std::chrono::sys_days{std::chrono::year{2026} / 11 / 26} + 6h + 123ms + 456us;
 
 http::ClientOptions client_options()
@@ -431,24 +335,12 @@ http::ClientOptions client_options()
 }
 
 /// One daemon-side set-up: a real server playing the tenant, a real client, the collector.
-struct Harness {
-    asio::io_context io;
-    Tenant tenant;
-    http::Server server{io.get_executor(), http::ServerOptions{},
-                        [this](http::ServerRequest request) { return serve(&tenant, std::move(request)); }};
-    http::Client client{io.get_executor(), client_options()};
-    c4c::daemon::C4cConfig c4c;
-    c4c::daemon::SourceConfig source;
-    MemoryStore store;
-    RecordingObserver observer;
+class Harness : public LoopbackHarness<Tenant> {
+public:
     std::unique_ptr<c4c::collectors::Collector> collector;
 
-    Harness()
+    Harness() : LoopbackHarness(client_options())
     {
-        server.start();
-        c4c.url = "http://127.0.0.1:" + std::to_string(server.local_endpoint().port());
-        c4c.user = "CRUN_USER";
-        c4c.password = c4c::daemon::Secret("s3cret");
         source.name = c4c::daemon::k_source_webservice_messages;
         source.page_size = 2;
         source.lookback = 24h;
@@ -456,36 +348,7 @@ struct Harness {
         collector = c4c::collectors::make_webservice_messages_collector(source);
     }
 
-    PollOutcome poll(Clock::time_point now = k_now)
-    {
-        c4c::collectors::PollContext context{"acme-prod", c4c, source, client, store, observer, "/nonexistent", now};
-        PollOutcome outcome;
-        bool done = false;
-        std::exception_ptr failure;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                outcome = co_await collector->poll(context);
-                done = true;
-            },
-            [&](std::exception_ptr error) {
-                failure = error;
-                io.stop();  // the server keeps the loop busy: end run_for as soon as the poll is done
-            });
-        io.restart();
-        io.run_for(30s);
-        REQUIRE_FALSE(failure);
-        REQUIRE_MESSAGE(done, "poll did not finish");
-        return outcome;
-    }
-
-    ~Harness()
-    {
-        client.close();
-        server.stop();
-        io.restart();
-        io.run_for(2s);
-    }
+    PollOutcome poll(Clock::time_point now = k_now) { return run_poll(*collector, "acme-prod", "/nonexistent", now); }
 };
 
 std::string iso(Clock::time_point time)
@@ -498,9 +361,9 @@ std::string iso(Clock::time_point time)
 TEST_CASE("webservice_messages: poll pages through LastReturnedObjectID and advances the checkpoint at the end")
 {
     Harness h;
-    h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
-    h.tenant.responses.push_back(soap_page({"ID3", "ID4"}, true, "ID4", soap::k_failed));
-    h.tenant.responses.push_back(soap_page({"ID5"}, false, "ID5"));
+    h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+    h.fake.responses.push_back(soap_page({"ID3", "ID4"}, true, "ID4", soap::k_failed));
+    h.fake.responses.push_back(soap_page({"ID5"}, false, "ID5"));
 
     const auto outcome = h.poll();
     INFO(outcome.message);
@@ -509,8 +372,8 @@ TEST_CASE("webservice_messages: poll pages through LastReturnedObjectID and adva
     CHECK(outcome.stored == 5);
     CHECK(outcome.failed_messages == 2);
 
-    REQUIRE(h.tenant.requests.size() == 3);
-    for (const auto& request : h.tenant.requests) {
+    REQUIRE(h.fake.requests.size() == 3);
+    for (const auto& request : h.fake.requests) {
         CHECK(request.method == "POST");
         CHECK(request.target == "/sap/bc/srt/scs/sap/querybusinessdocumentmessagemoni");
         CHECK(request.content_type.rfind("text/xml", 0) == 0);
@@ -520,35 +383,35 @@ TEST_CASE("webservice_messages: poll pages through LastReturnedObjectID and adva
         CHECK(request.upper == "2026-11-26T06:00:00.123Z");
         CHECK(request.max_hits == "2");
     }
-    CHECK(h.tenant.requests[0].last_returned_id.empty());
-    CHECK(h.tenant.requests[1].last_returned_id == "ID2");
-    CHECK(h.tenant.requests[2].last_returned_id == "ID4");
+    CHECK(h.fake.requests[0].last_returned_id.empty());
+    CHECK(h.fake.requests[1].last_returned_id == "ID2");
+    CHECK(h.fake.requests[2].last_returned_id == "ID4");
 
     REQUIRE(h.store.commits.size() == 3);
     for (const auto& commit : h.store.commits) {
         CHECK(commit.feed == "messages");
     }
-    CHECK(h.store.commits[0].event_ids.size() == 2);
+    CHECK(h.store.commits[0].events.size() == 2);
     CHECK(h.store.commits[0].checkpoint.empty());
-    CHECK(h.store.commits[1].event_ids.size() == 2);
+    CHECK(h.store.commits[1].events.size() == 2);
     CHECK(h.store.commits[1].checkpoint.empty());
-    CHECK(h.store.commits[2].event_ids.size() == 1);
+    CHECK(h.store.commits[2].events.size() == 1);
     CHECK(h.store.commits[2].checkpoint == "2026-11-26T06:00:00.123Z");
     CHECK(h.observer.reasons == std::vector<std::string>{"", "", ""});
 
     SUBCASE("the next poll starts at checkpoint - overlap")
     {
-        h.tenant.requests.clear();
-        h.tenant.responses.push_back(soap_page({"ID5"}, false, "ID5"));
+        h.fake.requests.clear();
+        h.fake.responses.push_back(soap_page({"ID5"}, false, "ID5"));
         const auto later = k_now + 60s;
         const auto second = h.poll(later);
         CHECK(second.ok);
         CHECK(second.records == 1);
         CHECK(second.stored == 0);  // ID5 in the same state was stored by the first poll
-        REQUIRE(h.tenant.requests.size() == 1);
-        CHECK(h.tenant.requests[0].lower == "2026-11-26T05:58:00.123Z");
-        CHECK(h.tenant.requests[0].upper == iso(later));
-        CHECK(h.tenant.requests[0].last_returned_id.empty());
+        REQUIRE(h.fake.requests.size() == 1);
+        CHECK(h.fake.requests[0].lower == "2026-11-26T05:58:00.123Z");
+        CHECK(h.fake.requests[0].upper == iso(later));
+        CHECK(h.fake.requests[0].last_returned_id.empty());
         REQUIRE(h.store.commits.size() == 4);
         CHECK(h.store.commits[3].checkpoint == iso(later));
         CHECK(h.store.checkpoints["messages"] == "2026-11-26T06:01:00.123Z");
@@ -559,14 +422,14 @@ TEST_CASE("webservice_messages: an empty interval still advances the checkpoint"
 {
     Harness h;
     h.store.checkpoints["messages"] = "2026-11-26T05:00:00.000Z";
-    h.tenant.responses.push_back(soap_page({}, false, ""));
+    h.fake.responses.push_back(soap_page({}, false, ""));
     const auto outcome = h.poll();
     CHECK(outcome.ok);
     CHECK(outcome.records == 0);
-    REQUIRE(h.tenant.requests.size() == 1);
-    CHECK(h.tenant.requests[0].lower == "2026-11-26T04:58:00.000Z");
+    REQUIRE(h.fake.requests.size() == 1);
+    CHECK(h.fake.requests[0].lower == "2026-11-26T04:58:00.000Z");
     REQUIRE(h.store.commits.size() == 1);
-    CHECK(h.store.commits[0].event_ids.empty());
+    CHECK(h.store.commits[0].events.empty());
     CHECK(h.store.checkpoints["messages"] == "2026-11-26T06:00:00.123Z");
 }
 
@@ -574,8 +437,8 @@ TEST_CASE("webservice_messages: a SOAP fault on page 2 keeps page 1 and the old 
 {
     Harness h;
     h.store.checkpoints["messages"] = "2026-11-26T05:00:00.000Z";
-    h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
-    h.tenant.responses.push_back(raw(500, read_sample("soap-fault.xml")));
+    h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+    h.fake.responses.push_back(raw(500, read_sample("soap-fault.xml")));
 
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
@@ -587,10 +450,10 @@ TEST_CASE("webservice_messages: a SOAP fault on page 2 keeps page 1 and the old 
     CHECK(outcome.records == 2);
     CHECK(outcome.stored == 2);
 
-    REQUIRE(h.tenant.requests.size() == 2);
-    CHECK(h.tenant.requests[1].last_returned_id == "ID2");
+    REQUIRE(h.fake.requests.size() == 2);
+    CHECK(h.fake.requests[1].last_returned_id == "ID2");
     REQUIRE(h.store.commits.size() == 1);
-    CHECK(h.store.commits[0].event_ids.size() == 2);
+    CHECK(h.store.commits[0].events.size() == 2);
     CHECK(h.store.commits[0].checkpoint == "2026-11-26T05:00:00.000Z");
     CHECK(h.store.checkpoints["messages"] == "2026-11-26T05:00:00.000Z");
     CHECK(h.observer.reasons == std::vector<std::string>{"", "http_500"});
@@ -599,7 +462,7 @@ TEST_CASE("webservice_messages: a SOAP fault on page 2 keeps page 1 and the old 
 TEST_CASE("webservice_messages: a fault inside a 200 answer is a soap_fault too")
 {
     Harness h;
-    h.tenant.responses.push_back(raw(200, read_sample("soap-fault.xml")));
+    h.fake.responses.push_back(raw(200, read_sample("soap-fault.xml")));
     const auto outcome = h.poll();
     CHECK(outcome.reason == "soap_fault");
     CHECK(h.store.commits.empty());
@@ -612,7 +475,7 @@ TEST_CASE("webservice_messages: a query error in the response's own Log is not a
     const auto at = page.body.find("</n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync>");
     page.body.insert(at, "<Log><MaximumLogItemSeverityCode>3</MaximumLogItemSeverityCode><Item><SeverityCode>3"
                          "</SeverityCode><Note>Selection is not allowed</Note></Item></Log>");
-    h.tenant.responses.push_back(page);
+    h.fake.responses.push_back(page);
     const auto outcome = h.poll();
     CHECK(outcome.reason == "soap_fault");
     CHECK(outcome.message.find("Selection is not allowed") != std::string::npos);
@@ -624,7 +487,7 @@ TEST_CASE("webservice_messages: broken XML is a parse failure and nothing is com
     Harness h;
     auto page = soap_page({"ID1"}, false, "ID1");
     page.body.resize(page.body.size() - 40);
-    h.tenant.responses.push_back(page);
+    h.fake.responses.push_back(page);
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
     CHECK(outcome.reason == "parse");
@@ -636,7 +499,7 @@ TEST_CASE("webservice_messages: broken XML is a parse failure and nothing is com
 TEST_CASE("webservice_messages: an HTTP error without a SOAP fault is classified by c4c_request")
 {
     Harness h;
-    h.tenant.responses.push_back(raw(500, "<html><body>Internal Server Error</body></html>", "text/html"));
+    h.fake.responses.push_back(raw(500, "<html><body>Internal Server Error</body></html>", "text/html"));
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
     CHECK(outcome.reason == "http_500");
@@ -646,42 +509,42 @@ TEST_CASE("webservice_messages: an HTTP error without a SOAP fault is classified
 TEST_CASE("webservice_messages: 401 marks the source as refused")
 {
     Harness h;
-    h.tenant.responses.push_back(raw(401, "Unauthorized", "text/plain"));
+    h.fake.responses.push_back(raw(401, "Unauthorized", "text/plain"));
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
     CHECK(outcome.auth_failed);
     CHECK(outcome.reason == "http_401");
     CHECK(outcome.message.find("CRUN_USER") != std::string::npos);
     CHECK(outcome.message.find("s3cret") == std::string::npos);
-    CHECK(h.tenant.requests.size() == 1);
+    CHECK(h.fake.requests.size() == 1);
     CHECK(h.store.commits.empty());
 }
 
 TEST_CASE("webservice_messages: a full outbox stops the poll before any request")
 {
     Harness h;
-    h.store.accept = false;
+    h.store.accepting_now = false;
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
     CHECK(outcome.reason == "outbox_full");
-    CHECK(h.tenant.requests.empty());
+    CHECK(h.fake.requests.empty());
     CHECK(h.store.commits.empty());
 }
 
 TEST_CASE("webservice_messages: a commit that fails stops the poll")
 {
     Harness h;
-    h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+    h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
     h.store.status = CommitStatus::outbox_full;
     const auto full = h.poll();
     CHECK(full.reason == "outbox_full");
-    CHECK(h.tenant.requests.size() == 1);
+    CHECK(h.fake.requests.size() == 1);
 
-    h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+    h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
     h.store.status = CommitStatus::failed;
     const auto failed = h.poll();
     CHECK(failed.reason == "store");
-    CHECK(h.tenant.requests.size() == 2);
+    CHECK(h.fake.requests.size() == 2);
     CHECK(h.store.commits.empty());
 }
 
@@ -690,30 +553,30 @@ TEST_CASE("webservice_messages: a tenant that pages without progress is stopped"
     SUBCASE("the same LastReturnedObjectID twice")
     {
         Harness h;
-        h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
-        h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+        h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+        h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
         const auto outcome = h.poll();
         CHECK(outcome.reason == "parse");
         CHECK(outcome.message.find("LastReturnedObjectID") != std::string::npos);
-        CHECK(h.tenant.requests.size() == 2);
+        CHECK(h.fake.requests.size() == 2);
         REQUIRE(h.store.commits.size() == 1);
         CHECK(h.store.commits[0].checkpoint.empty());
     }
     SUBCASE("an earlier LastReturnedObjectID")
     {
         Harness h;
-        h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
-        h.tenant.responses.push_back(soap_page({"ID3", "ID4"}, true, "ID4"));
-        h.tenant.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+        h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
+        h.fake.responses.push_back(soap_page({"ID3", "ID4"}, true, "ID4"));
+        h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
         const auto outcome = h.poll();
         CHECK(outcome.reason == "parse");
-        CHECK(h.tenant.requests.size() == 3);
+        CHECK(h.fake.requests.size() == 3);
         CHECK(h.store.commits.size() == 2);
     }
     SUBCASE("more hits but no message")
     {
         Harness h;
-        h.tenant.responses.push_back(soap_page({}, true, "ID9"));
+        h.fake.responses.push_back(soap_page({}, true, "ID9"));
         const auto outcome = h.poll();
         CHECK(outcome.reason == "parse");
         CHECK(outcome.message.find("no message") != std::string::npos);
@@ -722,7 +585,7 @@ TEST_CASE("webservice_messages: a tenant that pages without progress is stopped"
     SUBCASE("more hits without LastReturnedObjectID")
     {
         Harness h;
-        h.tenant.responses.push_back(soap_page({"ID1"}, true, ""));
+        h.fake.responses.push_back(soap_page({"ID1"}, true, ""));
         const auto outcome = h.poll();
         CHECK(outcome.reason == "parse");
         CHECK(h.store.commits.empty());
@@ -743,10 +606,10 @@ TEST_CASE("webservice_messages: an unreadable stored checkpoint is read like a f
 {
     Harness h;
     h.store.checkpoints["messages"] = "not-a-time";
-    h.tenant.responses.push_back(soap_page({"ID1"}, false, "ID1"));
+    h.fake.responses.push_back(soap_page({"ID1"}, false, "ID1"));
     const auto outcome = h.poll();
     CHECK(outcome.ok);
-    REQUIRE(h.tenant.requests.size() == 1);
-    CHECK(h.tenant.requests[0].lower == "2026-11-25T06:00:00.123Z");
+    REQUIRE(h.fake.requests.size() == 1);
+    CHECK(h.fake.requests[0].lower == "2026-11-25T06:00:00.123Z");
     CHECK(h.store.checkpoints["messages"] == "2026-11-26T06:00:00.123Z");
 }
