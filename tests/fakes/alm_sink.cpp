@@ -22,6 +22,15 @@ ServerResponse json_error(unsigned status, std::string_view message) {
     return json_response(status, body.dump());
 }
 
+/// 200 {} for a post the sink took, with the scripted fault (if any) applied to it.
+ServerResponse accepted(const std::optional<FaultRule>& fault, std::string_view kind) {
+    auto response = json_response(200, "{}");
+    if (fault) {
+        apply_fault(*fault, kind, response);
+    }
+    return response;
+}
+
 /// The plain JSON value of an OTLP AnyValue.
 nlohmann::json plain_value(const nlohmann::json& any) {
     if (!any.is_object()) {
@@ -227,18 +236,32 @@ std::optional<ServerResponse> AlmSink::check_auth(const ServerRequest& request) 
     return r;
 }
 
-std::optional<nlohmann::json> AlmSink::decode(const ServerRequest& request, std::size_t& body_bytes, bool& gzip,
-                                              std::optional<ServerResponse>& error) {
+std::optional<AlmSink::Post> AlmSink::accept_post(const ServerRequest& request, std::string_view kind,
+                                                 std::optional<ServerResponse>& error) {
+    if (request.method != "POST") {
+        error = json_error(405, "use POST");
+        return std::nullopt;
+    }
+    Post post;
+    post.fault = m_faults.take(kind);
+    if (post.fault && !post.fault->processes_request()) {
+        error = fault_response(*post.fault, kind);
+        return std::nullopt;
+    }
+    if (auto denied = check_auth(request)) {
+        error = std::move(denied);
+        return std::nullopt;
+    }
     auto type = lower(request.header("content-type").value_or(""));
     if (type.substr(0, type.find(';')) != "application/json") {
         error = json_error(415, "Content-Type must be application/json");
         return std::nullopt;
     }
     auto encoding = lower(request.header("content-encoding").value_or("identity"));
-    gzip = encoding == "gzip";
+    post.gzip = encoding == "gzip";
     std::string inflated;
     const std::string* body = &request.body;
-    if (gzip) {
+    if (post.gzip) {
         auto out = gunzip(request.body, k_max_inflated_bytes);
         if (!out) {
             error = json_error(400, "body is not valid gzip");
@@ -250,35 +273,23 @@ std::optional<nlohmann::json> AlmSink::decode(const ServerRequest& request, std:
         error = json_error(415, "unsupported Content-Encoding " + encoding);
         return std::nullopt;
     }
-    body_bytes = body->size();
-    auto doc = nlohmann::json::parse(*body, nullptr, false);
-    if (doc.is_discarded()) {
+    post.body_bytes = body->size();
+    post.doc = nlohmann::json::parse(*body, nullptr, false);
+    if (post.doc.is_discarded()) {
         error = json_error(400, "body is not valid JSON");
         return std::nullopt;
     }
-    return doc;
+    return post;
 }
 
 ServerResponse AlmSink::handle_logs(const ServerRequest& request) {
-    if (request.method != "POST") {
-        return json_error(405, "use POST");
-    }
-    auto fault = m_faults.take("logs");
-    if (fault && !fault->processes_request()) {
-        return fault_response(*fault, "logs");
-    }
-    if (auto denied = check_auth(request)) {
-        return *denied;
-    }
-    std::size_t body_bytes = 0;
-    bool gzip = false;
     std::optional<ServerResponse> error;
-    auto doc = decode(request, body_bytes, gzip, error);
-    if (!doc) {
+    auto post = accept_post(request, "logs", error);
+    if (!post) {
         return *error;
     }
     std::string problem;
-    auto records = parse_logs(*doc, problem);
+    auto records = parse_logs(post->doc, problem);
     if (!records) {
         return json_error(400, "invalid OTLP logs: " + problem);
     }
@@ -326,53 +337,33 @@ ServerResponse AlmSink::handle_logs(const ServerRequest& request) {
     for (const auto& [use_case, n] : per_use_case) {
         auto& stats = m_stats[use_case];
         ++stats.requests;
-        stats.gzip_requests += gzip ? 1 : 0;
+        stats.gzip_requests += post->gzip ? 1 : 0;
         stats.max_batch_records = std::max<std::uint64_t>(stats.max_batch_records, records->size());
-        stats.max_body_bytes = std::max<std::uint64_t>(stats.max_body_bytes, body_bytes);
+        stats.max_body_bytes = std::max<std::uint64_t>(stats.max_body_bytes, post->body_bytes);
     }
-    auto response = json_response(200, "{}");
-    if (fault) {
-        apply_fault(*fault, "logs", response);
-    }
-    return response;
+    return accepted(post->fault, "logs");
 }
 
 ServerResponse AlmSink::handle_metrics(const ServerRequest& request) {
-    if (request.method != "POST") {
-        return json_error(405, "use POST");
-    }
-    auto fault = m_faults.take("metrics");
-    if (fault && !fault->processes_request()) {
-        return fault_response(*fault, "metrics");
-    }
-    if (auto denied = check_auth(request)) {
-        return *denied;
-    }
-    std::size_t body_bytes = 0;
-    bool gzip = false;
     std::optional<ServerResponse> error;
-    auto doc = decode(request, body_bytes, gzip, error);
-    if (!doc) {
+    auto post = accept_post(request, "metrics", error);
+    if (!post) {
         return *error;
     }
-    if (!doc->is_object() || !doc->contains("resourceMetrics") || !(*doc)["resourceMetrics"].is_array()) {
+    if (!post->doc.is_object() || !post->doc.contains("resourceMetrics") || !post->doc["resourceMetrics"].is_array()) {
         return json_error(400, "invalid OTLP metrics: body must be an object with a \"resourceMetrics\" array");
     }
-    for (const auto& rm : (*doc)["resourceMetrics"]) {
+    for (const auto& rm : post->doc["resourceMetrics"]) {
         if (!rm.is_object() || (rm.contains("scopeMetrics") && !rm["scopeMetrics"].is_array())) {
             return json_error(400, "invalid OTLP metrics: resourceMetrics[] must be objects with a scopeMetrics array");
         }
     }
     ++m_metrics_posts;
-    m_metrics.push_back(std::move(*doc));
+    m_metrics.push_back(std::move(post->doc));
     while (m_metrics.size() > k_kept_metrics_bodies) {
         m_metrics.pop_front();
     }
-    auto response = json_response(200, "{}");
-    if (fault) {
-        apply_fault(*fault, "metrics", response);
-    }
-    return response;
+    return accepted(post->fault, "metrics");
 }
 
 ServerResponse AlmSink::handle_token(const ServerRequest& request) {

@@ -77,9 +77,17 @@ private:
 
     /// Checks auth; nullopt when the request may proceed.
     std::optional<ServerResponse> check_auth(const ServerRequest& request);
-    /// Content type, encoding and JSON parse; on failure returns the answer in `error`.
-    std::optional<nlohmann::json> decode(const ServerRequest& request, std::size_t& body_bytes, bool& gzip,
-                                         std::optional<ServerResponse>& error);
+    /// An OTLP post that passed accept_post().
+    struct Post {
+        nlohmann::json doc;
+        std::size_t body_bytes = 0;      ///< after gunzip
+        bool gzip = false;
+        std::optional<FaultRule> fault;  ///< to apply to the answer (a fault that answers instead ends in `error`)
+    };
+    /// The checks of every OTLP endpoint `kind` ("logs", "metrics"), in order: POST, a fault that answers
+    /// instead, auth, Content-Type, Content-Encoding, JSON. On failure returns nullopt, the answer in `error`.
+    std::optional<Post> accept_post(const ServerRequest& request, std::string_view kind,
+                                    std::optional<ServerResponse>& error);
 
     SinkOptions m_options;
     Faults& m_faults;
