@@ -45,7 +45,8 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 } // namespace
 
-std::optional<ServerResponse> parse_odata_query(const ServerRequest& request, ODataQuery& query) {
+std::optional<ServerResponse> parse_odata_query(const ServerRequest& request, ODataQuery& query,
+                                                const ClauseCheck& check) {
     query.params = parse_query(request.target);
     auto format = query_value(query.params, "$format");
     if (!format || *format != "json") {
@@ -99,7 +100,27 @@ std::optional<ServerResponse> parse_odata_query(const ServerRequest& request, OD
             query.order_by.emplace_back(field, direction == "desc");
         }
     }
+    if (query.filter) {
+        std::string bad;
+        if (!for_each_clause(*query.filter, [&](FilterClause& c) { return check(c, bad); })) {
+            return odata_error(400, "SY/530", "Invalid $filter: " + bad);
+        }
+    }
     return std::nullopt;
+}
+
+std::optional<ServerResponse> odata_require_get(const ServerRequest& request) {
+    if (request.method == "GET") {
+        return std::nullopt;
+    }
+    auto r = odata_error(405, "SY/530", "Method not allowed; use GET");
+    r.headers.emplace_back("Allow", "GET");
+    return r;
+}
+
+ServerResponse odata_not_found(std::string_view segment) {
+    return odata_error(404, "005056A509B11EE1B9A8FEC11C21D78E",
+                       "Resource not found for the segment '" + std::string(segment) + "'.");
 }
 
 PageWindow page_window(const ODataQuery& query, std::size_t total, const std::string& base, std::string_view path,

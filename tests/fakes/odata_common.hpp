@@ -8,6 +8,7 @@
 #include "tests/fakes/odata_filter.hpp"
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,8 +28,20 @@ struct ODataQuery {
     std::vector<std::pair<std::string, bool>> order_by;  ///< field, descending
 };
 
-/// Parses the query options; returns an OData error response (400) when they are invalid.
-std::optional<ServerResponse> parse_odata_query(const ServerRequest& request, ODataQuery& query);
+/// A service's check of one $filter clause: it may resolve the literal (into `number`); on a clause the
+/// service cannot answer it sets `error` and returns false.
+using ClauseCheck = std::function<bool(FilterClause& clause, std::string& error)>;
+
+/// Parses the query options, then runs `check` on every $filter clause; returns an OData error response
+/// (400) when they are invalid.
+std::optional<ServerResponse> parse_odata_query(const ServerRequest& request, ODataQuery& query,
+                                                const ClauseCheck& check);
+
+/// 405 with `Allow: GET` for any method but GET, as C4C's OData services answer; nullopt for GET.
+std::optional<ServerResponse> odata_require_get(const ServerRequest& request);
+
+/// 404 for an unknown entity set or service, naming the `segment`.
+ServerResponse odata_not_found(std::string_view segment);
 
 struct PageWindow {
     std::size_t begin = 0;  ///< first row (index into the matching rows)

@@ -99,10 +99,8 @@ void write_row(std::string& out, const std::vector<std::string>& select,
 } // namespace
 
 ServerResponse ODataService::handle(const ServerRequest& request) {
-    if (request.method != "GET") {
-        auto r = odata_error(405, "SY/530", "Method not allowed; use GET");
-        r.headers.emplace_back("Allow", "GET");
-        return r;
+    if (auto refused = odata_require_get(request)) {
+        return *refused;
     }
     std::string_view path = request.path();
     std::string_view rest = path.substr(k_prefix.size());
@@ -115,47 +113,40 @@ ServerResponse ODataService::handle(const ServerRequest& request) {
                            ? nullptr
                            : m_world.find_collection(collection_name);
     if (coll == nullptr) {
-        return odata_error(404, "005056A509B11EE1B9A8FEC11C21D78E",
-                           "Resource not found for the segment '" + std::string(collection_name) + "'.");
+        return odata_not_found(collection_name);
     }
 
     ODataQuery query;
-    if (auto error = parse_odata_query(request, query)) {
-        return *error;
-    }
-    if (query.filter) {
-        std::string bad;
-        bool ok = for_each_clause(*query.filter, [&](FilterClause& c) {
-            if (c.field == "EntityLastChangedOn") {
-                if (c.literal_type != "datetimeoffset" && c.literal_type != "datetime") {
-                    bad = "EntityLastChangedOn needs a datetimeoffset'...' literal";
-                    return false;
-                }
-                std::string text = c.literal;
-                if (c.literal_type == "datetime" && !text.empty() && text.back() != 'Z') {
-                    text += 'Z';
-                }
-                auto ns = parse_iso_ns(text);
-                if (!ns) {
-                    bad = "invalid datetimeoffset literal '" + c.literal + "' (expected YYYY-MM-DDThh:mm:ss[.f]Z)";
-                    return false;
-                }
-                c.number = *ns;
-                return true;
+    auto check = [](FilterClause& c, std::string& error) {
+        if (c.field == "EntityLastChangedOn") {
+            if (c.literal_type != "datetimeoffset" && c.literal_type != "datetime") {
+                error = "EntityLastChangedOn needs a datetimeoffset'...' literal";
+                return false;
             }
-            if (c.field == "ObjectID") {
-                if (!c.literal_type.empty()) {
-                    bad = "ObjectID needs a string literal";
-                    return false;
-                }
-                return true;
+            std::string text = c.literal;
+            if (c.literal_type == "datetime" && !text.empty() && text.back() != 'Z') {
+                text += 'Z';
             }
-            bad = "filtering on '" + c.field + "' is not supported by the simulator";
-            return false;
-        });
-        if (!ok) {
-            return odata_error(400, "SY/530", "Invalid $filter: " + bad);
+            auto ns = parse_iso_ns(text);
+            if (!ns) {
+                error = "invalid datetimeoffset literal '" + c.literal + "' (expected YYYY-MM-DDThh:mm:ss[.f]Z)";
+                return false;
+            }
+            c.number = *ns;
+            return true;
         }
+        if (c.field == "ObjectID") {
+            if (!c.literal_type.empty()) {
+                error = "ObjectID needs a string literal";
+                return false;
+            }
+            return true;
+        }
+        error = "filtering on '" + c.field + "' is not supported by the simulator";
+        return false;
+    };
+    if (auto error = parse_odata_query(request, query, check)) {
+        return *error;
     }
     for (const auto& [field, desc] : query.order_by) {
         (void)desc;

@@ -77,10 +77,8 @@ std::string RtaService::format_timestamp(std::int64_t unix_seconds) const {
 }
 
 ServerResponse RtaService::handle(const ServerRequest& request) {
-    if (request.method != "GET") {
-        auto r = odata_error(405, "SY/530", "Method not allowed; use GET");
-        r.headers.emplace_back("Allow", "GET");
-        return r;
+    if (auto refused = odata_require_get(request)) {
+        return *refused;
     }
     std::string_view path = request.path();
     std::string_view rest = path.substr(k_prefix.size());
@@ -89,38 +87,31 @@ ServerResponse RtaService::handle(const ServerRequest& request) {
     std::string_view entity = svc == std::string_view::npos ? std::string_view{} : rest.substr(svc + 5);
     if (ds.empty() || entity.empty() || ds.find('/') != std::string_view::npos ||
         entity.find('/') != std::string_view::npos) {
-        return odata_error(404, "005056A509B11EE1B9A8FEC11C21D78E",
-                           "Resource not found for the segment '" + std::string(rest) + "'.");
+        return odata_not_found(rest);
     }
 
     ODataQuery query;
-    if (auto error = parse_odata_query(request, query)) {
-        return *error;
-    }
-    if (query.filter) {
-        std::string bad;
-        bool ok = for_each_clause(*query.filter, [&](FilterClause& c) {
-            if (c.field == "CTIMESTAMP") {
-                if (!c.literal_type.empty()) {
-                    bad = "CTIMESTAMP needs a 'DD.MM.YYYY hh:mm:ss UTC' literal";
-                    return false;
-                }
-                auto seconds = parse_rta_literal(c.literal, bad);
-                if (!seconds) {
-                    return false;
-                }
-                c.number = *seconds;
-                return true;
+    auto check = [](FilterClause& c, std::string& error) {
+        if (c.field == "CTIMESTAMP") {
+            if (!c.literal_type.empty()) {
+                error = "CTIMESTAMP needs a 'DD.MM.YYYY hh:mm:ss UTC' literal";
+                return false;
             }
-            if (c.field == "CUSER" || c.field == "CUI_COMPONENT" || c.field == "CSTEP_ID") {
-                return true;
+            auto seconds = parse_rta_literal(c.literal, error);
+            if (!seconds) {
+                return false;
             }
-            bad = "filtering on '" + c.field + "' is not supported by the simulator";
-            return false;
-        });
-        if (!ok) {
-            return odata_error(400, "SY/530", "Invalid $filter: " + bad);
+            c.number = *seconds;
+            return true;
         }
+        if (c.field == "CUSER" || c.field == "CUI_COMPONENT" || c.field == "CSTEP_ID") {
+            return true;
+        }
+        error = "filtering on '" + c.field + "' is not supported by the simulator";
+        return false;
+    };
+    if (auto error = parse_odata_query(request, query, check)) {
+        return *error;
     }
 
     const auto& rows = m_world.rta_rows();
