@@ -328,9 +328,6 @@ public:
     Connection(const asio::any_io_executor& executor, ssl::context& tls, const Endpoint& endpoint)
         : key{endpoint.tls, endpoint.host, endpoint.port}
     {
-        // Beast reads at most the buffer's free capacity (at least 512 bytes) per call: a 1 MB page took some
-        // 700 reads, each with a timer update and an epoll round trip. 16 KiB per connection cuts that to 64.
-        m_buffer.reserve(16 * 1024);
         if (endpoint.tls) {
             m_secure.emplace(executor, tls);
         } else {
@@ -424,8 +421,15 @@ public:
         bhttp::response_parser<bhttp::string_body> parser;
         parser.header_limit(k_header_limit);
         parser.body_limit(max_body_bytes);
+        // Beast reads at most the buffer's free capacity (at least 512 bytes) per call: a 1 MB page took some
+        // 700 reads, each with a timer update and an epoll round trip; 16 KiB takes 64. Released again below
+        // while the connection is idle, so that hundreds of pooled connections cost nothing.
+        m_buffer.reserve(16 * 1024);
         auto [read_ec, read] = co_await with_stream(
             [&](auto& stream) { return bhttp::async_read(stream, m_buffer, parser, k_nothrow); });
+        if (m_buffer.size() == 0) {
+            m_buffer.shrink_to_fit();
+        }
         if (read_ec) {
             result.ec = read_ec;
             result.nothing_received = !parser.got_some() && m_buffer.size() == 0;
