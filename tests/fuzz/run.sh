@@ -26,6 +26,11 @@ if ! command -v clang >/dev/null || ! command -v clang++ >/dev/null; then
   exit 2
 fi
 
+if [ -f "$build/CMakeCache.txt" ] && ! grep -q "^C4C_FUZZ:BOOL=ON" "$build/CMakeCache.txt"; then
+  echo "tests/fuzz/run.sh: $build is an ordinary build directory; give the fuzz build its own" >&2
+  exit 2
+fi
+
 echo "==> fuzz: building $build (-j $jobs)"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DC4C_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target fuzz -j "$jobs"
