@@ -164,9 +164,11 @@ def idle(args):
         time.sleep(args.window)
         cpu = (cpu_seconds(run.pid) - cpu0) / (time.monotonic() - t0)
         rss, hwm = proc_status(run.pid, "VmRSS"), proc_status(run.pid, "VmHWM")
+        anon, files = proc_status(run.pid, "RssAnon"), proc_status(run.pid, "RssFile")
     finally:
         run.stop()
-    print(f"idle: RSS {rss:.1f} MiB (target < 20 MiB; peak during the initial polls {hwm:.1f} MiB), CPU "
+    print(f"idle: RSS {rss:.1f} MiB (target < 20 MiB; peak during the initial polls {hwm:.1f} MiB; "
+          f"{anon:.1f} MiB anonymous, {files:.1f} MiB file-backed: binary and shared libraries), CPU "
           f"{100 * cpu:.3f}% of one core over {args.window} s (target < 0.5%)")
     return 0
 
@@ -206,6 +208,11 @@ def scale(args):
             p99, polls = lag_quantile(values, 0.99)
             p50, _ = lag_quantile(values, 0.50)
             errors = harness.metric(values, "c4c_alm_collector_source_errors_total") or 0
+            reasons = {}
+            for (name, labels), value in values.items():
+                if name == "c4c_alm_collector_source_errors_total" and value:
+                    reason = dict(labels)["reason"]
+                    reasons[reason] = reasons.get(reason, 0) + int(value)
             delivered = run.delivered()
             rss, hwm = proc_status(run.pid, "VmRSS"), proc_status(run.pid, "VmHWM")
         finally:
@@ -213,7 +220,7 @@ def scale(args):
         rows.append((tenants, polls, p50, p99, rss, hwm, cpu, delivered, errors))
         print(f"  {tenants:4d} tenants: {polls} polls, schedule lag p50 <= {p50} s, p99 <= {p99} s; RSS {rss:.1f} "
               f"MiB (peak {hwm:.1f}); CPU {100 * cpu:.1f}% of one core; {delivered} events delivered; "
-              f"{errors:.0f} source errors; load {load()[0]:.2f}")
+              f"{errors:.0f} source errors {reasons or ''}; load {load()[0]:.2f}")
     if len(rows) > 1:
         print(f"scale: memory per added tenant {(rows[-1][4] - rows[0][4]) / (rows[-1][0] - rows[0][0]):.3f} MiB "
               f"(RSS {rows[0][4]:.1f} MiB at {rows[0][0]} tenants, {rows[-1][4]:.1f} MiB at {rows[-1][0]})")
