@@ -122,22 +122,4 @@ PollOutcome commit_failure(const PollContext& context, CommitStatus status)
     return outcome;
 }
 
-std::string url_encode(std::string_view value)
-{
-    static constexpr char k_hex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(value.size() * 3);
-    for (unsigned char c : value) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            out.push_back('%');
-            out.push_back(k_hex[c >> 4]);
-            out.push_back(k_hex[c & 0x0f]);
-        }
-    }
-    return out;
-}
-
 } // namespace c4c::collectors

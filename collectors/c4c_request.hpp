@@ -7,6 +7,7 @@
 
 #include "collectors/collector.hpp"
 #include "daemon/http/client.hpp"
+#include "daemon/http/url.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -36,6 +37,6 @@ PollOutcome parse_failure(const PollContext& context, std::string_view where, st
 PollOutcome commit_failure(const PollContext& context, CommitStatus status);
 
 /// Percent-encodes a query-parameter value (RFC 3986 unreserved characters stay as they are).
-std::string url_encode(std::string_view value);
+using daemon::http::url_encode;
 
 } // namespace c4c::collectors

@@ -97,26 +97,6 @@ std::string log_excerpt(std::string_view text, std::size_t limit)
     return out;
 }
 
-std::string form_url_encode(std::string_view value)
-{
-    static constexpr char k_hex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(value.size() * 3);
-    for (unsigned char c : value) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else if (c == ' ') {
-            out.push_back('+');
-        } else {
-            out.push_back('%');
-            out.push_back(k_hex[c >> 4]);
-            out.push_back(k_hex[c & 0x0f]);
-        }
-    }
-    return out;
-}
-
 std::string url_host(std::string_view url)
 {
     const auto scheme = url.find("://");

@@ -6,6 +6,7 @@
 
 #include "daemon/config.hpp"
 #include "daemon/http/client.hpp"
+#include "daemon/http/url.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
@@ -107,7 +108,7 @@ std::string log_excerpt(std::string_view text, std::size_t limit = 200);
 
 /// application/x-www-form-urlencoded encoding of one value (RFC 6749 appendix B): unreserved
 /// characters stay, space becomes '+', every other byte %XX.
-std::string form_url_encode(std::string_view value);
+using daemon::http::form_url_encode;
 
 /// The host (and port, when given) of an absolute URL, without user info; the input when unparsable.
 std::string url_host(std::string_view url);
