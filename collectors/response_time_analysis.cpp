@@ -2,6 +2,7 @@
 
 #include "collectors/c4c_request.hpp"
 #include "collectors/sap_time_zones.hpp"
+#include "collectors/text.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -32,31 +33,6 @@ constexpr std::int64_t k_max_unix_seconds = std::numeric_limits<std::int64_t>::m
 RtaParseError rta_error(RtaErrc code, std::string message)
 {
     return RtaParseError{code, std::move(message)};
-}
-
-// Untrusted text in a one-line message: control characters replaced, cut short when long.
-std::string printable(std::string_view text)
-{
-    constexpr std::size_t k_max = 64;
-    std::string out;
-    for (const char c : text.substr(0, k_max)) {
-        out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
-    }
-    if (text.size() > k_max) {
-        out += "...";
-    }
-    return out;
-}
-
-std::string_view trim(std::string_view text)
-{
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
 }
 
 // A text field: absent or null is empty; a number is taken in its JSON form (IDs sent unquoted).
@@ -94,7 +70,7 @@ bool key_figure(const json& row, const char* name, std::optional<double>& out, s
         bad = it->type_name();
         return false;
     }
-    const std::string_view text = trim(it->get_ref<const std::string&>());
+    const std::string_view text = trim_blanks(it->get_ref<const std::string&>());
     if (text.empty()) {
         return true;
     }
@@ -116,7 +92,7 @@ std::optional<std::uint64_t> parse_count(const json& value)
     if (!value.is_string()) {
         return std::nullopt;
     }
-    const std::string_view text = trim(value.get_ref<const std::string&>());
+    const std::string_view text = trim_blanks(value.get_ref<const std::string&>());
     std::uint64_t count = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), count);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {

@@ -1,5 +1,7 @@
 #include "collectors/sap_time_zones.hpp"
 
+#include "collectors/text.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -620,32 +622,6 @@ bool valid_civil(const CivilTime& t)
            t.minute <= 59 && t.second >= 0 && t.second <= 59;
 }
 
-std::string_view trim(std::string_view text)
-{
-    const auto blank = [](char c) { return c == ' ' || c == '\t'; };
-    while (!text.empty() && blank(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && blank(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
-// Quotes untrusted text into a one-line message, cut short when long.
-std::string printable(std::string_view text)
-{
-    constexpr std::size_t k_max = 64;
-    std::string out;
-    for (const char c : text.substr(0, k_max)) {
-        out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
-    }
-    if (text.size() > k_max) {
-        out += "...";
-    }
-    return out;
-}
-
 bool digits(std::string_view text, std::size_t pos, std::size_t count, int& value)
 {
     value = 0;
@@ -723,7 +699,7 @@ TimeResult<std::int64_t> local_to_utc(std::string_view sap_code, const CivilTime
 
 TimeResult<std::int64_t> parse_rta_timestamp(std::string_view text)
 {
-    const std::string_view s = trim(text);
+    const std::string_view s = trim_blanks(text);
     auto malformed = [&] {
         return time_error(TimeErrc::malformed_timestamp,
                           fmt::format("malformed CTIMESTAMP '{}': expected 'DD.MM.YYYY hh:mm:ss TZ'", printable(text)));
@@ -738,7 +714,7 @@ TimeResult<std::int64_t> parse_rta_timestamp(std::string_view text)
         !digits(s, 11, 2, local.hour) || !digits(s, 14, 2, local.minute) || !digits(s, 17, 2, local.second)) {
         return malformed();
     }
-    const std::string_view code = trim(s.substr(19));
+    const std::string_view code = trim_blanks(s.substr(19));
     const bool code_ok = !code.empty() && code.size() <= 16 && std::all_of(code.begin(), code.end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
                c == '-' || c == '_';
