@@ -82,10 +82,13 @@ public:
     Use& operator=(const Use&) = delete;
     explicit operator bool() const { return m_statement != nullptr; }
     sqlite3_stmt* get() const { return m_statement; }
+    /// Binds without copying (SQLITE_STATIC): `value` must outlive the step.
     void text(int index, std::string_view value) const
     {
         sqlite3_bind_text(m_statement, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
     }
+    /// A temporary string would be gone before the step reads it (ASan: stack-use-after-scope).
+    void text(int index, std::string&& value) const = delete;
     void integer(int index, std::int64_t value) const { sqlite3_bind_int64(m_statement, index, value); }
     int step() const { return sqlite3_step(m_statement); }
     std::string column_text(int index) const
@@ -182,7 +185,8 @@ void StateStore::migrate()
                                  std::to_string(k_schema_version));
     }
     Use set(prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)"));
-    set.text(1, std::to_string(k_schema_version));
+    const std::string version_text = std::to_string(k_schema_version);
+    set.text(1, version_text);
     if (set.step() != SQLITE_DONE || !exec("COMMIT")) {
         exec("ROLLBACK");
         throw std::runtime_error("cannot write the schema version of " + m_file.string());
