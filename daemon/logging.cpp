@@ -1,5 +1,7 @@
 #include "daemon/logging.hpp"
 
+#include "daemon/json_string.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
@@ -16,30 +18,6 @@
 namespace c4c::daemon {
 
 namespace {
-
-void append_json_string(std::string& out, std::string_view text)
-{
-    static constexpr char k_hex[] = "0123456789abcdef";
-    out.push_back('"');
-    for (unsigned char c : text) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (c < 0x20) {
-                out += "\\u00";
-                out.push_back(k_hex[c >> 4]);
-                out.push_back(k_hex[c & 0x0f]);
-            } else {
-                out.push_back(static_cast<char>(c));
-            }
-        }
-    }
-    out.push_back('"');
-}
 
 int syslog_priority(spdlog::level::level_enum level)
 {

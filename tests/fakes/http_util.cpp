@@ -186,29 +186,6 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(const Serve
     return std::pair{decoded->substr(0, colon), decoded->substr(colon + 1)};
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-    static constexpr char k_hex[] = "0123456789abcdef";
-    out += '"';
-    for (char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                out += "\\u00";
-                out += k_hex[(c >> 4) & 15];
-                out += k_hex[c & 15];
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
-}
-
 std::string xml_escape(std::string_view s) {
     std::string out;
     out.reserve(s.size());

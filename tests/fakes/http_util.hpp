@@ -4,6 +4,7 @@
 // SAP time formats, gzip, and response builders.
 
 #include "daemon/http/server.hpp"
+#include "daemon/json_string.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -36,8 +37,8 @@ std::optional<std::string> base64_decode(std::string_view in);
 /// user and password of an `Authorization: Basic ...` header, or nullopt.
 std::optional<std::pair<std::string, std::string>> basic_credentials(const ServerRequest& request);
 
-/// Appends `s` as a JSON string literal (quotes included).
-void append_json_string(std::string& out, std::string_view s);
+/// Appends a JSON string literal (quotes included).
+using daemon::append_json_string;
 /// Escapes &, <, >, " and ' for XML text and attributes.
 std::string xml_escape(std::string_view s);
 
