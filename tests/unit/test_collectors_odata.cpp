@@ -1,3 +1,5 @@
+#include "collectors_support.hpp"
+
 #include "collectors/odata.hpp"
 
 #include <doctest/doctest.h>
@@ -13,17 +15,7 @@
 #include <vector>
 
 using namespace c4c::collectors;
-
-namespace {
-
-std::string read_sample(const char* name)
-{
-    std::ifstream in(std::filesystem::path(C4C_SAMPLES_DIR) / name, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "missing sample " << name);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-} // namespace
+using namespace collector_tests;
 
 TEST_CASE("odata: opportunity sample page")
 {

@@ -1,3 +1,5 @@
+#include "collectors_support.hpp"
+
 #include "collectors/soap.hpp"
 
 #include <doctest/doctest.h>
@@ -10,18 +12,10 @@
 #include <string>
 
 namespace soap = c4c::collectors::soap;
+using namespace collector_tests;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string read_sample(const std::string& name)
-{
-    std::ifstream file(std::filesystem::path(C4C_SAMPLES_DIR) / name, std::ios::binary);
-    REQUIRE_MESSAGE(file.good(), "cannot open sample " << name);
-    std::ostringstream content;
-    content << file.rdbuf();
-    return content.str();
-}
 
 std::string replace_all(std::string text, std::string_view from, std::string_view to)
 {
