@@ -644,6 +644,14 @@ struct Daemon::Impl {
         io.stop();
     }
 
+    // A member coroutine, not a capturing lambda: a lambda's captures live in the closure, which is gone
+    // once the awaitable is created, while the coroutine still reads them (UBSan caught it).
+    asio::awaitable<void> poll_once_into(TenantRuntime& tenant, SourceRuntime& source, bool& all_polled)
+    {
+        auto outcome = co_await poll_once(tenant, source);
+        all_polled = all_polled && outcome.ok;
+    }
+
     asio::awaitable<void> run_once()
     {
         std::vector<collectors::PollOutcome> outcomes;
@@ -651,13 +659,8 @@ struct Daemon::Impl {
         bool all_polled = true;
         for (auto& tenant : tenants) {
             for (auto& source : tenant->sources) {
-                auto* t = tenant.get();
-                auto* s = source.get();
                 polls.spawn(executor(), "poll " + tenant->config.name + "/" + source->config.name,
-                            [this, t, s, &all_polled]() -> asio::awaitable<void> {
-                                auto outcome = co_await poll_once(*t, *s);
-                                all_polled = all_polled && outcome.ok;
-                            }());
+                            poll_once_into(*tenant, *source, all_polled));
             }
         }
         co_await polls.wait(std::chrono::hours(24 * 365));

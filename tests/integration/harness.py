@@ -81,7 +81,8 @@ class Simulator:
         self.url = line.split("listening on ", 1)[1]
 
     def get(self, path):
-        status, body = http("GET", self.url + path)
+        # Listing tens of thousands of records takes a while in a sanitizer build.
+        status, body = http("GET", self.url + path, timeout=120)
         assert status == 200, (path, status, body)
         return json.loads(body)
 
