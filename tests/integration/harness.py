@@ -226,6 +226,16 @@ class Daemon:
             return f.read()
 
 
+def delivered_states(sim, use_case="business_process_monitoring"):
+    """Business-object states received by the sink: (collection, object id, change time in ms)."""
+    return {(r["object_type"], r["object_id"], int(r["time_unix_nano"]) // 1_000_000) for r in sim.received(use_case)}
+
+
+def existing_states(sim):
+    """Every state any business object of the simulator has had: (collection, object id, change time in ms)."""
+    return {(r["collection"], r["object_id"], int(r["change_ms"])) for r in sim.history("business_objects")}
+
+
 def parse_metrics(text):
     """Prometheus text -> {(name, frozenset(labels)): value}."""
     values = {}

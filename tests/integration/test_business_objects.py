@@ -5,17 +5,9 @@ import signal
 import time
 import unittest
 
-from harness import COLLECTIONS, DaemonTestCase, metric, wait_until
+from harness import COLLECTIONS, DaemonTestCase, delivered_states, existing_states, metric, wait_until
 
 USE_CASE = "business_process_monitoring"
-
-
-def delivered_states(sim):
-    return {(r["object_type"], r["object_id"], int(r["time_unix_nano"]) // 1_000_000) for r in sim.received(USE_CASE)}
-
-
-def existing_states(sim):
-    return {(r["collection"], r["object_id"], int(r["change_ms"])) for r in sim.history("business_objects")}
 
 
 class BusinessObjectsTest(DaemonTestCase):

@@ -13,18 +13,10 @@ import sqlite3
 import time
 import unittest
 
-from harness import DaemonTestCase, Simulator, config_text, http, metric, wait_until
+from harness import DaemonTestCase, Simulator, config_text, delivered_states, existing_states, http, metric, wait_until
 
 USE_CASE = "business_process_monitoring"
 LOGS = "/api/calm-logs/v1/logs"
-
-
-def delivered_states(sim):
-    return {(r["object_type"], r["object_id"], int(r["time_unix_nano"]) // 1_000_000) for r in sim.received(USE_CASE)}
-
-
-def existing_states(sim):
-    return {(r["collection"], r["object_id"], int(r["change_ms"])) for r in sim.history("business_objects")}
 
 
 def log_requests(sim):
