@@ -67,7 +67,8 @@ def main():
     work = os.path.join(os.path.abspath(args.build), "demo")
     os.makedirs(work, exist_ok=True)
     sim = subprocess.Popen([os.path.join(args.build, "tests", "c4c-sim"), "--listen", "127.0.0.1:0", "--quiet",
-                            "--change-every", "5s", "--objects", "50"], stdout=subprocess.PIPE, text=True)
+                            "--change-every", "5s", "--objects", "50"], stdout=subprocess.PIPE, text=True,
+                           start_new_session=True)
     sim_url = sim.stdout.readline().strip().split("listening on ", 1)[1]
     config = os.path.join(work, "demo.toml")
     with open(config, "w") as f:
@@ -75,11 +76,13 @@ def main():
     log_path = os.path.join(work, "daemon.log")
     env = dict(os.environ, C4C_DEMO_PASSWORD="demo-password")
     daemon = subprocess.Popen([os.path.join(args.build, "c4c-alm-collector"), "--config", config],
-                              stderr=open(log_path, "w"), env=env)
+                              stderr=open(log_path, "w"), env=env, start_new_session=True)
     print(f"simulator (C4C tenant + Cloud ALM sink): {sim_url}")
     print(f"daemon: config {config}, log {log_path}, metrics http://{args.listen}/metrics")
     print("events arriving at Cloud ALM (Ctrl-C to stop):\n")
 
+    # Both children run in their own sessions, so Ctrl-C reaches only this script, which stops the daemon
+    # first (it flushes to disk) and the simulator after it.
     stop = []
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -87,6 +90,8 @@ def main():
     try:
         while not stop and daemon.poll() is None:
             time.sleep(2)
+            if stop:
+                break
             stats = get(sim_url + "/_sim/stats")
             for use_case in ("business_process_monitoring", "integration_monitoring", "real_user_monitoring"):
                 records = get(f"{sim_url}/_sim/received?use_case={use_case}")["records"]
