@@ -548,14 +548,14 @@ struct Daemon::Impl {
         }
     }
 
-    // The ping interval is taken before the coroutine starts: GCC 12 miscompiled a by-value duration
-    // parameter used inside this loop's co_await (the resumed frame crashed under WATCHDOG_USEC).
-    asio::awaitable<void> watchdog_loop(std::shared_ptr<const std::chrono::steady_clock::duration> interval)
+    // Owns its timer. An earlier form (`if (!co_await sleep_for(period / 2))` over microseconds) crashed
+    // at the first resume under WATCHDOG_USEC; test_lifecycle's watchdog test guards against a return.
+    asio::awaitable<void> watchdog_loop(std::chrono::steady_clock::duration interval)
     {
         asio::steady_timer timer(co_await asio::this_coro::executor);
         for (;;) {
             systemd::watchdog();
-            timer.expires_after(*interval);
+            timer.expires_after(interval);
             auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
             if (ec) {
                 co_return;
@@ -720,8 +720,7 @@ struct Daemon::Impl {
         if (auto period = systemd::watchdog_period()) {
             // Ping at half the period systemd waits for, as sd_watchdog_enabled(3) advises.
             service_tasks.spawn(executor(), "watchdog",
-                                watchdog_loop(std::make_shared<const std::chrono::steady_clock::duration>(
-                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(*period) / 2)));
+                                watchdog_loop(std::chrono::duration_cast<std::chrono::steady_clock::duration>(*period) / 2));
         }
         start_tenant_tasks();
         ready = true;
