@@ -207,6 +207,224 @@ std::optional<std::vector<ParsedRecord>> parse_logs(const nlohmann::json& doc, s
     return out;
 }
 
+/// One pass over an OTLP logs body without building a DOM: accepts exactly what parse_logs() accepts
+/// (or less), and collects each record's use case and event.id, all that answering and counting need.
+/// The records' other fields are read from the kept body only when the control API asks for them. A DOM
+/// of every batch was most of the simulator's CPU. A body it refuses goes through parse_logs(), which
+/// says what is wrong (or accepts it after all).
+class LogsScanner final : public nlohmann::json_sax<nlohmann::json> {
+public:
+    struct Id {
+        std::size_t resource = 0;  ///< index into use_cases
+        std::string event_id;
+    };
+    std::vector<std::string> use_cases;  ///< one per resourceLogs element
+    std::vector<Id> ids;                 ///< in document order
+
+    bool null() override { return scalar(Scalar::other); }
+    bool boolean(bool) override { return scalar(Scalar::other); }
+    bool number_integer(number_integer_t) override { return scalar(Scalar::integer); }
+    bool number_unsigned(number_unsigned_t) override { return scalar(Scalar::integer); }
+    bool number_float(number_float_t, const string_t&) override { return scalar(Scalar::other); }
+    bool binary(binary_t&) override { return scalar(Scalar::other); }
+    bool string(string_t& value) override { return scalar(Scalar::string, &value); }
+    bool key(string_t& value) override
+    {
+        m_stack.back().key = std::move(value);
+        return true;
+    }
+    bool start_object(std::size_t) override { return open(true); }
+    bool start_array(std::size_t) override { return open(false); }
+    bool end_object() override { return close(); }
+    bool end_array() override { return close(); }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+private:
+    enum class Ctx : std::uint8_t {
+        document, root, resource_logs, resource_log, resource, attributes, kv, any_value, scope_logs, scope_log,
+        log_records, log_record, skip,
+    };
+    enum class Scalar : std::uint8_t { string, integer, other };
+    struct Frame {
+        explicit Frame(Ctx c) : ctx(c) {}
+        Ctx ctx;
+        std::string key;      ///< objects: the member being read
+        bool a = false;       ///< root: resourceLogs; resource_log: resource; resource, log_record: attributes;
+                              ///< kv: key; any_value: stringValue is a string; scope_log: logRecords
+        bool b = false;       ///< resource_log: scopeLogs; kv: value; log_record: timeUnixNano
+        std::string name;     ///< kv: its key
+        std::string text;     ///< kv, any_value: the stringValue (when a string); log_record: event.id
+    };
+    std::vector<Frame> m_stack{Frame{Ctx::document}};
+
+    /// What a container opening under the top frame is; nullopt when it may not be one there.
+    std::optional<Ctx> child(bool object)
+    {
+        auto& top = m_stack.back();
+        const bool array = !object;
+        auto member = [&](std::string_view name, bool want_array, Ctx ctx, bool& seen) -> std::optional<Ctx> {
+            if (top.key != name) {
+                return Ctx::skip;
+            }
+            if (want_array != array) {
+                return std::nullopt;
+            }
+            seen = true;
+            return ctx;
+        };
+        switch (top.ctx) {
+        case Ctx::document: return object ? std::optional{Ctx::root} : std::nullopt;
+        case Ctx::root: return member("resourceLogs", true, Ctx::resource_logs, top.a);
+        case Ctx::resource_logs: return object ? std::optional{Ctx::resource_log} : std::nullopt;
+        case Ctx::resource_log:
+            if (top.key == "resource") {
+                return member("resource", false, Ctx::resource, top.a);
+            }
+            return member("scopeLogs", true, Ctx::scope_logs, top.b);
+        case Ctx::resource:
+        case Ctx::log_record: return member("attributes", true, Ctx::attributes, top.a);
+        case Ctx::attributes: return object ? std::optional{Ctx::kv} : std::nullopt;
+        case Ctx::kv:
+            if (top.key == "key") {
+                return std::nullopt;
+            }
+            return member("value", false, Ctx::any_value, top.b);
+        case Ctx::scope_logs: return object ? std::optional{Ctx::scope_log} : std::nullopt;
+        case Ctx::scope_log: return member("logRecords", true, Ctx::log_records, top.a);
+        case Ctx::log_records: return object ? std::optional{Ctx::log_record} : std::nullopt;
+        case Ctx::any_value:
+        case Ctx::skip: return Ctx::skip;
+        }
+        return std::nullopt;
+    }
+
+    bool open(bool object)
+    {
+        auto ctx = child(object);
+        if (!ctx) {
+            return false;
+        }
+        m_stack.push_back(Frame{*ctx});
+        if (*ctx == Ctx::resource_log) {
+            use_cases.emplace_back();
+        }
+        return true;
+    }
+
+    bool scalar(Scalar kind, std::string* value = nullptr)
+    {
+        auto& top = m_stack.back();
+        switch (top.ctx) {
+        case Ctx::document: return false;
+        case Ctx::root: return top.key != "resourceLogs";
+        case Ctx::resource_logs:
+        case Ctx::attributes:
+        case Ctx::scope_logs:
+        case Ctx::log_records: return false;
+        case Ctx::resource_log: return top.key != "resource" && top.key != "scopeLogs";
+        case Ctx::resource: return top.key != "attributes";
+        case Ctx::scope_log: return top.key != "logRecords";
+        case Ctx::kv:
+            if (top.key == "key") {
+                if (kind != Scalar::string) {
+                    return false;
+                }
+                top.a = true;
+                top.name = std::move(*value);
+                return true;
+            }
+            return top.key != "value";
+        case Ctx::any_value:
+            if (top.key == "stringValue") {
+                top.a = kind == Scalar::string;
+                if (value) {
+                    top.text = std::move(*value);
+                }
+            }
+            return true;
+        case Ctx::log_record:
+            if (top.key == "attributes") {
+                return false;
+            }
+            if (top.key == "timeUnixNano") {
+                // A string of digits or an integer, as nano_string() takes it.
+                top.b = kind == Scalar::integer ||
+                        (kind == Scalar::string && !value->empty() &&
+                         std::all_of(value->begin(), value->end(), [](unsigned char c) { return std::isdigit(c); }));
+                return top.b;
+            }
+            return true;
+        case Ctx::skip: return true;
+        }
+        return false;
+    }
+
+    bool close()
+    {
+        Frame done = std::move(m_stack.back());
+        m_stack.pop_back();
+        auto& parent = m_stack.back();
+        switch (done.ctx) {
+        case Ctx::root: return done.a;
+        case Ctx::resource_log:
+            return done.a && done.b && !use_cases.back().empty();
+        case Ctx::resource: return done.a;
+        case Ctx::kv: {
+            if (!done.a || !done.b) {
+                return false;
+            }
+            // parent: the attribute list; below it its owner. Of repeated keys the last one counts.
+            auto& owner = m_stack[m_stack.size() - 2];
+            if (owner.ctx == Ctx::resource && done.name == "sap.calm.use_case") {
+                use_cases.back() = std::move(done.text);
+            } else if (owner.ctx == Ctx::log_record && done.name == "event.id") {
+                owner.text = std::move(done.text);
+            }
+            return true;
+        }
+        case Ctx::any_value:
+            // "" unless the value has a string stringValue: plain_value() is a string only then
+            parent.text = done.a ? std::move(done.text) : std::string();
+            return true;
+        case Ctx::scope_log: return done.a;
+        case Ctx::log_record:
+            if (!done.a || !done.b || done.text.empty()) {
+                return false;
+            }
+            ids.push_back(Id{use_cases.size() - 1, std::move(done.text)});
+            return true;
+        default: return true;
+        }
+    }
+};
+
+/// The use case and event.id of every record of a logs body, in document order: from LogsScanner when it
+/// accepts the body, else from parse_logs() (which names the problem in `error` when there is one).
+std::optional<LogsScanner> scan_logs(std::string_view body, std::string& error)
+{
+    LogsScanner scanner;
+    if (nlohmann::json::sax_parse(body, &scanner)) {
+        return scanner;
+    }
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    if (doc.is_discarded()) {
+        error = "body is not valid JSON";
+        return std::nullopt;
+    }
+    std::string problem;
+    auto records = parse_logs(doc, problem);
+    if (!records) {
+        error = "invalid OTLP logs: " + problem;
+        return std::nullopt;
+    }
+    LogsScanner out;
+    for (auto& r : *records) {
+        out.use_cases.push_back(std::move(r.use_case));
+        out.ids.push_back(LogsScanner::Id{out.use_cases.size() - 1, std::move(r.event_id)});
+    }
+    return out;
+}
+
 } // namespace
 
 AlmSink::AlmSink(SinkOptions options, Faults& faults) : m_options(std::move(options)), m_faults(faults) {}
@@ -259,26 +477,18 @@ std::optional<AlmSink::Post> AlmSink::accept_post(const ServerRequest& request, 
     }
     auto encoding = lower(request.header("content-encoding").value_or("identity"));
     post.gzip = encoding == "gzip";
-    std::string inflated;
-    const std::string* body = &request.body;
     if (post.gzip) {
         auto out = gunzip(request.body, k_max_inflated_bytes);
         if (!out) {
             error = json_error(400, "body is not valid gzip");
             return std::nullopt;
         }
-        inflated = std::move(*out);
-        body = &inflated;
+        post.inflated = std::move(*out);
     } else if (encoding != "identity" && !encoding.empty()) {
         error = json_error(415, "unsupported Content-Encoding " + encoding);
         return std::nullopt;
     }
-    post.body_bytes = body->size();
-    post.doc = nlohmann::json::parse(*body, nullptr, false);
-    if (post.doc.is_discarded()) {
-        error = json_error(400, "body is not valid JSON");
-        return std::nullopt;
-    }
+    post.body_bytes = post.json(request).size();
     return post;
 }
 
@@ -289,13 +499,13 @@ ServerResponse AlmSink::handle_logs(const ServerRequest& request) {
         return *error;
     }
     std::string problem;
-    auto records = parse_logs(post->doc, problem);
-    if (!records) {
-        return json_error(400, "invalid OTLP logs: " + problem);
+    auto scanned = scan_logs(post->json(request), problem);
+    if (!scanned) {
+        return json_error(400, problem);
     }
     std::vector<std::string> ids;
-    ids.reserve(records->size());
-    for (const auto& r : *records) {
+    ids.reserve(scanned->ids.size());
+    for (const auto& r : scanned->ids) {
         ids.push_back(r.event_id);
     }
     std::string matched;
@@ -308,37 +518,33 @@ ServerResponse AlmSink::handle_logs(const ServerRequest& request) {
     }
 
     std::map<std::string, std::uint64_t> per_use_case;
-    for (auto& p : *records) {
-        auto& stats = m_stats[p.use_case];
-        ++per_use_case[p.use_case];
+    const auto body_index = static_cast<std::uint32_t>(m_bodies.size());
+    bool keep_body = false;
+    std::uint32_t ordinal = 0;
+    for (auto& p : scanned->ids) {
+        const auto& use_case = scanned->use_cases[p.resource];
+        auto& stats = m_stats[use_case];
+        ++per_use_case[use_case];
         ++stats.records;
-        auto key = p.use_case + '\n' + p.event_id;
-        auto [it, inserted] = m_record_index.emplace(key, m_records.size());
+        auto [it, inserted] = m_record_index.emplace(use_case + '\n' + p.event_id, m_records.size());
         if (!inserted) {
             ++stats.duplicates;
             ++m_records[it->second].count;
+            ++ordinal;
             continue;
         }
         ++stats.unique;
-        Record rec;
-        rec.use_case = p.use_case;
-        rec.event_id = p.event_id;
-        rec.count = 1;
-        rec.time_unix_nano = std::move(p.time_unix_nano);
-        rec.observed_time_unix_nano = std::move(p.observed);
-        rec.severity_text = std::move(p.severity_text);
-        rec.body = std::move(p.body);
-        rec.object_type = string_attr(p.attributes, "sap.c4c.object_type");
-        rec.object_id = string_attr(p.attributes, "sap.c4c.object_id");
-        rec.source = string_attr(p.attributes, "sap.c4c.source");
-        rec.attributes = std::move(p.attributes);
-        m_records.push_back(std::move(rec));
+        m_records.push_back(Record{use_case, std::move(p.event_id), 1, body_index, ordinal++});
+        keep_body = true;
+    }
+    if (keep_body) {
+        m_bodies.push_back(KeptBody{request.body, post->gzip});
     }
     for (const auto& [use_case, n] : per_use_case) {
         auto& stats = m_stats[use_case];
         ++stats.requests;
         stats.gzip_requests += post->gzip ? 1 : 0;
-        stats.max_batch_records = std::max<std::uint64_t>(stats.max_batch_records, records->size());
+        stats.max_batch_records = std::max<std::uint64_t>(stats.max_batch_records, scanned->ids.size());
         stats.max_body_bytes = std::max<std::uint64_t>(stats.max_body_bytes, post->body_bytes);
     }
     return accepted(post->fault, "logs");
@@ -350,16 +556,20 @@ ServerResponse AlmSink::handle_metrics(const ServerRequest& request) {
     if (!post) {
         return *error;
     }
-    if (!post->doc.is_object() || !post->doc.contains("resourceMetrics") || !post->doc["resourceMetrics"].is_array()) {
+    auto doc = nlohmann::json::parse(post->json(request), nullptr, false);
+    if (doc.is_discarded()) {
+        return json_error(400, "body is not valid JSON");
+    }
+    if (!doc.is_object() || !doc.contains("resourceMetrics") || !doc["resourceMetrics"].is_array()) {
         return json_error(400, "invalid OTLP metrics: body must be an object with a \"resourceMetrics\" array");
     }
-    for (const auto& rm : post->doc["resourceMetrics"]) {
+    for (const auto& rm : doc["resourceMetrics"]) {
         if (!rm.is_object() || (rm.contains("scopeMetrics") && !rm["scopeMetrics"].is_array())) {
             return json_error(400, "invalid OTLP metrics: resourceMetrics[] must be objects with a scopeMetrics array");
         }
     }
     ++m_metrics_posts;
-    m_metrics.push_back(std::move(post->doc));
+    m_metrics.push_back(std::move(doc));
     while (m_metrics.size() > k_kept_metrics_bodies) {
         m_metrics.pop_front();
     }
@@ -436,22 +646,43 @@ nlohmann::json AlmSink::use_case_stats() const {
 }
 
 nlohmann::json AlmSink::received(const std::string& use_case) const {
+    // Materialize the records not asked for before, a kept body at a time (a body's new records are
+    // consecutive in m_records).
+    std::optional<std::uint32_t> parsed_body;
+    std::vector<ParsedRecord> parsed;
+    for (auto i = m_materialized.size(); i < m_records.size(); ++i) {
+        const auto& r = m_records[i];
+        if (parsed_body != r.body) {
+            parsed_body = r.body;
+            parsed.clear();
+            const auto& kept = m_bodies[r.body];
+            auto text = kept.gzip ? gunzip(kept.data, k_max_inflated_bytes) : std::optional<std::string>(kept.data);
+            std::string problem;
+            if (auto records = parse_logs(nlohmann::json::parse(text.value_or(""), nullptr, false), problem)) {
+                parsed = std::move(*records);
+            }
+        }
+        nlohmann::json entry = {{"event_id", r.event_id}, {"use_case", r.use_case}};
+        if (r.ordinal < parsed.size()) {  // always: the body was accepted by the same checks
+            auto& p = parsed[r.ordinal];
+            entry["time_unix_nano"] = std::move(p.time_unix_nano);
+            entry["observed_time_unix_nano"] = std::move(p.observed);
+            entry["severity_text"] = std::move(p.severity_text);
+            entry["body"] = std::move(p.body);
+            entry["object_type"] = string_attr(p.attributes, "sap.c4c.object_type");
+            entry["object_id"] = string_attr(p.attributes, "sap.c4c.object_id");
+            entry["source"] = string_attr(p.attributes, "sap.c4c.source");
+            entry["attributes"] = std::move(p.attributes);
+        }
+        m_materialized.push_back(std::move(entry));
+    }
     nlohmann::json records = nlohmann::json::array();
-    for (const auto& r : m_records) {
-        if (!use_case.empty() && r.use_case != use_case) {
+    for (std::size_t i = 0; i < m_records.size(); ++i) {
+        if (!use_case.empty() && m_records[i].use_case != use_case) {
             continue;
         }
-        records.push_back({{"event_id", r.event_id},
-                           {"count", r.count},
-                           {"use_case", r.use_case},
-                           {"time_unix_nano", r.time_unix_nano},
-                           {"observed_time_unix_nano", r.observed_time_unix_nano},
-                           {"severity_text", r.severity_text},
-                           {"body", r.body},
-                           {"object_type", r.object_type},
-                           {"object_id", r.object_id},
-                           {"source", r.source},
-                           {"attributes", r.attributes}});
+        auto& entry = records.emplace_back(m_materialized[i]);
+        entry["count"] = m_records[i].count;
     }
     return {{"records", std::move(records)}};
 }
@@ -467,6 +698,8 @@ nlohmann::json AlmSink::metrics_received() const {
 void AlmSink::reset() {
     m_stats.clear();
     m_records.clear();
+    m_bodies.clear();
+    m_materialized.clear();
     m_record_index.clear();
     m_metrics.clear();
     m_metrics_posts = 0;

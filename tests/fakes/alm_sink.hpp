@@ -61,31 +61,32 @@ private:
         std::uint64_t max_batch_records = 0;
         std::uint64_t max_body_bytes = 0;
     };
+    /// A distinct record. Its other fields stay in the kept request body until received() asks.
     struct Record {
         std::string use_case;
         std::string event_id;
         std::uint64_t count = 0;
-        std::string time_unix_nano;
-        std::string observed_time_unix_nano;
-        std::string severity_text;
-        std::string body;
-        std::string object_type;
-        std::string object_id;
-        std::string source;
-        nlohmann::json attributes;
+        std::uint32_t body = 0;     ///< index into m_bodies
+        std::uint32_t ordinal = 0;  ///< position among that body's log records
+    };
+    struct KeptBody {
+        std::string data;  ///< as received (gzip-compressed when `gzip`)
+        bool gzip = false;
     };
 
     /// Checks auth; nullopt when the request may proceed.
     std::optional<ServerResponse> check_auth(const ServerRequest& request);
     /// An OTLP post that passed accept_post().
     struct Post {
-        nlohmann::json doc;
+        std::string inflated;            ///< the body when it came gzip-compressed
         std::size_t body_bytes = 0;      ///< after gunzip
         bool gzip = false;
         std::optional<FaultRule> fault;  ///< to apply to the answer (a fault that answers instead ends in `error`)
+        /// The JSON text: `inflated`, or the body of `request` when it came uncompressed.
+        std::string_view json(const ServerRequest& request) const { return gzip ? inflated : request.body; }
     };
     /// The checks of every OTLP endpoint `kind` ("logs", "metrics"), in order: POST, a fault that answers
-    /// instead, auth, Content-Type, Content-Encoding, JSON. On failure returns nullopt, the answer in `error`.
+    /// instead, auth, Content-Type, Content-Encoding. On failure returns nullopt, the answer in `error`.
     std::optional<Post> accept_post(const ServerRequest& request, std::string_view kind,
                                     std::optional<ServerResponse>& error);
 
@@ -93,6 +94,9 @@ private:
     Faults& m_faults;
     std::map<std::string, UseCaseStats> m_stats;
     std::vector<Record> m_records;
+    std::vector<KeptBody> m_bodies;
+    /// received() entries of m_records[0, size()) (without "count"), made when first asked for.
+    mutable std::vector<nlohmann::json> m_materialized;
     std::unordered_map<std::string, std::size_t> m_record_index;  ///< use_case + '\n' + event id
     std::deque<nlohmann::json> m_metrics;
     std::uint64_t m_metrics_posts = 0;
