@@ -1,5 +1,7 @@
 #include "tests/fakes/alm_sink.hpp"
 
+#include "tests/fakes/json_scan.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <random>
@@ -207,12 +209,12 @@ std::optional<std::vector<ParsedRecord>> parse_logs(const nlohmann::json& doc, s
     return out;
 }
 
-/// One pass over an OTLP logs body without building a DOM: accepts exactly what parse_logs() accepts
-/// (or less), and collects each record's use case and event.id, all that answering and counting need.
-/// The records' other fields are read from the kept body only when the control API asks for them. A DOM
-/// of every batch was most of the simulator's CPU. A body it refuses goes through parse_logs(), which
-/// says what is wrong (or accepts it after all).
-class LogsScanner final : public nlohmann::json_sax<nlohmann::json> {
+/// One pass over an OTLP logs body without building a DOM (driven by json_scan::scan): accepts exactly
+/// what parse_logs() accepts (or less), and collects each record's use case and event.id, all that
+/// answering and counting need. The records' other fields are read from the kept body only when the
+/// control API asks for them. A DOM of every batch was most of the simulator's CPU. A body it refuses
+/// goes through parse_logs(), which says what is wrong (or accepts it after all).
+class LogsScanner {
 public:
     struct Id {
         std::size_t resource = 0;  ///< index into use_cases
@@ -221,49 +223,68 @@ public:
     std::vector<std::string> use_cases;  ///< one per resourceLogs element
     std::vector<Id> ids;                 ///< in document order
 
-    bool null() override { return scalar(Scalar::other); }
-    bool boolean(bool) override { return scalar(Scalar::other); }
-    bool number_integer(number_integer_t) override { return scalar(Scalar::integer); }
-    bool number_unsigned(number_unsigned_t) override { return scalar(Scalar::integer); }
-    bool number_float(number_float_t, const string_t&) override { return scalar(Scalar::other); }
-    bool binary(binary_t&) override { return scalar(Scalar::other); }
-    bool string(string_t& value) override { return scalar(Scalar::string, &value); }
-    bool key(string_t& value) override
+    bool other() { return scalar(Scalar::other, {}); }
+    bool integer() { return scalar(Scalar::integer, {}); }
+    bool string(std::string_view value) { return scalar(Scalar::string, value); }
+    bool key(std::string_view name)
     {
-        m_stack.back().key = std::move(value);
+        top().key = key_of(name);
         return true;
     }
-    bool start_object(std::size_t) override { return open(true); }
-    bool start_array(std::size_t) override { return open(false); }
-    bool end_object() override { return close(); }
-    bool end_array() override { return close(); }
-    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+    bool start_object() { return open(true); }
+    bool start_array() { return open(false); }
+    bool end_object() { return close(); }
+    bool end_array() { return close(); }
 
 private:
     enum class Ctx : std::uint8_t {
         document, root, resource_logs, resource_log, resource, attributes, kv, any_value, scope_logs, scope_log,
         log_records, log_record, skip,
     };
+    /// The member names that matter; any other is `other`.
+    enum class Key : std::uint8_t {
+        other, resource_logs, resource, scope_logs, attributes, log_records, key, value, string_value, time,
+    };
+    /// What an attribute's key names: the two attributes the sink reads.
+    enum class Attr : std::uint8_t { other, use_case, event_id };
     enum class Scalar : std::uint8_t { string, integer, other };
     struct Frame {
-        explicit Frame(Ctx c) : ctx(c) {}
-        Ctx ctx;
-        std::string key;      ///< objects: the member being read
-        bool a = false;       ///< root: resourceLogs; resource_log: resource; resource, log_record: attributes;
-                              ///< kv: key; any_value: stringValue is a string; scope_log: logRecords
-        bool b = false;       ///< resource_log: scopeLogs; kv: value; log_record: timeUnixNano
-        std::string name;     ///< kv: its key
-        std::string text;     ///< kv, any_value: the stringValue (when a string); log_record: event.id
+        Ctx ctx = Ctx::document;
+        Key key = Key::other;   ///< objects: the member being read
+        bool a = false;         ///< root: resourceLogs; resource_log: resource; resource, log_record: attributes;
+                                ///< kv: key; any_value: stringValue is a string; scope_log: logRecords
+        bool b = false;         ///< resource_log: scopeLogs; kv: value; log_record: timeUnixNano
+        Attr attr = Attr::other;  ///< kv: what its key names
+        std::string text;       ///< kv, any_value: the stringValue (when a string); log_record: event.id
     };
-    std::vector<Frame> m_stack{Frame{Ctx::document}};
+    // Frames are reused (never destroyed while scanning) so that their strings keep their capacity.
+    std::vector<Frame> m_frames{Frame{}};
+    std::size_t m_depth = 0;  ///< m_frames[m_depth] is the innermost open value
+
+    Frame& top() { return m_frames[m_depth]; }
+
+    static Key key_of(std::string_view name)
+    {
+        static constexpr std::pair<std::string_view, Key> k_keys[] = {
+            {"resourceLogs", Key::resource_logs}, {"resource", Key::resource},     {"scopeLogs", Key::scope_logs},
+            {"attributes", Key::attributes},      {"logRecords", Key::log_records}, {"key", Key::key},
+            {"value", Key::value},                {"stringValue", Key::string_value}, {"timeUnixNano", Key::time},
+        };
+        for (const auto& [text, key] : k_keys) {
+            if (text == name) {
+                return key;
+            }
+        }
+        return Key::other;
+    }
 
     /// What a container opening under the top frame is; nullopt when it may not be one there.
     std::optional<Ctx> child(bool object)
     {
-        auto& top = m_stack.back();
+        auto& t = top();
         const bool array = !object;
-        auto member = [&](std::string_view name, bool want_array, Ctx ctx, bool& seen) -> std::optional<Ctx> {
-            if (top.key != name) {
+        auto member = [&](Key name, bool want_array, Ctx ctx, bool& seen) -> std::optional<Ctx> {
+            if (t.key != name) {
                 return Ctx::skip;
             }
             if (want_array != array) {
@@ -272,25 +293,25 @@ private:
             seen = true;
             return ctx;
         };
-        switch (top.ctx) {
+        switch (t.ctx) {
         case Ctx::document: return object ? std::optional{Ctx::root} : std::nullopt;
-        case Ctx::root: return member("resourceLogs", true, Ctx::resource_logs, top.a);
+        case Ctx::root: return member(Key::resource_logs, true, Ctx::resource_logs, t.a);
         case Ctx::resource_logs: return object ? std::optional{Ctx::resource_log} : std::nullopt;
         case Ctx::resource_log:
-            if (top.key == "resource") {
-                return member("resource", false, Ctx::resource, top.a);
+            if (t.key == Key::resource) {
+                return member(Key::resource, false, Ctx::resource, t.a);
             }
-            return member("scopeLogs", true, Ctx::scope_logs, top.b);
+            return member(Key::scope_logs, true, Ctx::scope_logs, t.b);
         case Ctx::resource:
-        case Ctx::log_record: return member("attributes", true, Ctx::attributes, top.a);
+        case Ctx::log_record: return member(Key::attributes, true, Ctx::attributes, t.a);
         case Ctx::attributes: return object ? std::optional{Ctx::kv} : std::nullopt;
         case Ctx::kv:
-            if (top.key == "key") {
+            if (t.key == Key::key) {
                 return std::nullopt;
             }
-            return member("value", false, Ctx::any_value, top.b);
+            return member(Key::value, false, Ctx::any_value, t.b);
         case Ctx::scope_logs: return object ? std::optional{Ctx::scope_log} : std::nullopt;
-        case Ctx::scope_log: return member("logRecords", true, Ctx::log_records, top.a);
+        case Ctx::scope_log: return member(Key::log_records, true, Ctx::log_records, t.a);
         case Ctx::log_records: return object ? std::optional{Ctx::log_record} : std::nullopt;
         case Ctx::any_value:
         case Ctx::skip: return Ctx::skip;
@@ -304,54 +325,62 @@ private:
         if (!ctx) {
             return false;
         }
-        m_stack.push_back(Frame{*ctx});
+        if (++m_depth == m_frames.size()) {
+            m_frames.emplace_back();
+        }
+        auto& f = top();
+        f.ctx = *ctx;
+        f.key = Key::other;
+        f.a = f.b = false;
+        f.attr = Attr::other;
+        f.text.clear();
         if (*ctx == Ctx::resource_log) {
             use_cases.emplace_back();
         }
         return true;
     }
 
-    bool scalar(Scalar kind, std::string* value = nullptr)
+    bool scalar(Scalar kind, std::string_view value)
     {
-        auto& top = m_stack.back();
-        switch (top.ctx) {
+        auto& t = top();
+        switch (t.ctx) {
         case Ctx::document: return false;
-        case Ctx::root: return top.key != "resourceLogs";
+        case Ctx::root: return t.key != Key::resource_logs;
         case Ctx::resource_logs:
         case Ctx::attributes:
         case Ctx::scope_logs:
         case Ctx::log_records: return false;
-        case Ctx::resource_log: return top.key != "resource" && top.key != "scopeLogs";
-        case Ctx::resource: return top.key != "attributes";
-        case Ctx::scope_log: return top.key != "logRecords";
+        case Ctx::resource_log: return t.key != Key::resource && t.key != Key::scope_logs;
+        case Ctx::resource: return t.key != Key::attributes;
+        case Ctx::scope_log: return t.key != Key::log_records;
         case Ctx::kv:
-            if (top.key == "key") {
+            if (t.key == Key::key) {
                 if (kind != Scalar::string) {
                     return false;
                 }
-                top.a = true;
-                top.name = std::move(*value);
+                t.a = true;
+                t.attr = value == "sap.calm.use_case" ? Attr::use_case
+                         : value == "event.id"        ? Attr::event_id
+                                                      : Attr::other;
                 return true;
             }
-            return top.key != "value";
+            return t.key != Key::value;
         case Ctx::any_value:
-            if (top.key == "stringValue") {
-                top.a = kind == Scalar::string;
-                if (value) {
-                    top.text = std::move(*value);
-                }
+            if (t.key == Key::string_value) {
+                t.a = kind == Scalar::string;
+                t.text.assign(value);
             }
             return true;
         case Ctx::log_record:
-            if (top.key == "attributes") {
+            if (t.key == Key::attributes) {
                 return false;
             }
-            if (top.key == "timeUnixNano") {
+            if (t.key == Key::time) {
                 // A string of digits or an integer, as nano_string() takes it.
-                top.b = kind == Scalar::integer ||
-                        (kind == Scalar::string && !value->empty() &&
-                         std::all_of(value->begin(), value->end(), [](unsigned char c) { return std::isdigit(c); }));
-                return top.b;
+                t.b = kind == Scalar::integer ||
+                      (kind == Scalar::string && !value.empty() &&
+                       std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); }));
+                return t.b;
             }
             return true;
         case Ctx::skip: return true;
@@ -361,37 +390,40 @@ private:
 
     bool close()
     {
-        Frame done = std::move(m_stack.back());
-        m_stack.pop_back();
-        auto& parent = m_stack.back();
+        Frame& done = top();
+        --m_depth;
+        Frame& parent = top();
         switch (done.ctx) {
         case Ctx::root: return done.a;
-        case Ctx::resource_log:
-            return done.a && done.b && !use_cases.back().empty();
+        case Ctx::resource_log: return done.a && done.b && !use_cases.back().empty();
         case Ctx::resource: return done.a;
         case Ctx::kv: {
             if (!done.a || !done.b) {
                 return false;
             }
             // parent: the attribute list; below it its owner. Of repeated keys the last one counts.
-            auto& owner = m_stack[m_stack.size() - 2];
-            if (owner.ctx == Ctx::resource && done.name == "sap.calm.use_case") {
-                use_cases.back() = std::move(done.text);
-            } else if (owner.ctx == Ctx::log_record && done.name == "event.id") {
-                owner.text = std::move(done.text);
+            auto& owner = m_frames[m_depth - 1];
+            if (owner.ctx == Ctx::resource && done.attr == Attr::use_case) {
+                use_cases.back() = done.text;
+            } else if (owner.ctx == Ctx::log_record && done.attr == Attr::event_id) {
+                owner.text = done.text;
             }
             return true;
         }
         case Ctx::any_value:
             // "" unless the value has a string stringValue: plain_value() is a string only then
-            parent.text = done.a ? std::move(done.text) : std::string();
+            if (done.a) {
+                parent.text = done.text;
+            } else {
+                parent.text.clear();
+            }
             return true;
         case Ctx::scope_log: return done.a;
         case Ctx::log_record:
             if (!done.a || !done.b || done.text.empty()) {
                 return false;
             }
-            ids.push_back(Id{use_cases.size() - 1, std::move(done.text)});
+            ids.push_back(Id{use_cases.size() - 1, done.text});
             return true;
         default: return true;
         }
@@ -403,7 +435,7 @@ private:
 std::optional<LogsScanner> scan_logs(std::string_view body, std::string& error)
 {
     LogsScanner scanner;
-    if (nlohmann::json::sax_parse(body, &scanner)) {
+    if (json_scan::scan(body, scanner)) {
         return scanner;
     }
     auto doc = nlohmann::json::parse(body, nullptr, false);
