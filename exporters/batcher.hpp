@@ -39,7 +39,7 @@ std::string build_logs_body(std::string_view prefix, std::span<const OutboxRow> 
 /// The complete OTLP logs request body for `rows`.
 std::string build_logs_body(const ResourceInfo& resource, std::span<const OutboxRow> rows);
 
-/// A gzip member (RFC 1952) of `data`, zlib level `level` (1..9, default 6). Throws std::bad_alloc only.
+/// A gzip member (RFC 1952) of `data` at libdeflate level `level` (1..12, default 6). Throws std::bad_alloc only.
 std::string gzip_compress(std::string_view data, int level = 6);
 
 /// The decompressed content of gzip data (one or more members), or nullopt when it is not valid gzip,
