@@ -565,9 +565,10 @@ struct Daemon::Impl {
         }
     }
 
-    // glibc keeps heap memory freed by a burst (a page of a thousand records, a delivered batch) for reuse;
-    // an idle daemon would hold ~5 MiB of it for good. Handing it back every 30 s costs well under a
-    // millisecond and keeps an idle daemon with 10 tenants under 20 MiB (bench/README.md, "Idle").
+    // glibc keeps heap memory freed by a burst (a page of a thousand records, a delivered batch) for reuse,
+    // and SQLite its page cache; an idle daemon would hold ~5 MiB of the one and up to 16 MiB of the other
+    // for good. Handing both back every 30 s costs well under a millisecond and keeps an idle daemon with
+    // 10 tenants under 20 MiB (bench/README.md, "Idle").
     asio::awaitable<void> trim_loop()
     {
         asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -576,6 +577,9 @@ struct Daemon::Impl {
             auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
             if (ec) {
                 co_return;
+            }
+            if (store) {
+                store->release_memory();
             }
             malloc_trim(0);
         }

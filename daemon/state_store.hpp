@@ -96,6 +96,9 @@ public:
     /// Returns how many were removed.
     std::size_t prune_seen(std::chrono::system_clock::time_point horizon);
 
+    /// Frees the page cache's unused pages (after a burst; the next reads come from the OS's cache).
+    void release_memory();
+
     /// The database file.
     const std::filesystem::path& file() const { return m_file; }
 
