@@ -14,7 +14,9 @@
 // synchronous=NORMAL in WAL mode survives any process crash (kill -9); after a power loss the last
 // transactions may roll back together with their checkpoints and are fetched again from C4C.
 //
-// Not thread-safe: used from the event loop only. Statements are short (one page, one batch).
+// Not thread-safe: used from the event loop only. Statements are short (one page, one batch). The
+// checkpoints (copying committed WAL frames into the database file, then fsync) run on a thread of the
+// store's own with its own connection, so the event loop never waits for them.
 
 #include <sqlite3.h>
 
@@ -54,6 +56,8 @@ struct OutboxFigures {
 };
 
 enum class CommitResult { committed, failed };
+
+class WalCheckpointer;
 
 class StateStore {
 public:
@@ -96,6 +100,9 @@ public:
     /// Returns how many were removed.
     std::size_t prune_seen(std::chrono::system_clock::time_point horizon);
 
+    /// How many WAL checkpoints the checkpoint thread completed.
+    std::uint64_t wal_checkpoints() const;
+
     /// Frees the page cache's unused pages (after a burst; the next reads come from the OS's cache).
     void release_memory();
 
@@ -115,6 +122,7 @@ private:
     sqlite3* m_db = nullptr;
     std::map<std::string, sqlite3_stmt*, std::less<>> m_statements;
     std::map<std::int64_t, OutboxFigures> m_figures;
+    std::unique_ptr<WalCheckpointer> m_checkpointer;  ///< none when read-only
 };
 
 } // namespace c4c::daemon
