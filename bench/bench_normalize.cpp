@@ -225,7 +225,8 @@ void bench_event_id(double seconds)
 
 int main(int argc, char** argv)
 {
-    const bench::Args args(argc, argv);
+    const bench::Args args(argc, argv, "usage: bench_normalize [--seconds 0.5] [--page-rows 10,100,1000]\n",
+                           {"--seconds", "--page-rows"});
     const double seconds = args.number("--seconds", 0.5);
     std::printf("bench_normalize: single thread, best of repeated runs of >= %.1f s each\n", seconds);
     bench_event_id(seconds);

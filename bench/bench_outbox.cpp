@@ -24,7 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -233,20 +233,26 @@ public:
         if (::pipe(out) != 0) {
             throw std::runtime_error("pipe failed");
         }
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-        posix_spawn_file_actions_addclose(&actions, out[0]);
         std::vector<std::string> args{binary, "--listen", "127.0.0.1:0", "--quiet", "--objects", "1"};
         std::vector<char*> argv;
         for (auto& arg : args) {
             argv.push_back(arg.data());
         }
         argv.push_back(nullptr);
-        if (posix_spawn(&m_pid, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0) {
+        // fork + exec rather than posix_spawn: the child asks to be killed when this process dies, so a
+        // benchmark stopped by a signal (^C, a closed pipe) leaves no simulator behind.
+        m_pid = ::fork();
+        if (m_pid < 0) {
             throw std::runtime_error("cannot start " + binary);
         }
-        posix_spawn_file_actions_destroy(&actions);
+        if (m_pid == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            ::dup2(out[1], 1);
+            ::close(out[0]);
+            ::close(out[1]);
+            ::execv(binary.c_str(), argv.data());
+            ::_exit(127);
+        }
         ::close(out[1]);
         std::string line;
         char c = 0;
@@ -280,7 +286,10 @@ private:
 int main(int argc, char** argv)
 {
     spdlog::set_level(spdlog::level::warn);
-    const bench::Args args(argc, argv);
+    const bench::Args args(argc, argv,
+                           "usage: bench_outbox [--seconds 1] [--events 100000] [--page-rows 100,1000] [--drain yes|no]\n"
+                           "                    [--sink http://127.0.0.1:PORT | --sim PATH] [--runs 3] [--batch 100,1000,5000]\n",
+                           {"--seconds", "--events", "--page-rows", "--drain", "--sink", "--sim", "--runs", "--batch"});
     const double seconds = args.number("--seconds", 1.0);
     const auto events = static_cast<std::size_t>(args.number("--events", 100'000));
     const Payloads payloads(events);

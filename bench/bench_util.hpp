@@ -74,7 +74,28 @@ inline void print(std::string_view label, std::string_view what, const Result& r
 /// `--name value` options.
 class Args {
 public:
-    Args(int argc, char** argv) : m_args(argv + 1, argv + argc) {}
+    /// Options are `--name value` pairs of the names in `known`; `--help` prints `usage` and exits 0,
+    /// anything else prints it and exits 2.
+    Args(int argc, char** argv, std::string_view usage, std::initializer_list<std::string_view> known)
+        : m_args(argv + 1, argv + argc)
+    {
+        for (std::size_t i = 0; i < m_args.size(); i += 2) {
+            if (m_args[i] == "--help" || m_args[i] == "-h") {
+                std::printf("%.*s", static_cast<int>(usage.size()), usage.data());
+                std::exit(0);
+            }
+            bool listed = false;
+            for (auto name : known) {
+                listed = listed || m_args[i] == name;
+            }
+            if (!listed || i + 1 >= m_args.size()) {
+                std::fprintf(stderr, "%s: %s\n%.*s", argv[0],
+                             listed ? ("missing value after " + m_args[i]).c_str() : ("unknown option " + m_args[i]).c_str(),
+                             static_cast<int>(usage.size()), usage.data());
+                std::exit(2);
+            }
+        }
+    }
 
     std::string text(std::string_view name, std::string fallback) const
     {
