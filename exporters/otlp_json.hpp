@@ -10,6 +10,7 @@
 // U+FFFD. Pure functions, no I/O, no exceptions besides std::bad_alloc.
 
 #include "collectors/event.hpp"
+#include "daemon/json_string.hpp"
 #include "exporters/exporter.hpp"
 
 #include <cstdint>
@@ -24,10 +25,7 @@ namespace c4c::exporters {
 /// The scope name of every document (`scope.name`).
 inline constexpr std::string_view k_scope_name = "c4c-alm-collector";
 
-/// Appends `text` as a JSON string literal (with quotes) to `out`: `"` `\` and control characters
-/// escaped (\n \r \t \b \f, else \u00XX), valid UTF-8 passed through, each maximal invalid UTF-8
-/// subsequence replaced by U+FFFD.
-void append_json_string(std::string& out, std::string_view text);
+using daemon::append_json_string;  // daemon/json_string.hpp
 
 /// Appends one OTLP AnyValue object: {"stringValue":..} | {"intValue":"n"} | {"doubleValue":x} |
 /// {"boolValue":b}. Non-finite doubles become "NaN" / "Infinity" / "-Infinity" (proto3 JSON mapping).
