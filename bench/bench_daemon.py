@@ -41,6 +41,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def thread_cpu_seconds(pid):
+    """CPU seconds of each thread of `pid`, busiest first."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out.append(cpu_seconds(f"{pid}/task/{tid}"))
+        except OSError:
+            pass
+    return sorted(out, reverse=True)
+
+
 def load():
     return os.getloadavg()
 
@@ -119,13 +130,15 @@ def e2e(args):
             wall = time.monotonic() - start
             hwm = max(hwm, proc_status(run.pid, "VmHWM"))
             cpu_daemon, cpu_sim = cpu_seconds(run.pid), cpu_seconds(run.sim.process.pid)
+            cpu_threads = thread_cpu_seconds(run.pid)
         finally:
             run.stop()
         figures = dict(wall=wall, first=first_request or 0.0, delivered=delivered, hwm=hwm, cpu_daemon=cpu_daemon,
                        cpu_sim=cpu_sim)
         print(f"  run {run_number + 1}: {delivered} delivered in {wall:.2f} s wall (first C4C request after "
               f"{figures['first']:.2f} s) = {delivered / wall:.0f} records/s; peak RSS {hwm:.1f} MiB; CPU daemon "
-              f"{cpu_daemon:.2f} s, simulator {cpu_sim:.2f} s; load {load()[0]:.2f}")
+              f"{cpu_daemon:.2f} s (threads: {', '.join(f'{t:.2f}' for t in cpu_threads if t > 0)}), simulator "
+              f"{cpu_sim:.2f} s; load {load()[0]:.2f}")
         if delivered < expected:
             print(f"  run {run_number + 1}: INCOMPLETE after {args.timeout} s")
             return 1
