@@ -1,5 +1,7 @@
 #include "collectors/odata.hpp"
 
+#include "daemon/utf8.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -108,39 +110,6 @@ std::string body_snippet(std::string_view body)
         out += "...";
     }
     return out;
-}
-
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp)
-{
-    if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
 }
 
 // The first '"', '\\' or control character in [p, end), or end. Sixteen (SSE2) or eight bytes at a time:
@@ -633,7 +602,7 @@ private:
                     return fail_json("unpaired UTF-16 surrogate in \\u escape");
                 }
                 if (out) {
-                    append_utf8(*out, cp);
+                    daemon::utf8::append(*out, cp);
                 }
                 ++m_p;
                 continue;
@@ -657,7 +626,7 @@ private:
         }
         value = 0;
         for (int i = 1; i <= 4; ++i) {
-            const int digit = hex_value(m_p[i]);
+            const int digit = daemon::utf8::hex_value(m_p[i]);
             if (digit < 0) {
                 m_p += i;
                 return fail_json("invalid \\u escape");

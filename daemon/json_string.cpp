@@ -1,5 +1,7 @@
 #include "daemon/json_string.hpp"
 
+#include "daemon/utf8.hpp"
+
 #include <array>
 
 namespace c4c::daemon {
@@ -20,51 +22,6 @@ constexpr std::array<bool, 256> k_special = make_special_table();
 
 constexpr std::string_view k_replacement = "\xEF\xBF\xBD";
 
-bool in_range(unsigned char c, unsigned char low, unsigned char high)
-{
-    return c >= low && c <= high;
-}
-
-// Length of the well-formed UTF-8 sequence at `p` (Unicode Table 3-7), or, negated, the length of
-// its maximal ill-formed subpart (at least 1), which is replaced by one U+FFFD.
-int utf8_sequence(const unsigned char* p, const unsigned char* end)
-{
-    const unsigned char lead = p[0];
-    int length = 0;
-    unsigned char low = 0x80;
-    unsigned char high = 0xBF;
-    if (in_range(lead, 0xC2, 0xDF)) {
-        length = 2;
-    } else if (lead == 0xE0) {
-        length = 3;
-        low = 0xA0;
-    } else if (in_range(lead, 0xE1, 0xEC) || in_range(lead, 0xEE, 0xEF)) {
-        length = 3;
-    } else if (lead == 0xED) {
-        length = 3;
-        high = 0x9F;  // no UTF-16 surrogates
-    } else if (lead == 0xF0) {
-        length = 4;
-        low = 0x90;
-    } else if (in_range(lead, 0xF1, 0xF3)) {
-        length = 4;
-    } else if (lead == 0xF4) {
-        length = 4;
-        high = 0x8F;  // nothing beyond U+10FFFF
-    } else {
-        return -1;
-    }
-    if (end - p < 2 || !in_range(p[1], low, high)) {
-        return -1;
-    }
-    for (int i = 2; i < length; ++i) {
-        if (end - p <= i || !in_range(p[i], 0x80, 0xBF)) {
-            return -i;
-        }
-    }
-    return length;
-}
-
 } // namespace
 
 void append_json_string(std::string& out, std::string_view text)
@@ -84,7 +41,7 @@ void append_json_string(std::string& out, std::string_view text)
         }
         const unsigned char c = *p;
         if (c >= 0x80) {
-            const int length = utf8_sequence(p, end);
+            const int length = utf8::sequence(p, end);
             if (length > 0) {
                 out.append(reinterpret_cast<const char*>(p), static_cast<std::size_t>(length));
                 p += length;

@@ -1,5 +1,7 @@
 #include "tests/fakes/http_util.hpp"
 
+#include "daemon/utf8.hpp"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -11,19 +13,6 @@
 namespace c4c::sim {
 
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -76,8 +65,8 @@ std::string percent_decode(std::string_view s) {
         char c = s[i];
         if (c == '+') {
             out += ' ';
-        } else if (c == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-            out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+        } else if (c == '%' && i + 2 < s.size() && daemon::utf8::hex_value(s[i + 1]) >= 0 && daemon::utf8::hex_value(s[i + 2]) >= 0) {
+            out += static_cast<char>(daemon::utf8::hex_value(s[i + 1]) * 16 + daemon::utf8::hex_value(s[i + 2]));
             i += 2;
         } else {
             out += c;

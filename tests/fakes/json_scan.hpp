@@ -10,6 +10,8 @@
 // (`integer` for a number without fraction or exponent that fits 64 bits, as nlohmann reads it;
 // `other` for any other number, true, false and null). A handler returning false stops the scan.
 
+#include "daemon/utf8.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,69 +21,6 @@ namespace c4c::sim::json_scan {
 namespace detail {
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-inline int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-inline void append_utf8(std::string& out, std::uint32_t cp)
-{
-    if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-}
-
-/// Length of the valid UTF-8 sequence starting at s[i] (a byte >= 0x80), or 0.
-inline std::size_t utf8_length(std::string_view s, std::size_t i)
-{
-    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const auto cont = [&](std::size_t k) { return i + k < s.size() && (b(k) & 0xC0) == 0x80; };
-    const unsigned char c = b(0);
-    if (c >= 0xC2 && c <= 0xDF) {
-        return cont(1) ? 2 : 0;
-    }
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (!cont(1) || !cont(2)) {
-            return 0;
-        }
-        if ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) > 0x9F)) {
-            return 0;  // overlong, or a UTF-16 surrogate
-        }
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (!cont(1) || !cont(2) || !cont(3)) {
-            return 0;
-        }
-        if ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) > 0x8F)) {
-            return 0;  // overlong, or beyond U+10FFFF
-        }
-        return 4;
-    }
-    return 0;
-}
 
 template <class Handler> class Scanner {
 public:
@@ -135,7 +74,7 @@ private:
                 return false;
             }
             if (c >= 0x80) {
-                const std::size_t n = utf8_length(m_s, m_i);
+                const std::size_t n = utf8_length(m_i);
                 if (n == 0) {
                     return false;
                 }
@@ -147,6 +86,14 @@ private:
         return false;
     }
 
+    /// Length of the valid UTF-8 sequence at m_s[i] (a byte >= 0x80), or 0.
+    std::size_t utf8_length(std::size_t i) const
+    {
+        const auto* p = reinterpret_cast<const unsigned char*>(m_s.data()) + i;
+        const int n = daemon::utf8::sequence(p, reinterpret_cast<const unsigned char*>(m_s.data()) + m_s.size());
+        return n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
+
     bool hex4(std::uint32_t& cp)
     {
         if (m_i + 4 > m_s.size()) {
@@ -154,7 +101,7 @@ private:
         }
         cp = 0;
         for (int k = 0; k < 4; ++k) {
-            const int v = hex_value(m_s[m_i++]);
+            const int v = daemon::utf8::hex_value(m_s[m_i++]);
             if (v < 0) {
                 return false;
             }
@@ -176,7 +123,7 @@ private:
                 return false;
             }
             if (c >= 0x80) {
-                const std::size_t n = utf8_length(m_s, m_i);
+                const std::size_t n = utf8_length(m_i);
                 if (n == 0) {
                     return false;
                 }
@@ -220,7 +167,7 @@ private:
                 } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                     return false;
                 }
-                append_utf8(m_scratch, cp);
+                daemon::utf8::append(m_scratch, cp);
                 break;
             }
             default: return false;
@@ -293,8 +240,8 @@ private:
             return false;
         }
         switch (m_s[m_i]) {
-        case '{': return object(depth + 1);
-        case '[': return array(depth + 1);
+        case '{': return container(depth + 1, true);
+        case '[': return container(depth + 1, false);
         case '"': {
             std::string_view text;
             return string(text) && m_h.string(text);
@@ -306,28 +253,32 @@ private:
         }
     }
 
-    bool object(int depth)
+    /// An object or an array, from its opening bracket.
+    bool container(int depth, bool object)
     {
-        if (depth > k_max_depth || !m_h.start_object()) {
+        if (depth > k_max_depth || !(object ? m_h.start_object() : m_h.start_array())) {
             return false;
         }
+        const char close = object ? '}' : ']';
         ++m_i;
         skip_space();
-        if (m_i < m_s.size() && m_s[m_i] == '}') {
+        if (m_i < m_s.size() && m_s[m_i] == close) {
             ++m_i;
-            return m_h.end_object();
+            return object ? m_h.end_object() : m_h.end_array();
         }
         while (true) {
-            std::string_view name;
-            if (m_i >= m_s.size() || m_s[m_i] != '"' || !string(name) || !m_h.key(name)) {
-                return false;
+            if (object) {
+                std::string_view name;
+                if (m_i >= m_s.size() || m_s[m_i] != '"' || !string(name) || !m_h.key(name)) {
+                    return false;
+                }
+                skip_space();
+                if (m_i >= m_s.size() || m_s[m_i] != ':') {
+                    return false;
+                }
+                ++m_i;
+                skip_space();
             }
-            skip_space();
-            if (m_i >= m_s.size() || m_s[m_i] != ':') {
-                return false;
-            }
-            ++m_i;
-            skip_space();
             if (!value(depth)) {
                 return false;
             }
@@ -335,40 +286,9 @@ private:
             if (m_i >= m_s.size()) {
                 return false;
             }
-            if (m_s[m_i] == '}') {
+            if (m_s[m_i] == close) {
                 ++m_i;
-                return m_h.end_object();
-            }
-            if (m_s[m_i] != ',') {
-                return false;
-            }
-            ++m_i;
-            skip_space();
-        }
-    }
-
-    bool array(int depth)
-    {
-        if (depth > k_max_depth || !m_h.start_array()) {
-            return false;
-        }
-        ++m_i;
-        skip_space();
-        if (m_i < m_s.size() && m_s[m_i] == ']') {
-            ++m_i;
-            return m_h.end_array();
-        }
-        while (true) {
-            if (!value(depth)) {
-                return false;
-            }
-            skip_space();
-            if (m_i >= m_s.size()) {
-                return false;
-            }
-            if (m_s[m_i] == ']') {
-                ++m_i;
-                return m_h.end_array();
+                return object ? m_h.end_object() : m_h.end_array();
             }
             if (m_s[m_i] != ',') {
                 return false;
