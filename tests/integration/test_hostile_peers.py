@@ -163,8 +163,64 @@ class HostileTestCase(DaemonTestCase):
                         f"peak RSS {status['VmHWM'] / 1024:.0f} MiB: the daemon buffered the hostile body")
 
 
-class HostileC4cTest(HostileTestCase):
+class SharedHostileCases:
+    """The cases both sides face alike. A side defines run_case(), assert_target_untouched() (the real
+    peer behind the hostile one was never reached), redirect_path (where a redirect points on another
+    host) and redirect_recovery (run_case options for getting back to the real peer)."""
+
+    def test_announced_2_gib_body(self):
+        peer, _ = self.run_case("huge_length", "body_too_large")
+        self.assertLess(max(peer.bytes_sent), SENT_LIMIT_BYTES)
+
+    def test_streamed_2_gib_chunked_body(self):
+        peer, _ = self.run_case("huge_chunked", "body_too_large")
+        self.assertLess(max(peer.bytes_sent), SENT_LIMIT_BYTES)
+
+    def test_invalid_chunked_encoding(self):
+        self.run_case("bad_chunked", "protocol")
+
+    def tls_case(self, certificate, log_text):
+        def nothing_sent(peer, daemon):
+            self.assertTrue(peer.tls_failures)
+            self.assertEqual(peer.proxied_bytes, 0)
+            self.assert_target_untouched()
+            self.assertIn(log_text, daemon.logs())
+        self.run_case("proxy", "tls", tls=server_context(self.certificates[certificate]),
+                      ca=self.certificates["ca"], after=nothing_sent)
+
+    def test_expired_certificate(self):
+        self.tls_case("expired", "certificate has expired")
+
+    def test_certificate_for_another_host(self):
+        self.tls_case("wrong_host", "does not match the host name")
+
+    def redirect_case(self, status):
+        other = HostilePeer("ok", host=loopback_other_host())
+        self.peers.append(other)
+
+        def not_followed(peer, daemon):
+            self.assertEqual(other.requests, [], "the redirect was followed")
+            self.assertEqual(other.connections, 0)
+            # Both sides authenticate with Basic here; the credentials went only to the configured host.
+            self.assertTrue(all(r["headers"].get("authorization", "").startswith("Basic ") for r in peer.requests))
+        self.run_case("redirect", f"http_{status}", redirect_status=status, after=not_followed,
+                      redirect_to=other.url + self.redirect_path, **self.redirect_recovery)
+
+    def test_302_to_another_host(self):
+        self.redirect_case(302)
+
+    def test_307_to_another_host(self):
+        self.redirect_case(307)
+
+
+class HostileC4cTest(SharedHostileCases, HostileTestCase):
     """The C4C tenant is hostile; the Cloud ALM sink is the simulator."""
+
+    redirect_path = "/sap/c4c/odata/v1/c4codataapi/OpportunityCollection?$format=json"
+    redirect_recovery = {}
+
+    def assert_target_untouched(self):
+        self.assertEqual(self.sim.stats()["c4c_requests"]["odata"], 0)
 
     def run_case(self, mode, reason, *, tls=None, ca="", after=None, **peer_options):
         peer = self.peer(mode, tls=tls, **peer_options)
@@ -197,55 +253,18 @@ class HostileC4cTest(HostileTestCase):
         self.assertTrue(peer.bytes_sent)
         self.assertLessEqual(max(peer.bytes_sent), 6)
 
-    def test_announced_2_gib_body(self):
-        peer, _ = self.run_case("huge_length", "body_too_large")
-        self.assertLess(max(peer.bytes_sent), SENT_LIMIT_BYTES)
-
-    def test_streamed_2_gib_chunked_body(self):
-        peer, _ = self.run_case("huge_chunked", "body_too_large")
-        self.assertLess(max(peer.bytes_sent), SENT_LIMIT_BYTES)
-
-    def test_invalid_chunked_encoding(self):
-        self.run_case("bad_chunked", "protocol")
-
     def test_closes_mid_response(self):
         self.run_case("close_mid", "closed")
 
-    def tls_case(self, certificate, log_text):
-        def nothing_sent(peer, daemon):
-            self.assertTrue(peer.tls_failures)
-            self.assertEqual(peer.proxied_bytes, 0)
-            self.assertEqual(self.sim.stats()["c4c_requests"]["odata"], 0)
-            self.assertIn(log_text, daemon.logs())
-        self.run_case("proxy", "tls", tls=server_context(self.certificates[certificate]),
-                      ca=self.certificates["ca"], after=nothing_sent)
 
-    def test_expired_certificate(self):
-        self.tls_case("expired", "certificate has expired")
-
-    def test_certificate_for_another_host(self):
-        self.tls_case("wrong_host", "does not match the host name")
-
-    def redirect_case(self, status):
-        other = HostilePeer("ok", host=loopback_other_host())
-        self.peers.append(other)
-
-        def not_followed(peer, daemon):
-            self.assertEqual(other.requests, [], "the redirect was followed")
-            self.assertEqual(other.connections, 0)
-            self.assertTrue(all("authorization" in r["headers"] for r in peer.requests))
-        self.run_case("redirect", f"http_{status}", redirect_status=status, after=not_followed,
-                      redirect_to=f"{other.url}/sap/c4c/odata/v1/c4codataapi/OpportunityCollection?$format=json")
-
-    def test_302_to_another_host(self):
-        self.redirect_case(302)
-
-    def test_307_to_another_host(self):
-        self.redirect_case(307)
-
-
-class HostileCloudAlmTest(HostileTestCase):
+class HostileCloudAlmTest(SharedHostileCases, HostileTestCase):
     """The Cloud ALM endpoint is hostile; C4C is the simulator. Events wait in the outbox meanwhile."""
+
+    redirect_path = "/api/calm-logs/v1/logs?useCase=BPM"
+    redirect_recovery = {"recover": "sighup"}
+
+    def assert_target_untouched(self):
+        self.assertEqual(self.sim.stats().get("sink", {}), {})
 
     def run_case(self, mode, reason, *, tls=None, ca="", after=None, recover="proxy", **peer_options):
         peer = self.peer(mode, tls=tls, **peer_options)
@@ -284,51 +303,8 @@ class HostileCloudAlmTest(HostileTestCase):
         peer, _ = self.run_case("trickle", "timeout")
         self.assertLessEqual(max(peer.bytes_sent), 6)
 
-    def test_announced_2_gib_body(self):
-        peer, _ = self.run_case("huge_length", "body_too_large")
-        self.assertLess(max(peer.bytes_sent), SENT_LIMIT_BYTES)
-
-    def test_streamed_2_gib_chunked_body(self):
-        peer, _ = self.run_case("huge_chunked", "body_too_large")
-        self.assertLess(max(peer.bytes_sent), SENT_LIMIT_BYTES)
-
-    def test_invalid_chunked_encoding(self):
-        self.run_case("bad_chunked", "protocol")
-
     def test_closes_mid_response(self):
         self.run_case("close_mid", "closed", recover="sighup")
-
-    def tls_case(self, certificate, log_text):
-        def nothing_sent(peer, daemon):
-            self.assertTrue(peer.tls_failures)
-            self.assertEqual(peer.proxied_bytes, 0)
-            self.assertEqual(self.sim.stats().get("sink", {}), {})
-            self.assertIn(log_text, daemon.logs())
-        self.run_case("proxy", "tls", tls=server_context(self.certificates[certificate]),
-                      ca=self.certificates["ca"], after=nothing_sent)
-
-    def test_expired_certificate(self):
-        self.tls_case("expired", "certificate has expired")
-
-    def test_certificate_for_another_host(self):
-        self.tls_case("wrong_host", "does not match the host name")
-
-    def redirect_case(self, status):
-        other = HostilePeer("ok", host=loopback_other_host())
-        self.peers.append(other)
-
-        def not_followed(peer, daemon):
-            self.assertEqual(other.requests, [], "the redirect was followed")
-            self.assertEqual(other.connections, 0)
-            self.assertTrue(all(r["headers"].get("authorization", "").startswith("Basic ") for r in peer.requests))
-        self.run_case("redirect", f"http_{status}", redirect_status=status, after=not_followed, recover="sighup",
-                      redirect_to=f"{other.url}/api/calm-logs/v1/logs?useCase=BPM")
-
-    def test_302_to_another_host(self):
-        self.redirect_case(302)
-
-    def test_307_to_another_host(self):
-        self.redirect_case(307)
 
 
 if __name__ == "__main__":
