@@ -2,8 +2,18 @@
 
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <optional>
+#include <string>
+#include <string_view>
 
 using namespace std::chrono_literals;
 using c4c::daemon::LogLimiter;
@@ -41,4 +51,35 @@ TEST_CASE("log limiter: reset lets the next occurrence through at once and forge
     CHECK_FALSE(limiter.admit(t0 + 1s));
     limiter.reset();  // the condition cleared
     CHECK(limiter.admit(t0 + 2s) == std::optional<std::size_t>(0));
+}
+
+TEST_CASE("json log: every line is valid JSON, whatever bytes a message carries")
+{
+    // stderr goes to a file for the length of the test.
+    char path[] = "/tmp/c4c-log-test-XXXXXX";
+    const int file = ::mkstemp(path);
+    REQUIRE(file >= 0);
+    std::fflush(stderr);
+    const int saved = ::dup(STDERR_FILENO);
+    ::dup2(file, STDERR_FILENO);
+    c4c::daemon::setup_logging("info", "json");
+    // A C4C answer excerpt as it may come: invalid UTF-8, a NUL, control characters, quotes.
+    static constexpr char k_text[] = "bad \xff\xfe utf-8, \x01 control, \"quoted\" \\ tab\t nul \0 end";
+    spdlog::warn("answer {}", std::string_view(k_text, sizeof k_text - 1));
+    spdlog::default_logger()->flush();
+    std::fflush(stderr);
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    c4c::daemon::setup_logging("warn", "text");
+
+    std::ifstream in(path);
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    ::close(file);
+    ::unlink(path);
+    const auto json = nlohmann::json::parse(line, nullptr, false);  // strict: rejects invalid UTF-8
+    REQUIRE_FALSE(json.is_discarded());
+    CHECK(json["level"] == "warning");
+    const std::string msg = json["msg"];
+    CHECK(msg == "answer bad \xEF\xBF\xBD\xEF\xBF\xBD utf-8, \x01 control, \"quoted\" \\ tab\t nul " + std::string(1, '\0') + " end");
 }
