@@ -161,6 +161,10 @@ public:
     static int committed(void* self, sqlite3* db, const char* schema, int frames)
     {
         auto* checkpointer = static_cast<WalCheckpointer*>(self);
+        // Reported from here, the event loop: the thread does not log (a reload may swap the logger).
+        if (const int failed = checkpointer->m_failure.exchange(SQLITE_OK); failed != SQLITE_OK) {
+            spdlog::warn("state store: WAL checkpoint failed: {} (SQLite error {})", sqlite3_errstr(failed), failed);
+        }
         if (frames >= k_backstop_frames) {
             // Two checkpoints cannot run at once (the second gets SQLITE_BUSY): wait for the thread's.
             std::lock_guard running(checkpointer->m_running);
@@ -203,8 +207,8 @@ private:
             if (rc == SQLITE_OK) {
                 m_checkpoints.fetch_add(1, std::memory_order_relaxed);
             } else if (rc != SQLITE_BUSY && rc != last_error) {
-                // Logged once per kind of failure; the next commits wake the thread again.
-                spdlog::warn("state store: WAL checkpoint failed: {}", sqlite3_errmsg(m_db));
+                // Reported once per kind of failure (by the next commit); the next commits wake the thread again.
+                m_failure.store(rc);
             }
             last_error = rc;
         }
@@ -216,6 +220,7 @@ private:
     std::condition_variable_any m_wake;
     bool m_pending = false;
     std::atomic<std::uint64_t> m_checkpoints{0};
+    std::atomic<int> m_failure{SQLITE_OK};  ///< a checkpoint's error for the loop to report
     std::jthread m_thread;  ///< last: started when everything it uses exists, joined first
 };
 
