@@ -104,6 +104,11 @@ std::string string_attr(const nlohmann::json& map, const char* key) {
     return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
+/// A non-empty run of decimal digits: how a 64-bit OTLP integer comes as a JSON string.
+bool is_decimal(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
 std::optional<std::string> nano_string(const nlohmann::json& record, const char* key) {
     auto it = record.find(key);
     if (it == record.end()) {
@@ -111,10 +116,7 @@ std::optional<std::string> nano_string(const nlohmann::json& record, const char*
     }
     if (it->is_string()) {
         const auto& s = it->get_ref<const std::string&>();
-        if (s.empty() || !std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); })) {
-            return std::nullopt;
-        }
-        return s;
+        return is_decimal(s) ? std::optional<std::string>(s) : std::nullopt;
     }
     if (it->is_number_unsigned() || it->is_number_integer()) {
         return it->dump();
@@ -231,10 +233,26 @@ public:
         top().key = key_of(name);
         return true;
     }
-    bool start_object() { return open(true); }
-    bool start_array() { return open(false); }
-    bool end_object() { return close(); }
-    bool end_array() { return close(); }
+    bool open(bool object)
+    {
+        auto ctx = child(object);
+        if (!ctx) {
+            return false;
+        }
+        if (++m_depth == m_frames.size()) {
+            m_frames.emplace_back();
+        }
+        auto& f = top();
+        f.ctx = *ctx;
+        f.key = Key::other;
+        f.a = f.b = false;
+        f.attr = Attr::other;
+        f.text.clear();
+        if (*ctx == Ctx::resource_log) {
+            use_cases.emplace_back();
+        }
+        return true;
+    }
 
 private:
     enum class Ctx : std::uint8_t {
@@ -319,27 +337,6 @@ private:
         return std::nullopt;
     }
 
-    bool open(bool object)
-    {
-        auto ctx = child(object);
-        if (!ctx) {
-            return false;
-        }
-        if (++m_depth == m_frames.size()) {
-            m_frames.emplace_back();
-        }
-        auto& f = top();
-        f.ctx = *ctx;
-        f.key = Key::other;
-        f.a = f.b = false;
-        f.attr = Attr::other;
-        f.text.clear();
-        if (*ctx == Ctx::resource_log) {
-            use_cases.emplace_back();
-        }
-        return true;
-    }
-
     bool scalar(Scalar kind, std::string_view value)
     {
         auto& t = top();
@@ -377,9 +374,7 @@ private:
             }
             if (t.key == Key::time) {
                 // A string of digits or an integer, as nano_string() takes it.
-                t.b = kind == Scalar::integer ||
-                      (kind == Scalar::string && !value.empty() &&
-                       std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); }));
+                t.b = kind == Scalar::integer || (kind == Scalar::string && is_decimal(value));
                 return t.b;
             }
             return true;
@@ -388,6 +383,7 @@ private:
         return false;
     }
 
+public:
     bool close()
     {
         Frame& done = top();
@@ -520,7 +516,6 @@ std::optional<AlmSink::Post> AlmSink::accept_post(const ServerRequest& request, 
         error = json_error(415, "unsupported Content-Encoding " + encoding);
         return std::nullopt;
     }
-    post.body_bytes = post.json(request).size();
     return post;
 }
 
@@ -577,7 +572,7 @@ ServerResponse AlmSink::handle_logs(const ServerRequest& request) {
         ++stats.requests;
         stats.gzip_requests += post->gzip ? 1 : 0;
         stats.max_batch_records = std::max<std::uint64_t>(stats.max_batch_records, scanned->ids.size());
-        stats.max_body_bytes = std::max<std::uint64_t>(stats.max_body_bytes, post->body_bytes);
+        stats.max_body_bytes = std::max<std::uint64_t>(stats.max_body_bytes, post->json(request).size());
     }
     return accepted(post->fault, "logs");
 }

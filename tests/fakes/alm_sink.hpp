@@ -79,7 +79,6 @@ private:
     /// An OTLP post that passed accept_post().
     struct Post {
         std::string inflated;            ///< the body when it came gzip-compressed
-        std::size_t body_bytes = 0;      ///< after gunzip
         bool gzip = false;
         std::optional<FaultRule> fault;  ///< to apply to the answer (a fault that answers instead ends in `error`)
         /// The JSON text: `inflated`, or the body of `request` when it came uncompressed.

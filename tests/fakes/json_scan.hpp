@@ -5,7 +5,7 @@
 // escape (decoded into a scratch buffer when they do). nlohmann's SAX reader did the same at a fifth
 // of the speed, which made the sink, not the daemon, the bottleneck of the delivery benchmarks.
 //
-// Handler: bool start_object(); bool end_object(); bool start_array(); bool end_array();
+// Handler: bool open(bool object); bool close(); (an object or array begins, the innermost one ends)
 //          bool key(std::string_view); bool string(std::string_view); bool integer(); bool other();
 // (`integer` for a number without fraction or exponent that fits 64 bits, as nlohmann reads it;
 // `other` for any other number, true, false and null). A handler returning false stops the scan.
@@ -55,25 +55,38 @@ private:
         return m_h.other();
     }
 
-    /// A string starting at the opening quote; `out` views the input or m_scratch.
+    /// A string starting at the opening quote; `out` views the input, or m_scratch once an escape was met
+    /// (the plain runs between escapes are copied there whole).
     bool string(std::string_view& out)
     {
-        const std::size_t start = ++m_i;
+        std::size_t run = ++m_i;  // start of the plain bytes not yet copied to m_scratch
+        bool escaped = false;
         while (m_i < m_s.size()) {
             const auto c = static_cast<unsigned char>(m_s[m_i]);
             if (c == '"') {
-                out = m_s.substr(start, m_i - start);
+                if (escaped) {
+                    m_scratch.append(m_s.substr(run, m_i - run));
+                    out = m_scratch;
+                } else {
+                    out = m_s.substr(run, m_i - run);
+                }
                 ++m_i;
                 return true;
             }
             if (c == '\\') {
-                m_scratch.assign(m_s.substr(start, m_i - start));
-                return escaped_string(out);
-            }
-            if (c < 0x20) {
+                if (!escaped) {
+                    m_scratch.clear();
+                    escaped = true;
+                }
+                m_scratch.append(m_s.substr(run, m_i - run));
+                ++m_i;
+                if (!unescape()) {
+                    return false;
+                }
+                run = m_i;
+            } else if (c < 0x20) {
                 return false;
-            }
-            if (c >= 0x80) {
+            } else if (c >= 0x80) {
                 const std::size_t n = utf8_length(m_i);
                 if (n == 0) {
                     return false;
@@ -110,70 +123,54 @@ private:
         return true;
     }
 
-    bool escaped_string(std::string_view& out)
+    /// The escape after a backslash, appended to m_scratch decoded.
+    bool unescape()
     {
-        while (m_i < m_s.size()) {
-            const auto c = static_cast<unsigned char>(m_s[m_i]);
-            if (c == '"') {
-                ++m_i;
-                out = m_scratch;
-                return true;
-            }
-            if (c < 0x20) {
-                return false;
-            }
-            if (c >= 0x80) {
-                const std::size_t n = utf8_length(m_i);
-                if (n == 0) {
-                    return false;
-                }
-                m_scratch.append(m_s.substr(m_i, n));
-                m_i += n;
-                continue;
-            }
-            if (c != '\\') {
-                m_scratch.push_back(static_cast<char>(c));
-                ++m_i;
-                continue;
-            }
-            if (++m_i >= m_s.size()) {
-                return false;
-            }
-            const char e = m_s[m_i++];
-            switch (e) {
-            case '"': m_scratch.push_back('"'); break;
-            case '\\': m_scratch.push_back('\\'); break;
-            case '/': m_scratch.push_back('/'); break;
-            case 'b': m_scratch.push_back('\b'); break;
-            case 'f': m_scratch.push_back('\f'); break;
-            case 'n': m_scratch.push_back('\n'); break;
-            case 'r': m_scratch.push_back('\r'); break;
-            case 't': m_scratch.push_back('\t'); break;
-            case 'u': {
-                std::uint32_t cp = 0;
-                if (!hex4(cp)) {
-                    return false;
-                }
-                if (cp >= 0xD800 && cp <= 0xDBFF) {  // a high surrogate needs its low one
-                    std::uint32_t low = 0;
-                    if (m_i + 2 > m_s.size() || m_s[m_i] != '\\' || m_s[m_i + 1] != 'u') {
-                        return false;
-                    }
-                    m_i += 2;
-                    if (!hex4(low) || low < 0xDC00 || low > 0xDFFF) {
-                        return false;
-                    }
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    return false;
-                }
-                daemon::utf8::append(m_scratch, cp);
-                break;
-            }
-            default: return false;
-            }
+        if (m_i >= m_s.size()) {
+            return false;
         }
-        return false;
+        switch (m_s[m_i++]) {
+        case '"': m_scratch.push_back('"'); return true;
+        case '\\': m_scratch.push_back('\\'); return true;
+        case '/': m_scratch.push_back('/'); return true;
+        case 'b': m_scratch.push_back('\b'); return true;
+        case 'f': m_scratch.push_back('\f'); return true;
+        case 'n': m_scratch.push_back('\n'); return true;
+        case 'r': m_scratch.push_back('\r'); return true;
+        case 't': m_scratch.push_back('\t'); return true;
+        case 'u': {
+            std::uint32_t cp = 0;
+            if (!hex4(cp)) {
+                return false;
+            }
+            if (cp >= 0xD800 && cp <= 0xDBFF) {  // a high surrogate needs its low one
+                std::uint32_t low = 0;
+                if (m_i + 2 > m_s.size() || m_s[m_i] != '\\' || m_s[m_i + 1] != 'u') {
+                    return false;
+                }
+                m_i += 2;
+                if (!hex4(low) || low < 0xDC00 || low > 0xDFFF) {
+                    return false;
+                }
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                return false;
+            }
+            daemon::utf8::append(m_scratch, cp);
+            return true;
+        }
+        default: return false;
+        }
+    }
+
+    /// One or more decimal digits.
+    bool digits()
+    {
+        const std::size_t start = m_i;
+        while (m_i < m_s.size() && is_digit(m_s[m_i])) {
+            ++m_i;
+        }
+        return m_i > start;
     }
 
     bool number()
@@ -184,25 +181,17 @@ private:
             negative = true;
             ++m_i;
         }
-        if (m_i >= m_s.size() || !is_digit(m_s[m_i])) {
+        if (m_i < m_s.size() && m_s[m_i] == '0') {
+            ++m_i;  // no leading zeros
+        } else if (!digits()) {
             return false;
-        }
-        if (m_s[m_i] == '0') {
-            ++m_i;
-        } else {
-            while (m_i < m_s.size() && is_digit(m_s[m_i])) {
-                ++m_i;
-            }
         }
         bool integral = true;
         if (m_i < m_s.size() && m_s[m_i] == '.') {
             integral = false;
             ++m_i;
-            if (m_i >= m_s.size() || !is_digit(m_s[m_i])) {
+            if (!digits()) {
                 return false;
-            }
-            while (m_i < m_s.size() && is_digit(m_s[m_i])) {
-                ++m_i;
             }
         }
         if (m_i < m_s.size() && (m_s[m_i] == 'e' || m_s[m_i] == 'E')) {
@@ -211,11 +200,8 @@ private:
             if (m_i < m_s.size() && (m_s[m_i] == '+' || m_s[m_i] == '-')) {
                 ++m_i;
             }
-            if (m_i >= m_s.size() || !is_digit(m_s[m_i])) {
+            if (!digits()) {
                 return false;
-            }
-            while (m_i < m_s.size() && is_digit(m_s[m_i])) {
-                ++m_i;
             }
         }
         if (!integral) {
@@ -256,7 +242,7 @@ private:
     /// An object or an array, from its opening bracket.
     bool container(int depth, bool object)
     {
-        if (depth > k_max_depth || !(object ? m_h.start_object() : m_h.start_array())) {
+        if (depth > k_max_depth || !m_h.open(object)) {
             return false;
         }
         const char close = object ? '}' : ']';
@@ -264,7 +250,7 @@ private:
         skip_space();
         if (m_i < m_s.size() && m_s[m_i] == close) {
             ++m_i;
-            return object ? m_h.end_object() : m_h.end_array();
+            return m_h.close();
         }
         while (true) {
             if (object) {
@@ -288,7 +274,7 @@ private:
             }
             if (m_s[m_i] == close) {
                 ++m_i;
-                return object ? m_h.end_object() : m_h.end_array();
+                return m_h.close();
             }
             if (m_s[m_i] != ',') {
                 return false;
