@@ -103,16 +103,10 @@ public:
     void blob(int index, std::string&& value) const = delete;
     void integer(int index, std::int64_t value) const { sqlite3_bind_int64(m_statement, index, value); }
     int step() const { return sqlite3_step(m_statement); }
-    /// The bytes of a BLOB or TEXT column.
-    std::string column_bytes(int index) const
-    {
-        const auto* data = static_cast<const char*>(sqlite3_column_blob(m_statement, index));
-        return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(m_statement, index)))
-                    : std::string();
-    }
+    /// The bytes of a TEXT or BLOB column (payloads are BLOBs, older rows TEXT); "" for NULL.
     std::string column_text(int index) const
     {
-        const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(m_statement, index));
+        const auto* data = static_cast<const char*>(sqlite3_column_blob(m_statement, index));
         return data ? std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(m_statement, index)))
                     : std::string();
     }
@@ -120,6 +114,19 @@ public:
 private:
     sqlite3_stmt* m_statement;
 };
+
+/// A connection to `file`, used by one thread only. Throws naming the file (and `purpose`) when it
+/// cannot be opened.
+sqlite3* open_connection(const std::filesystem::path& file, int flags, std::string_view purpose)
+{
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(file.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+        std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close(db);
+        throw std::runtime_error("cannot open state store " + file.string() + std::string(purpose) + ": " + message);
+    }
+    return db;
+}
 
 } // namespace
 
@@ -138,12 +145,8 @@ public:
     static constexpr int k_backstop_frames = 4 * k_wal_frames;
 
     explicit WalCheckpointer(const std::filesystem::path& file)
+        : m_db(open_connection(file, SQLITE_OPEN_READWRITE, " for checkpoints"))
     {
-        if (sqlite3_open_v2(file.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-            std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
-            sqlite3_close(m_db);
-            throw std::runtime_error("cannot open state store " + file.string() + " for checkpoints: " + message);
-        }
         sqlite3_exec(m_db, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
         m_thread = std::jthread([this](std::stop_token stop) { run(stop); });
     }
@@ -267,11 +270,7 @@ StateStore::~StateStore()
 
 void StateStore::open(bool read_only)
 {
-    const int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    if (sqlite3_open_v2(m_file.c_str(), &m_db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-        std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
-        throw std::runtime_error("cannot open state store " + m_file.string() + ": " + message);
-    }
+    m_db = open_connection(m_file, read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE), "");
     sqlite3_busy_timeout(m_db, 5000);
     if (!read_only) {
         // 16 KiB pages (effective for a new file only): with ~1 kB outbox rows, 4 KiB pages cost a third more
@@ -497,7 +496,7 @@ std::vector<StoredEvent> StateStore::peek(std::int64_t endpoint, std::size_t max
             break;
         }
         bytes += size;
-        rows.push_back(StoredEvent{sqlite3_column_int64(select.get(), 0), select.column_text(1), select.column_bytes(2)});
+        rows.push_back(StoredEvent{sqlite3_column_int64(select.get(), 0), select.column_text(1), select.column_text(2)});
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         log_failure("reading the outbox");
