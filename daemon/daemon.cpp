@@ -29,6 +29,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <list>
 #include <map>
 #include <set>
@@ -550,13 +551,14 @@ struct Daemon::Impl {
         }
     }
 
-    // Owns its timer. An earlier form (`if (!co_await sleep_for(period / 2))` over microseconds) crashed
-    // at the first resume under WATCHDOG_USEC; test_lifecycle's watchdog test guards against a return.
-    asio::awaitable<void> watchdog_loop(std::chrono::steady_clock::duration interval)
+    // `action` now, then every `interval` until cancelled. Owns its timer and takes its arguments by value.
+    // An earlier watchdog form (`if (!co_await sleep_for(period / 2))` over microseconds) crashed at the
+    // first resume under WATCHDOG_USEC; test_lifecycle's watchdog test guards against a return.
+    asio::awaitable<void> every(std::chrono::steady_clock::duration interval, std::function<void()> action)
     {
         asio::steady_timer timer(co_await asio::this_coro::executor);
         for (;;) {
-            systemd::watchdog();
+            action();
             timer.expires_after(interval);
             auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
             if (ec) {
@@ -569,39 +571,26 @@ struct Daemon::Impl {
     // and SQLite its page cache; an idle daemon would hold ~5 MiB of the one and up to 16 MiB of the other
     // for good. Handing both back every 30 s costs well under a millisecond and keeps an idle daemon with
     // 10 tenants under 20 MiB (bench/README.md, "Idle").
-    asio::awaitable<void> trim_loop()
+    void trim_memory()
     {
-        asio::steady_timer timer(co_await asio::this_coro::executor);
-        for (;;) {
-            timer.expires_after(std::chrono::seconds(30));
-            auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            if (ec) {
-                co_return;
-            }
-            if (store) {
-                store->release_memory();
-            }
-            malloc_trim(0);
+        if (store) {
+            store->release_memory();
         }
+        malloc_trim(0);
     }
 
-    asio::awaitable<void> prune_loop()
+    void prune_seen_ids()
     {
-        for (;;) {
-            Duration widest{0};
-            for (const auto& tenant : config.tenants) {
-                for (const auto& [name, source] : tenant.sources) {
-                    widest = std::max(widest, source.overlap);
-                }
+        Duration widest{0};
+        for (const auto& tenant : config.tenants) {
+            for (const auto& [name, source] : tenant.sources) {
+                widest = std::max(widest, source.overlap);
             }
-            // No overlap window reaches further back than this, so such ids can never be re-read.
-            const auto horizon = std::chrono::system_clock::now() - widest - std::chrono::hours(72);
-            if (const auto removed = store->prune_seen(horizon); removed > 0) {
-                spdlog::debug("forgot {} delivered event ids older than the overlap windows", removed);
-            }
-            if (!co_await sleep_for(std::chrono::minutes(15))) {
-                co_return;
-            }
+        }
+        // No overlap window reaches further back than this, so such ids can never be re-read.
+        const auto horizon = std::chrono::system_clock::now() - widest - std::chrono::hours(72);
+        if (const auto removed = store->prune_seen(horizon); removed > 0) {
+            spdlog::debug("forgot {} delivered event ids older than the overlap windows", removed);
         }
     }
 
@@ -738,12 +727,13 @@ struct Daemon::Impl {
                      config.http_listen);
 
         service_tasks.spawn(executor(), "signals", signal_loop());
-        service_tasks.spawn(executor(), "prune", prune_loop());
-        service_tasks.spawn(executor(), "trim", trim_loop());
+        service_tasks.spawn(executor(), "prune", every(std::chrono::minutes(15), [this] { prune_seen_ids(); }));
+        service_tasks.spawn(executor(), "trim", every(std::chrono::seconds(30), [this] { trim_memory(); }));
         if (auto period = systemd::watchdog_period()) {
             // Ping at half the period systemd waits for, as sd_watchdog_enabled(3) advises.
             service_tasks.spawn(executor(), "watchdog",
-                                watchdog_loop(std::chrono::duration_cast<std::chrono::steady_clock::duration>(*period) / 2));
+                                every(std::chrono::duration_cast<std::chrono::steady_clock::duration>(*period) / 2,
+                                      [] { systemd::watchdog(); }));
         }
         start_tenant_tasks();
         ready = true;
