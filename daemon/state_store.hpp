@@ -2,7 +2,15 @@
 
 // The durable state of the daemon: one SQLite database in WAL mode under `state_dir`.
 //
-//   outbox      events waiting for their endpoint, oldest first (seq), each an encoded OTLP logRecord
+//   outbox_N    events waiting for their endpoint, oldest first (seq), each an encoded OTLP logRecord.
+//               An endpoint's queue is a chain of segment tables (listed in outbox_segments), each
+//               taking new rows until it holds k_segment_rows or k_segment_bytes. endpoints.delivered
+//               is the endpoint's watermark: every row at or below it was accepted (or moved aside).
+//               Delivering a batch moves the watermark (one row written, whatever the batch size), and a
+//               segment wholly below it is dropped as a table: no row is ever deleted one by one, which
+//               made SQLite rebalance its B-tree after nearly every row (the largest cost of delivery).
+//               Rows taken out of the middle of a queue (never done by the exporter, which delivers
+//               oldest first) are deleted row by row instead.
 //   seen        every event.id ever stored, keyed by (record time, event.id) (pruned once no overlap
 //               window can re-read it), so that re-reading an overlap window never enqueues a record
 //               state twice, even after delivery
@@ -58,6 +66,7 @@ struct OutboxFigures {
 enum class CommitResult { committed, failed };
 
 class WalCheckpointer;
+class Statements;
 
 class StateStore {
 public:
@@ -113,15 +122,25 @@ private:
     StateStore(const std::filesystem::path& file, bool read_only);
     void open(bool read_only);
     void migrate();
-    void load_figures();
+    void migrate_outbox();
     sqlite3_stmt* prepare(const char* sql);
     bool exec(const char* sql);
     void log_failure(std::string_view what) const;
 
+    struct Queue;
+    struct Removal;
+    Queue& queue(std::int64_t endpoint);
+    bool create_segment(std::int64_t endpoint, Queue& queue);
+    bool forget(Queue& queue, std::int64_t first, std::int64_t last, Removal& removal);
+    bool finish_removal(std::int64_t endpoint, Queue& queue, Removal& removal);
+    void apply_removal(Queue& queue, const Removal& removal);
+    void load_queues();
+
     std::filesystem::path m_file;
     sqlite3* m_db = nullptr;
-    std::map<std::string, sqlite3_stmt*, std::less<>> m_statements;
-    std::map<std::int64_t, OutboxFigures> m_figures;
+    int m_schema = 0;  ///< the file's schema version when opened
+    std::unique_ptr<Statements> m_statements;
+    std::map<std::int64_t, std::unique_ptr<Queue>> m_queues;
     std::unique_ptr<WalCheckpointer> m_checkpointer;  ///< none when read-only
 };
 

@@ -254,3 +254,201 @@ TEST_CASE("state store: the WAL is checkpointed by the store's own thread, and n
     CHECK(rows[0].event_id == "p0-0");
     CHECK(rows[0].payload == payload);
 }
+
+namespace {
+
+// Tables of the outbox's segments in the store's file, read through a connection of the test's own.
+int segment_tables(const std::filesystem::path& file)
+{
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'outbox_[0-9]*'",
+                               -1, &statement, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+    const int count = sqlite3_column_int(statement, 0);
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return count;
+}
+
+// Commits `count` events named prefix0, prefix1, ... with `payload` in one page.
+void commit_events(StateStore& store, std::int64_t endpoint, const std::string& prefix, std::size_t count,
+                   const std::string& payload, std::int64_t first_time = 0)
+{
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < count; ++i) {
+        ids.push_back(prefix + std::to_string(i));
+    }
+    std::vector<PendingEvent> events;
+    for (std::size_t i = 0; i < count; ++i) {
+        events.push_back(PendingEvent{ids[i], first_time + static_cast<std::int64_t>(i), payload});
+    }
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("feed", endpoint, events, prefix, stored) == CommitResult::committed);
+    REQUIRE(stored == count);
+}
+
+// Takes the `count` oldest events out as delivered, checking they are the expected ones.
+void deliver(StateStore& store, std::int64_t endpoint, std::size_t count, const std::string& first_id)
+{
+    const auto rows = store.peek(endpoint, count, std::size_t{1} << 30);
+    REQUIRE(rows.size() == count);
+    CHECK(rows.front().event_id == first_id);
+    std::vector<std::int64_t> seqs;
+    for (const auto& row : rows) {
+        seqs.push_back(row.seq);
+    }
+    REQUIRE(store.remove(endpoint, seqs));
+}
+
+} // namespace
+
+TEST_CASE("state store: delivered segments are dropped whole, and the delivered watermark survives a reopen")
+{
+    TempDir dir;
+    const std::string payload(50, 'p');
+    std::int64_t endpoint = 0;
+    {
+        StateStore store(dir.path);
+        endpoint = store.endpoint_id("acme", "business_process_monitoring");
+        commit_events(store, endpoint, "a", 5000, payload, 0);       // first segment: 5000 rows
+        commit_events(store, endpoint, "b", 5000, payload, 10'000);  // still the first: now full (>= 8192)
+        commit_events(store, endpoint, "c", 5000, payload, 20'000);  // the second
+        CHECK(segment_tables(store.file()) == 2);
+        CHECK(store.figures(endpoint).events == 15000);
+        deliver(store, endpoint, 6000, "a0");
+        CHECK(store.figures(endpoint).events == 9000);
+        CHECK(store.figures(endpoint).bytes == 9000 * payload.size());
+        CHECK(segment_tables(store.file()) == 2);  // the first still holds b1000..b4999
+    }
+    {
+        StateStore store(dir.path);
+        CHECK(store.figures(endpoint).events == 9000);
+        CHECK(store.figures(endpoint).bytes == 9000 * payload.size());
+        deliver(store, endpoint, 4000, "b1000");
+        CHECK(segment_tables(store.file()) == 1);  // the first segment went as a table
+        deliver(store, endpoint, 5000, "c0");
+        CHECK(store.figures(endpoint).events == 0);
+        CHECK(store.peek(endpoint, 10, 1 << 20).empty());
+        CHECK_FALSE(store.oldest(endpoint).has_value());
+        CHECK(segment_tables(store.file()) == 1);  // the last one still takes rows: not full yet
+        // Delivered events are still known as seen, and new ones queue behind the watermark.
+        std::vector<std::string> ids{"c0", "d0"};
+        std::vector<std::string> payloads{payload, payload};
+        auto events = pending(ids, payloads);
+        events[0].record_time_ns = 20'000;
+        std::size_t stored = 0;
+        REQUIRE(store.commit_page("feed", endpoint, events, "d", stored) == CommitResult::committed);
+        CHECK(stored == 1);
+        const auto rows = store.peek(endpoint, 10, 1 << 20);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].event_id == "d0");
+    }
+    StateStore reopened(dir.path);
+    const auto rows = reopened.peek(endpoint, 10, 1 << 20);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].event_id == "d0");
+    CHECK(reopened.figures(endpoint).events == 1);
+}
+
+TEST_CASE("state store: events taken out of the middle of a queue are deleted, the rest keeps its order")
+{
+    TempDir dir;
+    std::int64_t endpoint = 0;
+    {
+        StateStore store(dir.path);
+        endpoint = store.endpoint_id("acme", "integration_monitoring");
+        commit_events(store, endpoint, "m", 10, "{}");
+        const auto rows = store.peek(endpoint, 10, 1 << 20);
+        REQUIRE(rows.size() == 10);
+        std::vector<std::int64_t> middle{rows[3].seq, rows[4].seq, rows[7].seq};
+        REQUIRE(store.remove(endpoint, middle));
+        CHECK(store.figures(endpoint).events == 7);
+        REQUIRE(store.reject(endpoint, rows[5], "HTTP 400"));
+        CHECK(store.figures(endpoint).events == 6);
+        // Then the head: the watermark moves past the gap the middle left.
+        std::vector<std::int64_t> head{rows[0].seq, rows[1].seq, rows[2].seq};
+        REQUIRE(store.remove(endpoint, head));
+        CHECK(store.figures(endpoint).events == 3);
+        CHECK_FALSE(store.reject(endpoint, rows[4], "gone already"));  // not queued any more
+        CHECK(store.figures(endpoint).rejected == 1);
+    }
+    StateStore reopened(dir.path);
+    CHECK(reopened.figures(endpoint).events == 3);
+    CHECK(reopened.figures(endpoint).rejected == 1);
+    const auto rows = reopened.peek(endpoint, 10, 1 << 20);
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[0].event_id == "m6");
+    CHECK(rows[1].event_id == "m8");
+    CHECK(rows[2].event_id == "m9");
+}
+
+TEST_CASE("state store: a schema 2 file is migrated, each endpoint's queue keeping its events and order")
+{
+    TempDir dir;
+    std::filesystem::create_directories(dir.path);
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open((dir.path / "state.db").c_str(), &db) == SQLITE_OK);
+        const char* v2 = R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '2');
+CREATE TABLE endpoints (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, use_case TEXT NOT NULL, UNIQUE (tenant, use_case));
+INSERT INTO endpoints VALUES (1, 'acme', 'business_process_monitoring'), (2, 'acme', 'integration_monitoring');
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+    record_time INTEGER NOT NULL, enqueued_at INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX outbox_by_endpoint ON outbox (endpoint, seq);
+INSERT INTO outbox VALUES (3, 1, 'bpm-1', 100, 5000, '{"b":1}'), (4, 2, 'iem-1', 100, 6000, '{"i":1}'),
+    (5, 1, 'bpm-2', 200, 7000, CAST('{"b":2}' AS BLOB)), (9, 2, 'iem-2', 300, 8000, '{"i":2}');
+CREATE TABLE seen (record_time INTEGER NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (record_time, event_id)) WITHOUT ROWID;
+INSERT INTO seen VALUES (100, 'bpm-1'), (100, 'iem-1'), (200, 'bpm-2'), (300, 'iem-2');
+CREATE TABLE checkpoints (feed TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+INSERT INTO checkpoints VALUES ('f', '42', 0);
+CREATE TABLE rejected (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+    payload TEXT NOT NULL, answer TEXT NOT NULL, rejected_at INTEGER NOT NULL);
+INSERT INTO rejected VALUES (1, 2, 'poison', '{}', 'HTTP 400', 0);
+)sql";
+        REQUIRE(sqlite3_exec(db, v2, nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    {
+        StateStore store(dir.path);
+        CHECK(store.checkpoint("f") == "42");
+        const auto bpm = store.endpoint_id("acme", "business_process_monitoring");
+        const auto iem = store.endpoint_id("acme", "integration_monitoring");
+        CHECK(store.figures(bpm).events == 2);
+        CHECK(store.figures(bpm).bytes == 14);
+        CHECK(store.figures(iem).events == 2);
+        CHECK(store.figures(iem).rejected == 1);
+        CHECK(store.oldest(bpm) == std::chrono::system_clock::time_point(std::chrono::milliseconds(5000)));
+        auto rows = store.peek(bpm, 10, 1 << 20);
+        REQUIRE(rows.size() == 2);
+        CHECK(rows[0].event_id == "bpm-1");
+        CHECK(rows[0].payload == R"({"b":1})");
+        CHECK(rows[1].payload == R"({"b":2})");
+        std::vector<std::int64_t> first{rows[0].seq};
+        REQUIRE(store.remove(bpm, first));
+        commit_events(store, bpm, "bpm-new-", 1, "{}", 400);
+        rows = store.peek(bpm, 10, 1 << 20);
+        REQUIRE(rows.size() == 2);
+        CHECK(rows[0].event_id == "bpm-2");
+        CHECK(rows[1].event_id == "bpm-new-0");
+        CHECK(rows[0].seq < rows[1].seq);
+    }
+    StateStore reopened(dir.path);
+    const auto bpm = reopened.endpoint_id("acme", "business_process_monitoring");
+    const auto iem = reopened.endpoint_id("acme", "integration_monitoring");
+    CHECK(reopened.figures(bpm).events == 2);
+    const auto iem_rows = reopened.peek(iem, 10, 1 << 20);
+    REQUIRE(iem_rows.size() == 2);
+    CHECK(iem_rows[0].event_id == "iem-1");
+    CHECK(iem_rows[1].event_id == "iem-2");
+    std::size_t stored = 0;
+    std::vector<std::string> ids{"iem-2"};
+    std::vector<std::string> payloads{"{}"};
+    std::vector<PendingEvent> again{PendingEvent{ids[0], 300, payloads[0]}};
+    REQUIRE(reopened.commit_page("f", iem, again, "43", stored) == CommitResult::committed);
+    CHECK(stored == 0);  // seen ids came through the migration
+}
