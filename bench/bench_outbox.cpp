@@ -128,10 +128,10 @@ void bench_enqueue(const Payloads& payloads, std::size_t page_rows, double secon
 
 struct StoreOutbox final : exporters::Outbox, exporters::DeliveryObserver {
     StoreOutbox(daemon::StateStore& store_, std::int64_t id_) : store(store_), id(id_) {}
-    std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes) override
+    std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) override
     {
         std::vector<exporters::OutboxRow> rows;
-        for (auto& row : store.peek(id, max_events, max_bytes)) {
+        for (auto& row : store.peek(id, max_events, max_bytes, after)) {
             rows.push_back(exporters::OutboxRow{row.seq, std::move(row.event_id), std::move(row.payload)});
         }
         return rows;

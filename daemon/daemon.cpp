@@ -83,10 +83,10 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
     }
 
     // exporters::Outbox
-    std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes) override
+    std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) override
     {
         std::vector<exporters::OutboxRow> rows;
-        for (auto& row : store->peek(id, max_events, max_bytes)) {
+        for (auto& row : store->peek(id, max_events, max_bytes, after)) {
             rows.push_back(exporters::OutboxRow{row.seq, std::move(row.event_id), std::move(row.payload)});
         }
         return rows;

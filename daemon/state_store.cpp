@@ -722,13 +722,15 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
     return CommitResult::committed;
 }
 
-std::vector<StoredEvent> StateStore::peek(std::int64_t endpoint, std::size_t max_events, std::size_t max_bytes)
+std::vector<StoredEvent> StateStore::peek(std::int64_t endpoint, std::size_t max_events, std::size_t max_bytes,
+                                         std::int64_t after)
 {
     std::vector<StoredEvent> rows;
     Queue& owner = queue(endpoint);
+    const std::int64_t from = std::max(after, owner.delivered);
     std::size_t bytes = 0;
     for (Segment& segment : owner.segments) {
-        if (segment.last_seq <= owner.delivered) {
+        if (segment.last_seq <= from) {
             continue;
         }
         Use select(segment.statement(segment_sql::select));
@@ -736,7 +738,7 @@ std::vector<StoredEvent> StateStore::peek(std::int64_t endpoint, std::size_t max
             log_failure("reading the outbox");
             break;
         }
-        select.integer(1, owner.delivered);
+        select.integer(1, from);
         select.integer(2, static_cast<std::int64_t>(max_events - rows.size()));
         int rc = SQLITE_ROW;
         while ((rc = select.step()) == SQLITE_ROW) {

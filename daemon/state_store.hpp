@@ -90,9 +90,10 @@ public:
     CommitResult commit_page(std::string_view feed, std::int64_t endpoint, std::span<const PendingEvent> events,
                              std::string_view checkpoint, std::size_t& stored);
 
-    /// Oldest rows of `endpoint`: at most `max_events`, and stopping before `max_bytes` of payload
-    /// would be exceeded (at least one row when any is queued).
-    std::vector<StoredEvent> peek(std::int64_t endpoint, std::size_t max_events, std::size_t max_bytes);
+    /// Oldest rows of `endpoint` with a seq above `after`: at most `max_events`, and stopping before
+    /// `max_bytes` of payload would be exceeded (at least one row when any is queued).
+    std::vector<StoredEvent> peek(std::int64_t endpoint, std::size_t max_events, std::size_t max_bytes,
+                                  std::int64_t after = 0);
 
     /// Deletes delivered rows of `endpoint`. False when the store failed.
     bool remove(std::int64_t endpoint, std::span<const std::int64_t> seqs);

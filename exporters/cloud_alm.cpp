@@ -4,6 +4,7 @@
 #include "exporters/otlp_json.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -167,7 +168,8 @@ CloudAlmExporter::CloudAlmExporter(asio::any_io_executor executor, const daemon:
       m_options(options),
       m_poster(endpoint, client, observer, m_options),
       m_backoff(m_options.backoff_base, m_options.backoff_max),
-      m_wake(std::move(executor)),
+      m_wake(executor),
+      m_turn(std::move(executor), std::chrono::steady_clock::time_point::max()),
       m_pause_delay(m_options.pause_base),
       m_failure_log(m_options.log_interval),
       m_reject_log(m_options.log_interval, 10),
@@ -243,9 +245,72 @@ asio::awaitable<bool> CloudAlmExporter::drain(std::chrono::milliseconds budget)
 
 asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_next()
 {
+    const Round round = m_flowing ? co_await deliver_pipelined() : co_await deliver_one();
+    m_flowing = round.step == Step::progressed && !m_paused;
+    co_return round;
+}
+
+asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_pipelined()
+{
+    using namespace asio::experimental::awaitable_operators;
+    m_pipeline = Pipeline{};
+    co_await (lane() && lane());
+    if (m_pipeline.failure) {
+        const Failure failure = std::move(*m_pipeline.failure);
+        co_return co_await settle(failure.rows, failure.outcome);
+    }
+    if (m_pipeline.store_failed) {
+        co_return store_failed("could not remove delivered events from the outbox (they will be sent again)");
+    }
+    co_return Round{m_pipeline.accepted > 0 ? Step::progressed : Step::empty};
+}
+
+// Sends batches behind the other lane's until the outbox is empty or a batch is not accepted. Batches are
+// acknowledged in sending order, so that the store moves its watermark over whole batches; a batch
+// accepted behind one that failed is still taken out (sending it again would duplicate it).
+asio::awaitable<void> CloudAlmExporter::lane()
+{
+    const std::size_t payload_budget = m_max_bytes > m_envelope_bytes ? m_max_bytes - m_envelope_bytes : 1;
+    const BatchLimits limits{m_max_events, m_max_bytes, m_envelope_bytes};
+    while (!m_pipeline.stop) {
+        std::vector<OutboxRow> rows = m_outbox.peek(m_max_events, payload_budget, m_pipeline.claimed);
+        if (rows.empty()) {
+            co_return;
+        }
+        rows.resize(first_batch_length(rows, limits));
+        m_pipeline.claimed = rows.back().seq;
+        const std::uint64_t ticket = m_pipeline.sent++;
+        PostOutcome outcome = co_await m_poster.post(build_logs_body(m_prefix, rows));
+        while (m_pipeline.settled != ticket) {
+            // Woken by cancel() (the other lane settled) or by a cancelled coroutine: told apart below.
+            co_await m_turn.async_wait(asio::as_tuple(asio::use_awaitable));
+            if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+                co_return;  // shutdown: the batch stays queued and goes again after the restart
+            }
+        }
+        if (outcome.kind == PostOutcome::Kind::accepted) {
+            if (acknowledge(rows, outcome)) {
+                ++m_pipeline.accepted;
+            } else {
+                m_pipeline.store_failed = true;
+                m_pipeline.stop = true;
+            }
+        } else {
+            m_pipeline.stop = true;
+            if (!m_pipeline.failure) {
+                m_pipeline.failure = Failure{std::move(rows), std::move(outcome)};
+            }
+        }
+        ++m_pipeline.settled;
+        m_turn.cancel();
+    }
+}
+
+asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_one()
+{
     // peek() budgets payload bytes only; the envelope and the commas are accounted for by the batcher.
     const std::size_t payload_budget = m_max_bytes > m_envelope_bytes ? m_max_bytes - m_envelope_bytes : 1;
-    std::vector<OutboxRow> rows = m_outbox.peek(m_max_events, payload_budget);
+    std::vector<OutboxRow> rows = m_outbox.peek(m_max_events, payload_budget, 0);
     if (rows.empty()) {
         co_return Round{Step::empty};
     }
@@ -257,20 +322,33 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_next()
 asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver(std::span<const OutboxRow> rows)
 {
     const PostOutcome outcome = co_await m_poster.post(build_logs_body(m_prefix, rows));
+    co_return co_await settle(rows, outcome);
+}
+
+bool CloudAlmExporter::acknowledge(std::span<const OutboxRow> rows, const PostOutcome& outcome)
+{
+    std::vector<std::int64_t> seqs;
+    seqs.reserve(rows.size());
+    for (const auto& row : rows) {
+        seqs.push_back(row.seq);
+    }
+    if (!m_outbox.remove(seqs)) {
+        return false;
+    }
+    m_observer.sent(rows.size(), outcome.elapsed);
+    leave_pause();
+    return true;
+}
+
+asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::settle(std::span<const OutboxRow> rows,
+                                                                  const PostOutcome& outcome)
+{
     switch (outcome.kind) {
-    case PostOutcome::Kind::accepted: {
-        std::vector<std::int64_t> seqs;
-        seqs.reserve(rows.size());
-        for (const auto& row : rows) {
-            seqs.push_back(row.seq);
-        }
-        if (!m_outbox.remove(seqs)) {
+    case PostOutcome::Kind::accepted:
+        if (!acknowledge(rows, outcome)) {
             co_return store_failed("could not remove delivered events from the outbox (they will be sent again)");
         }
-        m_observer.sent(rows.size(), outcome.elapsed);
-        leave_pause();
         co_return Round{Step::progressed};
-    }
     case PostOutcome::Kind::refused:
         if (rows.size() > 1) {
             spdlog::debug("tenant {} endpoint {}: {} for a batch of {} events; splitting it", m_resource.tenant,

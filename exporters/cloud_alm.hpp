@@ -1,7 +1,9 @@
 #pragma once
 
 // Delivery to one Cloud ALM endpoint (CONTRACT.md sections 4 and 5): a batch is read from the outbox,
-// POSTed as OTLP/HTTP JSON (gzip when configured), and removed only after a 2xx. 429/5xx/timeouts are
+// POSTed as OTLP/HTTP JSON (gzip when configured), and removed only after a 2xx. While the endpoint
+// accepts, two batches are in flight (the next body is built and sent while Cloud ALM works on the
+// previous one) and acknowledged in sending order; after any failure a single batch probes. 429/5xx/timeouts are
 // retried (same rows) after Retry-After or exponential backoff with jitter; 400/413 split the batch down
 // to single rows and a row still refused is moved aside; 401/403 pause the endpoint at a slow pace.
 //
@@ -123,8 +125,29 @@ private:
         std::chrono::milliseconds wait{0};  ///< transient, store_failed: before the next attempt
     };
 
+    /// A batch refused or failed while another was in flight, handled on its own after the round.
+    struct Failure {
+        std::vector<OutboxRow> rows;
+        PostOutcome outcome;
+    };
+    /// One round of two batches in flight at a time (lanes), acknowledged in the order they were sent.
+    struct Pipeline {
+        std::int64_t claimed = 0;        ///< highest seq sent this round: the next batch starts behind it
+        std::uint64_t sent = 0;          ///< batches sent, numbering them in sending order
+        std::uint64_t settled = 0;       ///< batches acknowledged or given up, in sending order
+        std::size_t accepted = 0;
+        bool stop = false;               ///< a batch was not accepted: no new ones this round
+        bool store_failed = false;
+        std::optional<Failure> failure;  ///< the first batch not accepted
+    };
+
     boost::asio::awaitable<Round> deliver_next();
+    boost::asio::awaitable<Round> deliver_one();
+    boost::asio::awaitable<Round> deliver_pipelined();
+    boost::asio::awaitable<void> lane();
     boost::asio::awaitable<Round> deliver(std::span<const OutboxRow> rows);
+    boost::asio::awaitable<Round> settle(std::span<const OutboxRow> rows, const PostOutcome& outcome);
+    bool acknowledge(std::span<const OutboxRow> rows, const PostOutcome& outcome);
     Round reject_row(const OutboxRow& row, const PostOutcome& outcome);
     Round retry_later(const PostOutcome& outcome);
     Round store_failed(std::string_view what);
@@ -145,6 +168,9 @@ private:
     AlmPoster m_poster;
     daemon::Backoff m_backoff;
     boost::asio::steady_timer m_wake;
+    boost::asio::steady_timer m_turn;  ///< never expires; cancel() wakes a lane waiting to acknowledge
+    Pipeline m_pipeline;
+    bool m_flowing = false;  ///< the last round progressed: send two batches at a time, else one probes
     bool m_notified = false;
     bool m_paused = false;
     std::chrono::milliseconds m_pause_delay;

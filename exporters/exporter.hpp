@@ -29,10 +29,12 @@ struct OutboxRow {
 class Outbox {
 public:
     virtual ~Outbox() = default;
-    /// Up to `max_events` oldest rows, stopping before the row that would make the payloads' total
+    /// Up to `max_events` oldest rows with a seq above `after` (0: from the head; an exporter with a batch
+    /// in flight reads the rows behind it), stopping before the row that would make the payloads' total
     /// exceed `max_bytes` (but always at least one row when any is queued).
-    virtual std::vector<OutboxRow> peek(std::size_t max_events, std::size_t max_bytes) = 0;
-    /// Deletes delivered rows (after a 2xx). False when the store failed (they will be sent again).
+    virtual std::vector<OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) = 0;
+    /// Takes delivered rows out (after a 2xx). Cheapest for the oldest rows: acknowledge batches in the
+    /// order they were peeked. False when the store failed (they will be sent again).
     virtual bool remove(std::span<const std::int64_t> seqs) = 0;
     /// Moves a row the endpoint refuses for good into the rejected table, keeping it on disk.
     virtual bool reject(const OutboxRow& row, std::string_view answer) = 0;

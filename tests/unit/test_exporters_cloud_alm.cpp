@@ -379,3 +379,78 @@ TEST_CASE("cloud_alm: a store that cannot remove delivered rows is retried, not 
     CHECK(h.run(exporter.drain(2s)));
     CHECK(outbox.rows.empty());
 }
+
+TEST_CASE("cloud_alm: while the endpoint accepts, two batches are in flight, acknowledged in sending order")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(40);
+    const auto all_ids = ids_of(outbox.rows);
+    h.alm.delay = 60ms;
+    auto config = h.endpoint(k_logs_path);
+    config.max_batch_events = 5;
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+
+    CHECK(h.run(exporter.drain(5s)));
+    CHECK(outbox.rows.empty());
+    REQUIRE(h.alm.received.size() == 8);
+    std::multiset<std::string> delivered;
+    for (const auto& request : h.alm.received) {
+        const auto ids = request.event_ids();
+        delivered.insert(ids.begin(), ids.end());
+    }
+    CHECK(delivered == all_ids);  // each once
+    // The first batch goes alone; after it, each request arrives while the one before is unanswered.
+    CHECK(h.alm.received[1].at - h.alm.received[0].at >= 55ms);
+    std::size_t overlapped = 0;
+    for (std::size_t i = 2; i < h.alm.received.size(); ++i) {
+        overlapped += h.alm.received[i].at - h.alm.received[i - 1].at < 40ms ? 1 : 0;
+    }
+    CHECK(overlapped >= 3);
+    // Taken out oldest first, whatever order the answers came in.
+    CHECK(std::is_sorted(outbox.removed.begin(), outbox.removed.end()));
+    CHECK(outbox.removed.size() == 40);
+}
+
+TEST_CASE("cloud_alm: a batch accepted behind one that failed is taken out; the failed one alone is sent again")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(20);
+    const auto all_ids = ids_of(outbox.rows);
+    h.alm.delay = 30ms;
+    bool failed_once = false;
+    h.alm.respond = [&](const Received& request) {
+        const auto ids = request.event_ids();
+        if (!failed_once && !ids.empty() && ids.front() == "evt-6") {  // the second batch
+            failed_once = true;
+            return answer(503, R"({"error":"busy"})");
+        }
+        return answer(200, "{}");
+    };
+    auto config = h.endpoint(k_logs_path);
+    config.max_batch_events = 5;
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+
+    CHECK(h.run(exporter.drain(5s)));
+    CHECK(outbox.rows.empty());
+    CHECK(observer.failures == std::vector<std::string>{"http_503"});
+    CHECK(observer.sent_events == 20);
+    std::map<std::string, int> sent_times;
+    for (const auto& request : h.alm.received) {
+        for (const auto& id : request.event_ids()) {
+            ++sent_times[id];
+        }
+    }
+    CHECK(sent_times.size() == all_ids.size());
+    for (const auto& [id, times] : sent_times) {
+        const int batch = (std::stoi(id.substr(4)) - 1) / 5;  // evt-1..5 is the first batch
+        CAPTURE(id);
+        CHECK(times == (batch == 1 ? 2 : 1));  // only the refused batch went twice
+    }
+    // The batch behind the failed one (evt-11..15) was accepted first and taken out at once.
+    REQUIRE(outbox.removed.size() == 20);
+    CHECK(outbox.removed[5] == 11);
+}

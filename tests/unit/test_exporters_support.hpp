@@ -165,13 +165,17 @@ public:
     std::vector<std::pair<exporters::OutboxRow, std::string>> rejected;
     std::size_t peeks = 0;
     bool fail_remove = false;
+    std::vector<std::int64_t> removed;  ///< seqs, in the order remove() took them
 
-    std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes) override
+    std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) override
     {
         ++peeks;
         std::vector<exporters::OutboxRow> out;
         std::size_t bytes = 0;
         for (const auto& row : rows) {
+            if (row.seq <= after) {
+                continue;
+            }
             if (out.size() == max_events || (!out.empty() && bytes + row.payload.size() > max_bytes)) {
                 break;
             }
@@ -185,6 +189,7 @@ public:
         if (fail_remove) {
             return false;
         }
+        removed.insert(removed.end(), seqs.begin(), seqs.end());
         const std::set<std::int64_t> gone(seqs.begin(), seqs.end());
         std::erase_if(rows, [&](const exporters::OutboxRow& row) { return gone.contains(row.seq); });
         return true;
@@ -354,6 +359,7 @@ private:
     {
         http::ClientOptions options;
         options.timeout = 5s;
+        options.max_connections = 2;  // as the daemon gives an endpoint: two batches in flight
         return options;
     }
 
