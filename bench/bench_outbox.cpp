@@ -136,7 +136,15 @@ struct StoreOutbox final : exporters::Outbox, exporters::DeliveryObserver {
         }
         return rows;
     }
-    bool remove(std::span<const std::int64_t> seqs) override { return store.remove(id, seqs); }
+    bool remove(std::span<const exporters::OutboxRow> rows) override
+    {
+        std::vector<daemon::TakenEvent> taken;
+        taken.reserve(rows.size());
+        for (const auto& row : rows) {
+            taken.push_back({row.seq, row.payload.size()});
+        }
+        return store.remove(id, taken);
+    }
     bool reject(const exporters::OutboxRow& row, std::string_view answer) override
     {
         return store.reject(id, daemon::StoredEvent{row.seq, row.event_id, row.payload}, answer);

@@ -2,15 +2,17 @@
 
 // The durable state of the daemon: one SQLite database in WAL mode under `state_dir`.
 //
-//   outbox_N    events waiting for their endpoint, oldest first (seq), each an encoded OTLP logRecord.
-//               An endpoint's queue is a chain of segment tables (listed in outbox_segments), each
-//               taking new rows until it holds k_segment_rows or k_segment_bytes. endpoints.delivered
-//               is the endpoint's watermark: every row at or below it was accepted (or moved aside).
-//               Delivering a batch moves the watermark (one row written, whatever the batch size), and a
-//               segment wholly below it is dropped as a table: no row is ever deleted one by one, which
-//               made SQLite rebalance its B-tree after nearly every row (the largest cost of delivery).
-//               Rows taken out of the middle of a queue (never done by the exporter, which delivers
-//               oldest first) are deleted row by row instead.
+//   outbox_chunks events waiting for their endpoint, oldest first. The new events of one page are
+//               one chunk (or a few, each at most 1 MiB packed): their ids and OTLP logRecords packed
+//               and deflated together into one row. Each event has a seq, dense per endpoint; a chunk
+//               holds first_seq..last_seq. endpoints.delivered is the endpoint's watermark: every event
+//               at or below it was accepted (or moved aside). Taking a batch out moves the watermark
+//               and deletes the chunks wholly below it: one row written per batch, one deleted per
+//               page. (A row per event made SQLite write every payload twice, WAL and database file,
+//               and rebalance its B-tree after nearly every delivered row.) Deflated, a page of OTLP
+//               JSON takes about a tenth of its size on disk.
+//   outbox_gaps events taken out ahead of the watermark (a batch accepted while the one before it
+//               failed), skipped by peek() until the watermark reaches them
 //   seen        every event.id ever stored, keyed by (record time, event.id) (pruned once no overlap
 //               window can re-read it), so that re-reading an overlap window never enqueues a record
 //               state twice, even after delivery
@@ -47,6 +49,12 @@ struct PendingEvent {
     std::string_view event_id;
     std::int64_t record_time_ns = 0;  ///< event.time_unix_nano: one event.id always comes with one time
     std::string_view payload;  ///< encoded OTLP logRecord JSON
+};
+
+/// A delivered (or refused) event to take out of the outbox.
+struct TakenEvent {
+    std::int64_t seq = 0;
+    std::size_t bytes = 0;  ///< its payload's size, for the outbox figures
 };
 
 /// One stored event, as handed to an exporter.
@@ -95,8 +103,9 @@ public:
     std::vector<StoredEvent> peek(std::int64_t endpoint, std::size_t max_events, std::size_t max_bytes,
                                   std::int64_t after = 0);
 
-    /// Deletes delivered rows of `endpoint`. False when the store failed.
-    bool remove(std::int64_t endpoint, std::span<const std::int64_t> seqs);
+    /// Takes delivered events of `endpoint` out (the oldest at the cost of one row; others are recorded
+    /// as a gap ahead of the watermark). False when the store failed.
+    bool remove(std::int64_t endpoint, std::span<const TakenEvent> events);
 
     /// Moves one row into the rejected table with the endpoint's answer.
     bool reject(std::int64_t endpoint, const StoredEvent& row, std::string_view answer);
@@ -128,20 +137,32 @@ private:
     bool exec(const char* sql);
     void log_failure(std::string_view what) const;
 
+    struct Chunk;
     struct Queue;
     struct Removal;
+    class Packer;
     Queue& queue(std::int64_t endpoint);
-    bool create_segment(std::int64_t endpoint, Queue& queue);
-    bool forget(Queue& queue, std::int64_t first, std::int64_t last, Removal& removal);
+    bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, Packer& packer, std::int64_t enqueued_at,
+                     std::vector<Chunk>& stored);
+    const std::string* unpack(const Chunk& chunk);
+    bool take(Queue& queue, std::int64_t first, std::int64_t last, std::size_t bytes, Removal& removal);
     bool finish_removal(std::int64_t endpoint, Queue& queue, Removal& removal);
-    void apply_removal(Queue& queue, const Removal& removal);
+    void apply_removal(Queue& queue, Removal& removal);
     void load_queues();
+    void count_queued(Queue& queue);
 
     std::filesystem::path m_file;
     sqlite3* m_db = nullptr;
     int m_schema = 0;  ///< the file's schema version when opened
     std::unique_ptr<Statements> m_statements;
     std::map<std::int64_t, std::unique_ptr<Queue>> m_queues;
+    std::unique_ptr<Packer> m_packer;
+    struct Unpacked {
+        std::int64_t chunk = 0;  ///< outbox_chunks.id, 0 when empty
+        std::string data;
+    };
+    Unpacked m_unpacked[2];  ///< the chunks unpacked last (a batch spans two; both lanes read the same)
+    std::size_t m_unpacked_next = 0;
     std::unique_ptr<WalCheckpointer> m_checkpointer;  ///< none when read-only
 };
 

@@ -327,12 +327,7 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver(std::span<con
 
 bool CloudAlmExporter::acknowledge(std::span<const OutboxRow> rows, const PostOutcome& outcome)
 {
-    std::vector<std::int64_t> seqs;
-    seqs.reserve(rows.size());
-    for (const auto& row : rows) {
-        seqs.push_back(row.seq);
-    }
-    if (!m_outbox.remove(seqs)) {
+    if (!m_outbox.remove(rows)) {
         return false;
     }
     m_observer.sent(rows.size(), outcome.elapsed);

@@ -35,7 +35,7 @@ public:
     virtual std::vector<OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) = 0;
     /// Takes delivered rows out (after a 2xx). Cheapest for the oldest rows: acknowledge batches in the
     /// order they were peeked. False when the store failed (they will be sent again).
-    virtual bool remove(std::span<const std::int64_t> seqs) = 0;
+    virtual bool remove(std::span<const OutboxRow> rows) = 0;
     /// Moves a row the endpoint refuses for good into the rejected table, keeping it on disk.
     virtual bool reject(const OutboxRow& row, std::string_view answer) = 0;
     /// Rows queued.

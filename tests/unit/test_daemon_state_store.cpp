@@ -14,6 +14,8 @@
 using c4c::daemon::CommitResult;
 using c4c::daemon::PendingEvent;
 using c4c::daemon::StateStore;
+using c4c::daemon::StoredEvent;
+using c4c::daemon::TakenEvent;
 
 namespace {
 
@@ -33,6 +35,16 @@ std::vector<PendingEvent> pending(const std::vector<std::string>& ids, const std
     std::vector<PendingEvent> events;
     for (std::size_t i = 0; i < ids.size(); ++i) {
         events.push_back(PendingEvent{ids[i], static_cast<std::int64_t>(1000 + i), payloads[i]});
+    }
+    return events;
+}
+
+/// The rows as delivered events for remove().
+std::vector<TakenEvent> taken(const std::vector<StoredEvent>& rows)
+{
+    std::vector<TakenEvent> events;
+    for (const auto& row : rows) {
+        events.push_back(TakenEvent{row.seq, row.payload.size()});
     }
     return events;
 }
@@ -85,8 +97,7 @@ TEST_CASE("state store: an event id is stored once, even after it was delivered"
     CHECK(store.checkpoint("f") == "2");
 
     auto rows = store.peek(endpoint, 10, 1 << 20);
-    std::vector<std::int64_t> seqs{rows[0].seq, rows[1].seq};
-    REQUIRE(store.remove(endpoint, seqs));
+    REQUIRE(store.remove(endpoint, taken(rows)));
     CHECK(store.figures(endpoint).events == 0);
     REQUIRE(store.commit_page("f", endpoint, events, "3", stored) == CommitResult::committed);
     CHECK(stored == 0);
@@ -216,7 +227,14 @@ TEST_CASE("state store: read-only open of a missing store gives nothing and crea
 TEST_CASE("state store: the WAL is checkpointed by the store's own thread, and nothing is lost")
 {
     TempDir dir;
-    const std::string payload(4000, 'x');
+    // Chunks are deflated, and this test needs the WAL to fill: each event gets its own slice of random
+    // bytes (deflate finds nothing to shorten).
+    std::mt19937 random(7);
+    std::string noise(std::size_t{8} << 20, ' ');
+    for (auto& c : noise) {
+        c = static_cast<char>(random());
+    }
+    auto payload_of = [&](std::size_t n) { return std::string_view(noise).substr((n * 4001) % (noise.size() - 4000), 4000); };
     constexpr std::size_t k_pages = 40;
     constexpr std::size_t k_page_events = 500;  // 40 pages of 2 MB: some 6000 WAL frames of 16 KiB
     std::int64_t endpoint = 0;
@@ -230,7 +248,8 @@ TEST_CASE("state store: the WAL is checkpointed by the store's own thread, and n
             }
             std::vector<PendingEvent> events;
             for (std::size_t i = 0; i < ids.size(); ++i) {
-                events.push_back(PendingEvent{ids[i], static_cast<std::int64_t>(page * k_page_events + i), payload});
+                events.push_back(PendingEvent{ids[i], static_cast<std::int64_t>(page * k_page_events + i),
+                                              payload_of(page * k_page_events + i)});
             }
             std::size_t stored = 0;
             REQUIRE(store.commit_page("acme/bo/Lead", endpoint, events, std::to_string(page), stored) ==
@@ -252,19 +271,19 @@ TEST_CASE("state store: the WAL is checkpointed by the store's own thread, and n
     const auto rows = reopened.peek(endpoint, 5, 1 << 20);
     REQUIRE(rows.size() == 5);
     CHECK(rows[0].event_id == "p0-0");
-    CHECK(rows[0].payload == payload);
+    CHECK(rows[0].payload == payload_of(0));
+    CHECK(rows[4].payload == payload_of(4));
 }
 
 namespace {
 
-// Tables of the outbox's segments in the store's file, read through a connection of the test's own.
-int segment_tables(const std::filesystem::path& file)
+// Rows of outbox_chunks in the store's file, read through a connection of the test's own.
+int chunk_rows(const std::filesystem::path& file)
 {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
     sqlite3_stmt* statement = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name GLOB 'outbox_[0-9]*'",
-                               -1, &statement, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox_chunks", -1, &statement, nullptr) == SQLITE_OK);
     REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
     const int count = sqlite3_column_int(statement, 0);
     sqlite3_finalize(statement);
@@ -295,16 +314,12 @@ void deliver(StateStore& store, std::int64_t endpoint, std::size_t count, const 
     const auto rows = store.peek(endpoint, count, std::size_t{1} << 30);
     REQUIRE(rows.size() == count);
     CHECK(rows.front().event_id == first_id);
-    std::vector<std::int64_t> seqs;
-    for (const auto& row : rows) {
-        seqs.push_back(row.seq);
-    }
-    REQUIRE(store.remove(endpoint, seqs));
+    REQUIRE(store.remove(endpoint, taken(rows)));
 }
 
 } // namespace
 
-TEST_CASE("state store: delivered segments are dropped whole, and the delivered watermark survives a reopen")
+TEST_CASE("state store: delivered chunks are deleted, and the delivered watermark survives a reopen")
 {
     TempDir dir;
     const std::string payload(50, 'p');
@@ -312,27 +327,28 @@ TEST_CASE("state store: delivered segments are dropped whole, and the delivered 
     {
         StateStore store(dir.path);
         endpoint = store.endpoint_id("acme", "business_process_monitoring");
-        commit_events(store, endpoint, "a", 5000, payload, 0);       // first segment: 5000 rows
-        commit_events(store, endpoint, "b", 5000, payload, 10'000);  // still the first: now full (>= 8192)
-        commit_events(store, endpoint, "c", 5000, payload, 20'000);  // the second
-        CHECK(segment_tables(store.file()) == 2);
+        commit_events(store, endpoint, "a", 5000, payload, 0);  // one chunk per page
+        commit_events(store, endpoint, "b", 5000, payload, 10'000);
+        commit_events(store, endpoint, "c", 5000, payload, 20'000);
+        CHECK(chunk_rows(store.file()) == 3);
         CHECK(store.figures(endpoint).events == 15000);
         deliver(store, endpoint, 6000, "a0");
         CHECK(store.figures(endpoint).events == 9000);
         CHECK(store.figures(endpoint).bytes == 9000 * payload.size());
-        CHECK(segment_tables(store.file()) == 2);  // the first still holds b1000..b4999
+        CHECK(chunk_rows(store.file()) == 2);  // the second still holds b1000..b4999
     }
     {
         StateStore store(dir.path);
         CHECK(store.figures(endpoint).events == 9000);
         CHECK(store.figures(endpoint).bytes == 9000 * payload.size());
         deliver(store, endpoint, 4000, "b1000");
-        CHECK(segment_tables(store.file()) == 1);  // the first segment went as a table
+        CHECK(chunk_rows(store.file()) == 1);
         deliver(store, endpoint, 5000, "c0");
         CHECK(store.figures(endpoint).events == 0);
+        CHECK(store.figures(endpoint).bytes == 0);
+        CHECK(chunk_rows(store.file()) == 0);
         CHECK(store.peek(endpoint, 10, 1 << 20).empty());
         CHECK_FALSE(store.oldest(endpoint).has_value());
-        CHECK(segment_tables(store.file()) == 1);  // the last one still takes rows: not full yet
         // Delivered events are still known as seen, and new ones queue behind the watermark.
         std::vector<std::string> ids{"c0", "d0"};
         std::vector<std::string> payloads{payload, payload};
@@ -352,6 +368,40 @@ TEST_CASE("state store: delivered segments are dropped whole, and the delivered 
     CHECK(reopened.figures(endpoint).events == 1);
 }
 
+TEST_CASE("state store: a large page is cut into chunks of at most 1 MiB, read back in order across them")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    const auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    std::mt19937 random(42);
+    std::vector<std::string> ids, payloads;
+    for (int i = 0; i < 600; ++i) {
+        ids.push_back("big" + std::to_string(i));
+        std::string payload(4000, ' ');
+        for (auto& c : payload) {
+            c = static_cast<char>('!' + random() % 90);
+        }
+        payloads.push_back(std::move(payload));
+    }
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("feed", endpoint, pending(ids, payloads), "1", stored) == CommitResult::committed);
+    CHECK(stored == 600);
+    CHECK(chunk_rows(store.file()) == 3);  // 2.4 MB of events
+    std::size_t read = 0;
+    std::int64_t after = 0;
+    while (read < 600) {
+        const auto rows = store.peek(endpoint, 70, std::size_t{1} << 30, after);  // batches across chunk ends
+        REQUIRE_FALSE(rows.empty());
+        for (const auto& row : rows) {
+            REQUIRE(row.event_id == ids[read]);
+            REQUIRE(row.payload == payloads[read]);
+            ++read;
+        }
+        after = rows.back().seq;
+    }
+    CHECK(store.peek(endpoint, 10, 1 << 20, after).empty());
+}
+
 TEST_CASE("state store: events taken out of the middle of a queue are deleted, the rest keeps its order")
 {
     TempDir dir;
@@ -362,14 +412,15 @@ TEST_CASE("state store: events taken out of the middle of a queue are deleted, t
         commit_events(store, endpoint, "m", 10, "{}");
         const auto rows = store.peek(endpoint, 10, 1 << 20);
         REQUIRE(rows.size() == 10);
-        std::vector<std::int64_t> middle{rows[3].seq, rows[4].seq, rows[7].seq};
-        REQUIRE(store.remove(endpoint, middle));
+        const std::vector<StoredEvent> middle{rows[3], rows[4], rows[7]};
+        REQUIRE(store.remove(endpoint, taken(middle)));
+        CHECK_FALSE(store.remove(endpoint, taken({rows[4]})));  // not queued any more
         CHECK(store.figures(endpoint).events == 7);
         REQUIRE(store.reject(endpoint, rows[5], "HTTP 400"));
         CHECK(store.figures(endpoint).events == 6);
         // Then the head: the watermark moves past the gap the middle left.
-        std::vector<std::int64_t> head{rows[0].seq, rows[1].seq, rows[2].seq};
-        REQUIRE(store.remove(endpoint, head));
+        const std::vector<StoredEvent> head{rows[0], rows[1], rows[2]};
+        REQUIRE(store.remove(endpoint, taken(head)));
         CHECK(store.figures(endpoint).events == 3);
         CHECK_FALSE(store.reject(endpoint, rows[4], "gone already"));  // not queued any more
         CHECK(store.figures(endpoint).rejected == 1);
@@ -428,8 +479,7 @@ INSERT INTO rejected VALUES (1, 2, 'poison', '{}', 'HTTP 400', 0);
         CHECK(rows[0].event_id == "bpm-1");
         CHECK(rows[0].payload == R"({"b":1})");
         CHECK(rows[1].payload == R"({"b":2})");
-        std::vector<std::int64_t> first{rows[0].seq};
-        REQUIRE(store.remove(bpm, first));
+        REQUIRE(store.remove(bpm, taken({rows[0]})));
         commit_events(store, bpm, "bpm-new-", 1, "{}", 400);
         rows = store.peek(bpm, 10, 1 << 20);
         REQUIRE(rows.size() == 2);

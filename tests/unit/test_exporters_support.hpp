@@ -184,13 +184,16 @@ public:
         }
         return out;
     }
-    bool remove(std::span<const std::int64_t> seqs) override
+    bool remove(std::span<const exporters::OutboxRow> taken) override
     {
         if (fail_remove) {
             return false;
         }
-        removed.insert(removed.end(), seqs.begin(), seqs.end());
-        const std::set<std::int64_t> gone(seqs.begin(), seqs.end());
+        std::set<std::int64_t> gone;
+        for (const auto& row : taken) {
+            removed.push_back(row.seq);
+            gone.insert(row.seq);
+        }
         std::erase_if(rows, [&](const exporters::OutboxRow& row) { return gone.contains(row.seq); });
         return true;
     }
