@@ -8,6 +8,9 @@
 #include <iterator>
 #include <new>
 #include <deque>
+#include <functional>
+#include <future>
+#include <type_traits>
 #include <mutex>
 #include <stdexcept>
 #include <stop_token>
@@ -26,6 +29,10 @@ constexpr int k_schema_version = 3;
 // A chunk is cut when its packed events reach this size: it bounds what peek() inflates to read one
 // event (two chunks are kept inflated) and what commit_page() deflates at once.
 constexpr std::size_t k_chunk_bytes = std::size_t{1} << 20;
+
+// Pages with at least this much payload are packed on a second thread (below it, starting the thread
+// costs more than it saves).
+constexpr std::size_t k_parallel_pack_bytes = std::size_t{64} << 10;
 
 const char* const k_schema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -263,6 +270,14 @@ struct StateStore::Removal {
     std::size_t dropped = 0;  ///< chunks deleted from the front
 };
 
+// A chunk's events packed and deflated, before it is stored.
+struct StateStore::PackedChunk {
+    std::size_t events = 0;
+    std::size_t bytes = 0;     ///< payload bytes of its events
+    std::size_t raw_size = 0;  ///< of the packed events
+    std::string data;          ///< deflated (empty when deflating failed)
+};
+
 // Packs events into a chunk and deflates it (libdeflate level 1: ~10:1 on OTLP JSON, ~2 us per 1 kB
 // event), and inflates chunks. One per store; buffers are reused.
 class StateStore::Packer {
@@ -294,13 +309,34 @@ public:
     std::size_t events() const { return m_events; }
     std::size_t bytes() const { return m_bytes; }
     std::size_t raw_size() const { return m_raw.size(); }
-    /// The packed events deflated; valid until the next call.
-    std::string_view deflate()
+    /// The packed events deflated, as one chunk; empties the packer.
+    PackedChunk take()
     {
         m_deflated.resize(libdeflate_deflate_compress_bound(m_compressor, m_raw.size()));
         const std::size_t size =
             libdeflate_deflate_compress(m_compressor, m_raw.data(), m_raw.size(), m_deflated.data(), m_deflated.size());
-        return {m_deflated.data(), size};
+        PackedChunk chunk{m_events, m_bytes, m_raw.size(), m_deflated.substr(0, size)};
+        clear();
+        return chunk;
+    }
+    /// The events `keep(i)` selects, packed in chunks of at most k_chunk_bytes (the last one may be smaller).
+    template <class Keep>
+    std::vector<PackedChunk> pack(std::span<const PendingEvent> events, Keep keep)
+    {
+        std::vector<PackedChunk> chunks;
+        clear();
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            if (keep(i)) {
+                add(events[i].event_id, events[i].payload);
+                if (m_raw.size() >= k_chunk_bytes) {
+                    chunks.push_back(take());
+                }
+            }
+        }
+        if (m_events > 0) {
+            chunks.push_back(take());
+        }
+        return chunks;
     }
     void clear()
     {
@@ -331,6 +367,51 @@ private:
     std::string m_deflated;
     std::size_t m_events = 0;
     std::size_t m_bytes = 0;
+};
+
+// Runs one packing job at a time on a thread of its own (kept: a thread per page cost more than it saved).
+class PackThread {
+public:
+    PackThread() : m_thread([this](std::stop_token stop) { loop(stop); }) {}
+    ~PackThread()
+    {
+        m_thread.request_stop();
+        m_wake.notify_all();
+    }
+    template <class Job>
+    auto run(Job job)
+    {
+        using Result = std::invoke_result_t<Job>;
+        auto task = std::make_shared<std::packaged_task<Result()>>(std::move(job));
+        auto result = task->get_future();
+        {
+            std::lock_guard lock(m_mutex);
+            m_job = [task] { (*task)(); };
+        }
+        m_wake.notify_one();
+        return result;
+    }
+
+private:
+    void loop(std::stop_token stop)
+    {
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::unique_lock lock(m_mutex);
+                if (!m_wake.wait(lock, stop, [this] { return static_cast<bool>(m_job); })) {
+                    return;
+                }
+                job = std::exchange(m_job, nullptr);
+            }
+            job();
+        }
+    }
+
+    std::mutex m_mutex;
+    std::condition_variable_any m_wake;
+    std::function<void()> m_job;
+    std::jthread m_thread;
 };
 
 // Checkpoints the WAL on its own thread and connection. The store's connection reports every commit's
@@ -474,6 +555,7 @@ void StateStore::open(bool read_only)
     m_db = open_connection(m_file, read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE), "");
     m_statements = std::make_unique<Statements>(m_db);
     m_packer = std::make_unique<Packer>();
+    m_pack_thread = std::make_unique<PackThread>();
     sqlite3_busy_timeout(m_db, 5000);
     if (!read_only) {
         // 16 KiB pages (effective for a new file only): fewer B-tree levels and WAL frames per chunk.
@@ -564,7 +646,7 @@ void StateStore::migrate_outbox()
         if (packer.events() > 0) {
             const auto first_seq = next_seq;
             next_seq += static_cast<std::int64_t>(packer.events());
-            if (!store_chunk(endpoint, first_seq, packer, enqueued_at, stored)) {
+            if (!store_chunk(endpoint, first_seq, packer.take(), enqueued_at, stored)) {
                 throw std::runtime_error("outbox chunks");
             }
         }
@@ -738,33 +820,30 @@ std::string StateStore::checkpoint(std::string_view feed)
     return find.step() == SQLITE_ROW ? find.column_text(0) : std::string();
 }
 
-// Writes the packer's events as one chunk starting at `first_seq` (inside the caller's transaction) and
-// empties the packer.
-bool StateStore::store_chunk(std::int64_t endpoint, std::int64_t first_seq, Packer& packer, std::int64_t enqueued_at,
-                             std::vector<Chunk>& stored)
+// Writes one packed chunk starting at `first_seq`, inside the caller's transaction.
+bool StateStore::store_chunk(std::int64_t endpoint, std::int64_t first_seq, const PackedChunk& packed,
+                             std::int64_t enqueued_at, std::vector<Chunk>& stored)
 {
     Use insert(prepare("INSERT INTO outbox_chunks (endpoint, first_seq, last_seq, bytes, raw_size, enqueued_at, data) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
     if (!insert) {
         return false;
     }
-    const Chunk chunk{0, first_seq, first_seq + static_cast<std::int64_t>(packer.events()) - 1, packer.bytes(),
-                      packer.raw_size(), enqueued_at};
-    const std::string_view data = packer.deflate();
+    const Chunk chunk{0, first_seq, first_seq + static_cast<std::int64_t>(packed.events) - 1, packed.bytes,
+                      packed.raw_size, enqueued_at};
     insert.integer(1, endpoint);
     insert.integer(2, chunk.first_seq);
     insert.integer(3, chunk.last_seq);
     insert.integer(4, static_cast<std::int64_t>(chunk.bytes));
     insert.integer(5, static_cast<std::int64_t>(chunk.raw_size));
     insert.integer(6, enqueued_at);
-    insert.blob(7, data);
-    if (data.empty() || insert.step() != SQLITE_DONE) {
+    insert.blob(7, packed.data);
+    if (packed.data.empty() || insert.step() != SQLITE_DONE) {
         log_failure("storing events");
         return false;
     }
     stored.push_back(chunk);
     stored.back().id = sqlite3_last_insert_rowid(m_db);
-    packer.clear();
     return true;
 }
 
@@ -774,34 +853,47 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
 {
     stored = 0;
     std::size_t bytes = 0;
+    for (const auto& event : events) {
+        bytes += event.payload.size();
+    }
     Queue& owner = queue(endpoint);
     Packer& packer = *m_packer;
-    packer.clear();
-    std::vector<Chunk> chunks;
+    // A large page is packed and deflated on a second thread while this one looks its event ids up in
+    // `seen` (nearly always all of them are new; otherwise the new ones are packed again below). Deflate
+    // is half the cost of storing a page. The packer is the other thread's alone until get().
+    std::future<std::vector<PackedChunk>> packing;
+    if (bytes >= k_parallel_pack_bytes) {
+        packing = m_pack_thread->run([&packer, events] { return packer.pack(events, [](std::size_t) { return true; }); });
+    }
+    // Whatever way this returns, the job (which reads `events` and uses the packer) ends first.
+    struct Join {
+        std::future<std::vector<PackedChunk>>& job;
+        ~Join()
+        {
+            if (job.valid()) {
+                job.wait();
+            }
+        }
+    } join{packing};
+    bytes = 0;
+    std::vector<char> fresh(events.size(), 0);
     if (!exec("BEGIN IMMEDIATE")) {
         return CommitResult::failed;
     }
     auto fail = [&](std::string_view what) {
         log_failure(what);
         exec("ROLLBACK");
-        packer.clear();
         stored = 0;
         return CommitResult::failed;
-    };
-    const std::int64_t now = unix_ms_now();
-    auto flush = [&] {
-        return packer.events() == 0 ||
-               store_chunk(endpoint, owner.next_seq + static_cast<std::int64_t>(stored - packer.events()), packer, now,
-                           chunks);
     };
     {
         Use remember(prepare("INSERT INTO seen (event_id, record_time) VALUES (?1, ?2) ON CONFLICT DO NOTHING"));
         if (!remember) {
             return fail("preparing the page insert");
         }
-        for (const auto& event : events) {
-            remember.text(1, event.event_id);
-            remember.integer(2, event.record_time_ns);
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            remember.text(1, events[i].event_id);
+            remember.integer(2, events[i].record_time_ns);
             if (remember.step() != SQLITE_DONE) {
                 return fail("remembering an event id");
             }
@@ -809,16 +901,27 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
             if (sqlite3_changes(m_db) == 0) {
                 continue;  // this record state was stored before: the overlap window re-read it
             }
-            packer.add(event.event_id, event.payload);
+            fresh[i] = 1;
             ++stored;
-            bytes += event.payload.size();
-            if (packer.raw_size() >= k_chunk_bytes && !flush()) {
-                return fail("storing events");
-            }
+            bytes += events[i].payload.size();
         }
-        if (!flush()) {
+    }
+    std::vector<PackedChunk> packed;
+    const bool packed_ahead = packing.valid();
+    if (packed_ahead) {
+        packed = packing.get();
+    }
+    if (!packed_ahead || stored != events.size()) {
+        packed = packer.pack(events, [&](std::size_t i) { return fresh[i] != 0; });
+    }
+    const std::int64_t now = unix_ms_now();
+    std::vector<Chunk> chunks;
+    std::int64_t first_seq = owner.next_seq;
+    for (const PackedChunk& chunk : packed) {
+        if (!store_chunk(endpoint, first_seq, chunk, now, chunks)) {
             return fail("storing events");
         }
+        first_seq += static_cast<std::int64_t>(chunk.events);
     }
     {
         Use save(prepare("INSERT INTO checkpoints (feed, value, updated_at) VALUES (?1, ?2, ?3) "

@@ -75,6 +75,7 @@ enum class CommitResult { committed, failed };
 
 class WalCheckpointer;
 class Statements;
+class PackThread;
 
 class StateStore {
 public:
@@ -140,10 +141,11 @@ private:
     struct Chunk;
     struct Queue;
     struct Removal;
+    struct PackedChunk;
     class Packer;
     Queue& queue(std::int64_t endpoint);
-    bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, Packer& packer, std::int64_t enqueued_at,
-                     std::vector<Chunk>& stored);
+    bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, const PackedChunk& packed,
+                     std::int64_t enqueued_at, std::vector<Chunk>& stored);
     const std::string* unpack(const Chunk& chunk);
     bool take(Queue& queue, std::int64_t first, std::int64_t last, std::size_t bytes, Removal& removal);
     bool finish_removal(std::int64_t endpoint, Queue& queue, Removal& removal);
@@ -157,6 +159,7 @@ private:
     std::unique_ptr<Statements> m_statements;
     std::map<std::int64_t, std::unique_ptr<Queue>> m_queues;
     std::unique_ptr<Packer> m_packer;
+    std::unique_ptr<PackThread> m_pack_thread;
     struct Unpacked {
         std::int64_t chunk = 0;  ///< outbox_chunks.id, 0 when empty
         std::string data;
