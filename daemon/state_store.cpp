@@ -705,12 +705,17 @@ void StateStore::load_queues()
         if (!chunks) {
             throw std::runtime_error("cannot read the outbox of " + m_file.string() + ": " + sqlite3_errmsg(m_db));
         }
-        while (chunks.step() == SQLITE_ROW) {
+        int rc = SQLITE_ROW;
+        while ((rc = chunks.step()) == SQLITE_ROW) {
             auto column = [&](int index) -> std::int64_t { return sqlite3_column_int64(chunks.get(), index); };
             Queue& owner = queue(column(1));
             owner.chunks.push_back(Chunk{column(0), column(2), column(3), static_cast<std::size_t>(column(4)),
                                          static_cast<std::size_t>(column(5)), column(6)});
             owner.next_seq = std::max(owner.next_seq, column(3) + 1);
+        }
+        // A queue read in part would number new events over the ones not read.
+        if (rc != SQLITE_DONE) {
+            throw std::runtime_error("cannot read the outbox of " + m_file.string() + ": " + sqlite3_errmsg(m_db));
         }
     }
     for (auto& [endpoint, owner] : m_queues) {
@@ -1135,7 +1140,7 @@ bool StateStore::remove(std::int64_t endpoint, std::span<const TakenEvent> event
             bytes += events[++last].bytes;
         }
         for (std::int64_t seq = events[first].seq; seq <= events[last].seq; ++seq) {
-            if (!owner.queued(seq) || in_gap(removal.gaps, seq)) {
+            if (!owner.queued(seq) || seq <= removal.delivered || in_gap(removal.gaps, seq)) {
                 spdlog::error("state store {}: event {} was to be taken out of the outbox but is not queued",
                               m_file.string(), seq);
                 return false;

@@ -502,3 +502,40 @@ INSERT INTO rejected VALUES (1, 2, 'poison', '{}', 'HTTP 400', 0);
     REQUIRE(reopened.commit_page("f", iem, again, "43", stored) == CommitResult::committed);
     CHECK(stored == 0);  // seen ids came through the migration
 }
+
+TEST_CASE("state store: a large page with ids seen before stores only its new events, in order")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    const auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    // 100 events of 1 kB: large enough to be packed on the store's second thread.
+    auto page = [](int first) {
+        std::vector<std::string> ids, payloads;
+        for (int i = first; i < first + 100; ++i) {
+            ids.push_back("e" + std::to_string(i));
+            payloads.push_back(std::to_string(i) + std::string(1000, 'x'));
+        }
+        return std::pair{ids, payloads};
+    };
+    auto [ids_a, payloads_a] = page(0);
+    auto [ids_b, payloads_b] = page(50);  // e50..e99 were in the first page
+    auto events_a = pending(ids_a, payloads_a);
+    auto events_b = pending(ids_b, payloads_b);
+    for (std::size_t i = 0; i < events_b.size(); ++i) {
+        events_b[i].record_time_ns = 1050 + static_cast<std::int64_t>(i);  // the same record times as in page a
+    }
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("feed", endpoint, events_a, "a", stored) == CommitResult::committed);
+    CHECK(stored == 100);
+    REQUIRE(store.commit_page("feed", endpoint, events_b, "b", stored) == CommitResult::committed);
+    CHECK(stored == 50);
+    CHECK(store.figures(endpoint).events == 150);
+    const auto rows = store.peek(endpoint, 1000, std::size_t{1} << 30);
+    REQUIRE(rows.size() == 150);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        CAPTURE(i);
+        CHECK(rows[i].event_id == "e" + std::to_string(i));
+        CHECK(rows[i].payload == std::to_string(i) + std::string(1000, 'x'));
+        CHECK(rows[i].seq == rows[0].seq + static_cast<std::int64_t>(i));
+    }
+}
