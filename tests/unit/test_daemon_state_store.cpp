@@ -39,6 +39,16 @@ std::vector<PendingEvent> pending(const std::vector<std::string>& ids, const std
     return events;
 }
 
+/// Writes a state.db of an earlier schema into `dir` with `sql`, through a connection of the test's own.
+void write_old_store(const std::filesystem::path& dir, const char* sql)
+{
+    std::filesystem::create_directories(dir);
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
 /// The rows as delivered events for remove().
 std::vector<TakenEvent> taken(const std::vector<StoredEvent>& rows)
 {
@@ -173,10 +183,7 @@ TEST_CASE("state store: pruning forgets only ids older than the horizon")
 TEST_CASE("state store: a schema 1 file is migrated, keeping its seen ids, outbox and checkpoints")
 {
     TempDir dir;
-    std::filesystem::create_directories(dir.path);
     {
-        sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open((dir.path / "state.db").c_str(), &db) == SQLITE_OK);
         const char* v1 = R"sql(
 PRAGMA journal_mode=WAL;
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -195,8 +202,7 @@ INSERT INTO checkpoints VALUES ('f', '42', 0);
 CREATE TABLE rejected (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
     payload TEXT NOT NULL, answer TEXT NOT NULL, rejected_at INTEGER NOT NULL);
 )sql";
-        REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
-        sqlite3_close(db);
+        write_old_store(dir.path, v1);
     }
     StateStore store(dir.path);
     const auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
@@ -438,10 +444,7 @@ TEST_CASE("state store: events taken out of the middle of a queue are deleted, t
 TEST_CASE("state store: a schema 2 file is migrated, each endpoint's queue keeping its events and order")
 {
     TempDir dir;
-    std::filesystem::create_directories(dir.path);
     {
-        sqlite3* db = nullptr;
-        REQUIRE(sqlite3_open((dir.path / "state.db").c_str(), &db) == SQLITE_OK);
         const char* v2 = R"sql(
 PRAGMA journal_mode=WAL;
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -461,8 +464,7 @@ CREATE TABLE rejected (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event
     payload TEXT NOT NULL, answer TEXT NOT NULL, rejected_at INTEGER NOT NULL);
 INSERT INTO rejected VALUES (1, 2, 'poison', '{}', 'HTTP 400', 0);
 )sql";
-        REQUIRE(sqlite3_exec(db, v2, nullptr, nullptr, nullptr) == SQLITE_OK);
-        sqlite3_close(db);
+        write_old_store(dir.path, v2);
     }
     {
         StateStore store(dir.path);
