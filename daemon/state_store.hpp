@@ -26,7 +26,8 @@
 //
 // Not thread-safe: used from the event loop only. Statements are short (one page, one batch). The
 // checkpoints (copying committed WAL frames into the database file, then fsync) run on a thread of the
-// store's own with its own connection, so the event loop never waits for them.
+// store's own with its own connection, so the event loop never waits for them; a large page is
+// deflated on another while the loop inserts its ids into `seen` (joined before commit_page returns).
 
 #include <sqlite3.h>
 
