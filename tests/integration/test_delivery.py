@@ -10,13 +10,72 @@ import os
 import random
 import signal
 import sqlite3
+import struct
 import time
 import unittest
+import zlib
 
 from harness import DaemonTestCase, Simulator, config_text, delivered_states, existing_states, http, metric, wait_until
 
 USE_CASE = "business_process_monitoring"
 LOGS = "/api/calm-logs/v1/logs"
+
+
+def queued_events(path):
+    """(endpoint, event_id, payload) of every event in a schema 3 outbox, read from its deflated chunks."""
+    with sqlite3.connect(path) as db:
+        delivered = dict(db.execute("SELECT id, delivered FROM endpoints"))
+        chunks = db.execute("SELECT endpoint, first_seq, raw_size, data FROM outbox_chunks "
+                            "ORDER BY endpoint, first_seq").fetchall()
+    events = []
+    for endpoint, seq, raw_size, data in chunks:
+        raw = zlib.decompress(data, -15)  # raw deflate
+        assert len(raw) == raw_size, (len(raw), raw_size)
+        pos = 0
+        while pos < len(raw):
+            id_size, payload_size = struct.unpack_from("<II", raw, pos)
+            pos += 8
+            if seq > delivered[endpoint]:
+                events.append((endpoint, raw[pos:pos + id_size].decode(), raw[pos + id_size:pos + id_size + payload_size]))
+            pos += id_size + payload_size
+            seq += 1
+    return events
+
+
+def write_schema_2(path, events):
+    """Replaces the store at `path` by the file the previous release (schema 2) would have: the same
+    endpoints, seen ids and checkpoints, and `events` queued one row each in `outbox`."""
+    with sqlite3.connect(path) as db:
+        endpoints = db.execute("SELECT id, tenant, use_case FROM endpoints").fetchall()
+        seen = db.execute("SELECT record_time, event_id FROM seen").fetchall()
+        checkpoints = db.execute("SELECT feed, value, updated_at FROM checkpoints").fetchall()
+    db.close()
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    db = sqlite3.connect(path)
+    db.executescript("""
+        PRAGMA journal_mode=WAL;
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '2');
+        CREATE TABLE endpoints (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, use_case TEXT NOT NULL,
+            UNIQUE (tenant, use_case));
+        CREATE TABLE outbox (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+            record_time INTEGER NOT NULL, enqueued_at INTEGER NOT NULL, payload TEXT NOT NULL);
+        CREATE INDEX outbox_by_endpoint ON outbox (endpoint, seq);
+        CREATE TABLE seen (record_time INTEGER NOT NULL, event_id TEXT NOT NULL,
+            PRIMARY KEY (record_time, event_id)) WITHOUT ROWID;
+        CREATE TABLE checkpoints (feed TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+        CREATE TABLE rejected (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+            payload TEXT NOT NULL, answer TEXT NOT NULL, rejected_at INTEGER NOT NULL);
+    """)
+    db.executemany("INSERT INTO endpoints VALUES (?, ?, ?)", endpoints)
+    db.executemany("INSERT INTO seen VALUES (?, ?)", seen)
+    db.executemany("INSERT INTO checkpoints VALUES (?, ?, ?)", checkpoints)
+    db.executemany("INSERT INTO outbox (endpoint, event_id, record_time, enqueued_at, payload) VALUES (?, ?, 0, 0, ?)",
+                   [(endpoint, event_id, payload.decode()) for endpoint, event_id, payload in events])
+    db.commit()
+    db.close()
 
 
 def log_requests(sim):
@@ -272,6 +331,41 @@ class LongOutageTest(DeliveryTestCase):
         # A hung or refused batch is not recorded by the sink, so nothing arrives twice.
         self.assertEqual(sink["duplicates"], 0)
         self.assertEqual(set(existing_states(self.sim)) - delivered_states(self.sim), set())
+
+
+class UpgradeTest(DeliveryTestCase):
+    sim_args = ("--objects", "25")
+
+    def test_events_queued_by_the_previous_schema_are_delivered_once_after_the_upgrade(self):
+        # Cloud ALM is down: one run leaves every record in the outbox.
+        self.sim.fault(target="logs", mode="status", status=503, count=-1)
+        daemon = self.daemon(shutdown_timeout="1s")
+        code, _, err = daemon.run("--once")
+        self.assertEqual(code, 1, err)
+        path = os.path.join(self.state_dir, "state.db")
+        events = queued_events(path)
+        total = len(existing_states(self.sim))
+        self.assertEqual(len(events), total)
+        self.assertEqual(len({event_id for _, event_id, _ in events}), total)
+        # The same state as the previous release kept it: one row per event, no watermark.
+        write_schema_2(path, events)
+
+        self.sim.clear_faults()
+        daemon.start()
+        self.wait_all_delivered()
+        sink = self.sim.sink(USE_CASE)
+        self.assertEqual(sink["unique"], total)
+        self.assertEqual(sink["duplicates"], 0, "seen ids and checkpoints came through the migration")
+        values = wait_until(lambda: (v := self.metrics()) and
+                            metric(v, "c4c_alm_collector_outbox_events", endpoint=USE_CASE) == 0 and v,
+                            15, message="an empty outbox")
+        self.assertIsNotNone(values)
+        self.assertEqual(daemon.stop(), 0)
+        with sqlite3.connect(path) as db:
+            self.assertEqual(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0], "3")
+            self.assertIsNone(db.execute("SELECT name FROM sqlite_schema WHERE name = 'outbox'").fetchone())
+            self.assertEqual(db.execute("SELECT count(*) FROM outbox_chunks").fetchone()[0], 0)
+        db.close()
 
 
 class RandomKillTest(DeliveryTestCase):
