@@ -217,26 +217,24 @@ public:
     Statements(const Statements&) = delete;
     Statements& operator=(const Statements&) = delete;
 
-    /// The statement kept under `key`, prepared from make_sql() the first time; nullptr when SQLite refuses it.
-    template <class MakeSql>
-    sqlite3_stmt* get(const char* key, MakeSql&& make_sql)
+    /// The statement for `sql` (a constant text: its address is the key), prepared on first use; nullptr
+    /// when SQLite refuses it.
+    sqlite3_stmt* get(const char* sql)
     {
-        if (auto it = m_cache.find(key); it != m_cache.end()) {
+        if (auto it = m_cache.find(sql); it != m_cache.end()) {
             return it->second;
         }
-        const std::string sql = make_sql();
         sqlite3_stmt* statement = nullptr;
-        if (sqlite3_prepare_v3(m_db, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &statement,
-                               nullptr) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK) {
             return nullptr;
         }
-        m_cache.emplace(key, statement);
+        m_cache.emplace(sql, statement);
         return statement;
     }
 
 private:
     sqlite3* m_db;
-    std::map<const char*, sqlite3_stmt*> m_cache;  ///< keyed by the address of a constant SQL text (or pattern)
+    std::map<const char*, sqlite3_stmt*> m_cache;
 };
 
 // One row of outbox_chunks, without its data.
@@ -763,7 +761,7 @@ StateStore::Queue& StateStore::queue(std::int64_t endpoint)
 
 sqlite3_stmt* StateStore::prepare(const char* sql)
 {
-    sqlite3_stmt* statement = m_statements->get(sql, [sql] { return std::string(sql); });
+    sqlite3_stmt* statement = m_statements->get(sql);
     if (!statement) {
         log_failure(sql);
     }
