@@ -167,8 +167,7 @@ public:
     }
     /// A temporary string would be gone before the step reads it (ASan: stack-use-after-scope).
     void text(int index, std::string&& value) const = delete;
-    /// Bytes bound as a BLOB: SQLite then knows their length without reading them (length() of TEXT
-    /// counts characters, which read every payload the outbox deleted).
+    /// Bytes bound as a BLOB (a chunk's deflated events).
     void blob(int index, std::string_view value) const
     {
         sqlite3_bind_blob(m_statement, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
@@ -307,6 +306,8 @@ public:
     std::size_t events() const { return m_events; }
     std::size_t bytes() const { return m_bytes; }
     std::size_t raw_size() const { return m_raw.size(); }
+    /// The chunk being packed is as large as a chunk gets: take() it before adding more.
+    bool full() const { return m_raw.size() >= k_chunk_bytes; }
     /// The packed events deflated, as one chunk; empties the packer.
     PackedChunk take()
     {
@@ -326,7 +327,7 @@ public:
         for (std::size_t i = 0; i < events.size(); ++i) {
             if (keep(i)) {
                 add(events[i].event_id, events[i].payload);
-                if (m_raw.size() >= k_chunk_bytes) {
+                if (full()) {
                     chunks.push_back(take());
                 }
             }
@@ -553,9 +554,9 @@ void StateStore::open(bool read_only)
     m_db = open_connection(m_file, read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE), "");
     m_statements = std::make_unique<Statements>(m_db);
     m_packer = std::make_unique<Packer>();
-    m_pack_thread = std::make_unique<PackThread>();
     sqlite3_busy_timeout(m_db, 5000);
     if (!read_only) {
+        m_pack_thread = std::make_unique<PackThread>();
         // 16 KiB pages (effective for a new file only): fewer B-tree levels and WAL frames per chunk.
         // WAL + NORMAL: a commit survives a process crash; see the header for power loss.
         // A 16 MiB page cache (default 2 MiB): the pages a burst dirties stay cached until checkpointed.
@@ -656,7 +657,7 @@ void StateStore::migrate_outbox()
     int rc = SQLITE_ROW;
     while ((rc = rows.step()) == SQLITE_ROW) {
         const std::int64_t row_endpoint = sqlite3_column_int64(rows.get(), 0);
-        if (row_endpoint != endpoint || packer.raw_size() >= k_chunk_bytes) {
+        if (row_endpoint != endpoint || packer.full()) {
             flush();
             if (row_endpoint != endpoint) {
                 endpoint = row_endpoint;
@@ -855,9 +856,9 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
                                      std::size_t& stored)
 {
     stored = 0;
-    std::size_t bytes = 0;
+    std::size_t page_bytes = 0;
     for (const auto& event : events) {
-        bytes += event.payload.size();
+        page_bytes += event.payload.size();
     }
     Queue& owner = queue(endpoint);
     Packer& packer = *m_packer;
@@ -865,7 +866,7 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
     // `seen` (nearly always all of them are new; otherwise the new ones are packed again below). Deflate
     // is half the cost of storing a page. The packer is the other thread's alone until get().
     std::future<std::vector<PackedChunk>> packing;
-    if (bytes >= k_parallel_pack_bytes) {
+    if (m_pack_thread && page_bytes >= k_parallel_pack_bytes) {
         packing = m_pack_thread->run([&packer, events] { return packer.pack(events, [](std::size_t) { return true; }); });
     }
     // Whatever way this returns, the job (which reads `events` and uses the packer) ends first.
@@ -878,7 +879,6 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
             }
         }
     } join{packing};
-    bytes = 0;
     std::vector<char> fresh(events.size(), 0);
     if (!exec("BEGIN IMMEDIATE")) {
         return CommitResult::failed;
@@ -906,7 +906,6 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
             }
             fresh[i] = 1;
             ++stored;
-            bytes += events[i].payload.size();
         }
     }
     std::vector<PackedChunk> packed;
@@ -920,11 +919,13 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
     const std::int64_t now = unix_ms_now();
     std::vector<Chunk> chunks;
     std::int64_t first_seq = owner.next_seq;
+    std::size_t bytes = 0;
     for (const PackedChunk& chunk : packed) {
         if (!store_chunk(endpoint, first_seq, chunk, now, chunks)) {
             return fail("storing events");
         }
         first_seq += static_cast<std::int64_t>(chunk.events);
+        bytes += chunk.bytes;
     }
     {
         Use save(prepare("INSERT INTO checkpoints (feed, value, updated_at) VALUES (?1, ?2, ?3) "
@@ -942,14 +943,7 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
     if (!exec("COMMIT")) {
         return fail("committing a page");
     }
-    for (const Chunk& chunk : chunks) {
-        for (auto& slot : m_unpacked) {
-            if (slot.chunk == chunk.id) {
-                slot.chunk = 0;  // a rowid SQLite gave again after the chunk that had it was deleted
-            }
-        }
-        owner.chunks.push_back(chunk);
-    }
+    owner.chunks.insert(owner.chunks.end(), chunks.begin(), chunks.end());
     owner.next_seq += static_cast<std::int64_t>(stored);
     owner.figures.events += stored;
     owner.figures.bytes += bytes;
@@ -1024,13 +1018,17 @@ std::vector<StoredEvent> StateStore::peek(std::int64_t endpoint, std::size_t max
     return rows;
 }
 
-// Takes seqs first..last (queued, `bytes` of payload) out inside the caller's transaction. At the head
-// of the queue the watermark moves past them (and past any gap it now reaches); ahead of it they
-// become a gap.
+// Records in `removal` that seqs first..last (`bytes` of payload) leave the queue: at its head the
+// watermark moves past them (and past any gap it now reaches); ahead of it they become a gap. False,
+// changing nothing, when one of them is not queued (or already taken in `removal`).
 bool StateStore::take(Queue& owner, std::int64_t first, std::int64_t last, std::size_t bytes, Removal& removal)
 {
-    if (last < first || first <= removal.delivered || last >= owner.next_seq) {
-        return false;
+    for (std::int64_t seq = first; seq <= last; ++seq) {
+        if (!owner.queued(seq) || seq <= removal.delivered || in_gap(removal.gaps, seq)) {
+            spdlog::error("state store {}: event {} of the outbox was to be taken out but is not queued",
+                          m_file.string(), seq);
+            return false;
+        }
     }
     if (first == removal.delivered + 1) {
         removal.delivered = last;
@@ -1049,8 +1047,23 @@ bool StateStore::take(Queue& owner, std::int64_t first, std::int64_t last, std::
     return true;
 }
 
-// Writes the new watermark and gaps, and deletes the chunks wholly below the watermark.
-bool StateStore::finish_removal(std::int64_t endpoint, Queue& owner, Removal& removal)
+// In one transaction: `also` (when given), the new watermark and gaps, and the chunks wholly below the
+// watermark deleted; then the queue in memory follows. False, with nothing changed, when any step fails.
+bool StateStore::commit_removal(std::int64_t endpoint, Queue& owner, Removal& removal,
+                                const std::function<bool()>& also)
+{
+    if (!exec("BEGIN IMMEDIATE")) {
+        return false;
+    }
+    if ((also && !also()) || !write_removal(endpoint, owner, removal) || !exec("COMMIT")) {
+        exec("ROLLBACK");
+        return false;
+    }
+    apply_removal(owner, removal);
+    return true;
+}
+
+bool StateStore::write_removal(std::int64_t endpoint, const Queue& owner, Removal& removal)
 {
     if (removal.delivered != owner.delivered) {
         Use save(prepare("UPDATE endpoints SET delivered = ?2 WHERE id = ?1"));
@@ -1112,6 +1125,7 @@ void StateStore::apply_removal(Queue& owner, Removal& removal)
         owner.gaps = std::move(removal.gaps);
     }
     for (std::size_t i = 0; i < removal.dropped; ++i) {
+        // SQLite gives a deleted chunk's rowid to the next chunk stored: its inflated copy must go.
         for (auto& slot : m_unpacked) {
             if (slot.chunk == owner.chunks.front().id) {
                 slot.chunk = 0;
@@ -1137,61 +1151,41 @@ bool StateStore::remove(std::int64_t endpoint, std::span<const TakenEvent> event
         while (last + 1 < events.size() && events[last + 1].seq == events[last].seq + 1) {
             bytes += events[++last].bytes;
         }
-        for (std::int64_t seq = events[first].seq; seq <= events[last].seq; ++seq) {
-            if (!owner.queued(seq) || seq <= removal.delivered || in_gap(removal.gaps, seq)) {
-                spdlog::error("state store {}: event {} was to be taken out of the outbox but is not queued",
-                              m_file.string(), seq);
-                return false;
-            }
-        }
         if (!take(owner, events[first].seq, events[last].seq, bytes, removal)) {
             return false;
         }
         first = last + 1;
     }
-    if (!exec("BEGIN IMMEDIATE")) {
-        return false;
-    }
-    if (!finish_removal(endpoint, owner, removal) || !exec("COMMIT")) {
-        exec("ROLLBACK");
-        return false;
-    }
-    apply_removal(owner, removal);
-    return true;
+    return commit_removal(endpoint, owner, removal);
 }
 
 bool StateStore::reject(std::int64_t endpoint, const StoredEvent& row, std::string_view answer)
 {
     Queue& owner = queue(endpoint);
-    if (!owner.queued(row.seq)) {
-        spdlog::error("state store {}: event {} (seq {}) was to be moved aside but is not queued", m_file.string(),
-                      row.event_id, row.seq);
-        return false;
-    }
     Removal removal{owner.delivered, owner.gaps};
-    take(owner, row.seq, row.seq, row.payload.size(), removal);
-    if (!exec("BEGIN IMMEDIATE")) {
+    if (!take(owner, row.seq, row.seq, row.payload.size(), removal)) {
         return false;
     }
-    bool ok = false;
-    {
+    const auto keep_row = [&] {
         Use keep(prepare("INSERT INTO rejected (endpoint, event_id, payload, answer, rejected_at) "
                          "VALUES (?1, ?2, ?3, ?4, ?5)"));
-        if (keep) {
-            keep.integer(1, endpoint);
-            keep.text(2, row.event_id);
-            keep.text(3, row.payload);
-            keep.text(4, answer);
-            keep.integer(5, unix_ms_now());
-            ok = keep.step() == SQLITE_DONE;
+        if (!keep) {
+            return false;
         }
-    }
-    if (!ok || !finish_removal(endpoint, owner, removal) || !exec("COMMIT")) {
-        log_failure("moving a refused event aside");
-        exec("ROLLBACK");
+        keep.integer(1, endpoint);
+        keep.text(2, row.event_id);
+        keep.text(3, row.payload);
+        keep.text(4, answer);
+        keep.integer(5, unix_ms_now());
+        if (keep.step() != SQLITE_DONE) {
+            log_failure("moving a refused event aside");
+            return false;
+        }
+        return true;
+    };
+    if (!commit_removal(endpoint, owner, removal, keep_row)) {
         return false;
     }
-    apply_removal(owner, removal);
     ++owner.figures.rejected;
     return true;
 }

@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -149,7 +150,9 @@ private:
                      std::int64_t enqueued_at, std::vector<Chunk>& stored);
     const std::string* unpack(const Chunk& chunk);
     bool take(Queue& queue, std::int64_t first, std::int64_t last, std::size_t bytes, Removal& removal);
-    bool finish_removal(std::int64_t endpoint, Queue& queue, Removal& removal);
+    bool commit_removal(std::int64_t endpoint, Queue& queue, Removal& removal,
+                        const std::function<bool()>& also = {});
+    bool write_removal(std::int64_t endpoint, const Queue& queue, Removal& removal);
     void apply_removal(Queue& queue, Removal& removal);
     void load_queues();
     void count_queued(Queue& queue);
