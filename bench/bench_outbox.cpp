@@ -130,24 +130,12 @@ struct StoreOutbox final : exporters::Outbox, exporters::DeliveryObserver {
     StoreOutbox(daemon::StateStore& store_, std::int64_t id_) : store(store_), id(id_) {}
     std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) override
     {
-        std::vector<exporters::OutboxRow> rows;
-        for (auto& row : store.peek(id, max_events, max_bytes, after)) {
-            rows.push_back(exporters::OutboxRow{row.seq, std::move(row.event_id), std::move(row.payload)});
-        }
-        return rows;
+        return store.peek(id, max_events, max_bytes, after);
     }
-    bool remove(std::span<const exporters::OutboxRow> rows) override
-    {
-        std::vector<daemon::TakenEvent> taken;
-        taken.reserve(rows.size());
-        for (const auto& row : rows) {
-            taken.push_back({row.seq, row.payload.size()});
-        }
-        return store.remove(id, taken);
-    }
+    bool remove(std::span<const exporters::OutboxRow> rows) override { return store.remove(id, rows); }
     bool reject(const exporters::OutboxRow& row, std::string_view answer) override
     {
-        return store.reject(id, daemon::StoredEvent{row.seq, row.event_id, row.payload}, answer);
+        return store.reject(id, row, answer);
     }
     std::size_t size() override { return store.figures(id).events; }
     void sent(std::size_t count, std::chrono::duration<double>) override { delivered += count; }

@@ -85,24 +85,12 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
     // exporters::Outbox
     std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) override
     {
-        std::vector<exporters::OutboxRow> rows;
-        for (auto& row : store->peek(id, max_events, max_bytes, after)) {
-            rows.push_back(exporters::OutboxRow{row.seq, std::move(row.event_id), std::move(row.payload)});
-        }
-        return rows;
+        return store->peek(id, max_events, max_bytes, after);
     }
-    bool remove(std::span<const exporters::OutboxRow> rows) override
-    {
-        std::vector<TakenEvent> taken;
-        taken.reserve(rows.size());
-        for (const auto& row : rows) {
-            taken.push_back({row.seq, row.payload.size()});
-        }
-        return store->remove(id, taken);
-    }
+    bool remove(std::span<const exporters::OutboxRow> rows) override { return store->remove(id, rows); }
     bool reject(const exporters::OutboxRow& row, std::string_view answer) override
     {
-        return store->reject(id, StoredEvent{row.seq, row.event_id, row.payload}, answer);
+        return store->reject(id, row, answer);
     }
     std::size_t size() override { return store->figures(id).events; }
 

@@ -1137,7 +1137,7 @@ void StateStore::apply_removal(Queue& owner, Removal& removal)
     owner.figures.bytes -= std::min(owner.figures.bytes, removal.bytes);
 }
 
-bool StateStore::remove(std::int64_t endpoint, std::span<const TakenEvent> events)
+bool StateStore::remove(std::int64_t endpoint, std::span<const StoredEvent> events)
 {
     if (events.empty()) {
         return true;
@@ -1147,9 +1147,9 @@ bool StateStore::remove(std::int64_t endpoint, std::span<const TakenEvent> event
     // A batch is a run of consecutive queued seqs (it may step over a gap): one step per run.
     for (std::size_t first = 0; first < events.size();) {
         std::size_t last = first;
-        std::size_t bytes = events[first].bytes;
+        std::size_t bytes = events[first].payload.size();
         while (last + 1 < events.size() && events[last + 1].seq == events[last].seq + 1) {
-            bytes += events[++last].bytes;
+            bytes += events[++last].payload.size();
         }
         if (!take(owner, events[first].seq, events[last].seq, bytes, removal)) {
             return false;

@@ -53,17 +53,11 @@ struct PendingEvent {
     std::string_view payload;  ///< encoded OTLP logRecord JSON
 };
 
-/// A delivered (or refused) event to take out of the outbox.
-struct TakenEvent {
-    std::int64_t seq = 0;
-    std::size_t bytes = 0;  ///< its payload's size, for the outbox figures
-};
-
-/// One stored event, as handed to an exporter.
+/// One stored event, as handed to an exporter (exporters::OutboxRow) and given back when it leaves.
 struct StoredEvent {
-    std::int64_t seq = 0;
+    std::int64_t seq = 0;  ///< its place in its endpoint's queue
     std::string event_id;
-    std::string payload;
+    std::string payload;   ///< its OTLP logRecord: a complete JSON object, one element of `logRecords`
 };
 
 /// Queue figures of one endpoint, kept in memory and exact.
@@ -108,7 +102,7 @@ public:
 
     /// Takes delivered events of `endpoint` out (the oldest at the cost of one row; others are recorded
     /// as a gap ahead of the watermark). False when the store failed.
-    bool remove(std::int64_t endpoint, std::span<const TakenEvent> events);
+    bool remove(std::int64_t endpoint, std::span<const StoredEvent> events);
 
     /// Moves one row into the rejected table with the endpoint's answer.
     bool reject(std::int64_t endpoint, const StoredEvent& row, std::string_view answer);

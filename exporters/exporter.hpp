@@ -4,6 +4,7 @@
 // Rows leave the outbox only after the endpoint answered 2xx (at-least-once delivery).
 
 #include "daemon/config.hpp"
+#include "daemon/state_store.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -17,12 +18,9 @@
 
 namespace c4c::exporters {
 
-/// One stored event: its OTLP logRecord JSON object, encoded once at enqueue time (otlp_json.hpp).
-struct OutboxRow {
-    std::int64_t seq = 0;      ///< insertion order, unique within the state store
-    std::string event_id;
-    std::string payload;       ///< a complete JSON object: one element of `logRecords`
-};
+/// One stored event: its OTLP logRecord JSON object, encoded once at enqueue time (otlp_json.hpp), as
+/// the state store keeps it.
+using OutboxRow = daemon::StoredEvent;
 
 /// One endpoint's queue in the state store. Implemented by the daemon; synchronous, runs on the event
 /// loop, never throws (failures are logged by the store and reported as false / empty).

@@ -15,7 +15,6 @@ using c4c::daemon::CommitResult;
 using c4c::daemon::PendingEvent;
 using c4c::daemon::StateStore;
 using c4c::daemon::StoredEvent;
-using c4c::daemon::TakenEvent;
 
 namespace {
 
@@ -47,16 +46,6 @@ void write_old_store(const std::filesystem::path& dir, const char* sql)
     REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
-}
-
-/// The rows as delivered events for remove().
-std::vector<TakenEvent> taken(const std::vector<StoredEvent>& rows)
-{
-    std::vector<TakenEvent> events;
-    for (const auto& row : rows) {
-        events.push_back(TakenEvent{row.seq, row.payload.size()});
-    }
-    return events;
 }
 
 } // namespace
@@ -107,7 +96,7 @@ TEST_CASE("state store: an event id is stored once, even after it was delivered"
     CHECK(store.checkpoint("f") == "2");
 
     auto rows = store.peek(endpoint, 10, 1 << 20);
-    REQUIRE(store.remove(endpoint, taken(rows)));
+    REQUIRE(store.remove(endpoint, rows));
     CHECK(store.figures(endpoint).events == 0);
     REQUIRE(store.commit_page("f", endpoint, events, "3", stored) == CommitResult::committed);
     CHECK(stored == 0);
@@ -320,7 +309,7 @@ void deliver(StateStore& store, std::int64_t endpoint, std::size_t count, const 
     const auto rows = store.peek(endpoint, count, std::size_t{1} << 30);
     REQUIRE(rows.size() == count);
     CHECK(rows.front().event_id == first_id);
-    REQUIRE(store.remove(endpoint, taken(rows)));
+    REQUIRE(store.remove(endpoint, rows));
 }
 
 } // namespace
@@ -419,14 +408,14 @@ TEST_CASE("state store: events taken out of the middle of a queue are deleted, t
         const auto rows = store.peek(endpoint, 10, 1 << 20);
         REQUIRE(rows.size() == 10);
         const std::vector<StoredEvent> middle{rows[3], rows[4], rows[7]};
-        REQUIRE(store.remove(endpoint, taken(middle)));
-        CHECK_FALSE(store.remove(endpoint, taken({rows[4]})));  // not queued any more
+        REQUIRE(store.remove(endpoint, middle));
+        CHECK_FALSE(store.remove(endpoint, std::vector<StoredEvent>{rows[4]}));  // not queued any more
         CHECK(store.figures(endpoint).events == 7);
         REQUIRE(store.reject(endpoint, rows[5], "HTTP 400"));
         CHECK(store.figures(endpoint).events == 6);
         // Then the head: the watermark moves past the gap the middle left.
         const std::vector<StoredEvent> head{rows[0], rows[1], rows[2]};
-        REQUIRE(store.remove(endpoint, taken(head)));
+        REQUIRE(store.remove(endpoint, head));
         CHECK(store.figures(endpoint).events == 3);
         CHECK_FALSE(store.reject(endpoint, rows[4], "gone already"));  // not queued any more
         CHECK(store.figures(endpoint).rejected == 1);
@@ -481,7 +470,7 @@ INSERT INTO rejected VALUES (1, 2, 'poison', '{}', 'HTTP 400', 0);
         CHECK(rows[0].event_id == "bpm-1");
         CHECK(rows[0].payload == R"({"b":1})");
         CHECK(rows[1].payload == R"({"b":2})");
-        REQUIRE(store.remove(bpm, taken({rows[0]})));
+        REQUIRE(store.remove(bpm, std::vector<StoredEvent>{rows[0]}));
         commit_events(store, bpm, "bpm-new-", 1, "{}", 400);
         rows = store.peek(bpm, 10, 1 << 20);
         REQUIRE(rows.size() == 2);
