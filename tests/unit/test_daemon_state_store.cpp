@@ -38,12 +38,27 @@ std::vector<PendingEvent> pending(const std::vector<std::string>& ids, const std
     return events;
 }
 
-/// Writes a state.db of an earlier schema into `dir` with `sql`, through a connection of the test's own.
+// The tables schemas 1 and 2 had alike (they differ in `seen`).
+const char* const k_schema_1_and_2_tables = R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE endpoints (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, use_case TEXT NOT NULL, UNIQUE (tenant, use_case));
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+    record_time INTEGER NOT NULL, enqueued_at INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX outbox_by_endpoint ON outbox (endpoint, seq);
+CREATE TABLE checkpoints (feed TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE rejected (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+    payload TEXT NOT NULL, answer TEXT NOT NULL, rejected_at INTEGER NOT NULL);
+)sql";
+
+/// Writes a state.db of schema 1 or 2 into `dir`: the tables both had, then `sql` (its `seen` and its
+/// rows), through a connection of the test's own.
 void write_old_store(const std::filesystem::path& dir, const char* sql)
 {
     std::filesystem::create_directories(dir);
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, k_schema_1_and_2_tables, nullptr, nullptr, nullptr) == SQLITE_OK);
     CHECK(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
 }
@@ -174,22 +189,13 @@ TEST_CASE("state store: a schema 1 file is migrated, keeping its seen ids, outbo
     TempDir dir;
     {
         const char* v1 = R"sql(
-PRAGMA journal_mode=WAL;
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO meta VALUES ('schema_version', '1');
-CREATE TABLE endpoints (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, use_case TEXT NOT NULL, UNIQUE (tenant, use_case));
 INSERT INTO endpoints VALUES (1, 'acme', 'business_process_monitoring');
-CREATE TABLE outbox (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
-    record_time INTEGER NOT NULL, enqueued_at INTEGER NOT NULL, payload TEXT NOT NULL);
-CREATE INDEX outbox_by_endpoint ON outbox (endpoint, seq);
 INSERT INTO outbox VALUES (7, 1, 'queued', 2000, 0, '{"q":1}');
 CREATE TABLE seen (event_id TEXT PRIMARY KEY, record_time INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX seen_by_time ON seen (record_time);
 INSERT INTO seen VALUES ('delivered', 1000), ('queued', 2000);
-CREATE TABLE checkpoints (feed TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
 INSERT INTO checkpoints VALUES ('f', '42', 0);
-CREATE TABLE rejected (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
-    payload TEXT NOT NULL, answer TEXT NOT NULL, rejected_at INTEGER NOT NULL);
 )sql";
         write_old_store(dir.path, v1);
     }
@@ -435,22 +441,13 @@ TEST_CASE("state store: a schema 2 file is migrated, each endpoint's queue keepi
     TempDir dir;
     {
         const char* v2 = R"sql(
-PRAGMA journal_mode=WAL;
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO meta VALUES ('schema_version', '2');
-CREATE TABLE endpoints (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, use_case TEXT NOT NULL, UNIQUE (tenant, use_case));
 INSERT INTO endpoints VALUES (1, 'acme', 'business_process_monitoring'), (2, 'acme', 'integration_monitoring');
-CREATE TABLE outbox (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
-    record_time INTEGER NOT NULL, enqueued_at INTEGER NOT NULL, payload TEXT NOT NULL);
-CREATE INDEX outbox_by_endpoint ON outbox (endpoint, seq);
 INSERT INTO outbox VALUES (3, 1, 'bpm-1', 100, 5000, '{"b":1}'), (4, 2, 'iem-1', 100, 6000, '{"i":1}'),
     (5, 1, 'bpm-2', 200, 7000, CAST('{"b":2}' AS BLOB)), (9, 2, 'iem-2', 300, 8000, '{"i":2}');
 CREATE TABLE seen (record_time INTEGER NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (record_time, event_id)) WITHOUT ROWID;
 INSERT INTO seen VALUES (100, 'bpm-1'), (100, 'iem-1'), (200, 'bpm-2'), (300, 'iem-2');
-CREATE TABLE checkpoints (feed TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
 INSERT INTO checkpoints VALUES ('f', '42', 0);
-CREATE TABLE rejected (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
-    payload TEXT NOT NULL, answer TEXT NOT NULL, rejected_at INTEGER NOT NULL);
 INSERT INTO rejected VALUES (1, 2, 'poison', '{}', 'HTTP 400', 0);
 )sql";
         write_old_store(dir.path, v2);
