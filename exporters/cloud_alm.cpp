@@ -270,14 +270,11 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_pipelined()
 // accepted behind one that failed is still taken out (sending it again would duplicate it).
 asio::awaitable<void> CloudAlmExporter::lane()
 {
-    const std::size_t payload_budget = m_max_bytes > m_envelope_bytes ? m_max_bytes - m_envelope_bytes : 1;
-    const BatchLimits limits{m_max_events, m_max_bytes, m_envelope_bytes};
     while (!m_pipeline.stop) {
-        std::vector<OutboxRow> rows = m_outbox.peek(m_max_events, payload_budget, m_pipeline.claimed);
+        std::vector<OutboxRow> rows = next_batch(m_pipeline.claimed);
         if (rows.empty()) {
             co_return;
         }
-        rows.resize(first_batch_length(rows, limits));
         m_pipeline.claimed = rows.back().seq;
         const std::uint64_t ticket = m_pipeline.sent++;
         PostOutcome outcome = co_await m_poster.post(build_logs_body(m_prefix, rows));
@@ -306,17 +303,22 @@ asio::awaitable<void> CloudAlmExporter::lane()
     }
 }
 
-asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_one()
+std::vector<OutboxRow> CloudAlmExporter::next_batch(std::int64_t after)
 {
     // peek() budgets payload bytes only; the envelope and the commas are accounted for by the batcher.
     const std::size_t payload_budget = m_max_bytes > m_envelope_bytes ? m_max_bytes - m_envelope_bytes : 1;
-    std::vector<OutboxRow> rows = m_outbox.peek(m_max_events, payload_budget, 0);
+    std::vector<OutboxRow> rows = m_outbox.peek(m_max_events, payload_budget, after);
+    rows.resize(first_batch_length(rows, BatchLimits{m_max_events, m_max_bytes, m_envelope_bytes}));
+    return rows;
+}
+
+asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_one()
+{
+    const std::vector<OutboxRow> rows = next_batch(0);
     if (rows.empty()) {
         co_return Round{Step::empty};
     }
-    const BatchLimits limits{m_max_events, m_max_bytes, m_envelope_bytes};
-    const std::size_t length = first_batch_length(rows, limits);
-    co_return co_await deliver(std::span<const OutboxRow>(rows).first(length));
+    co_return co_await deliver(rows);
 }
 
 asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver(std::span<const OutboxRow> rows)

@@ -141,6 +141,8 @@ private:
         std::optional<Failure> failure;  ///< the first batch not accepted
     };
 
+    /// The oldest rows behind seq `after` that make one batch within the limits (none when none are queued).
+    std::vector<OutboxRow> next_batch(std::int64_t after);
     boost::asio::awaitable<Round> deliver_next();
     boost::asio::awaitable<Round> deliver_one();
     boost::asio::awaitable<Round> deliver_pipelined();
