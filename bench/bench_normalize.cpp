@@ -212,7 +212,7 @@ void bench_event_id(double seconds)
     bench::Result result = bench::best_of(seconds, [&] {
         std::size_t n = 0;
         for (std::size_t i = 0; i < keys.size(); ++i) {
-            n += collectors::make_event_id("acme-prod", "business_objects", "OpportunityCollection", keys[i],
+            n += infra::make_event_id("acme-prod", "business_objects", "OpportunityCollection", keys[i],
                                            static_cast<std::int64_t>(i))
                      .size() == 32;
         }

@@ -10,10 +10,10 @@
 // printed beside it so that the daemon's own cost per event is visible. Never fails on time.
 
 #include "bench/bench_util.hpp"
-#include "collectors/event.hpp"
-#include "daemon/config.hpp"
-#include "daemon/http/client.hpp"
-#include "daemon/state_store.hpp"
+#include "infra/event.hpp"
+#include "infra/config.hpp"
+#include "infra/http/client.hpp"
+#include "infra/state_store.hpp"
 #include "exporters/cloud_alm.hpp"
 #include "exporters/otlp_json.hpp"
 
@@ -54,9 +54,9 @@ struct Payloads {
     explicit Payloads(std::size_t count)
     {
         for (std::size_t i = 0; i < count; ++i) {
-            collectors::Event event;
+            infra::Event event;
             const std::string object = fmt::format("00163E{:026X}", i * 2654435761u);
-            event.id = collectors::make_event_id("acme-prod", "business_objects", "OpportunityCollection", object,
+            event.id = infra::make_event_id("acme-prod", "business_objects", "OpportunityCollection", object,
                                                  static_cast<std::int64_t>(i));
             event.source = "business_objects";
             event.object_type = "OpportunityCollection";
@@ -72,7 +72,7 @@ struct Payloads {
                   std::pair{"sap.c4c.last_changed_by", std::string("ANNA.MUELLER")},
                   std::pair{"sap.c4c.creation_time", std::string("2026-11-25T00:58:02.037Z")},
                   std::pair{"sap.c4c.amount", std::string("37148.00")}, std::pair{"sap.c4c.currency", std::string("EUR")}}) {
-                event.attributes.push_back(collectors::Attribute{key, value});
+                event.attributes.push_back(infra::Attribute{key, value});
             }
             ids.push_back(event.id);
             json.push_back(exporters::encode_log_record(event));
@@ -87,18 +87,18 @@ std::filesystem::path fresh_dir(std::string_view name)
     return dir;
 }
 
-void fill(daemon::StateStore& store, std::int64_t endpoint, const Payloads& payloads, std::size_t page_rows,
+void fill(infra::StateStore& store, std::int64_t endpoint, const Payloads& payloads, std::size_t page_rows,
           std::size_t offset = 0)
 {
-    std::vector<daemon::PendingEvent> page;
+    std::vector<infra::PendingEvent> page;
     for (std::size_t first = 0; first < payloads.ids.size(); first += page_rows) {
         page.clear();
         for (std::size_t i = first; i < std::min(first + page_rows, payloads.ids.size()); ++i) {
-            page.push_back(daemon::PendingEvent{payloads.ids[i], static_cast<std::int64_t>(i + offset), payloads.json[i]});
+            page.push_back(infra::PendingEvent{payloads.ids[i], static_cast<std::int64_t>(i + offset), payloads.json[i]});
         }
         std::size_t stored = 0;
         if (store.commit_page("acme-prod/business_objects/OpportunityCollection", endpoint, page,
-                              std::to_string(first + offset), stored) != daemon::CommitResult::committed) {
+                              std::to_string(first + offset), stored) != infra::CommitResult::committed) {
             throw std::runtime_error("commit_page failed");
         }
     }
@@ -111,7 +111,7 @@ void bench_enqueue(const Payloads& payloads, std::size_t page_rows, double secon
     bench::Result result = bench::best_of(seconds, [&] {
         // A fresh store per pass (the seen table would otherwise drop every event after the first pass).
         std::filesystem::remove_all(dir);
-        daemon::StateStore store(dir);
+        infra::StateStore store(dir);
         const auto endpoint = store.endpoint_id("acme-prod", "business_process_monitoring");
         ++pass;
         fill(store, endpoint, payloads, page_rows);
@@ -127,7 +127,7 @@ void bench_enqueue(const Payloads& payloads, std::size_t page_rows, double secon
 }
 
 struct StoreOutbox final : exporters::Outbox, exporters::DeliveryObserver {
-    StoreOutbox(daemon::StateStore& store_, std::int64_t id_) : store(store_), id(id_) {}
+    StoreOutbox(infra::StateStore& store_, std::int64_t id_) : store(store_), id(id_) {}
     std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) override
     {
         return store.peek(id, max_events, max_bytes, after);
@@ -143,7 +143,7 @@ struct StoreOutbox final : exporters::Outbox, exporters::DeliveryObserver {
     void rejected(std::size_t) override {}
     void paused(bool) override {}
 
-    daemon::StateStore& store;
+    infra::StateStore& store;
     std::int64_t id;
     std::size_t delivered = 0;
     std::size_t failures = 0;
@@ -158,19 +158,19 @@ void bench_drain(const Payloads& payloads, const std::string& sink, std::size_t 
     std::size_t failures = 0;
     for (int run = 0; run < runs; ++run) {
         std::filesystem::remove_all(dir);
-        daemon::StateStore store(dir);
+        infra::StateStore store(dir);
         const auto endpoint = store.endpoint_id("acme-prod", "business_process_monitoring");
         fill(store, endpoint, payloads, 1000);
 
         asio::io_context io{1};
-        daemon::EndpointConfig config;
+        infra::EndpointConfig config;
         config.use_case = "business_process_monitoring";
         config.url = sink + "/api/calm-logs/v1/logs?useCase=BPM";
         config.max_batch_events = static_cast<int>(batch);
         config.gzip = gzip;
-        daemon::http::ClientOptions client_options;
+        infra::http::ClientOptions client_options;
         client_options.max_connections = 2;
-        daemon::http::Client client(io.get_executor(), client_options);
+        infra::http::Client client(io.get_executor(), client_options);
         StoreOutbox outbox(store, endpoint);
         exporters::CloudAlmExporter exporter(io.get_executor(), config,
                                              exporters::ResourceInfo{"acme-prod", "http://c4c", config.use_case},
@@ -179,8 +179,8 @@ void bench_drain(const Payloads& payloads, const std::string& sink, std::size_t 
         asio::co_spawn(
             io,
             [&]() -> asio::awaitable<void> {
-                daemon::http::Request reset;
-                reset.method = daemon::http::Method::post;
+                infra::http::Request reset;
+                reset.method = infra::http::Method::post;
                 reset.url = sink + "/_sim/reset_sink";
                 reset.headers = {{"Content-Type", "application/json"}};
                 reset.body = "{}";

@@ -154,8 +154,8 @@ Event normalize_fields(std::string_view tenant, std::string_view collection, con
     const std::int64_t changed_ns = changed_ms * k_ns_per_ms;
 
     Event event;
-    event.id = make_event_id(tenant, daemon::k_source_business_objects, collection, object, changed_ns);
-    event.source = daemon::k_source_business_objects;
+    event.id = make_event_id(tenant, infra::k_source_business_objects, collection, object, changed_ns);
+    event.source = infra::k_source_business_objects;
     event.object_type = std::string(collection);
     event.object_id = std::string(object);
     event.time_unix_nano = changed_ns;
@@ -279,8 +279,8 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
             co_return with_progress(commit_failure(context, CommitStatus::outbox_full), outcome);
         }
 
-        daemon::http::Request request;
-        request.method = daemon::http::Method::get;
+        infra::http::Request request;
+        request.method = infra::http::Method::get;
         request.url = business_objects_url(context.c4c.url, source.service, collection, walk.query(), page_size);
         request.headers = {{"Accept", "application/json"}};
         auto reply = co_await c4c_request(context, std::move(request));
@@ -542,7 +542,7 @@ asio::awaitable<PollOutcome> BusinessObjectsCollector::poll(PollContext& context
     co_return outcome;
 }
 
-std::unique_ptr<Collector> make_business_objects_collector(const daemon::SourceConfig& /*config*/)
+std::unique_ptr<Collector> make_business_objects_collector(const infra::SourceConfig& /*config*/)
 {
     return std::make_unique<BusinessObjectsCollector>();
 }

@@ -22,9 +22,9 @@
 // Navigation links and __metadata cost bandwidth only: the parser drops them as they stream past.
 
 #include "collectors/collector.hpp"
-#include "collectors/event.hpp"
+#include "infra/event.hpp"
 #include "collectors/odata.hpp"
-#include "daemon/config.hpp"
+#include "infra/config.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -143,6 +143,6 @@ public:
 
 /// A collector for one tenant's business_objects source (table entry for collectors/registry.cpp). The
 /// poll reads its settings from PollContext::source.
-std::unique_ptr<Collector> make_business_objects_collector(const daemon::SourceConfig& config);
+std::unique_ptr<Collector> make_business_objects_collector(const infra::SourceConfig& config);
 
 } // namespace c4c::collectors

@@ -1,6 +1,6 @@
 #include "collectors/c4c_request.hpp"
 
-#include "daemon/backoff.hpp"
+#include "infra/backoff.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -24,11 +24,11 @@ bool retryable(unsigned status)
 
 } // namespace
 
-asio::awaitable<C4cReply> c4c_request(PollContext& context, daemon::http::Request request)
+asio::awaitable<C4cReply> c4c_request(PollContext& context, infra::http::Request request)
 {
     request.headers.emplace_back("Authorization",
-                                 daemon::http::basic_authorization(context.c4c.user, context.c4c.password.reveal()));
-    daemon::Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(60));
+                                 infra::http::basic_authorization(context.c4c.user, context.c4c.password.reveal()));
+    infra::Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(60));
     C4cReply reply;
     for (int attempt = 1;; ++attempt) {
         const auto started = std::chrono::steady_clock::now();
@@ -37,7 +37,7 @@ asio::awaitable<C4cReply> c4c_request(PollContext& context, daemon::http::Reques
 
         if (!result) {
             reply = C4cReply{};
-            reply.reason = daemon::http::reason_label(result.error());
+            reply.reason = infra::http::reason_label(result.error());
             reply.message = fmt::format("request to {} failed: {}", context.c4c.url, result.error().message());
             context.observer.request_done(elapsed, reply.reason);
             co_return reply;
@@ -65,7 +65,7 @@ asio::awaitable<C4cReply> c4c_request(PollContext& context, daemon::http::Reques
         }
         auto wait = backoff.next();
         if (auto header = reply.response.header("Retry-After")) {
-            if (auto parsed = daemon::parse_retry_after(*header, std::chrono::system_clock::now())) {
+            if (auto parsed = infra::parse_retry_after(*header, std::chrono::system_clock::now())) {
                 wait = *parsed;
             }
         }
@@ -113,7 +113,7 @@ PollOutcome commit_failure(const PollContext& context, CommitStatus status)
         outcome.reason = "outbox_full";
         outcome.message = fmt::format("tenant {} source {}: outbox of endpoint {} is full; not advancing (C4C "
                                       "still holds the data)",
-                                      context.tenant, context.source.name, daemon::use_case_of_source(context.source.name));
+                                      context.tenant, context.source.name, infra::use_case_of_source(context.source.name));
     } else {
         outcome.reason = "store";
         outcome.message = fmt::format("tenant {} source {}: the state store failed; see the previous error",

@@ -6,8 +6,8 @@
 // before any retry), and a classified failure otherwise.
 
 #include "collectors/collector.hpp"
-#include "daemon/http/client.hpp"
-#include "daemon/http/url.hpp"
+#include "infra/http/client.hpp"
+#include "infra/http/url.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -17,7 +17,7 @@ namespace c4c::collectors {
 
 struct C4cReply {
     bool ok = false;                    ///< a 2xx response arrived
-    daemon::http::Response response;    ///< valid when ok, or when the failure is an HTTP status
+    infra::http::Response response;    ///< valid when ok, or when the failure is an HTTP status
     std::string reason;                 ///< metric label when !ok: "timeout", "http_500", "auth", "tls", ...
     std::string message;                ///< operator-facing text (never contains credentials)
     bool auth_failed = false;           ///< 401/403
@@ -25,7 +25,7 @@ struct C4cReply {
 
 /// Sends `request` to the tenant, adding Basic auth from `context.c4c`. 429/503 are retried up to 4
 /// times within this call; other failures return at once. Never throws.
-boost::asio::awaitable<C4cReply> c4c_request(PollContext& context, daemon::http::Request request);
+boost::asio::awaitable<C4cReply> c4c_request(PollContext& context, infra::http::Request request);
 
 /// Fills a failed PollOutcome from a reply, naming tenant, source and what to do.
 PollOutcome failed_outcome(const PollContext& context, const C4cReply& reply);
@@ -37,6 +37,6 @@ PollOutcome parse_failure(const PollContext& context, std::string_view where, st
 PollOutcome commit_failure(const PollContext& context, CommitStatus status);
 
 /// Percent-encodes a query-parameter value (RFC 3986 unreserved characters stay as they are).
-using daemon::http::url_encode;
+using infra::http::url_encode;
 
 } // namespace c4c::collectors

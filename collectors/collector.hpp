@@ -4,9 +4,9 @@
 // (collectors/event.hpp) and hands them, page by page, to a FeedStore together with the feed's new
 // checkpoint. Collectors are listed in one table, collectors/registry.cpp.
 
-#include "collectors/event.hpp"
-#include "daemon/config.hpp"
-#include "daemon/http/client.hpp"
+#include "infra/event.hpp"
+#include "infra/config.hpp"
+#include "infra/http/client.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -20,6 +20,12 @@
 #include <vector>
 
 namespace c4c::collectors {
+
+// The normalized event is infra's (exporters read it too); collectors make it.
+using infra::Attribute;
+using infra::Event;
+using infra::make_event_id;
+using infra::Severity;
 
 enum class CommitStatus {
     committed,    ///< events (minus already-seen ids) and checkpoint are durable
@@ -54,9 +60,9 @@ public:
 /// Everything a poll may use. Owned by the daemon; valid for the duration of one poll.
 struct PollContext {
     std::string_view tenant;
-    const daemon::C4cConfig& c4c;
-    const daemon::SourceConfig& source;
-    daemon::http::Client& http;        ///< the tenant's client (bounded by c4c.max_connections)
+    const infra::C4cConfig& c4c;
+    const infra::SourceConfig& source;
+    infra::http::Client& http;        ///< the tenant's client (bounded by c4c.max_connections)
     FeedStore& store;
     RequestObserver& observer;
     std::filesystem::path state_dir;   ///< for per-installation keys (pseudonymization)
@@ -87,7 +93,7 @@ public:
 struct CollectorKind {
     const char* source;    ///< k_source_* name (config key)
     const char* use_case;  ///< the endpoint it feeds
-    std::unique_ptr<Collector> (*make)(const daemon::SourceConfig& config);
+    std::unique_ptr<Collector> (*make)(const infra::SourceConfig& config);
 };
 
 /// Every collector that exists, in one place (collectors/registry.cpp).

@@ -1,6 +1,6 @@
 #include "collectors/odata.hpp"
 
-#include "daemon/utf8.hpp"
+#include "infra/utf8.hpp"
 
 #include <fmt/format.h>
 
@@ -602,7 +602,7 @@ private:
                     return fail_json("unpaired UTF-16 surrogate in \\u escape");
                 }
                 if (out) {
-                    daemon::utf8::append(*out, cp);
+                    infra::utf8::append(*out, cp);
                 }
                 ++m_p;
                 continue;
@@ -626,7 +626,7 @@ private:
         }
         value = 0;
         for (int i = 1; i <= 4; ++i) {
-            const int digit = daemon::utf8::hex_value(m_p[i]);
+            const int digit = infra::utf8::hex_value(m_p[i]);
             if (digit < 0) {
                 m_p += i;
                 return fail_json("invalid \\u escape");

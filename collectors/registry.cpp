@@ -12,11 +12,11 @@ namespace {
 
 // Every collector that exists. A new feed is one row here.
 const std::array k_kinds{
-    CollectorKind{daemon::k_source_webservice_messages, daemon::k_use_case_integration,
+    CollectorKind{infra::k_source_webservice_messages, infra::k_use_case_integration,
                   &make_webservice_messages_collector},
-    CollectorKind{daemon::k_source_response_time_analysis, daemon::k_use_case_real_user,
+    CollectorKind{infra::k_source_response_time_analysis, infra::k_use_case_real_user,
                   &make_response_time_analysis_collector},
-    CollectorKind{daemon::k_source_business_objects, daemon::k_use_case_business_process,
+    CollectorKind{infra::k_source_business_objects, infra::k_use_case_business_process,
                   &make_business_objects_collector},
 };
 

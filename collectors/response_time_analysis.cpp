@@ -2,7 +2,7 @@
 
 #include "collectors/c4c_request.hpp"
 #include "collectors/sap_time_zones.hpp"
-#include "collectors/text.hpp"
+#include "infra/text.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -70,14 +70,14 @@ bool key_figure(const json& row, const char* name, std::optional<double>& out, s
         bad = it->type_name();
         return false;
     }
-    const std::string_view text = trim_blanks(it->get_ref<const std::string&>());
+    const std::string_view text = infra::trim_blanks(it->get_ref<const std::string&>());
     if (text.empty()) {
         return true;
     }
     double value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
-        bad = fmt::format("'{}'", printable(text));
+        bad = fmt::format("'{}'", infra::printable(text));
         return false;
     }
     out = value;
@@ -92,7 +92,7 @@ std::optional<std::uint64_t> parse_count(const json& value)
     if (!value.is_string()) {
         return std::nullopt;
     }
-    const std::string_view text = trim_blanks(value.get_ref<const std::string&>());
+    const std::string_view text = infra::trim_blanks(value.get_ref<const std::string&>());
     std::uint64_t count = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), count);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
@@ -107,7 +107,7 @@ std::string format_ms(double value)
     return fmt::format("{}", value);
 }
 
-std::int64_t to_seconds_ceil(daemon::Duration d)
+std::int64_t to_seconds_ceil(infra::Duration d)
 {
     return std::chrono::ceil<std::chrono::seconds>(d).count();
 }
@@ -207,7 +207,7 @@ boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view bo
         const auto ts = item.find("CTIMESTAMP");
         if (ts == item.end() || !ts->is_string()) {
             return rta_error(RtaErrc::parse, fmt::format("row {} (CSTEP_ID '{}'): CTIMESTAMP missing or not a string",
-                                                         index, printable(row.step_id)));
+                                                         index, infra::printable(row.step_id)));
         }
         const std::string& ts_text = ts->get_ref<const std::string&>();
         const auto seconds = parse_rta_timestamp(ts_text);
@@ -215,12 +215,12 @@ boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view bo
             const bool zone = seconds.error().code == TimeErrc::unknown_zone ||
                               seconds.error().code == TimeErrc::zone_unreadable;
             return rta_error(zone ? RtaErrc::timezone : RtaErrc::parse,
-                             fmt::format("row {} (CSTEP_ID '{}', CTIMESTAMP '{}'): {}", index, printable(row.step_id),
-                                         printable(ts_text), seconds.error().message));
+                             fmt::format("row {} (CSTEP_ID '{}', CTIMESTAMP '{}'): {}", index, infra::printable(row.step_id),
+                                         infra::printable(ts_text), seconds.error().message));
         }
         if (*seconds < 0 || *seconds > k_max_unix_seconds) {
             return rta_error(RtaErrc::parse, fmt::format("row {}: CTIMESTAMP '{}' is out of range", index,
-                                                         printable(ts_text)));
+                                                         infra::printable(ts_text)));
         }
         row.timestamp_unix_s = *seconds;
 
@@ -233,7 +233,7 @@ boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view bo
             std::string bad;
             if (!key_figure(item, figure.name, *figure.target, bad)) {
                 return rta_error(RtaErrc::parse, fmt::format("row {} (CSTEP_ID '{}'): {} {} is not a number", index,
-                                                             printable(row.step_id), figure.name, bad));
+                                                             infra::printable(row.step_id), figure.name, bad));
             }
         }
         page.rows.push_back(std::move(row));
@@ -248,7 +248,7 @@ Event normalize_rta_row(std::string_view tenant, const RtaRow& row, const Pseudo
         pseudonymizer != nullptr && !row.user.empty() ? pseudonymizer->pseudonym(row.user) : row.user;
 
     Event event;
-    event.source = daemon::k_source_response_time_analysis;
+    event.source = infra::k_source_response_time_analysis;
     event.object_type = k_object_type;
     event.object_id = row.step_id;
     event.time_unix_nano = row.timestamp_unix_s * 1'000'000'000;
@@ -308,7 +308,7 @@ Event normalize_rta_row(std::string_view tenant, const RtaRow& row, const Pseudo
     return event;
 }
 
-std::string rta_page_url(std::string_view c4c_url, const daemon::SourceConfig& source, std::int64_t since_unix_s,
+std::string rta_page_url(std::string_view c4c_url, const infra::SourceConfig& source, std::int64_t since_unix_s,
                          std::uint64_t skip)
 {
     while (!c4c_url.empty() && c4c_url.back() == '/') {
@@ -352,7 +352,7 @@ const Pseudonymizer* ResponseTimeAnalysisCollector::load_pseudonymizer(const Pol
 
 boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollContext& context)
 {
-    const daemon::SourceConfig& source = context.source;
+    const infra::SourceConfig& source = context.source;
     PollOutcome outcome;
     // Every failure keeps what earlier pages achieved.
     auto fail = [&outcome](PollOutcome failure) {
@@ -384,7 +384,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
     if (!old_checkpoint.empty() && !checkpoint) {
         // Self-healing: re-reading the lookback window costs duplicates that the store drops.
         spdlog::warn("tenant {} source {}: checkpoint '{}' is not a time; reading from now - lookback", context.tenant,
-                     source.name, printable(old_checkpoint));
+                     source.name, infra::printable(old_checkpoint));
     }
     const std::int64_t since = std::max<std::int64_t>(
         0, checkpoint ? *checkpoint - to_seconds_ceil(source.overlap) : now_s - to_seconds_ceil(source.lookback));
@@ -406,8 +406,8 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
             co_return fail(commit_failure(context, CommitStatus::outbox_full));
         }
 
-        daemon::http::Request request;
-        request.method = daemon::http::Method::get;
+        infra::http::Request request;
+        request.method = infra::http::Method::get;
         request.url = rta_page_url(context.c4c.url, source, since, skip);
         request.headers.emplace_back("Accept", "application/json");
         const C4cReply reply = co_await c4c_request(context, std::move(request));
@@ -467,7 +467,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
 
 } // namespace
 
-std::unique_ptr<Collector> make_response_time_analysis_collector(const daemon::SourceConfig&)
+std::unique_ptr<Collector> make_response_time_analysis_collector(const infra::SourceConfig&)
 {
     return std::make_unique<ResponseTimeAnalysisCollector>();
 }

@@ -102,11 +102,11 @@ Event normalize_rta_row(std::string_view tenant, const RtaRow& row, const Pseudo
                         std::int64_t observed_unix_nano);
 
 /// The URL of one page: rows with CTIMESTAMP >= `since_unix_s`, skipping `skip` of them.
-std::string rta_page_url(std::string_view c4c_url, const daemon::SourceConfig& source, std::int64_t since_unix_s,
+std::string rta_page_url(std::string_view c4c_url, const infra::SourceConfig& source, std::int64_t since_unix_s,
                          std::uint64_t skip);
 
 /// A collector for `config` (one tenant's response_time_analysis source). Each poll uses
 /// `context.source`, so a reloaded configuration takes effect at the next poll.
-std::unique_ptr<Collector> make_response_time_analysis_collector(const daemon::SourceConfig& config);
+std::unique_ptr<Collector> make_response_time_analysis_collector(const infra::SourceConfig& config);
 
 } // namespace c4c::collectors

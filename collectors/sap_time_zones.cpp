@@ -1,6 +1,6 @@
 #include "collectors/sap_time_zones.hpp"
 
-#include "collectors/text.hpp"
+#include "infra/text.hpp"
 
 #include <fmt/format.h>
 
@@ -662,7 +662,7 @@ TimeResult<std::shared_ptr<const TimeZone>> sap_time_zone(std::string_view sap_c
     }
     const auto iana = iana_zone_of(sap_code);
     if (!iana) {
-        return time_error(TimeErrc::unknown_zone, fmt::format("unknown SAP time zone '{}'", printable(sap_code)));
+        return time_error(TimeErrc::unknown_zone, fmt::format("unknown SAP time zone '{}'", infra::printable(sap_code)));
     }
 
     static std::mutex mutex;
@@ -699,10 +699,10 @@ TimeResult<std::int64_t> local_to_utc(std::string_view sap_code, const CivilTime
 
 TimeResult<std::int64_t> parse_rta_timestamp(std::string_view text)
 {
-    const std::string_view s = trim_blanks(text);
+    const std::string_view s = infra::trim_blanks(text);
     auto malformed = [&] {
         return time_error(TimeErrc::malformed_timestamp,
-                          fmt::format("malformed CTIMESTAMP '{}': expected 'DD.MM.YYYY hh:mm:ss TZ'", printable(text)));
+                          fmt::format("malformed CTIMESTAMP '{}': expected 'DD.MM.YYYY hh:mm:ss TZ'", infra::printable(text)));
     };
     // "DD.MM.YYYY hh:mm:ss" is 19 characters, then at least one blank and the code.
     if (s.size() < 21 || s[2] != '.' || s[5] != '.' || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
@@ -714,7 +714,7 @@ TimeResult<std::int64_t> parse_rta_timestamp(std::string_view text)
         !digits(s, 11, 2, local.hour) || !digits(s, 14, 2, local.minute) || !digits(s, 17, 2, local.second)) {
         return malformed();
     }
-    const std::string_view code = trim_blanks(s.substr(19));
+    const std::string_view code = infra::trim_blanks(s.substr(19));
     const bool code_ok = !code.empty() && code.size() <= 16 && std::all_of(code.begin(), code.end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
                c == '-' || c == '_';
@@ -724,7 +724,7 @@ TimeResult<std::int64_t> parse_rta_timestamp(std::string_view text)
     }
     if (!valid_civil(local)) {
         return time_error(TimeErrc::invalid_time,
-                          fmt::format("invalid CTIMESTAMP '{}': no such date or time", printable(text)));
+                          fmt::format("invalid CTIMESTAMP '{}': no such date or time", infra::printable(text)));
     }
     return local_to_utc(code, local);
 }

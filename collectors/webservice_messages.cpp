@@ -177,8 +177,8 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
         if (!context.store.accepting()) {
             co_return with_progress(commit_failure(context, CommitStatus::outbox_full), outcome);
         }
-        daemon::http::Request request;
-        request.method = daemon::http::Method::post;
+        infra::http::Request request;
+        request.method = infra::http::Method::post;
         request.url = url;
         request.headers = {
             {"Content-Type", "text/xml; charset=utf-8"},
@@ -277,9 +277,9 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
 Event normalize_message(std::string_view tenant, const soap::Message& message, std::int64_t observed_unix_nano)
 {
     Event event;
-    event.id = make_event_id(tenant, daemon::k_source_webservice_messages, k_message_object_type, message.id,
+    event.id = make_event_id(tenant, infra::k_source_webservice_messages, k_message_object_type, message.id,
                              message.last_change_time_ns);
-    event.source = daemon::k_source_webservice_messages;
+    event.source = infra::k_source_webservice_messages;
     event.object_type = k_message_object_type;
     event.object_id = message.id;
     event.time_unix_nano = message.last_change_time_ns;
@@ -369,7 +369,7 @@ asio::awaitable<PollOutcome> WebServiceMessagesCollector::poll(PollContext& cont
     }
 }
 
-std::unique_ptr<Collector> make_webservice_messages_collector(const daemon::SourceConfig& /*config*/)
+std::unique_ptr<Collector> make_webservice_messages_collector(const infra::SourceConfig& /*config*/)
 {
     return std::make_unique<WebServiceMessagesCollector>();
 }

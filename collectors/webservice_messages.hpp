@@ -12,9 +12,9 @@
 // An unreadable stored checkpoint is logged and treated like a first run.
 
 #include "collectors/collector.hpp"
-#include "collectors/event.hpp"
+#include "infra/event.hpp"
 #include "collectors/soap.hpp"
-#include "daemon/config.hpp"
+#include "infra/config.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -64,6 +64,6 @@ public:
 };
 
 /// Table entry for collectors/registry.cpp.
-std::unique_ptr<Collector> make_webservice_messages_collector(const daemon::SourceConfig& config);
+std::unique_ptr<Collector> make_webservice_messages_collector(const infra::SourceConfig& config);
 
 } // namespace c4c::collectors

@@ -1,19 +1,19 @@
 #include "daemon/daemon.hpp"
 
 #include "collectors/collector.hpp"
-#include "daemon/backoff.hpp"
-#include "daemon/health.hpp"
-#include "daemon/http/client.hpp"
-#include "daemon/http/server.hpp"
-#include "daemon/logging.hpp"
-#include "daemon/metrics.hpp"
-#include "daemon/state_store.hpp"
-#include "daemon/systemd_notify.hpp"
-#include "daemon/tasks.hpp"
-#include "daemon/version.hpp"
+#include "infra/backoff.hpp"
+#include "daemon/self_monitoring.hpp"
+#include "infra/http/client.hpp"
+#include "infra/http/server.hpp"
+#include "infra/logging.hpp"
+#include "infra/metrics.hpp"
+#include "infra/state_store.hpp"
+#include "infra/systemd_notify.hpp"
+#include "infra/tasks.hpp"
+#include "infra/version.hpp"
 #include "exporters/cloud_alm.hpp"
 #include "exporters/exporter.hpp"
-#include "exporters/health.hpp"
+#include "exporters/health_monitoring.hpp"
 #include "exporters/otlp_json.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -35,6 +35,8 @@
 #include <set>
 
 namespace c4c::daemon {
+
+using namespace c4c::infra;
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -164,7 +166,7 @@ struct SourceRuntime final : collectors::FeedStore, collectors::RequestObserver 
         return endpoint.store->checkpoint(key);
     }
 
-    collectors::CommitStatus commit(std::string_view feed, std::span<const collectors::Event> events,
+    collectors::CommitStatus commit(std::string_view feed, std::span<const infra::Event> events,
                                     std::string_view checkpoint_value, std::size_t& stored) override
     {
         stored = 0;
@@ -343,7 +345,7 @@ struct Daemon::Impl {
     }
 
     static exporters::MetricPoint health_point(const char* name, const char* description, const char* unit,
-                                               exporters::MetricPoint::Kind kind, collectors::Attribute attribute,
+                                               exporters::MetricPoint::Kind kind, infra::Attribute attribute,
                                                double value)
     {
         exporters::MetricPoint point;
@@ -361,7 +363,7 @@ struct Daemon::Impl {
         using Kind = exporters::MetricPoint::Kind;
         std::vector<exporters::MetricPoint> points;
         for (auto& source : tenant.sources) {
-            const collectors::Attribute attribute{"sap.c4c.source", source->config.name};
+            const infra::Attribute attribute{"sap.c4c.source", source->config.name};
             points.push_back(health_point("c4c.source.availability", "1 when the last poll of the source succeeded",
                                           "1", Kind::gauge, attribute, source->up ? 1.0 : 0.0));
             points.push_back(health_point("c4c.source.request.duration", "Duration of the last C4C request", "s",
@@ -379,7 +381,7 @@ struct Daemon::Impl {
                 continue;
             }
             points.push_back(health_point("c4c.outbox.events", "Events waiting for delivery to Cloud ALM", "{event}",
-                                          Kind::gauge, collectors::Attribute{"sap.calm.use_case", use_case},
+                                          Kind::gauge, infra::Attribute{"sap.calm.use_case", use_case},
                                           static_cast<double>(endpoint->store->figures(endpoint->id).events)));
         }
         return points;
@@ -506,7 +508,7 @@ struct Daemon::Impl {
 
     http::ServerResponse serve(const http::ServerRequest& request)
     {
-        return health::serve(request, health::State{ready, store != nullptr, not_ready_reasons()},
+        return self_monitoring::serve(request, self_monitoring::State{ready, store != nullptr, not_ready_reasons()},
                              [this] { return metrics.serialize(); });
     }
 

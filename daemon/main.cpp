@@ -1,10 +1,10 @@
 // c4c-alm-collector: polls SAP Cloud for Customer tenants and feeds SAP Cloud ALM.
 // Command line: CONTRACT.md section 1.
 
-#include "daemon/config.hpp"
+#include "infra/config.hpp"
 #include "daemon/daemon.hpp"
-#include "daemon/logging.hpp"
-#include "daemon/version.hpp"
+#include "infra/logging.hpp"
+#include "infra/version.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -101,7 +101,7 @@ int main(int argc, char** argv)
         return 0;
     }
 
-    auto loaded = c4c::daemon::load_config(*args.config);
+    auto loaded = c4c::infra::load_config(*args.config);
     if (!loaded.config) {
         for (const auto& error : loaded.errors) {
             std::fprintf(stderr, "%s\n", error.format().c_str());
@@ -114,7 +114,7 @@ int main(int argc, char** argv)
     }
 
     std::signal(SIGPIPE, SIG_IGN);
-    c4c::daemon::setup_logging(loaded.config->log_level, loaded.config->log_format);
+    c4c::infra::setup_logging(loaded.config->log_level, loaded.config->log_format);
     try {
         c4c::daemon::Daemon daemon(std::move(*loaded.config), c4c::daemon::RunOptions{args.once, args.dry_run});
         return daemon.run();

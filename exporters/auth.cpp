@@ -119,7 +119,7 @@ struct TokenSource::Flight {
     std::optional<AuthResult> outcome;
 };
 
-TokenSource::TokenSource(daemon::http::Client& client, const daemon::EndpointConfig& endpoint,
+TokenSource::TokenSource(infra::http::Client& client, const infra::EndpointConfig& endpoint,
                          TokenSourceOptions options)
     : m_client(client),
       m_use_case(endpoint.use_case),
@@ -186,12 +186,12 @@ asio::awaitable<AuthResult> TokenSource::authorization()
 asio::awaitable<AuthResult> TokenSource::fetch()
 {
     ++m_fetches;
-    daemon::http::Request request;
-    request.method = daemon::http::Method::post;
+    infra::http::Request request;
+    request.method = infra::http::Method::post;
     request.url = m_token_url;
     request.headers.emplace_back(
         "Authorization",
-        daemon::http::basic_authorization(form_url_encode(m_client_id), form_url_encode(m_client_secret.reveal())));
+        infra::http::basic_authorization(form_url_encode(m_client_id), form_url_encode(m_client_secret.reveal())));
     // UAA/XSUAA (SAP BTP) decode form-encoded client credentials only when told so; without this header
     // a client secret with '+' or an id with '|' and '!' (every XSUAA id) would be refused in its
     // compatibility mode. Other servers ignore it.
@@ -204,12 +204,12 @@ asio::awaitable<AuthResult> TokenSource::fetch()
     auto reply = co_await m_client.send(std::move(request));
     if (!reply) {
         const auto& ec = reply.error();
-        if (ec == daemon::http::Errc::cancelled) {
+        if (ec == infra::http::Errc::cancelled) {
             AuthFailure cancelled = failure("cancelled", "was cancelled", true);
             cancelled.cancelled = true;
             co_return auth_error(std::move(cancelled));
         }
-        co_return auth_error(failure(daemon::http::reason_label(ec), fmt::format("failed: {}", ec.message()), true));
+        co_return auth_error(failure(infra::http::reason_label(ec), fmt::format("failed: {}", ec.message()), true));
     }
 
     const auto& response = *reply;
@@ -269,13 +269,13 @@ asio::awaitable<AuthResult> TokenSource::fetch()
     co_return "Bearer " + m_token;
 }
 
-Authorizer::Authorizer(daemon::http::Client& client, const daemon::EndpointConfig& endpoint,
+Authorizer::Authorizer(infra::http::Client& client, const infra::EndpointConfig& endpoint,
                        TokenSourceOptions options)
     : m_kind(endpoint.auth)
 {
-    if (m_kind == daemon::AuthKind::basic) {
-        m_basic = daemon::http::basic_authorization(endpoint.user, endpoint.password.reveal());
-    } else if (m_kind == daemon::AuthKind::oauth2) {
+    if (m_kind == infra::AuthKind::basic) {
+        m_basic = infra::http::basic_authorization(endpoint.user, endpoint.password.reveal());
+    } else if (m_kind == infra::AuthKind::oauth2) {
         m_token = std::make_unique<TokenSource>(client, endpoint, options);
     }
 }

@@ -4,9 +4,9 @@
 // credentials with a cached token. Runs on the event loop of the http::Client it is given; not
 // thread-safe. Never logs or formats a token, password or client secret.
 
-#include "daemon/config.hpp"
-#include "daemon/http/client.hpp"
-#include "daemon/http/url.hpp"
+#include "infra/config.hpp"
+#include "infra/http/client.hpp"
+#include "infra/http/url.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
@@ -46,7 +46,7 @@ class TokenSource {
 public:
     /// Copies what it needs from `endpoint` (token_url, client_id, client_secret, use_case). `client`
     /// must outlive this object; it reaches the token host with its own keep-alive connection.
-    TokenSource(daemon::http::Client& client, const daemon::EndpointConfig& endpoint, TokenSourceOptions options = {});
+    TokenSource(infra::http::Client& client, const infra::EndpointConfig& endpoint, TokenSourceOptions options = {});
     ~TokenSource();
     TokenSource(const TokenSource&) = delete;
     TokenSource& operator=(const TokenSource&) = delete;
@@ -68,12 +68,12 @@ private:
     boost::asio::awaitable<AuthResult> fetch();
     AuthFailure failure(std::string reason, std::string what, bool transient) const;
 
-    daemon::http::Client& m_client;
+    infra::http::Client& m_client;
     std::string m_use_case;
     std::string m_token_url;
     std::string m_token_host;
     std::string m_client_id;
-    daemon::Secret m_client_secret;
+    infra::Secret m_client_secret;
     TokenSourceOptions m_options;
     std::string m_token;
     std::chrono::steady_clock::time_point m_refresh_at{};
@@ -84,7 +84,7 @@ private:
 /// The Authorization header of one endpoint, whatever its `auth` kind.
 class Authorizer {
 public:
-    Authorizer(daemon::http::Client& client, const daemon::EndpointConfig& endpoint, TokenSourceOptions options = {});
+    Authorizer(infra::http::Client& client, const infra::EndpointConfig& endpoint, TokenSourceOptions options = {});
 
     /// "Basic ..." (basic), "Bearer ..." (oauth2, see TokenSource::authorization), "" (none).
     boost::asio::awaitable<AuthResult> header();
@@ -92,12 +92,12 @@ public:
     /// After a 401/403: drops a cached token. True when the next header() may differ (oauth2).
     bool invalidate();
 
-    daemon::AuthKind kind() const { return m_kind; }
+    infra::AuthKind kind() const { return m_kind; }
     /// The endpoint's token source (oauth2), else nullptr.
     TokenSource* token_source() { return m_token.get(); }
 
 private:
-    daemon::AuthKind m_kind;
+    infra::AuthKind m_kind;
     std::string m_basic;
     std::unique_ptr<TokenSource> m_token;
 };
@@ -108,7 +108,7 @@ std::string log_excerpt(std::string_view text, std::size_t limit = 200);
 
 /// application/x-www-form-urlencoded encoding of one value (RFC 6749 appendix B): unreserved
 /// characters stay, space becomes '+', every other byte %XX.
-using daemon::http::form_url_encode;
+using infra::http::form_url_encode;
 
 /// The host (and port, when given) of an absolute URL, without user info; the input when unparsable.
 std::string url_host(std::string_view url);

@@ -55,7 +55,7 @@ std::string format_wait(std::chrono::milliseconds wait)
 
 // --- AlmPoster
 
-AlmPoster::AlmPoster(const daemon::EndpointConfig& endpoint, daemon::http::Client& client,
+AlmPoster::AlmPoster(const infra::EndpointConfig& endpoint, infra::http::Client& client,
                      DeliveryObserver& observer, const DeliveryOptions& options)
     : m_url(endpoint.url),
       m_host(url_host(endpoint.url)),
@@ -104,8 +104,8 @@ asio::awaitable<PostOutcome> AlmPoster::post_once(const std::string& body)
         co_return outcome;
     }
 
-    daemon::http::Request request;
-    request.method = daemon::http::Method::post;
+    infra::http::Request request;
+    request.method = infra::http::Method::post;
     request.url = m_url;
     request.headers.emplace_back("Content-Type", "application/json");
     if (m_gzip) {
@@ -121,20 +121,20 @@ asio::awaitable<PostOutcome> AlmPoster::post_once(const std::string& body)
     outcome.elapsed = std::chrono::steady_clock::now() - started;
     if (!reply) {
         const auto& ec = reply.error();
-        if (ec == daemon::http::Errc::cancelled) {
+        if (ec == infra::http::Errc::cancelled) {
             outcome.kind = PostOutcome::Kind::cancelled;
             outcome.reason = "cancelled";
             outcome.detail = "cancelled";
             co_return outcome;
         }
         outcome.kind = PostOutcome::Kind::transient;
-        outcome.reason = daemon::http::reason_label(ec);
+        outcome.reason = infra::http::reason_label(ec);
         outcome.detail = ec.message();
         m_observer.failed(outcome.reason);
         co_return outcome;
     }
 
-    const daemon::http::Response& response = *reply;
+    const infra::http::Response& response = *reply;
     outcome.status = response.status;
     outcome.kind = classify(response.status);
     if (outcome.kind == PostOutcome::Kind::accepted) {
@@ -145,7 +145,7 @@ asio::awaitable<PostOutcome> AlmPoster::post_once(const std::string& body)
     outcome.detail = outcome.answer.empty() ? fmt::format("HTTP {}", response.status)
                                             : fmt::format("HTTP {}: {}", response.status, outcome.answer);
     if (auto value = response.header("Retry-After")) {
-        if (auto wait = daemon::parse_retry_after(*value, std::chrono::system_clock::now())) {
+        if (auto wait = infra::parse_retry_after(*value, std::chrono::system_clock::now())) {
             outcome.retry_after = std::min(*wait, m_retry_after_cap);
         }
     }
@@ -155,8 +155,8 @@ asio::awaitable<PostOutcome> AlmPoster::post_once(const std::string& body)
 
 // --- CloudAlmExporter
 
-CloudAlmExporter::CloudAlmExporter(asio::any_io_executor executor, const daemon::EndpointConfig& endpoint,
-                                   ResourceInfo resource, daemon::http::Client& client, Outbox& outbox,
+CloudAlmExporter::CloudAlmExporter(asio::any_io_executor executor, const infra::EndpointConfig& endpoint,
+                                   ResourceInfo resource, infra::http::Client& client, Outbox& outbox,
                                    DeliveryObserver& observer, DeliveryOptions options)
     : m_resource(std::move(resource)),
       m_prefix(logs_envelope_prefix(m_resource)),
@@ -382,7 +382,7 @@ CloudAlmExporter::Round CloudAlmExporter::reject_row(const OutboxRow& row, const
     if (auto suppressed = m_reject_log.admit()) {
         spdlog::warn("tenant {} endpoint {}: Cloud ALM refused event {} for good ({}); it was moved aside to the "
                      "rejected table and delivery goes on{}",
-                     m_resource.tenant, m_poster.label(), row.event_id, outcome.detail, daemon::suppressed_note(*suppressed));
+                     m_resource.tenant, m_poster.label(), row.event_id, outcome.detail, infra::suppressed_note(*suppressed));
     }
     return Round{Step::progressed};
 }
@@ -397,12 +397,12 @@ CloudAlmExporter::Round CloudAlmExporter::retry_later(const PostOutcome& outcome
             spdlog::error("tenant {} endpoint {}: delivery failed ({}); check the endpoint url. {} events wait in "
                           "the outbox; retrying in {}{}",
                           m_resource.tenant, m_poster.label(), outcome.detail, waiting, format_wait(wait),
-                          daemon::suppressed_note(*suppressed));
+                          infra::suppressed_note(*suppressed));
         } else {
             spdlog::warn("tenant {} endpoint {}: delivery failed ({}); {} events wait in the outbox; retrying in "
                          "{}{}",
                          m_resource.tenant, m_poster.label(), outcome.detail, waiting, format_wait(wait),
-                         daemon::suppressed_note(*suppressed));
+                         infra::suppressed_note(*suppressed));
         }
     }
     return Round{Step::transient, wait};
@@ -413,7 +413,7 @@ CloudAlmExporter::Round CloudAlmExporter::store_failed(std::string_view what)
     const std::chrono::milliseconds wait = m_backoff.next();
     if (auto suppressed = m_failure_log.admit()) {
         spdlog::error("tenant {} endpoint {}: {}; the state store failed (see its error), retrying in {}{}",
-                      m_resource.tenant, m_poster.label(), what, format_wait(wait), daemon::suppressed_note(*suppressed));
+                      m_resource.tenant, m_poster.label(), what, format_wait(wait), infra::suppressed_note(*suppressed));
     }
     return Round{Step::store_failed, wait};
 }
@@ -431,7 +431,7 @@ void CloudAlmExporter::enter_pause(const PostOutcome& outcome)
                       format_wait(m_options.pause_max));
     } else if (auto suppressed = m_pause_log.admit()) {
         spdlog::warn("tenant {} endpoint {}: still paused ({}); check credentials{}", m_resource.tenant,
-                     m_poster.label(), outcome.detail, daemon::suppressed_note(*suppressed));
+                     m_poster.label(), outcome.detail, infra::suppressed_note(*suppressed));
     }
 }
 

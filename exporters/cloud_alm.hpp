@@ -10,10 +10,10 @@
 // Executor model: everything here runs on the daemon's single event-loop thread (the executor of the
 // http::Client and of the constructor's `executor`); not thread-safe, no locks.
 
-#include "daemon/backoff.hpp"
-#include "daemon/config.hpp"
-#include "daemon/http/client.hpp"
-#include "daemon/logging.hpp"
+#include "infra/backoff.hpp"
+#include "infra/config.hpp"
+#include "infra/http/client.hpp"
+#include "infra/logging.hpp"
 #include "exporters/auth.hpp"
 #include "exporters/exporter.hpp"
 
@@ -71,7 +71,7 @@ struct PostOutcome {
 class AlmPoster {
 public:
     /// `client` and `observer` must outlive the poster. Copies what it needs from `endpoint`.
-    AlmPoster(const daemon::EndpointConfig& endpoint, daemon::http::Client& client, DeliveryObserver& observer,
+    AlmPoster(const infra::EndpointConfig& endpoint, infra::http::Client& client, DeliveryObserver& observer,
               const DeliveryOptions& options);
     /// POSTs `json_body` (uncompressed). Never throws except on cancellation.
     boost::asio::awaitable<PostOutcome> post(std::string_view json_body);
@@ -87,7 +87,7 @@ private:
     std::string m_host;
     std::string m_label;
     bool m_gzip;
-    daemon::http::Client& m_client;
+    infra::http::Client& m_client;
     DeliveryObserver& m_observer;
     std::chrono::milliseconds m_retry_after_cap;
     std::size_t m_excerpt_chars;
@@ -100,8 +100,8 @@ class CloudAlmExporter final : public Exporter {
 public:
     /// `executor`: the event loop (for the idle timer). `client`, `outbox` and `observer` must outlive
     /// the exporter; `endpoint` is copied. `resource` describes every batch (use_case = endpoint's).
-    CloudAlmExporter(boost::asio::any_io_executor executor, const daemon::EndpointConfig& endpoint,
-                     ResourceInfo resource, daemon::http::Client& client, Outbox& outbox,
+    CloudAlmExporter(boost::asio::any_io_executor executor, const infra::EndpointConfig& endpoint,
+                     ResourceInfo resource, infra::http::Client& client, Outbox& outbox,
                      DeliveryObserver& observer, DeliveryOptions options = {});
     ~CloudAlmExporter() override;
 
@@ -168,7 +168,7 @@ private:
     DeliveryObserver& m_observer;
     DeliveryOptions m_options;
     AlmPoster m_poster;
-    daemon::Backoff m_backoff;
+    infra::Backoff m_backoff;
     boost::asio::steady_timer m_wake;
     boost::asio::steady_timer m_turn;  ///< never expires; cancel() wakes a lane waiting to acknowledge
     Pipeline m_pipeline;
@@ -177,9 +177,9 @@ private:
     bool m_paused = false;
     std::chrono::milliseconds m_pause_delay;
     std::size_t m_rejected_since_drain = 0;
-    daemon::LogLimiter m_failure_log;
-    daemon::LogLimiter m_reject_log;
-    daemon::LogLimiter m_pause_log;
+    infra::LogLimiter m_failure_log;
+    infra::LogLimiter m_reject_log;
+    infra::LogLimiter m_pause_log;
 };
 
 } // namespace c4c::exporters

@@ -3,8 +3,8 @@
 // The extension point for delivery: an exporter drains one endpoint's durable outbox to Cloud ALM.
 // Rows leave the outbox only after the endpoint answered 2xx (at-least-once delivery).
 
-#include "daemon/config.hpp"
-#include "daemon/state_store.hpp"
+#include "infra/config.hpp"
+#include "infra/state_store.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -20,7 +20,7 @@ namespace c4c::exporters {
 
 /// One stored event: its OTLP logRecord JSON object, encoded once at enqueue time (otlp_json.hpp), as
 /// the state store keeps it.
-using OutboxRow = daemon::StoredEvent;
+using OutboxRow = infra::StoredEvent;
 
 /// One endpoint's queue in the state store. Implemented by the daemon; synchronous, runs on the event
 /// loop, never throws (failures are logged by the store and reported as false / empty).

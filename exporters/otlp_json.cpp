@@ -1,6 +1,6 @@
 #include "exporters/otlp_json.hpp"
 
-#include "daemon/version.hpp"
+#include "infra/version.hpp"
 
 #include <array>
 #include <charconv>
@@ -59,7 +59,7 @@ void append_string_attribute(std::string& out, std::string_view key, std::string
     out.append("}}");
 }
 
-void append_attribute(std::string& out, const collectors::Attribute& attribute)
+void append_attribute(std::string& out, const infra::Attribute& attribute)
 {
     out.append(R"({"key":)");
     append_json_string(out, attribute.key);
@@ -68,7 +68,7 @@ void append_attribute(std::string& out, const collectors::Attribute& attribute)
     out.push_back('}');
 }
 
-void append_attribute_list(std::string& out, std::span<const collectors::Attribute> attributes)
+void append_attribute_list(std::string& out, std::span<const infra::Attribute> attributes)
 {
     out.push_back('[');
     bool first = true;
@@ -83,22 +83,22 @@ void append_attribute_list(std::string& out, std::span<const collectors::Attribu
 }
 
 // severity_number()/severity_text() live in c4c_collectors, which this library does not link.
-int otlp_severity_number(collectors::Severity severity)
+int otlp_severity_number(infra::Severity severity)
 {
     switch (severity) {
-    case collectors::Severity::warn: return 13;
-    case collectors::Severity::error: return 17;
-    case collectors::Severity::info: break;
+    case infra::Severity::warn: return 13;
+    case infra::Severity::error: return 17;
+    case infra::Severity::info: break;
     }
     return 9;
 }
 
-std::string_view otlp_severity_text(collectors::Severity severity)
+std::string_view otlp_severity_text(infra::Severity severity)
 {
     switch (severity) {
-    case collectors::Severity::warn: return "WARN";
-    case collectors::Severity::error: return "ERROR";
-    case collectors::Severity::info: break;
+    case infra::Severity::warn: return "WARN";
+    case infra::Severity::error: return "ERROR";
+    case infra::Severity::info: break;
     }
     return "INFO";
 }
@@ -149,7 +149,7 @@ void append_data_point(std::string& out, const MetricPoint& point, bool sum, std
 
 } // namespace
 
-void append_any_value(std::string& out, const collectors::Attribute& attribute)
+void append_any_value(std::string& out, const infra::Attribute& attribute)
 {
     std::visit(
         [&out](const auto& value) {
@@ -171,7 +171,7 @@ void append_any_value(std::string& out, const collectors::Attribute& attribute)
         attribute.value);
 }
 
-void append_log_record(std::string& out, const collectors::Event& event)
+void append_log_record(std::string& out, const infra::Event& event)
 {
     out.append(R"({"timeUnixNano":)");
     append_quoted_int(out, event.time_unix_nano);
@@ -195,7 +195,7 @@ void append_log_record(std::string& out, const collectors::Event& event)
     out.append("]}");
 }
 
-std::string encode_log_record(const collectors::Event& event)
+std::string encode_log_record(const infra::Event& event)
 {
     std::string out;
     std::size_t estimate = 400 + event.id.size() + event.source.size() + event.object_type.size() +

@@ -9,8 +9,8 @@
 // Strings are always valid JSON: control characters are escaped, and invalid UTF-8 is replaced by
 // U+FFFD. Pure functions, no I/O, no exceptions besides std::bad_alloc.
 
-#include "collectors/event.hpp"
-#include "daemon/json_string.hpp"
+#include "infra/event.hpp"
+#include "infra/json_string.hpp"
 #include "exporters/exporter.hpp"
 
 #include <cstdint>
@@ -25,19 +25,19 @@ namespace c4c::exporters {
 /// The scope name of every document (`scope.name`).
 inline constexpr std::string_view k_scope_name = "c4c-alm-collector";
 
-using daemon::append_json_string;  // daemon/json_string.hpp
+using infra::append_json_string;  // daemon/json_string.hpp
 
 /// Appends one OTLP AnyValue object: {"stringValue":..} | {"intValue":"n"} | {"doubleValue":x} |
 /// {"boolValue":b}. Non-finite doubles become "NaN" / "Infinity" / "-Infinity" (proto3 JSON mapping).
-void append_any_value(std::string& out, const collectors::Attribute& attribute);
+void append_any_value(std::string& out, const infra::Attribute& attribute);
 
 /// Appends one OTLP log record object for `event` to `out` (see encode_log_record).
-void append_log_record(std::string& out, const collectors::Event& event);
+void append_log_record(std::string& out, const infra::Event& event);
 
 /// One OTLP `logRecord` JSON object: timeUnixNano, observedTimeUnixNano, severityNumber (9/13/17),
 /// severityText, body.stringValue, and attributes event.id, sap.c4c.source, sap.c4c.object_type,
 /// sap.c4c.object_id followed by the event's own attributes in their order.
-std::string encode_log_record(const collectors::Event& event);
+std::string encode_log_record(const infra::Event& event);
 
 /// `{"resourceLogs":[{"resource":{"attributes":[...]},"scopeLogs":[{"scope":{...},"logRecords":[`.
 /// Resource attributes: service.name and sap.c4c.tenant (both the tenant), sap.c4c.url,
@@ -62,7 +62,7 @@ struct MetricPoint {
     std::string description;  ///< taken from the first point of a name
     std::string unit;         ///< UCUM, e.g. "1", "s", "{record}"; taken from the first point of a name
     Kind kind = Kind::gauge;  ///< taken from the first point of a name
-    std::vector<collectors::Attribute> attributes;  ///< data point attributes, e.g. sap.c4c.source
+    std::vector<infra::Attribute> attributes;  ///< data point attributes, e.g. sap.c4c.source
     std::variant<std::int64_t, double> value;       ///< asInt or asDouble
     std::int64_t start_time_unix_nano = 0;          ///< sums: 0 means the document's start time
 };

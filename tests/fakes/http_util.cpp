@@ -1,6 +1,6 @@
 #include "tests/fakes/http_util.hpp"
 
-#include "daemon/utf8.hpp"
+#include "infra/utf8.hpp"
 
 #include <zlib.h>
 
@@ -65,8 +65,8 @@ std::string percent_decode(std::string_view s) {
         char c = s[i];
         if (c == '+') {
             out += ' ';
-        } else if (c == '%' && i + 2 < s.size() && daemon::utf8::hex_value(s[i + 1]) >= 0 && daemon::utf8::hex_value(s[i + 2]) >= 0) {
-            out += static_cast<char>(daemon::utf8::hex_value(s[i + 1]) * 16 + daemon::utf8::hex_value(s[i + 2]));
+        } else if (c == '%' && i + 2 < s.size() && infra::utf8::hex_value(s[i + 1]) >= 0 && infra::utf8::hex_value(s[i + 2]) >= 0) {
+            out += static_cast<char>(infra::utf8::hex_value(s[i + 1]) * 16 + infra::utf8::hex_value(s[i + 2]));
             i += 2;
         } else {
             out += c;

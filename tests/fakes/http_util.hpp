@@ -3,8 +3,8 @@
 // Small helpers shared by the simulator's services: query strings, Basic auth, JSON and XML escaping,
 // SAP time formats, gzip, and response builders.
 
-#include "daemon/http/server.hpp"
-#include "daemon/json_string.hpp"
+#include "infra/http/server.hpp"
+#include "infra/json_string.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -14,8 +14,8 @@
 
 namespace c4c::sim {
 
-using daemon::http::ServerRequest;
-using daemon::http::ServerResponse;
+using infra::http::ServerRequest;
+using infra::http::ServerResponse;
 
 /// One `key=value` pair of a query string, both raw (as sent) and percent-decoded.
 struct QueryParam {
@@ -38,7 +38,7 @@ std::optional<std::string> base64_decode(std::string_view in);
 std::optional<std::pair<std::string, std::string>> basic_credentials(const ServerRequest& request);
 
 /// Appends a JSON string literal (quotes included).
-using daemon::append_json_string;
+using infra::append_json_string;
 /// Escapes &, <, >, " and ' for XML text and attributes.
 std::string xml_escape(std::string_view s);
 

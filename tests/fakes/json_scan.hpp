@@ -10,7 +10,7 @@
 // (`integer` for a number without fraction or exponent that fits 64 bits, as nlohmann reads it;
 // `other` for any other number, true, false and null). A handler returning false stops the scan.
 
-#include "daemon/utf8.hpp"
+#include "infra/utf8.hpp"
 
 #include <cstdint>
 #include <string>
@@ -103,7 +103,7 @@ private:
     std::size_t utf8_length(std::size_t i) const
     {
         const auto* p = reinterpret_cast<const unsigned char*>(m_s.data()) + i;
-        const int n = daemon::utf8::sequence(p, reinterpret_cast<const unsigned char*>(m_s.data()) + m_s.size());
+        const int n = infra::utf8::sequence(p, reinterpret_cast<const unsigned char*>(m_s.data()) + m_s.size());
         return n > 0 ? static_cast<std::size_t>(n) : 0;
     }
 
@@ -114,7 +114,7 @@ private:
         }
         cp = 0;
         for (int k = 0; k < 4; ++k) {
-            const int v = daemon::utf8::hex_value(m_s[m_i++]);
+            const int v = infra::utf8::hex_value(m_s[m_i++]);
             if (v < 0) {
                 return false;
             }
@@ -156,7 +156,7 @@ private:
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                 return false;
             }
-            daemon::utf8::append(m_scratch, cp);
+            infra::utf8::append(m_scratch, cp);
             return true;
         }
         default: return false;

@@ -3,7 +3,7 @@
 
 #include "tests/fakes/simulator.hpp"
 
-#include "daemon/http/server.hpp"
+#include "infra/http/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
         bool quiet = cli.quiet;
         Simulator sim(cli.sim);
 
-        c4c::daemon::http::ServerOptions options;
+        c4c::infra::http::ServerOptions options;
         options.listen = cli.listen;
         options.max_connections = 1024;
         options.max_header_bytes = 64u << 10;
@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
             }
             co_return response;
         };
-        c4c::daemon::http::Server server(ioc.get_executor(), options, handler);
+        c4c::infra::http::Server server(ioc.get_executor(), options, handler);
         auto endpoint = server.local_endpoint();
         std::string host = endpoint.address().is_unspecified() ? (endpoint.address().is_v6() ? "[::1]" : "127.0.0.1")
                            : endpoint.address().is_v6()        ? "[" + endpoint.address().to_string() + "]"

@@ -12,10 +12,10 @@
 #endif
 
 #include "collectors/collector.hpp"
-#include "collectors/event.hpp"
-#include "daemon/config.hpp"
-#include "daemon/http/client.hpp"
-#include "daemon/http/server.hpp"
+#include "infra/event.hpp"
+#include "infra/config.hpp"
+#include "infra/http/client.hpp"
+#include "infra/http/server.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -46,7 +46,7 @@
 namespace collector_tests {
 
 namespace asio = boost::asio;
-namespace http = c4c::daemon::http;
+namespace http = c4c::infra::http;
 using namespace std::chrono_literals;
 
 /// The content of a file in the samples folder; fails the test when it cannot be read.
@@ -58,7 +58,7 @@ inline std::string read_sample(std::string_view name)
 }
 
 /// The event's attribute `key`, or nullptr.
-inline const c4c::collectors::Attribute* find_attribute(const c4c::collectors::Event& event, std::string_view key)
+inline const c4c::infra::Attribute* find_attribute(const c4c::infra::Event& event, std::string_view key)
 {
     for (const auto& a : event.attributes) {
         if (a.key == key) {
@@ -69,7 +69,7 @@ inline const c4c::collectors::Attribute* find_attribute(const c4c::collectors::E
 }
 
 /// The event's string attribute `key`; "<absent>" or "<not a string>" otherwise, so that a CHECK shows why.
-inline std::string string_attribute(const c4c::collectors::Event& event, std::string_view key)
+inline std::string string_attribute(const c4c::infra::Event& event, std::string_view key)
 {
     const auto* a = find_attribute(event, key);
     if (a == nullptr) {
@@ -139,14 +139,14 @@ class MemoryStore final : public c4c::collectors::FeedStore {
 public:
     struct Commit {
         std::string feed;
-        std::vector<c4c::collectors::Event> events;  ///< offered
+        std::vector<c4c::infra::Event> events;  ///< offered
         std::size_t stored = 0;                      ///< of those, new
         std::string checkpoint;
         std::string previous_checkpoint;  ///< the feed's checkpoint before this commit
     };
     std::map<std::string, std::string, std::less<>> checkpoints;
     std::set<std::string> ids;
-    std::vector<c4c::collectors::Event> events;  ///< every event stored, in order
+    std::vector<c4c::infra::Event> events;  ///< every event stored, in order
     std::vector<Commit> commits;
     bool accepting_now = true;
     int accepting_calls = 0;
@@ -158,7 +158,7 @@ public:
         return it == checkpoints.end() ? std::string() : it->second;
     }
 
-    c4c::collectors::CommitStatus commit(std::string_view feed, std::span<const c4c::collectors::Event> offered,
+    c4c::collectors::CommitStatus commit(std::string_view feed, std::span<const c4c::infra::Event> offered,
                                          std::string_view checkpoint, std::size_t& stored) override
     {
         stored = 0;
@@ -225,8 +225,8 @@ public:
     Fake fake;
     MemoryStore store;
     RecordingObserver observer;
-    c4c::daemon::C4cConfig c4c;
-    c4c::daemon::SourceConfig source;
+    c4c::infra::C4cConfig c4c;
+    c4c::infra::SourceConfig source;
 
     explicit LoopbackHarness(http::ClientOptions client_options = {})
         : m_server(m_io.get_executor(), http::ServerOptions{},
@@ -236,7 +236,7 @@ public:
         m_server.start();
         c4c.url = "http://127.0.0.1:" + std::to_string(m_server.local_endpoint().port());
         c4c.user = "CRUN_USER";
-        c4c.password = c4c::daemon::Secret("s3cret");
+        c4c.password = c4c::infra::Secret("s3cret");
     }
 
     ~LoopbackHarness()

@@ -20,8 +20,8 @@
 
 using namespace c4c::collectors;
 using namespace collector_tests;
-using c4c::daemon::http::ServerRequest;
-using c4c::daemon::http::ServerResponse;
+using c4c::infra::http::ServerRequest;
+using c4c::infra::http::ServerResponse;
 
 namespace {
 
@@ -331,7 +331,7 @@ public:
 
     Harness()
     {
-        source.name = c4c::daemon::k_source_business_objects;
+        source.name = c4c::infra::k_source_business_objects;
         source.collections = {std::string(k_opportunities)};
         source.page_size = 1000;
         source.lookback = std::chrono::hours(24);
@@ -686,7 +686,7 @@ TEST_CASE("business_objects: poll reads 2,500 rows in keyset pages, exactly once
     for (const auto& target : h.fake.targets) {
         CHECK(target.find("skip") == std::string::npos);
     }
-    CHECK(h.fake.authorizations[0] == c4c::daemon::http::basic_authorization("CRUN_USER", "s3cret"));
+    CHECK(h.fake.authorizations[0] == c4c::infra::http::basic_authorization("CRUN_USER", "s3cret"));
     CHECK(h.observer.reasons == std::vector<std::string>{"", "", ""});
 
     // Each page committed with the greatest change time it holds.

@@ -17,8 +17,8 @@
 namespace fs = std::filesystem;
 using namespace c4c::collectors;
 using namespace collector_tests;
-using c4c::daemon::http::ServerRequest;
-using c4c::daemon::http::ServerResponse;
+using c4c::infra::http::ServerRequest;
+using c4c::infra::http::ServerResponse;
 using json = nlohmann::json;
 
 namespace {
@@ -330,7 +330,7 @@ TEST_CASE("normalize_rta_row: missing key figures and labels")
 
 TEST_CASE("rta_page_url")
 {
-    c4c::daemon::SourceConfig source;
+    c4c::infra::SourceConfig source;
     source.datasource = "RTA_DS";
     source.page_size = 1000;
     const std::string url = rta_page_url("https://my123456.crm.ondemand.com/", source, 1795650072, 2000);
@@ -395,7 +395,7 @@ public:
 
     Harness()
     {
-        source.name = c4c::daemon::k_source_response_time_analysis;
+        source.name = c4c::infra::k_source_response_time_analysis;
         source.datasource = "RTA_DS";
         source.page_size = 2;
         source.lookback = 1h;
@@ -437,7 +437,7 @@ TEST_CASE("poll: $skip paging over three pages; only the last commit moves the c
         CHECK(q.at("$skip") == std::to_string(2 * i));
         CHECK(q.at("$inlinecount") == "allpages");
         CHECK(q.at("$format") == "json");
-        CHECK(h.fake.authorizations[i] == c4c::daemon::http::basic_authorization("CRUN_USER", "s3cret"));
+        CHECK(h.fake.authorizations[i] == c4c::infra::http::basic_authorization("CRUN_USER", "s3cret"));
     }
     CHECK(h.observer.reasons == std::vector<std::string>{"", "", ""});
 

@@ -15,9 +15,9 @@
 namespace soap = c4c::collectors::soap;
 using namespace collector_tests;
 using c4c::collectors::CommitStatus;
-using c4c::collectors::Event;
+using c4c::infra::Event;
 using c4c::collectors::PollOutcome;
-using c4c::collectors::Severity;
+using c4c::infra::Severity;
 using Clock = std::chrono::system_clock;
 
 namespace {
@@ -59,7 +59,7 @@ TEST_CASE("webservice_messages: normalizing the sample's waiting, successful, fa
     {
         const auto& message = page.messages[0];
         const auto event = c4c::collectors::normalize_message("acme-prod", message, k_observed);
-        CHECK(event.id == c4c::collectors::make_event_id("acme-prod", "webservice_messages", "BusinessDocumentMessage",
+        CHECK(event.id == c4c::infra::make_event_id("acme-prod", "webservice_messages", "BusinessDocumentMessage",
                                                          message.id, message.last_change_time_ns));
         CHECK(event.source == "webservice_messages");
         CHECK(event.object_type == "BusinessDocumentMessage");
@@ -341,7 +341,7 @@ public:
 
     Harness() : LoopbackHarness(client_options())
     {
-        source.name = c4c::daemon::k_source_webservice_messages;
+        source.name = c4c::infra::k_source_webservice_messages;
         source.page_size = 2;
         source.lookback = 24h;
         source.overlap = 2min;

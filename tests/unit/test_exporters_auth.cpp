@@ -19,14 +19,14 @@ constexpr std::string_view k_token_path = "/oauth/token";
 constexpr std::string_view k_client_id = "sb-c4c!b12|it-rt-acme";
 constexpr std::string_view k_client_secret = "s3cr:et /+%&=";
 
-c4c::daemon::EndpointConfig oauth_endpoint(const Harness& h)
+c4c::infra::EndpointConfig oauth_endpoint(const Harness& h)
 {
     auto config = h.endpoint(k_logs_path);
     config.use_case = "integration_monitoring";
-    config.auth = c4c::daemon::AuthKind::oauth2;
+    config.auth = c4c::infra::AuthKind::oauth2;
     config.token_url = h.alm.url(k_token_path);
     config.client_id = std::string(k_client_id);
-    config.client_secret = c4c::daemon::Secret(std::string(k_client_secret));
+    config.client_secret = c4c::infra::Secret(std::string(k_client_secret));
     return config;
 }
 
@@ -296,15 +296,15 @@ TEST_CASE("auth kinds: basic header, none sends no header")
 {
     Harness h;
     auto config = h.endpoint(k_logs_path);
-    config.auth = c4c::daemon::AuthKind::basic;
+    config.auth = c4c::infra::AuthKind::basic;
     config.user = "u";
-    config.password = c4c::daemon::Secret("p");
+    config.password = c4c::infra::Secret("p");
     c4c::exporters::Authorizer basic(h.client, config);
-    CHECK(h.run(basic.header()).value() == c4c::daemon::http::basic_authorization("u", "p"));
+    CHECK(h.run(basic.header()).value() == c4c::infra::http::basic_authorization("u", "p"));
     CHECK_FALSE(basic.invalidate());
     CHECK(basic.token_source() == nullptr);
 
-    config.auth = c4c::daemon::AuthKind::none;
+    config.auth = c4c::infra::AuthKind::none;
     c4c::exporters::Authorizer none(h.client, config);
     CHECK(h.run(none.header()).value().empty());
 }

@@ -263,9 +263,9 @@ TEST_CASE("cloud_alm: 401 pauses the endpoint with one clear line, and it resume
     bool accept = false;
     h.alm.respond = [&](const Received&) { return accept ? answer(200) : answer(401, "Unauthorized"); };
     auto config = h.endpoint(k_logs_path);
-    config.auth = c4c::daemon::AuthKind::basic;
+    config.auth = c4c::infra::AuthKind::basic;
     config.user = "alm-user";
-    config.password = c4c::daemon::Secret("pa55-w0rd-secret");
+    config.password = c4c::infra::Secret("pa55-w0rd-secret");
     CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
     Running running;
 
@@ -286,7 +286,7 @@ TEST_CASE("cloud_alm: 401 pauses the endpoint with one clear line, and it resume
         CHECK(co_await eventually([&] { return running.done; }, 1s));
     }());
 
-    CHECK(h.alm.received.front().authorization == c4c::daemon::http::basic_authorization("alm-user", "pa55-w0rd-secret"));
+    CHECK(h.alm.received.front().authorization == c4c::infra::http::basic_authorization("alm-user", "pa55-w0rd-secret"));
     CHECK(observer.failures_of("http_401") >= 2);
     CHECK(outbox.rejected.empty());
     const std::string text = logs.all();

@@ -1,6 +1,6 @@
 #include "exporters/otlp_json.hpp"
 
-#include "daemon/version.hpp"
+#include "infra/version.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -11,9 +11,9 @@
 #include <fstream>
 #include <sstream>
 
-using c4c::collectors::Attribute;
-using c4c::collectors::Event;
-using c4c::collectors::Severity;
+using c4c::infra::Attribute;
+using c4c::infra::Event;
+using c4c::infra::Severity;
 using c4c::exporters::MetricPoint;
 using c4c::exporters::ResourceInfo;
 using nlohmann::json;

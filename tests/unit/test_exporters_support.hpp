@@ -11,10 +11,10 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif
 
-#include "collectors/event.hpp"
-#include "daemon/config.hpp"
-#include "daemon/http/client.hpp"
-#include "daemon/http/server.hpp"
+#include "infra/event.hpp"
+#include "infra/config.hpp"
+#include "infra/http/client.hpp"
+#include "infra/http/server.hpp"
 #include "exporters/batcher.hpp"
 #include "exporters/exporter.hpp"
 #include "exporters/otlp_json.hpp"
@@ -43,7 +43,7 @@
 namespace exporter_tests {
 
 namespace asio = boost::asio;
-namespace http = c4c::daemon::http;
+namespace http = c4c::infra::http;
 namespace exporters = c4c::exporters;
 using namespace std::chrono_literals;
 
@@ -210,7 +210,7 @@ public:
     {
         for (std::size_t i = 0; i < count; ++i) {
             const std::int64_t seq = ++m_last_seq;
-            c4c::collectors::Event event;
+            c4c::infra::Event event;
             event.id = "evt-" + std::to_string(seq);
             event.source = "business_objects";
             event.object_type = "OpportunityCollection";
@@ -337,12 +337,12 @@ public:
         }
     }
 
-    c4c::daemon::EndpointConfig endpoint(std::string_view path = "/api/calm-logs/v1/logs") const
+    c4c::infra::EndpointConfig endpoint(std::string_view path = "/api/calm-logs/v1/logs") const
     {
-        c4c::daemon::EndpointConfig config;
+        c4c::infra::EndpointConfig config;
         config.use_case = "business_process_monitoring";
         config.url = alm.url(path);
-        config.auth = c4c::daemon::AuthKind::none;
+        config.auth = c4c::infra::AuthKind::none;
         config.gzip = false;
         config.timeout = 5s;
         return config;

@@ -1,0 +1,100 @@
+#pragma once
+
+// An HTTP/1.1 client on Beast for C4C and Cloud ALM: http:// and https:// (certificate and host name
+// always verified, SNI), keep-alive connections reused per host, a bound on concurrent requests, one
+// deadline over each whole exchange (connect to last body byte), and a cap on the response body.
+// Runs on the executor it was created with (the daemon's single event-loop thread): not thread-safe.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace c4c::infra::http {
+
+enum class Method { get, post };
+
+struct Request {
+    Method method = Method::get;
+    std::string url;  ///< absolute http:// or https:// URL, query already percent-encoded
+    std::vector<std::pair<std::string, std::string>> headers;  ///< e.g. Authorization, Content-Type
+    std::string body;
+};
+
+struct Response {
+    unsigned status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    /// First header of that name (case-insensitive), or nullopt.
+    std::optional<std::string> header(std::string_view name) const;
+};
+
+/// Why an exchange failed (besides an HTTP status, which is a successful exchange).
+enum class Errc {
+    invalid_url = 1,
+    resolve_failed,
+    connect_failed,
+    tls_failed,        ///< handshake or certificate verification failed
+    timeout,           ///< the whole-exchange deadline passed
+    connection_closed, ///< the peer closed or reset before a complete response
+    protocol_error,    ///< malformed HTTP (bad status line, bad chunked encoding, ...)
+    body_too_large,    ///< the response body exceeded ClientOptions::max_body_bytes
+    cancelled,         ///< the client was closed or the operation cancelled (shutdown)
+    certificate_expired,    ///< the server's certificate (or one in its chain) expired or is not yet valid
+    certificate_wrong_host, ///< the server's certificate names another host
+    certificate_untrusted,  ///< the server's certificate chains to no trusted CA (self-signed, ca_file missing)
+};
+const boost::system::error_category& error_category();
+boost::system::error_code make_error_code(Errc e);
+/// Short metric-label-friendly name: "timeout", "tls" (every TLS and certificate failure), "connect", ...
+const char* reason_label(const boost::system::error_code& ec);
+
+struct ClientOptions {
+    std::chrono::milliseconds timeout{std::chrono::seconds(30)};  ///< per whole exchange
+    int max_connections = 4;                  ///< concurrent exchanges; further ones wait their turn
+    std::size_t max_body_bytes = 64u << 20;   ///< larger responses fail with Errc::body_too_large
+    std::string ca_file;                      ///< extra PEM trust anchor besides the system store
+    std::string user_agent = "c4c-alm-collector";
+};
+
+/// One client per peer group (a C4C tenant, or a Cloud ALM endpoint). Redirects are never followed.
+class Client {
+public:
+    /// Throws std::runtime_error when `ca_file` cannot be loaded (start-up only).
+    Client(boost::asio::any_io_executor executor, ClientOptions options);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    /// Performs one exchange. Any HTTP status is a success; errors are Errc values. A stale pooled
+    /// connection that the peer closed is retried once on a fresh connection (requests are idempotent
+    /// from the daemon's point of view). Waits for a free slot when max_connections are busy (the wait
+    /// counts against the deadline).
+    boost::asio::awaitable<boost::system::result<Response>> send(Request request);
+
+    /// Closes idle connections and makes pending and future sends fail with Errc::cancelled.
+    void close();
+
+    const ClientOptions& options() const;
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> m_impl;
+};
+
+/// "Basic base64(user:password)".
+std::string basic_authorization(std::string_view user, std::string_view password);
+
+} // namespace c4c::infra::http
+
+namespace boost::system {
+template <> struct is_error_code_enum<c4c::infra::http::Errc> : std::true_type {};
+} // namespace boost::system

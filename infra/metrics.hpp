@@ -1,0 +1,81 @@
+#pragma once
+
+// The daemon's Prometheus surface (CONTRACT.md section 6), on a prometheus-cpp core registry. Metric
+// handles are looked up once per (tenant, source) or (tenant, endpoint) and kept by their owners.
+// Used from the event loop only.
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace c4c::infra {
+
+/// Handles for one source of one tenant.
+struct SourceMetrics {
+    prometheus::Gauge* up = nullptr;
+    prometheus::Counter* records = nullptr;
+    prometheus::Gauge* last_success = nullptr;
+    prometheus::Histogram* request_duration = nullptr;
+    prometheus::Counter* failed_messages = nullptr;
+    prometheus::Gauge* blocked = nullptr;  ///< 1 while its endpoint's outbox is full
+    prometheus::Histogram* schedule_lag = nullptr;  ///< actual poll start minus planned start, seconds
+    std::function<prometheus::Counter&(std::string_view reason)> errors;
+};
+
+/// Handles for one endpoint of one tenant.
+struct EndpointMetrics {
+    prometheus::Gauge* outbox_events = nullptr;
+    prometheus::Gauge* outbox_bytes = nullptr;
+    prometheus::Gauge* oldest_age = nullptr;
+    prometheus::Counter* sent = nullptr;
+    prometheus::Counter* rejected = nullptr;
+    prometheus::Gauge* paused = nullptr;
+    prometheus::Histogram* send_duration = nullptr;
+    std::function<prometheus::Counter&(std::string_view reason)> failures;
+};
+
+class Metrics {
+public:
+    Metrics();
+    SourceMetrics source(const std::string& tenant, const std::string& source);
+    EndpointMetrics endpoint(const std::string& tenant, const std::string& endpoint);
+    /// Sets the hook that runs before each scrape, to refresh gauges read from elsewhere (outbox depth
+    /// and age). Replaces any earlier hook.
+    void on_scrape(std::function<void()> refresh);
+    /// The Prometheus text exposition format (version 0.0.4).
+    std::string serialize();
+
+private:
+    std::shared_ptr<prometheus::Registry> m_registry;
+    prometheus::Family<prometheus::Gauge>& m_source_up;
+    prometheus::Family<prometheus::Counter>& m_source_records;
+    prometheus::Family<prometheus::Counter>& m_source_errors;
+    prometheus::Family<prometheus::Gauge>& m_source_last_success;
+    prometheus::Family<prometheus::Histogram>& m_source_duration;
+    prometheus::Family<prometheus::Counter>& m_source_failed_messages;
+    prometheus::Family<prometheus::Gauge>& m_source_blocked;
+    prometheus::Family<prometheus::Histogram>& m_source_schedule_lag;
+    prometheus::Family<prometheus::Gauge>& m_outbox_events;
+    prometheus::Family<prometheus::Gauge>& m_outbox_bytes;
+    prometheus::Family<prometheus::Gauge>& m_outbox_oldest;
+    prometheus::Family<prometheus::Counter>& m_sent;
+    prometheus::Family<prometheus::Counter>& m_send_failures;
+    prometheus::Family<prometheus::Counter>& m_rejected;
+    prometheus::Family<prometheus::Gauge>& m_paused;
+    prometheus::Family<prometheus::Histogram>& m_send_duration;
+    std::function<void()> m_refresh;
+};
+
+/// Seconds since the epoch, for *_timestamp_seconds gauges.
+double unix_seconds(std::chrono::system_clock::time_point t);
+
+} // namespace c4c::infra

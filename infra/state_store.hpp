@@ -1,0 +1,170 @@
+#pragma once
+
+// The durable state of the daemon: one SQLite database in WAL mode under `state_dir`.
+//
+//   outbox_chunks events waiting for their endpoint, oldest first. The new events of one page are
+//               one chunk (or a few, each at most 1 MiB packed): their ids and OTLP logRecords packed
+//               and deflated together into one row. Each event has a seq, dense per endpoint; a chunk
+//               holds first_seq..last_seq. endpoints.delivered is the endpoint's watermark: every event
+//               at or below it was accepted (or moved aside). Taking a batch out moves the watermark
+//               and deletes the chunks wholly below it: one row written per batch, one deleted per
+//               page. (A row per event made SQLite write every payload twice, WAL and database file,
+//               and rebalance its B-tree after nearly every delivered row.) Deflated, a page of OTLP
+//               JSON takes about a tenth of its size on disk.
+//   outbox_gaps events taken out ahead of the watermark (a batch accepted while the one before it
+//               failed), skipped by peek() until the watermark reaches them
+//   seen        every event.id ever stored, keyed by (record time, event.id) (pruned once no overlap
+//               window can re-read it), so that re-reading an overlap window never enqueues a record
+//               state twice, even after delivery
+//   checkpoints where each feed resumes
+//   rejected    events an endpoint refused for good, kept for the operator
+//
+// A page of events and its feed's new checkpoint are written in one transaction (commit_page), so
+// after a crash either both are there or neither is, and the feed re-reads what was lost.
+// synchronous=NORMAL in WAL mode survives any process crash (kill -9); after a power loss the last
+// transactions may roll back together with their checkpoints and are fetched again from C4C.
+//
+// Not thread-safe: used from the event loop only. Statements are short (one page, one batch). The
+// checkpoints (copying committed WAL frames into the database file, then fsync) run on a thread of the
+// store's own with its own connection, so the event loop never waits for them; a large page is
+// deflated on another while the loop inserts its ids into `seen` (joined before commit_page returns).
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace c4c::infra {
+
+/// One event ready to be stored.
+struct PendingEvent {
+    std::string_view event_id;
+    std::int64_t record_time_ns = 0;  ///< event.time_unix_nano: one event.id always comes with one time
+    std::string_view payload;  ///< encoded OTLP logRecord JSON
+};
+
+/// One stored event, as handed to an exporter (exporters::OutboxRow) and given back when it leaves.
+struct StoredEvent {
+    std::int64_t seq = 0;  ///< its place in its endpoint's queue
+    std::string event_id;
+    std::string payload;   ///< its OTLP logRecord: a complete JSON object, one element of `logRecords`
+};
+
+/// Queue figures of one endpoint, kept in memory and exact.
+struct OutboxFigures {
+    std::size_t events = 0;
+    std::size_t bytes = 0;
+    std::size_t rejected = 0;  ///< rows in the rejected table
+};
+
+enum class CommitResult { committed, failed };
+
+class WalCheckpointer;
+class Statements;
+class PackThread;
+
+class StateStore {
+public:
+    /// Opens (creating when missing) `<dir>/state.db`, creating `dir` with mode 0700 when missing.
+    /// Throws std::runtime_error naming the path and SQLite's message when it cannot.
+    explicit StateStore(const std::filesystem::path& dir);
+    /// Opens an existing store read-only (for --dry-run); nullptr when there is none.
+    static std::unique_ptr<StateStore> open_read_only(const std::filesystem::path& dir);
+    ~StateStore();
+    StateStore(const StateStore&) = delete;
+    StateStore& operator=(const StateStore&) = delete;
+
+    /// A stable small id for (tenant, use case), created on first use. -1 when the store failed.
+    std::int64_t endpoint_id(std::string_view tenant, std::string_view use_case);
+
+    /// The feed's checkpoint, or "" when none.
+    std::string checkpoint(std::string_view feed);
+
+    /// In one transaction: inserts every event whose id was never stored before into `endpoint`'s
+    /// outbox and sets the feed's checkpoint. `stored` receives how many were new.
+    CommitResult commit_page(std::string_view feed, std::int64_t endpoint, std::span<const PendingEvent> events,
+                             std::string_view checkpoint, std::size_t& stored);
+
+    /// Oldest rows of `endpoint` with a seq above `after`: at most `max_events`, and stopping before
+    /// `max_bytes` of payload would be exceeded (at least one row when any is queued).
+    std::vector<StoredEvent> peek(std::int64_t endpoint, std::size_t max_events, std::size_t max_bytes,
+                                  std::int64_t after = 0);
+
+    /// Takes delivered events of `endpoint` out (the oldest at the cost of one row; others are recorded
+    /// as a gap ahead of the watermark). False when the store failed.
+    bool remove(std::int64_t endpoint, std::span<const StoredEvent> events);
+
+    /// Moves one row into the rejected table with the endpoint's answer.
+    bool reject(std::int64_t endpoint, const StoredEvent& row, std::string_view answer);
+
+    OutboxFigures figures(std::int64_t endpoint) const;
+
+    /// Enqueue time of the oldest queued row of `endpoint`, if any.
+    std::optional<std::chrono::system_clock::time_point> oldest(std::int64_t endpoint);
+
+    /// Forgets seen event ids whose record time is before `horizon` (no overlap window reaches them).
+    /// Returns how many were removed.
+    std::size_t prune_seen(std::chrono::system_clock::time_point horizon);
+
+    /// How many WAL checkpoints the checkpoint thread completed.
+    std::uint64_t wal_checkpoints() const;
+
+    /// Frees the page cache's unused pages (after a burst; the next reads come from the OS's cache).
+    void release_memory();
+
+    /// The database file.
+    const std::filesystem::path& file() const { return m_file; }
+
+private:
+    StateStore(const std::filesystem::path& file, bool read_only);
+    void open(bool read_only);
+    void migrate();
+    void migrate_outbox();
+    sqlite3_stmt* prepare(const char* sql);
+    bool exec(const char* sql);
+    void log_failure(std::string_view what) const;
+
+    struct Chunk;
+    struct Queue;
+    struct Removal;
+    struct PackedChunk;
+    class Packer;
+    Queue& queue(std::int64_t endpoint);
+    bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, const PackedChunk& packed,
+                     std::int64_t enqueued_at, std::vector<Chunk>& stored);
+    const std::string* unpack(const Chunk& chunk);
+    bool take(Queue& queue, std::int64_t first, std::int64_t last, std::size_t bytes, Removal& removal);
+    bool commit_removal(std::int64_t endpoint, Queue& queue, Removal& removal,
+                        const std::function<bool()>& also = {});
+    bool write_removal(std::int64_t endpoint, const Queue& queue, Removal& removal);
+    void apply_removal(Queue& queue, Removal& removal);
+    void load_queues();
+    void count_queued(Queue& queue);
+
+    std::filesystem::path m_file;
+    sqlite3* m_db = nullptr;
+    int m_schema = 0;  ///< the file's schema version when opened
+    std::unique_ptr<Statements> m_statements;
+    std::map<std::int64_t, std::unique_ptr<Queue>> m_queues;
+    std::unique_ptr<Packer> m_packer;
+    std::unique_ptr<PackThread> m_pack_thread;
+    struct Unpacked {
+        std::int64_t chunk = 0;  ///< outbox_chunks.id, 0 when empty
+        std::string data;
+    };
+    Unpacked m_unpacked[2];  ///< the chunks unpacked last (a batch spans two; both lanes read the same)
+    std::size_t m_unpacked_next = 0;
+    std::unique_ptr<WalCheckpointer> m_checkpointer;  ///< none when read-only
+};
+
+} // namespace c4c::infra

@@ -1,0 +1,529 @@
+#include "infra/state_store.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <chrono>
+#include <random>
+#include <thread>
+#include <string>
+#include <vector>
+
+using c4c::infra::CommitResult;
+using c4c::infra::PendingEvent;
+using c4c::infra::StateStore;
+using c4c::infra::StoredEvent;
+
+namespace {
+
+struct TempDir {
+    std::filesystem::path path;
+    TempDir()
+    {
+        std::random_device random;
+        path = std::filesystem::temp_directory_path() / ("c4c-store-test-" + std::to_string(random()));
+        std::filesystem::remove_all(path);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+std::vector<PendingEvent> pending(const std::vector<std::string>& ids, const std::vector<std::string>& payloads)
+{
+    std::vector<PendingEvent> events;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        events.push_back(PendingEvent{ids[i], static_cast<std::int64_t>(1000 + i), payloads[i]});
+    }
+    return events;
+}
+
+// The tables schemas 1 and 2 had alike (they differ in `seen`).
+const char* const k_schema_1_and_2_tables = R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE endpoints (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, use_case TEXT NOT NULL, UNIQUE (tenant, use_case));
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+    record_time INTEGER NOT NULL, enqueued_at INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX outbox_by_endpoint ON outbox (endpoint, seq);
+CREATE TABLE checkpoints (feed TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE rejected (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+    payload TEXT NOT NULL, answer TEXT NOT NULL, rejected_at INTEGER NOT NULL);
+)sql";
+
+/// Writes a state.db of schema 1 or 2 into `dir`: the tables both had, then `sql` (its `seen` and its
+/// rows), through a connection of the test's own.
+void write_old_store(const std::filesystem::path& dir, const char* sql)
+{
+    std::filesystem::create_directories(dir);
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir / "state.db").c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, k_schema_1_and_2_tables, nullptr, nullptr, nullptr) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
+} // namespace
+
+TEST_CASE("state store: a page and its checkpoint are committed together and survive a reopen")
+{
+    TempDir dir;
+    std::vector<std::string> ids{"a", "b", "c"};
+    std::vector<std::string> payloads{R"({"n":1})", R"({"n":2})", R"({"n":3})"};
+    std::int64_t endpoint = 0;
+    {
+        StateStore store(dir.path);
+        endpoint = store.endpoint_id("acme", "business_process_monitoring");
+        REQUIRE(endpoint > 0);
+        CHECK(store.endpoint_id("acme", "business_process_monitoring") == endpoint);
+        CHECK(store.checkpoint("acme/business_objects/Lead") == "");
+        std::size_t stored = 0;
+        auto events = pending(ids, payloads);
+        REQUIRE(store.commit_page("acme/business_objects/Lead", endpoint, events, "1700", stored) ==
+                CommitResult::committed);
+        CHECK(stored == 3);
+        CHECK(store.figures(endpoint).events == 3);
+        CHECK(store.figures(endpoint).bytes == 21);
+    }
+    StateStore reopened(dir.path);
+    CHECK(reopened.checkpoint("acme/business_objects/Lead") == "1700");
+    CHECK(reopened.figures(endpoint).events == 3);
+    auto rows = reopened.peek(endpoint, 10, 1 << 20);
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[0].event_id == "a");
+    CHECK(rows[2].payload == R"({"n":3})");
+    CHECK(rows[0].seq < rows[1].seq);
+}
+
+TEST_CASE("state store: an event id is stored once, even after it was delivered")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    auto endpoint = store.endpoint_id("acme", "integration_monitoring");
+    std::vector<std::string> ids{"x", "y"};
+    std::vector<std::string> payloads{"{}", "{}"};
+    auto events = pending(ids, payloads);
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("f", endpoint, events, "1", stored) == CommitResult::committed);
+    CHECK(stored == 2);
+    REQUIRE(store.commit_page("f", endpoint, events, "2", stored) == CommitResult::committed);
+    CHECK(stored == 0);
+    CHECK(store.checkpoint("f") == "2");
+
+    auto rows = store.peek(endpoint, 10, 1 << 20);
+    REQUIRE(store.remove(endpoint, rows));
+    CHECK(store.figures(endpoint).events == 0);
+    REQUIRE(store.commit_page("f", endpoint, events, "3", stored) == CommitResult::committed);
+    CHECK(stored == 0);
+    CHECK(store.peek(endpoint, 10, 1 << 20).empty());
+}
+
+TEST_CASE("state store: peek respects event and byte limits, endpoints are separate")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    auto first = store.endpoint_id("acme", "business_process_monitoring");
+    auto second = store.endpoint_id("other", "business_process_monitoring");
+    CHECK(first != second);
+    std::vector<std::string> ids, payloads;
+    for (int i = 0; i < 10; ++i) {
+        ids.push_back("id" + std::to_string(i));
+        payloads.push_back(std::string(100, 'p'));
+    }
+    auto events = pending(ids, payloads);
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("f", first, events, "1", stored) == CommitResult::committed);
+    CHECK(store.peek(first, 4, 1 << 20).size() == 4);
+    CHECK(store.peek(first, 100, 350).size() == 3);
+    CHECK(store.peek(first, 100, 10).size() == 1);  // one row always goes, even when alone too large
+    CHECK(store.peek(second, 100, 1 << 20).empty());
+    CHECK(store.oldest(first).has_value());
+    CHECK_FALSE(store.oldest(second).has_value());
+}
+
+TEST_CASE("state store: a refused event moves to the rejected table and stays on disk")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    auto endpoint = store.endpoint_id("acme", "real_user_monitoring");
+    std::vector<std::string> ids{"good", "poison"};
+    std::vector<std::string> payloads{"{}", R"({"bad":true})"};
+    auto events = pending(ids, payloads);
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("f", endpoint, events, "1", stored) == CommitResult::committed);
+    auto rows = store.peek(endpoint, 10, 1 << 20);
+    REQUIRE(store.reject(endpoint, rows[1], "HTTP 400: invalid record"));
+    CHECK(store.figures(endpoint).events == 1);
+    CHECK(store.figures(endpoint).rejected == 1);
+
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(store.file().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT event_id, answer FROM rejected", -1, &statement, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0))) == "poison");
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(statement, 1))) == "HTTP 400: invalid record");
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+}
+
+TEST_CASE("state store: pruning forgets only ids older than the horizon")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    std::vector<std::string> ids{"old", "new"};
+    std::vector<std::string> payloads{"{}", "{}"};
+    std::vector<PendingEvent> events{PendingEvent{ids[0], 1'000'000'000, payloads[0]},
+                                     PendingEvent{ids[1], 3'000'000'000, payloads[1]}};
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("f", endpoint, events, "1", stored) == CommitResult::committed);
+    auto horizon = std::chrono::system_clock::time_point(std::chrono::seconds(2));
+    CHECK(store.prune_seen(horizon) == 1);
+    REQUIRE(store.commit_page("f", endpoint, events, "2", stored) == CommitResult::committed);
+    CHECK(stored == 1);  // "old" is accepted again, "new" is still known
+}
+
+TEST_CASE("state store: a schema 1 file is migrated, keeping its seen ids, outbox and checkpoints")
+{
+    TempDir dir;
+    {
+        const char* v1 = R"sql(
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO endpoints VALUES (1, 'acme', 'business_process_monitoring');
+INSERT INTO outbox VALUES (7, 1, 'queued', 2000, 0, '{"q":1}');
+CREATE TABLE seen (event_id TEXT PRIMARY KEY, record_time INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX seen_by_time ON seen (record_time);
+INSERT INTO seen VALUES ('delivered', 1000), ('queued', 2000);
+INSERT INTO checkpoints VALUES ('f', '42', 0);
+)sql";
+        write_old_store(dir.path, v1);
+    }
+    StateStore store(dir.path);
+    const auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    CHECK(endpoint == 1);
+    CHECK(store.checkpoint("f") == "42");
+    CHECK(store.figures(endpoint).events == 1);
+    std::vector<std::string> ids{"delivered", "queued", "new"};
+    std::vector<std::string> payloads{"{}", "{}", "{}"};
+    std::vector<PendingEvent> events{PendingEvent{ids[0], 1000, payloads[0]}, PendingEvent{ids[1], 2000, payloads[1]},
+                                     PendingEvent{ids[2], 3000, payloads[2]}};
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("f", endpoint, events, "43", stored) == CommitResult::committed);
+    CHECK(stored == 1);
+    const auto rows = store.peek(endpoint, 10, 1 << 20);
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].event_id == "queued");
+    CHECK(rows[1].event_id == "new");
+    CHECK(store.prune_seen(std::chrono::system_clock::time_point(std::chrono::microseconds(2))) == 1);
+}
+
+TEST_CASE("state store: read-only open of a missing store gives nothing and creates nothing")
+{
+    TempDir dir;
+    CHECK(StateStore::open_read_only(dir.path) == nullptr);
+    CHECK_FALSE(std::filesystem::exists(dir.path));
+}
+
+TEST_CASE("state store: the WAL is checkpointed by the store's own thread, and nothing is lost")
+{
+    TempDir dir;
+    // Chunks are deflated, and this test needs the WAL to fill: each event gets its own slice of random
+    // bytes (deflate finds nothing to shorten).
+    std::mt19937 random(7);
+    std::string noise(std::size_t{8} << 20, ' ');
+    for (auto& c : noise) {
+        c = static_cast<char>(random());
+    }
+    auto payload_of = [&](std::size_t n) { return std::string_view(noise).substr((n * 4001) % (noise.size() - 4000), 4000); };
+    constexpr std::size_t k_pages = 40;
+    constexpr std::size_t k_page_events = 500;  // 40 pages of 2 MB: some 6000 WAL frames of 16 KiB
+    std::int64_t endpoint = 0;
+    {
+        StateStore store(dir.path);
+        endpoint = store.endpoint_id("acme", "business_process_monitoring");
+        for (std::size_t page = 0; page < k_pages; ++page) {
+            std::vector<std::string> ids;
+            for (std::size_t i = 0; i < k_page_events; ++i) {
+                ids.push_back("p" + std::to_string(page) + "-" + std::to_string(i));
+            }
+            std::vector<PendingEvent> events;
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                events.push_back(PendingEvent{ids[i], static_cast<std::int64_t>(page * k_page_events + i),
+                                              payload_of(page * k_page_events + i)});
+            }
+            std::size_t stored = 0;
+            REQUIRE(store.commit_page("acme/bo/Lead", endpoint, events, std::to_string(page), stored) ==
+                    CommitResult::committed);
+            REQUIRE(stored == k_page_events);
+        }
+        // The thread was woken past 1000 frames; it runs on its own, so give it a moment.
+        for (int i = 0; i < 500 && store.wal_checkpoints() == 0; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        CHECK(store.wal_checkpoints() >= 1);
+        // The log restarted instead of growing by all 80 MB written: the committing thread completes a
+        // checkpoint past 4000 frames (64 MiB), and the log is cut back to 64 MiB when it restarts.
+        CHECK(std::filesystem::file_size(dir.path / "state.db-wal") <= std::uint64_t{66} << 20);
+    }
+    StateStore reopened(dir.path);
+    CHECK(reopened.checkpoint("acme/bo/Lead") == std::to_string(k_pages - 1));
+    CHECK(reopened.figures(endpoint).events == k_pages * k_page_events);
+    const auto rows = reopened.peek(endpoint, 5, 1 << 20);
+    REQUIRE(rows.size() == 5);
+    CHECK(rows[0].event_id == "p0-0");
+    CHECK(rows[0].payload == payload_of(0));
+    CHECK(rows[4].payload == payload_of(4));
+}
+
+namespace {
+
+// Rows of outbox_chunks in the store's file, read through a connection of the test's own.
+int chunk_rows(const std::filesystem::path& file)
+{
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox_chunks", -1, &statement, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+    const int count = sqlite3_column_int(statement, 0);
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return count;
+}
+
+// Commits `count` events named prefix0, prefix1, ... with `payload` in one page.
+void commit_events(StateStore& store, std::int64_t endpoint, const std::string& prefix, std::size_t count,
+                   const std::string& payload, std::int64_t first_time = 0)
+{
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < count; ++i) {
+        ids.push_back(prefix + std::to_string(i));
+    }
+    std::vector<PendingEvent> events;
+    for (std::size_t i = 0; i < count; ++i) {
+        events.push_back(PendingEvent{ids[i], first_time + static_cast<std::int64_t>(i), payload});
+    }
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("feed", endpoint, events, prefix, stored) == CommitResult::committed);
+    REQUIRE(stored == count);
+}
+
+// Takes the `count` oldest events out as delivered, checking they are the expected ones.
+void deliver(StateStore& store, std::int64_t endpoint, std::size_t count, const std::string& first_id)
+{
+    const auto rows = store.peek(endpoint, count, std::size_t{1} << 30);
+    REQUIRE(rows.size() == count);
+    CHECK(rows.front().event_id == first_id);
+    REQUIRE(store.remove(endpoint, rows));
+}
+
+} // namespace
+
+TEST_CASE("state store: delivered chunks are deleted, and the delivered watermark survives a reopen")
+{
+    TempDir dir;
+    const std::string payload(50, 'p');
+    std::int64_t endpoint = 0;
+    {
+        StateStore store(dir.path);
+        endpoint = store.endpoint_id("acme", "business_process_monitoring");
+        commit_events(store, endpoint, "a", 5000, payload, 0);  // one chunk per page
+        commit_events(store, endpoint, "b", 5000, payload, 10'000);
+        commit_events(store, endpoint, "c", 5000, payload, 20'000);
+        CHECK(chunk_rows(store.file()) == 3);
+        CHECK(store.figures(endpoint).events == 15000);
+        deliver(store, endpoint, 6000, "a0");
+        CHECK(store.figures(endpoint).events == 9000);
+        CHECK(store.figures(endpoint).bytes == 9000 * payload.size());
+        CHECK(chunk_rows(store.file()) == 2);  // the second still holds b1000..b4999
+    }
+    {
+        StateStore store(dir.path);
+        CHECK(store.figures(endpoint).events == 9000);
+        CHECK(store.figures(endpoint).bytes == 9000 * payload.size());
+        deliver(store, endpoint, 4000, "b1000");
+        CHECK(chunk_rows(store.file()) == 1);
+        deliver(store, endpoint, 5000, "c0");
+        CHECK(store.figures(endpoint).events == 0);
+        CHECK(store.figures(endpoint).bytes == 0);
+        CHECK(chunk_rows(store.file()) == 0);
+        CHECK(store.peek(endpoint, 10, 1 << 20).empty());
+        CHECK_FALSE(store.oldest(endpoint).has_value());
+        // Delivered events are still known as seen, and new ones queue behind the watermark.
+        std::vector<std::string> ids{"c0", "d0"};
+        std::vector<std::string> payloads{payload, payload};
+        auto events = pending(ids, payloads);
+        events[0].record_time_ns = 20'000;
+        std::size_t stored = 0;
+        REQUIRE(store.commit_page("feed", endpoint, events, "d", stored) == CommitResult::committed);
+        CHECK(stored == 1);
+        const auto rows = store.peek(endpoint, 10, 1 << 20);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].event_id == "d0");
+    }
+    StateStore reopened(dir.path);
+    const auto rows = reopened.peek(endpoint, 10, 1 << 20);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].event_id == "d0");
+    CHECK(reopened.figures(endpoint).events == 1);
+}
+
+TEST_CASE("state store: a large page is cut into chunks of at most 1 MiB, read back in order across them")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    const auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    std::mt19937 random(42);
+    std::vector<std::string> ids, payloads;
+    for (int i = 0; i < 600; ++i) {
+        ids.push_back("big" + std::to_string(i));
+        std::string payload(4000, ' ');
+        for (auto& c : payload) {
+            c = static_cast<char>('!' + random() % 90);
+        }
+        payloads.push_back(std::move(payload));
+    }
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("feed", endpoint, pending(ids, payloads), "1", stored) == CommitResult::committed);
+    CHECK(stored == 600);
+    CHECK(chunk_rows(store.file()) == 3);  // 2.4 MB of events
+    std::size_t read = 0;
+    std::int64_t after = 0;
+    while (read < 600) {
+        const auto rows = store.peek(endpoint, 70, std::size_t{1} << 30, after);  // batches across chunk ends
+        REQUIRE_FALSE(rows.empty());
+        for (const auto& row : rows) {
+            REQUIRE(row.event_id == ids[read]);
+            REQUIRE(row.payload == payloads[read]);
+            ++read;
+        }
+        after = rows.back().seq;
+    }
+    CHECK(store.peek(endpoint, 10, 1 << 20, after).empty());
+}
+
+TEST_CASE("state store: events taken out of the middle of a queue are deleted, the rest keeps its order")
+{
+    TempDir dir;
+    std::int64_t endpoint = 0;
+    {
+        StateStore store(dir.path);
+        endpoint = store.endpoint_id("acme", "integration_monitoring");
+        commit_events(store, endpoint, "m", 10, "{}");
+        const auto rows = store.peek(endpoint, 10, 1 << 20);
+        REQUIRE(rows.size() == 10);
+        const std::vector<StoredEvent> middle{rows[3], rows[4], rows[7]};
+        REQUIRE(store.remove(endpoint, middle));
+        CHECK_FALSE(store.remove(endpoint, std::vector<StoredEvent>{rows[4]}));  // not queued any more
+        CHECK(store.figures(endpoint).events == 7);
+        REQUIRE(store.reject(endpoint, rows[5], "HTTP 400"));
+        CHECK(store.figures(endpoint).events == 6);
+        // Then the head: the watermark moves past the gap the middle left.
+        const std::vector<StoredEvent> head{rows[0], rows[1], rows[2]};
+        REQUIRE(store.remove(endpoint, head));
+        CHECK(store.figures(endpoint).events == 3);
+        CHECK_FALSE(store.reject(endpoint, rows[4], "gone already"));  // not queued any more
+        CHECK(store.figures(endpoint).rejected == 1);
+    }
+    StateStore reopened(dir.path);
+    CHECK(reopened.figures(endpoint).events == 3);
+    CHECK(reopened.figures(endpoint).rejected == 1);
+    const auto rows = reopened.peek(endpoint, 10, 1 << 20);
+    REQUIRE(rows.size() == 3);
+    CHECK(rows[0].event_id == "m6");
+    CHECK(rows[1].event_id == "m8");
+    CHECK(rows[2].event_id == "m9");
+}
+
+TEST_CASE("state store: a schema 2 file is migrated, each endpoint's queue keeping its events and order")
+{
+    TempDir dir;
+    {
+        const char* v2 = R"sql(
+INSERT INTO meta VALUES ('schema_version', '2');
+INSERT INTO endpoints VALUES (1, 'acme', 'business_process_monitoring'), (2, 'acme', 'integration_monitoring');
+INSERT INTO outbox VALUES (3, 1, 'bpm-1', 100, 5000, '{"b":1}'), (4, 2, 'iem-1', 100, 6000, '{"i":1}'),
+    (5, 1, 'bpm-2', 200, 7000, CAST('{"b":2}' AS BLOB)), (9, 2, 'iem-2', 300, 8000, '{"i":2}');
+CREATE TABLE seen (record_time INTEGER NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (record_time, event_id)) WITHOUT ROWID;
+INSERT INTO seen VALUES (100, 'bpm-1'), (100, 'iem-1'), (200, 'bpm-2'), (300, 'iem-2');
+INSERT INTO checkpoints VALUES ('f', '42', 0);
+INSERT INTO rejected VALUES (1, 2, 'poison', '{}', 'HTTP 400', 0);
+)sql";
+        write_old_store(dir.path, v2);
+    }
+    {
+        StateStore store(dir.path);
+        CHECK(store.checkpoint("f") == "42");
+        const auto bpm = store.endpoint_id("acme", "business_process_monitoring");
+        const auto iem = store.endpoint_id("acme", "integration_monitoring");
+        CHECK(store.figures(bpm).events == 2);
+        CHECK(store.figures(bpm).bytes == 14);
+        CHECK(store.figures(iem).events == 2);
+        CHECK(store.figures(iem).rejected == 1);
+        CHECK(store.oldest(bpm) == std::chrono::system_clock::time_point(std::chrono::milliseconds(5000)));
+        auto rows = store.peek(bpm, 10, 1 << 20);
+        REQUIRE(rows.size() == 2);
+        CHECK(rows[0].event_id == "bpm-1");
+        CHECK(rows[0].payload == R"({"b":1})");
+        CHECK(rows[1].payload == R"({"b":2})");
+        REQUIRE(store.remove(bpm, std::vector<StoredEvent>{rows[0]}));
+        commit_events(store, bpm, "bpm-new-", 1, "{}", 400);
+        rows = store.peek(bpm, 10, 1 << 20);
+        REQUIRE(rows.size() == 2);
+        CHECK(rows[0].event_id == "bpm-2");
+        CHECK(rows[1].event_id == "bpm-new-0");
+        CHECK(rows[0].seq < rows[1].seq);
+    }
+    StateStore reopened(dir.path);
+    const auto bpm = reopened.endpoint_id("acme", "business_process_monitoring");
+    const auto iem = reopened.endpoint_id("acme", "integration_monitoring");
+    CHECK(reopened.figures(bpm).events == 2);
+    const auto iem_rows = reopened.peek(iem, 10, 1 << 20);
+    REQUIRE(iem_rows.size() == 2);
+    CHECK(iem_rows[0].event_id == "iem-1");
+    CHECK(iem_rows[1].event_id == "iem-2");
+    std::size_t stored = 0;
+    std::vector<std::string> ids{"iem-2"};
+    std::vector<std::string> payloads{"{}"};
+    std::vector<PendingEvent> again{PendingEvent{ids[0], 300, payloads[0]}};
+    REQUIRE(reopened.commit_page("f", iem, again, "43", stored) == CommitResult::committed);
+    CHECK(stored == 0);  // seen ids came through the migration
+}
+
+TEST_CASE("state store: a large page with ids seen before stores only its new events, in order")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    const auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    // 100 events of 1 kB: large enough to be packed on the store's second thread.
+    auto page = [](int first) {
+        std::vector<std::string> ids, payloads;
+        for (int i = first; i < first + 100; ++i) {
+            ids.push_back("e" + std::to_string(i));
+            payloads.push_back(std::to_string(i) + std::string(1000, 'x'));
+        }
+        return std::pair{ids, payloads};
+    };
+    auto [ids_a, payloads_a] = page(0);
+    auto [ids_b, payloads_b] = page(50);  // e50..e99 were in the first page
+    auto events_a = pending(ids_a, payloads_a);
+    auto events_b = pending(ids_b, payloads_b);
+    for (std::size_t i = 0; i < events_b.size(); ++i) {
+        events_b[i].record_time_ns = 1050 + static_cast<std::int64_t>(i);  // the same record times as in page a
+    }
+    std::size_t stored = 0;
+    REQUIRE(store.commit_page("feed", endpoint, events_a, "a", stored) == CommitResult::committed);
+    CHECK(stored == 100);
+    REQUIRE(store.commit_page("feed", endpoint, events_b, "b", stored) == CommitResult::committed);
+    CHECK(stored == 50);
+    CHECK(store.figures(endpoint).events == 150);
+    const auto rows = store.peek(endpoint, 1000, std::size_t{1} << 30);
+    REQUIRE(rows.size() == 150);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        CAPTURE(i);
+        CHECK(rows[i].event_id == "e" + std::to_string(i));
+        CHECK(rows[i].payload == std::to_string(i) + std::string(1000, 'x'));
+        CHECK(rows[i].seq == rows[0].seq + static_cast<std::int64_t>(i));
+    }
+}
