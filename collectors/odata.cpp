@@ -1,5 +1,6 @@
 #include "collectors/odata.hpp"
 
+#include "infra/time.hpp"
 #include "infra/utf8.hpp"
 
 #include <fmt/format.h>
@@ -738,27 +739,6 @@ bool all_digits(std::string_view text)
     return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Howard Hinnant's civil_from_days.
-struct Civil {
-    std::int64_t year;
-    unsigned month;
-    unsigned day;
-};
-
-Civil civil_from_days(std::int64_t z)
-{
-    z += 719468;
-    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    return Civil{m <= 2 ? y + 1 : y, m, d};
-}
-
 } // namespace
 
 std::optional<std::int64_t> parse_odata_date(std::string_view text)
@@ -800,34 +780,7 @@ std::optional<std::int64_t> parse_odata_date(std::string_view text)
 
 std::string format_datetimeoffset(std::int64_t unix_ms)
 {
-    constexpr std::int64_t k_ms_per_day = 86'400'000;
-    std::int64_t days = unix_ms / k_ms_per_day;
-    std::int64_t ms_of_day = unix_ms % k_ms_per_day;
-    if (ms_of_day < 0) {
-        ms_of_day += k_ms_per_day;
-        --days;
-    }
-    const Civil civil = civil_from_days(days);
-    if (civil.year < 0 || civil.year > 9999) {
-        return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", civil.year, civil.month, civil.day,
-                           ms_of_day / 3'600'000, ms_of_day / 60'000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
-    }
-    // Written by hand: this runs for every event (creation_time) and fmt's general path costs ten times more.
-    std::string out = "0000-00-00T00:00:00.000Z";
-    const auto put = [&out](std::size_t at, std::int64_t value, int width) {
-        for (int i = width - 1; i >= 0; --i) {
-            out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
-            value /= 10;
-        }
-    };
-    put(0, civil.year, 4);
-    put(5, civil.month, 2);
-    put(8, civil.day, 2);
-    put(11, ms_of_day / 3'600'000, 2);
-    put(14, ms_of_day / 60'000 % 60, 2);
-    put(17, ms_of_day / 1000 % 60, 2);
-    put(20, ms_of_day % 1000, 3);
-    return out;
+    return infra::format_iso8601_ms(unix_ms);
 }
 
 // ---------------------------------------------------------------------------------------------------------
