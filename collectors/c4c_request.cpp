@@ -122,4 +122,12 @@ PollOutcome commit_failure(const PollContext& context, CommitStatus status)
     return outcome;
 }
 
+PollOutcome with_progress(PollOutcome failure, const PollOutcome& progress)
+{
+    failure.records = progress.records;
+    failure.stored = progress.stored;
+    failure.failed_messages = progress.failed_messages;
+    return failure;
+}
+
 } // namespace c4c::collectors

@@ -36,6 +36,10 @@ PollOutcome parse_failure(const PollContext& context, std::string_view where, st
 /// The outcome for a commit that did not happen (outbox full or store failure).
 PollOutcome commit_failure(const PollContext& context, CommitStatus status);
 
+/// `failure` with the counts (records, stored, failed messages) of the pages committed before it in
+/// `progress`: a poll that fails part-way keeps what its earlier pages achieved.
+PollOutcome with_progress(PollOutcome failure, const PollOutcome& progress);
+
 /// Percent-encodes a query-parameter value (RFC 3986 unreserved characters stay as they are).
 using infra::http::url_encode;
 

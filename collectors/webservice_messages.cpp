@@ -1,6 +1,7 @@
 #include "collectors/webservice_messages.hpp"
 
 #include "collectors/c4c_request.hpp"
+#include "infra/time.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -118,20 +119,6 @@ void add_string(Event& event, std::string_view key, std::string value)
     }
 }
 
-std::int64_t unix_nano(Clock::time_point time)
-{
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
-}
-
-/// A failure that keeps the counts of the pages committed before it.
-PollOutcome with_progress(PollOutcome failure, const PollOutcome& progress)
-{
-    failure.records = progress.records;
-    failure.stored = progress.stored;
-    failure.failed_messages = progress.failed_messages;
-    return failure;
-}
-
 PollOutcome soap_fault_outcome(const PollContext& context, std::string_view what)
 {
     PollOutcome outcome;
@@ -243,7 +230,7 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
             }
         }
 
-        const auto observed = unix_nano(Clock::now());
+        const auto observed = infra::unix_nanos(Clock::now());
         std::vector<Event> events;
         events.reserve(page.messages.size());
         for (const auto& message : page.messages) {
