@@ -329,30 +329,6 @@ void throw_exception_from_error(const ParseError& error, const boost::source_loc
     throw std::runtime_error(fmt::format("{} ({}:{})", error.message, location.file_name(), location.line()));
 }
 
-std::string xml_escape(std::string_view text)
-{
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        case '\r': out += "&#13;"; break;
-        case '\t':
-        case '\n': out.push_back(c); break;
-        default:
-            // XML 1.0 cannot carry other control characters, not even as character references.
-            if (static_cast<unsigned char>(c) >= 0x20) {
-                out.push_back(c);
-            }
-        }
-    }
-    return out;
-}
-
 std::string build_query_request(std::chrono::system_clock::time_point lower,
                                 std::chrono::system_clock::time_point upper, int max_hits,
                                 std::string_view last_returned_id)

@@ -4,6 +4,7 @@
 // request envelope, and a parser for the response that matches elements by local name whatever their
 // prefix or namespace. Pure functions: no I/O, no logging, never throw (except std::bad_alloc).
 
+#include "infra/text.hpp"
 #include "infra/time.hpp"
 
 #include <boost/assert/source_location.hpp>
@@ -108,6 +109,6 @@ using infra::format_iso8601_ms;
 using infra::format_iso8601_ns;
 
 /// Escapes `& < > " '` for XML text and attribute values, and drops characters XML 1.0 cannot carry.
-std::string xml_escape(std::string_view text);
+using infra::xml_escape;
 
 } // namespace c4c::collectors::soap

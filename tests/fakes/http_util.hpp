@@ -5,6 +5,7 @@
 
 #include "infra/http/server.hpp"
 #include "infra/json_string.hpp"
+#include "infra/text.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -39,8 +40,8 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(const Serve
 
 /// Appends a JSON string literal (quotes included).
 using infra::append_json_string;
-/// Escapes &, <, >, " and ' for XML text and attributes.
-std::string xml_escape(std::string_view s);
+/// Escapes &, <, >, " and ' for XML text and attributes (and drops what XML 1.0 cannot carry).
+using infra::xml_escape;
 
 std::int64_t now_ms();
 /// 100-nanosecond ticks since the Unix epoch (the resolution of SAP's TIMESTAMPL).
