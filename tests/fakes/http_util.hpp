@@ -6,6 +6,7 @@
 #include "infra/http/server.hpp"
 #include "infra/json_string.hpp"
 #include "infra/text.hpp"
+#include "infra/time.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -53,7 +54,7 @@ std::string iso_from_ms(std::int64_t ms);
 /// Parses "YYYY-MM-DDThh:mm:ss[.f...]Z" into nanoseconds since the epoch (digits beyond 9 ignored).
 std::optional<std::int64_t> parse_iso_ns(std::string_view s);
 /// Days since 1970-01-01 for a proleptic Gregorian date.
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
+using infra::days_from_civil;
 
 /// Inflates a gzip (or zlib) body; nullopt when it is not valid or exceeds `limit` bytes.
 std::optional<std::string> gunzip(std::string_view in, std::size_t limit);
