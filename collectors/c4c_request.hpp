@@ -18,7 +18,7 @@ namespace c4c::collectors {
 struct C4cReply {
     bool ok = false;                    ///< a 2xx response arrived
     infra::http::Response response;    ///< valid when ok, or when the failure is an HTTP status
-    std::string reason;                 ///< metric label when !ok: "timeout", "http_500", "auth", "tls", ...
+    FailureReason reason;               ///< when !ok: network, http_status or cancelled
     std::string message;                ///< operator-facing text (never contains credentials)
     bool auth_failed = false;           ///< 401/403
 };

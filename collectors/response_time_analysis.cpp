@@ -363,7 +363,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         if (pseudonymizer == nullptr) {
             PollOutcome failure;
             failure.ok = false;
-            failure.reason = "pseudonymization";
+            failure.reason = FailureReason::Kind::pseudonymization;
             failure.message = fmt::format("tenant {} source {}: {}; nothing was requested", context.tenant,
                                           source.name, error);
             co_return failure;
@@ -390,7 +390,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         if (pages >= k_rta_max_pages) {
             PollOutcome failure;
             failure.ok = false;
-            failure.reason = "paging";
+            failure.reason = FailureReason::Kind::paging;
             failure.message = fmt::format("tenant {} source {}: data source {} did not end after {} pages; stopped "
                                           "(the checkpoint stays); lower the interval or raise page_size",
                                           context.tenant, source.name, source.datasource, k_rta_max_pages);
@@ -415,7 +415,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
             if (parsed.error().code == RtaErrc::timezone) {
                 PollOutcome failure;
                 failure.ok = false;
-                failure.reason = "timezone";
+                failure.reason = FailureReason::Kind::timezone;
                 failure.message = fmt::format("tenant {} source {}: {}: {}; nothing from this page was stored and the "
                                               "checkpoint stays until the time zone can be converted",
                                               context.tenant, source.name, where, parsed.error().message);

@@ -123,7 +123,7 @@ PollOutcome soap_fault_outcome(const PollContext& context, std::string_view what
 {
     PollOutcome outcome;
     outcome.ok = false;
-    outcome.reason = "soap_fault";
+    outcome.reason = FailureReason::Kind::soap_fault;
     outcome.message = fmt::format("tenant {} source {}: {}; check the source path ({}) and the communication "
                                   "arrangement's web service; nothing from this page was stored",
                                   context.tenant, context.source.name, what, context.source.path);
@@ -349,7 +349,7 @@ asio::awaitable<PollOutcome> WebServiceMessagesCollector::poll(PollContext& cont
     } catch (const std::exception& e) {
         PollOutcome outcome;
         outcome.ok = false;
-        outcome.reason = "internal";
+        outcome.reason = FailureReason::Kind::internal;
         outcome.message = fmt::format("tenant {} source {}: unexpected error: {}; the poll is retried",
                                       context.tenant, context.source.name, e.what());
         co_return outcome;
