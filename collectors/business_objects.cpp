@@ -1,6 +1,7 @@
 #include "collectors/business_objects.hpp"
 
 #include "collectors/c4c_request.hpp"
+#include "infra/time.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -221,24 +222,6 @@ Event normalize_fields(std::string_view tenant, std::string_view collection, con
     return event;
 }
 
-std::int64_t unix_ms(std::chrono::system_clock::time_point t)
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-std::int64_t unix_ns(std::chrono::system_clock::time_point t)
-{
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-PollOutcome with_progress(PollOutcome failure, const PollOutcome& progress)
-{
-    failure.records = progress.records;
-    failure.stored = progress.stored;
-    failure.failed_messages = progress.failed_messages;
-    return failure;
-}
-
 // Walks one collection; returns a failed outcome, or nullopt when the collection was read to its end.
 asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context, const std::string& collection,
                                                             PollOutcome& outcome)
@@ -254,7 +237,7 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
     }
     // A checkpoint ahead of the clock (the clock went back) counts as now, or nothing would be read until
     // the clock caught up.
-    const std::int64_t now_ms = unix_ms(context.now);
+    const std::int64_t now_ms = infra::unix_millis(context.now);
     const std::int64_t lower = committed ? std::min(*committed, now_ms) - source.overlap.count()
                                          : now_ms - source.lookback.count();
 
@@ -321,7 +304,7 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
             co_return with_progress(parse_failure(context, where, problem), outcome);
         }
 
-        const std::int64_t observed = unix_ns(std::chrono::system_clock::now());
+        const std::int64_t observed = infra::unix_nanos(std::chrono::system_clock::now());
         events.clear();
         events.reserve(page.rows.size());
         std::optional<std::int64_t> page_max;

@@ -37,29 +37,29 @@ asio::awaitable<C4cReply> c4c_request(PollContext& context, infra::http::Request
 
         if (!result) {
             reply = C4cReply{};
-            reply.reason = infra::http::reason_label(result.error());
+            reply.reason = FailureReason::network(result.error());
             reply.message = fmt::format("request to {} failed: {}", context.c4c.url, result.error().message());
-            context.observer.request_done(elapsed, reply.reason);
+            context.observer.request_done(elapsed, reply.reason.label());
             co_return reply;
         }
         reply.response = std::move(*result);
         const unsigned status = reply.response.status;
         if (status >= 200 && status < 300) {
             reply.ok = true;
-            reply.reason.clear();
+            reply.reason = {};
             reply.message.clear();
             context.observer.request_done(elapsed, {});
             co_return reply;
         }
         reply.ok = false;
-        reply.reason = fmt::format("http_{}", status);
+        reply.reason = FailureReason::http(status);
         reply.auth_failed = status == 401 || status == 403;
         reply.message = reply.auth_failed
                             ? fmt::format("C4C answered HTTP {}: user '{}' was refused; check the user, its "
                                           "password and the communication arrangement",
                                           status, context.c4c.user)
                             : fmt::format("C4C answered HTTP {}", status);
-        context.observer.request_done(elapsed, reply.reason);
+        context.observer.request_done(elapsed, reply.reason.label());
         if (!retryable(status) || attempt >= k_max_attempts) {
             co_return reply;
         }
@@ -78,7 +78,7 @@ asio::awaitable<C4cReply> c4c_request(PollContext& context, infra::http::Request
         asio::steady_timer timer(co_await asio::this_coro::executor, wait);
         auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         if (ec) {
-            reply.reason = "cancelled";
+            reply.reason = FailureReason::Kind::cancelled;
             co_return reply;
         }
     }
@@ -98,7 +98,7 @@ PollOutcome parse_failure(const PollContext& context, std::string_view where, st
 {
     PollOutcome outcome;
     outcome.ok = false;
-    outcome.reason = "parse";
+    outcome.reason = FailureReason::Kind::parse;
     outcome.message = fmt::format("tenant {} source {}: unreadable answer from {}: {}; nothing from this page "
                                   "was stored, the poll is retried",
                                   context.tenant, context.source.name, where, what);
@@ -110,16 +110,24 @@ PollOutcome commit_failure(const PollContext& context, CommitStatus status)
     PollOutcome outcome;
     outcome.ok = false;
     if (status == CommitStatus::outbox_full) {
-        outcome.reason = "outbox_full";
+        outcome.reason = FailureReason::Kind::outbox_full;
         outcome.message = fmt::format("tenant {} source {}: outbox of endpoint {} is full; not advancing (C4C "
                                       "still holds the data)",
                                       context.tenant, context.source.name, infra::use_case_of_source(context.source.name));
     } else {
-        outcome.reason = "store";
+        outcome.reason = FailureReason::Kind::store;
         outcome.message = fmt::format("tenant {} source {}: the state store failed; see the previous error",
                                       context.tenant, context.source.name);
     }
     return outcome;
+}
+
+PollOutcome with_progress(PollOutcome failure, const PollOutcome& progress)
+{
+    failure.records = progress.records;
+    failure.stored = progress.stored;
+    failure.failed_messages = progress.failed_messages;
+    return failure;
 }
 
 } // namespace c4c::collectors

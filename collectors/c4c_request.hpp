@@ -18,7 +18,7 @@ namespace c4c::collectors {
 struct C4cReply {
     bool ok = false;                    ///< a 2xx response arrived
     infra::http::Response response;    ///< valid when ok, or when the failure is an HTTP status
-    std::string reason;                 ///< metric label when !ok: "timeout", "http_500", "auth", "tls", ...
+    FailureReason reason;               ///< when !ok: network, http_status or cancelled
     std::string message;                ///< operator-facing text (never contains credentials)
     bool auth_failed = false;           ///< 401/403
 };
@@ -35,6 +35,10 @@ PollOutcome parse_failure(const PollContext& context, std::string_view where, st
 
 /// The outcome for a commit that did not happen (outbox full or store failure).
 PollOutcome commit_failure(const PollContext& context, CommitStatus status);
+
+/// `failure` with the counts (records, stored, failed messages) of the pages committed before it in
+/// `progress`: a poll that fails part-way keeps what its earlier pages achieved.
+PollOutcome with_progress(PollOutcome failure, const PollOutcome& progress);
 
 /// Percent-encodes a query-parameter value (RFC 3986 unreserved characters stay as they are).
 using infra::http::url_encode;

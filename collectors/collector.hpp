@@ -9,6 +9,7 @@
 #include "infra/http/client.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -49,6 +50,40 @@ public:
     virtual bool accepting() = 0;
 };
 
+/// Why a C4C request or a poll failed. `kind` is what the daemon acts on (an outbox_full poll blocks its
+/// source without marking it down); label() is the `reason` label of source_errors_total.
+struct FailureReason {
+    enum class Kind {
+        none,              ///< no failure
+        network,           ///< the exchange did not complete: `error` says how (timeout, connect, tls, ...)
+        http_status,       ///< C4C answered a status other than 2xx: `http_status`
+        cancelled,         ///< shutdown cancelled the wait before a retry
+        parse,             ///< an answer could not be read (or its paging made no progress)
+        soap_fault,        ///< a SOAP Fault, or a query the tenant's log reports as refused
+        outbox_full,       ///< nothing stored: the endpoint's outbox is at its limit
+        store,             ///< nothing stored: the state store failed
+        timezone,          ///< an SAP time zone could not be converted
+        pseudonymization,  ///< the pseudonymization key could not be loaded or created
+        paging,            ///< a data source did not end within the page cap
+        internal,          ///< an unexpected exception inside the collector
+    };
+    Kind kind = Kind::none;
+    unsigned http_status = 0;         ///< Kind::http_status only
+    boost::system::error_code error;  ///< Kind::network only: what the HTTP client reported
+
+    FailureReason() = default;
+    FailureReason(Kind failure) : kind(failure) {}  // implicit: `outcome.reason = Kind::parse` says it all
+    /// C4C answered `status`.
+    static FailureReason http(unsigned status);
+    /// The HTTP client failed with `error`.
+    static FailureReason network(boost::system::error_code error);
+
+    bool operator==(Kind other) const { return kind == other; }
+    /// The metric label: "" for none, "http_<status>", the client's reason_label for network ("timeout",
+    /// "connect", "tls", ...), else the kind's name ("parse", "soap_fault", "outbox_full", ...).
+    std::string label() const;
+};
+
 /// Receives one call per C4C request, for source_request_duration_seconds and source_errors_total.
 class RequestObserver {
 public:
@@ -72,7 +107,7 @@ struct PollContext {
 /// How a poll ended.
 struct PollOutcome {
     bool ok = true;
-    std::string reason;       ///< metric label when !ok: "timeout", "http_401", "parse", "soap_fault", "outbox_full", ...
+    FailureReason reason;     ///< when !ok: what went wrong (reason.label() is the metric label)
     std::string message;      ///< one line for the operator: what failed, where, what to do
     bool auth_failed = false; ///< 401/403: the source is down until the next interval
     std::uint64_t records = 0;          ///< records read from C4C in this poll

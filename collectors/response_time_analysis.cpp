@@ -3,6 +3,7 @@
 #include "collectors/c4c_request.hpp"
 #include "collectors/sap_time_zones.hpp"
 #include "infra/text.hpp"
+#include "infra/time.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -354,12 +355,6 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
 {
     const infra::SourceConfig& source = context.source;
     PollOutcome outcome;
-    // Every failure keeps what earlier pages achieved.
-    auto fail = [&outcome](PollOutcome failure) {
-        failure.records = outcome.records;
-        failure.stored = outcome.stored;
-        return failure;
-    };
 
     const Pseudonymizer* pseudonymizer = nullptr;
     if (source.pseudonymize_users) {
@@ -368,7 +363,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         if (pseudonymizer == nullptr) {
             PollOutcome failure;
             failure.ok = false;
-            failure.reason = "pseudonymization";
+            failure.reason = FailureReason::Kind::pseudonymization;
             failure.message = fmt::format("tenant {} source {}: {}; nothing was requested", context.tenant,
                                           source.name, error);
             co_return failure;
@@ -377,8 +372,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
 
     const std::int64_t now_s =
         std::chrono::floor<std::chrono::seconds>(context.now.time_since_epoch()).count();
-    const std::int64_t observed_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(context.now.time_since_epoch()).count();
+    const std::int64_t observed_ns = infra::unix_nanos(context.now);
     const std::string old_checkpoint = context.store.checkpoint(k_rta_feed);
     std::optional<std::int64_t> checkpoint = parse_checkpoint(old_checkpoint);
     if (!old_checkpoint.empty() && !checkpoint) {
@@ -396,14 +390,14 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         if (pages >= k_rta_max_pages) {
             PollOutcome failure;
             failure.ok = false;
-            failure.reason = "paging";
+            failure.reason = FailureReason::Kind::paging;
             failure.message = fmt::format("tenant {} source {}: data source {} did not end after {} pages; stopped "
                                           "(the checkpoint stays); lower the interval or raise page_size",
                                           context.tenant, source.name, source.datasource, k_rta_max_pages);
-            co_return fail(std::move(failure));
+            co_return with_progress(std::move(failure), outcome);
         }
         if (!context.store.accepting()) {
-            co_return fail(commit_failure(context, CommitStatus::outbox_full));
+            co_return with_progress(commit_failure(context, CommitStatus::outbox_full), outcome);
         }
 
         infra::http::Request request;
@@ -412,7 +406,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         request.headers.emplace_back("Accept", "application/json");
         const C4cReply reply = co_await c4c_request(context, std::move(request));
         if (!reply.ok) {
-            co_return fail(failed_outcome(context, reply));
+            co_return with_progress(failed_outcome(context, reply), outcome);
         }
 
         auto parsed = parse_rta_page(reply.response.body);
@@ -421,13 +415,13 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
             if (parsed.error().code == RtaErrc::timezone) {
                 PollOutcome failure;
                 failure.ok = false;
-                failure.reason = "timezone";
+                failure.reason = FailureReason::Kind::timezone;
                 failure.message = fmt::format("tenant {} source {}: {}: {}; nothing from this page was stored and the "
                                               "checkpoint stays until the time zone can be converted",
                                               context.tenant, source.name, where, parsed.error().message);
-                co_return fail(std::move(failure));
+                co_return with_progress(std::move(failure), outcome);
             }
-            co_return fail(parse_failure(context, where, parsed.error().message));
+            co_return with_progress(parse_failure(context, where, parsed.error().message), outcome);
         }
         const RtaPage page = std::move(parsed).value();  // has a value: checked above
 
@@ -455,7 +449,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         std::size_t stored = 0;
         const CommitStatus status = context.store.commit(k_rta_feed, events, new_checkpoint, stored);
         if (status != CommitStatus::committed) {
-            co_return fail(commit_failure(context, status));
+            co_return with_progress(commit_failure(context, status), outcome);
         }
         outcome.stored += stored;
         if (last) {

@@ -30,63 +30,7 @@ TimeError time_error(TimeErrc code, std::string message)
     return TimeError{code, std::move(message)};
 }
 
-bool is_leap(std::int64_t year)
-{
-    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-int days_in_month(std::int64_t year, int month)
-{
-    static constexpr std::array<int, 12> k_days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return month == 2 && is_leap(year) ? 29 : k_days[static_cast<std::size_t>(month - 1)];
-}
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b)
-{
-    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
-}
-
 } // namespace
-
-// Howard Hinnant's days_from_civil / civil_from_days: exact for the whole proleptic Gregorian range.
-std::int64_t days_from_civil(int year, int month, int day)
-{
-    const std::int64_t y = static_cast<std::int64_t>(year) - (month <= 2 ? 1 : 0);
-    const std::int64_t era = floor_div(y, 400);
-    const std::int64_t yoe = y - era * 400;
-    const std::int64_t mp = (month + 9) % 12;
-    const std::int64_t doy = (153 * mp + 2) / 5 + day - 1;
-    const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-std::int64_t civil_to_seconds(const CivilTime& civil)
-{
-    return days_from_civil(civil.year, civil.month, civil.day) * k_day + civil.hour * 3600 + civil.minute * 60 +
-           civil.second;
-}
-
-CivilTime seconds_to_civil(std::int64_t unix_seconds)
-{
-    const std::int64_t days = floor_div(unix_seconds, k_day);
-    const std::int64_t secs = unix_seconds - days * k_day;
-    const std::int64_t z = days + 719468;
-    const std::int64_t era = floor_div(z, 146097);
-    const std::int64_t doe = z - era * 146097;
-    const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const std::int64_t mp = (5 * doy + 2) / 153;
-    const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    CivilTime civil;
-    civil.year = static_cast<int>(yoe + era * 400 + (m <= 2 ? 1 : 0));
-    civil.month = static_cast<int>(m);
-    civil.day = static_cast<int>(d);
-    civil.hour = static_cast<int>(secs / 3600);
-    civil.minute = static_cast<int>(secs / 60 % 60);
-    civil.second = static_cast<int>(secs % 60);
-    return civil;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // POSIX TZ rules (the TZif footer), with the RFC 8536 extensions: transition times from -167 to 167
@@ -258,24 +202,24 @@ private:
 // Local seconds (as if UTC) of the change `date` in `year`.
 std::int64_t rule_local_time(const PosixRule::Date& date, int year)
 {
+    namespace chrono = std::chrono;
     using Kind = PosixRule::Date::Kind;
     std::int64_t day = 0;  // days since the epoch
     switch (date.kind) {
     case Kind::julian_no_leap:
-        day = days_from_civil(year, 1, 1) + date.day - 1 + (is_leap(year) && date.day >= 60 ? 1 : 0);
+        // Jn counts 1..365 and never 29 February.
+        day = days_from_civil(year, 1, 1) + date.day - 1 + (chrono::year(year).is_leap() && date.day >= 60 ? 1 : 0);
         break;
     case Kind::zero_based:
         day = days_from_civil(year, 1, 1) + date.day;
         break;
     case Kind::month_week_day: {
-        const std::int64_t first = days_from_civil(year, date.month, 1);
-        // 1970-01-01 was a Thursday (weekday 4).
-        const std::int64_t first_weekday = ((first % 7) + 7 + 4) % 7;
-        std::int64_t dom = 1 + (date.day - first_weekday + 7) % 7 + (date.week - 1) * 7;
-        while (dom > days_in_month(year, date.month)) {
-            dom -= 7;
-        }
-        day = first + dom - 1;
+        // Mm.w.d: weekday d of week w of month m, week 5 being the month's last such weekday.
+        const chrono::year_month month = chrono::year(year) / chrono::month(static_cast<unsigned>(date.month));
+        const chrono::weekday weekday(static_cast<unsigned>(date.day));
+        const chrono::sys_days when = date.week == 5 ? chrono::sys_days(month / weekday[chrono::last])
+                                                     : chrono::sys_days(month / weekday[static_cast<unsigned>(date.week)]);
+        day = when.time_since_epoch().count();
         break;
     }
     }
@@ -617,9 +561,8 @@ TimeResult<std::shared_ptr<const TimeZone>> load_zone_file(const std::string& ia
 
 bool valid_civil(const CivilTime& t)
 {
-    return t.year >= 1 && t.year <= 9999 && t.month >= 1 && t.month <= 12 && t.day >= 1 &&
-           t.day <= days_in_month(t.year, t.month) && t.hour >= 0 && t.hour <= 23 && t.minute >= 0 &&
-           t.minute <= 59 && t.second >= 0 && t.second <= 59;
+    return t.year >= 1 && t.year <= 9999 && infra::valid_date(t.year, t.month, t.day) && t.hour >= 0 &&
+           t.hour <= 23 && t.minute >= 0 && t.minute <= 59 && t.second >= 0 && t.second <= 59;
 }
 
 bool digits(std::string_view text, std::size_t pos, std::size_t count, int& value)

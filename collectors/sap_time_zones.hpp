@@ -9,6 +9,8 @@
 // environment is never read or changed, so conversions are safe from any thread. Parsed zones are
 // cached for the life of the process (the cache is mutex-guarded).
 
+#include "infra/time.hpp"
+
 #include <boost/system/result.hpp>
 #include <boost/assert/source_location.hpp>
 
@@ -38,23 +40,12 @@ struct TimeError {
 
 template <class T> using TimeResult = boost::system::result<T, TimeError>;
 
-/// A wall-clock date and time (no zone). Fields are range-checked where they are used.
-struct CivilTime {
-    int year = 1970;
-    int month = 1;   ///< 1..12
-    int day = 1;     ///< 1..31
-    int hour = 0;    ///< 0..23
-    int minute = 0;  ///< 0..59
-    int second = 0;  ///< 0..59
-    friend bool operator==(const CivilTime&, const CivilTime&) = default;
-};
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (no range check).
-std::int64_t days_from_civil(int year, int month, int day);
-/// Seconds since the epoch of `civil` read as UTC (no range check).
-std::int64_t civil_to_seconds(const CivilTime& civil);
-/// The UTC civil time of `unix_seconds`.
-CivilTime seconds_to_civil(std::int64_t unix_seconds);
+// A wall-clock date and time (no zone) and its arithmetic are infra's (infra/time.hpp). Fields are
+// range-checked where they are used.
+using infra::CivilTime;
+using infra::civil_to_seconds;
+using infra::days_from_civil;
+using infra::seconds_to_civil;
 
 /// The rules of one zone: TZif transitions, their local time types, and the POSIX footer rule.
 class TimeZone {

@@ -322,77 +322,11 @@ Result read_document(const pugi::xml_document& document, const pugi::xml_parse_r
     return page;
 }
 
-void append_two(std::string& out, unsigned value)
-{
-    out.push_back(static_cast<char>('0' + value / 10));
-    out.push_back(static_cast<char>('0' + value % 10));
-}
-
-std::string format_utc(std::int64_t seconds, std::int64_t fraction, int fraction_digits)
-{
-    using namespace std::chrono;
-    const sys_seconds instant{std::chrono::seconds(seconds)};
-    const auto day = floor<days>(instant);
-    const year_month_day date{day};
-    const hh_mm_ss time{instant - day};
-    std::string out = fmt::format("{:04}-", static_cast<int>(date.year()));
-    append_two(out, static_cast<unsigned>(date.month()));
-    out.push_back('-');
-    append_two(out, static_cast<unsigned>(date.day()));
-    out.push_back('T');
-    append_two(out, static_cast<unsigned>(time.hours().count()));
-    out.push_back(':');
-    append_two(out, static_cast<unsigned>(time.minutes().count()));
-    out.push_back(':');
-    append_two(out, static_cast<unsigned>(time.seconds().count()));
-    if (fraction_digits > 0) {
-        out += fmt::format(".{:0{}}", fraction, fraction_digits);
-    }
-    out.push_back('Z');
-    return out;
-}
-
-/// Splits unix nanoseconds into whole seconds (floored) and the non-negative remainder.
-std::pair<std::int64_t, std::int64_t> split_ns(std::int64_t unix_nano)
-{
-    std::int64_t seconds = unix_nano / k_ns_per_second;
-    std::int64_t rest = unix_nano % k_ns_per_second;
-    if (rest < 0) {
-        rest += k_ns_per_second;
-        --seconds;
-    }
-    return {seconds, rest};
-}
-
 } // namespace
 
 void throw_exception_from_error(const ParseError& error, const boost::source_location& location)
 {
     throw std::runtime_error(fmt::format("{} ({}:{})", error.message, location.file_name(), location.line()));
-}
-
-std::string xml_escape(std::string_view text)
-{
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        case '\r': out += "&#13;"; break;
-        case '\t':
-        case '\n': out.push_back(c); break;
-        default:
-            // XML 1.0 cannot carry other control characters, not even as character references.
-            if (static_cast<unsigned char>(c) >= 0x20) {
-                out.push_back(c);
-            }
-        }
-    }
-    return out;
 }
 
 std::string build_query_request(std::chrono::system_clock::time_point lower,
@@ -527,47 +461,15 @@ std::optional<std::int64_t> parse_iso8601_ns(std::string_view text)
     if ((hour > 23 && !end_of_day) || minute > 59 || second > 60) {
         return std::nullopt;
     }
-    const std::chrono::year_month_day date{std::chrono::year{year},
-                                           std::chrono::month{static_cast<unsigned>(month)},
-                                           std::chrono::day{static_cast<unsigned>(day)}};
-    if (!date.ok()) {
+    if (!infra::valid_date(year, month, day)) {
         return std::nullopt;
     }
-    const std::int64_t days = std::chrono::sys_days{date}.time_since_epoch().count();
-    const std::int64_t seconds =
-        days * 86'400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second - offset_seconds;
+    const std::int64_t seconds = infra::civil_to_seconds({year, month, day, hour, minute, second}) - offset_seconds;
     constexpr std::int64_t k_max_seconds = std::numeric_limits<std::int64_t>::max() / k_ns_per_second;
     if (seconds >= k_max_seconds || seconds <= -k_max_seconds) {
         return std::nullopt;
     }
     return seconds * k_ns_per_second + fraction;
-}
-
-std::string format_iso8601_ms(std::chrono::system_clock::time_point time)
-{
-    const auto ms = std::chrono::floor<std::chrono::milliseconds>(time).time_since_epoch().count();
-    auto seconds = ms / 1000;
-    auto rest = ms % 1000;
-    if (rest < 0) {
-        rest += 1000;
-        --seconds;
-    }
-    return format_utc(seconds, rest, 3);
-}
-
-std::string format_iso8601_ns(std::int64_t unix_nano)
-{
-    const auto [seconds, rest] = split_ns(unix_nano);
-    if (rest == 0) {
-        return format_utc(seconds, 0, 0);
-    }
-    if (rest % 1'000'000 == 0) {
-        return format_utc(seconds, rest / 1'000'000, 3);
-    }
-    if (rest % 1'000 == 0) {
-        return format_utc(seconds, rest / 1'000, 6);
-    }
-    return format_utc(seconds, rest, 9);
 }
 
 } // namespace c4c::collectors::soap

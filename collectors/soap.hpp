@@ -4,6 +4,9 @@
 // request envelope, and a parser for the response that matches elements by local name whatever their
 // prefix or namespace. Pure functions: no I/O, no logging, never throw (except std::bad_alloc).
 
+#include "infra/text.hpp"
+#include "infra/time.hpp"
+
 #include <boost/assert/source_location.hpp>
 #include <boost/system/result.hpp>
 
@@ -100,13 +103,12 @@ boost::system::result<QueryPage, ParseError> parse_query_response_in_place(std::
 /// including impossible dates and instants outside the int64 nanosecond range (years 1678-2261).
 std::optional<std::int64_t> parse_iso8601_ns(std::string_view text);
 
-/// `YYYY-MM-DDThh:mm:ss.fffZ` (UTC, millisecond precision, truncated).
-std::string format_iso8601_ms(std::chrono::system_clock::time_point time);
-
-/// `YYYY-MM-DDThh:mm:ss[.fff|.ffffff|.fffffffff]Z`: the shortest of those that loses nothing.
-std::string format_iso8601_ns(std::int64_t unix_nano);
+/// `YYYY-MM-DDThh:mm:ss.fffZ` (UTC, millisecond precision, truncated), and
+/// `YYYY-MM-DDThh:mm:ss[.fff|.ffffff|.fffffffff]Z` of unix nanoseconds: infra/time.hpp's.
+using infra::format_iso8601_ms;
+using infra::format_iso8601_ns;
 
 /// Escapes `& < > " '` for XML text and attribute values, and drops characters XML 1.0 cannot carry.
-std::string xml_escape(std::string_view text);
+using infra::xml_escape;
 
 } // namespace c4c::collectors::soap

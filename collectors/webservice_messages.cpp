@@ -1,6 +1,7 @@
 #include "collectors/webservice_messages.hpp"
 
 #include "collectors/c4c_request.hpp"
+#include "infra/time.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -118,25 +119,11 @@ void add_string(Event& event, std::string_view key, std::string value)
     }
 }
 
-std::int64_t unix_nano(Clock::time_point time)
-{
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
-}
-
-/// A failure that keeps the counts of the pages committed before it.
-PollOutcome with_progress(PollOutcome failure, const PollOutcome& progress)
-{
-    failure.records = progress.records;
-    failure.stored = progress.stored;
-    failure.failed_messages = progress.failed_messages;
-    return failure;
-}
-
 PollOutcome soap_fault_outcome(const PollContext& context, std::string_view what)
 {
     PollOutcome outcome;
     outcome.ok = false;
-    outcome.reason = "soap_fault";
+    outcome.reason = FailureReason::Kind::soap_fault;
     outcome.message = fmt::format("tenant {} source {}: {}; check the source path ({}) and the communication "
                                   "arrangement's web service; nothing from this page was stored",
                                   context.tenant, context.source.name, what, context.source.path);
@@ -243,7 +230,7 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
             }
         }
 
-        const auto observed = unix_nano(Clock::now());
+        const auto observed = infra::unix_nanos(Clock::now());
         std::vector<Event> events;
         events.reserve(page.messages.size());
         for (const auto& message : page.messages) {
@@ -362,7 +349,7 @@ asio::awaitable<PollOutcome> WebServiceMessagesCollector::poll(PollContext& cont
     } catch (const std::exception& e) {
         PollOutcome outcome;
         outcome.ok = false;
-        outcome.reason = "internal";
+        outcome.reason = FailureReason::Kind::internal;
         outcome.message = fmt::format("tenant {} source {}: unexpected error: {}; the poll is retried",
                                       context.tenant, context.source.name, e.what());
         co_return outcome;

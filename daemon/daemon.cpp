@@ -238,10 +238,24 @@ struct SourceRuntime final : collectors::FeedStore, collectors::RequestObserver 
 };
 
 // Reasons a poll can fail without a failed HTTP request (those are counted by request_done).
-bool counted_by_poll(std::string_view reason)
+bool counted_by_poll(const collectors::FailureReason& reason)
 {
-    return reason == "parse" || reason == "timezone" || reason == "pseudonymization" || reason == "store" ||
-           reason == "outbox_full" || reason == "soap_fault";
+    using Kind = collectors::FailureReason::Kind;
+    switch (reason.kind) {
+    case Kind::parse:
+    case Kind::timezone:
+    case Kind::pseudonymization:
+    case Kind::store:
+    case Kind::outbox_full:
+    case Kind::soap_fault: return true;
+    case Kind::none:
+    case Kind::network:
+    case Kind::http_status:
+    case Kind::cancelled:
+    case Kind::paging:
+    case Kind::internal: break;
+    }
+    return false;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -426,7 +440,7 @@ struct Daemon::Impl {
         if (source.metrics.failed_messages) {
             source.metrics.failed_messages->Increment(static_cast<double>(outcome.failed_messages));
         }
-        source.metrics.blocked->Set(outcome.reason == "outbox_full" ? 1 : 0);
+        source.metrics.blocked->Set(outcome.reason == collectors::FailureReason::Kind::outbox_full ? 1 : 0);
         const std::string where = source.tenant.name + "/" + source.config.name;
         if (outcome.ok) {
             source.up = true;
@@ -443,9 +457,9 @@ struct Daemon::Impl {
         }
         ++source.consecutive_failures;
         if (counted_by_poll(outcome.reason)) {
-            source.metrics.errors(outcome.reason).Increment();
+            source.metrics.errors(outcome.reason.label()).Increment();
         }
-        if (outcome.reason != "outbox_full") {
+        if (outcome.reason != collectors::FailureReason::Kind::outbox_full) {
             source.up = false;
             source.metrics.up->Set(0);
         }
@@ -453,7 +467,7 @@ struct Daemon::Impl {
             const auto suffix = suppressed_note(*suppressed);
             if (outcome.auth_failed) {
                 spdlog::error("{}; source is down until the next interval{}", outcome.message, suffix);
-            } else if (outcome.reason == "outbox_full") {
+            } else if (outcome.reason == collectors::FailureReason::Kind::outbox_full) {
                 spdlog::warn("{}{}", outcome.message, suffix);
             } else {
                 spdlog::error("{}{}", outcome.message, suffix);
@@ -496,7 +510,7 @@ struct Daemon::Impl {
                 planned = started + interval;
             } else if (outcome.auth_failed) {
                 planned = clock::now() + interval;
-            } else if (outcome.reason == "outbox_full") {
+            } else if (outcome.reason == collectors::FailureReason::Kind::outbox_full) {
                 planned = clock::now() + std::min<clock::duration>(interval, 5s);
             } else {
                 planned = clock::now() + std::min<clock::duration>(interval, error_backoff.next());

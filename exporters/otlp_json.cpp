@@ -82,27 +82,6 @@ void append_attribute_list(std::string& out, std::span<const infra::Attribute> a
     out.push_back(']');
 }
 
-// severity_number()/severity_text() live in c4c_collectors, which this library does not link.
-int otlp_severity_number(infra::Severity severity)
-{
-    switch (severity) {
-    case infra::Severity::warn: return 13;
-    case infra::Severity::error: return 17;
-    case infra::Severity::info: break;
-    }
-    return 9;
-}
-
-std::string_view otlp_severity_text(infra::Severity severity)
-{
-    switch (severity) {
-    case infra::Severity::warn: return "WARN";
-    case infra::Severity::error: return "ERROR";
-    case infra::Severity::info: break;
-    }
-    return "INFO";
-}
-
 void append_resource(std::string& out, const ResourceInfo& resource)
 {
     out.append(R"({"attributes":[)");
@@ -178,9 +157,9 @@ void append_log_record(std::string& out, const infra::Event& event)
     out.append(R"(,"observedTimeUnixNano":)");
     append_quoted_int(out, event.observed_unix_nano);
     out.append(R"(,"severityNumber":)");
-    append_int(out, otlp_severity_number(event.severity));
+    append_int(out, infra::severity_number(event.severity));
     out.append(R"(,"severityText":")");
-    out.append(otlp_severity_text(event.severity));
+    out.append(infra::severity_text(event.severity));
     out.append(R"(","body":{"stringValue":)");
     append_json_string(out, event.body);
     out.append(R"(},"attributes":[)");

@@ -1,5 +1,7 @@
 #include "infra/backoff.hpp"
 
+#include "infra/time.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -80,39 +82,12 @@ private:
     std::string_view m_text;
 };
 
-struct HttpDate {
-    int year = 0;
-    int month = 0;
-    int day = 0;
-    int hour = 0;
-    int minute = 0;
-    int second = 0;
-};
-
-// Howard Hinnant's days_from_civil.
-std::int64_t days_from_civil(std::int64_t year, int month, int day)
-{
-    year -= month <= 2 ? 1 : 0;
-    const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
-    const std::int64_t yoe = year - era * 400;
-    const std::int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-    const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-int days_in_month(int year, int month)
-{
-    static constexpr std::array<int, 12> k_days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return month == 2 && leap ? 29 : k_days[static_cast<std::size_t>(month - 1)];
-}
-
 // The three date forms RFC 9110 section 5.6.7 allows, as unix seconds. The whole value must match one
 // of them (a one-digit day is tolerated) and name a real date in years 1 to 9999, which also keeps
 // every later computation far from overflow.
 std::optional<std::int64_t> parse_http_date(std::string_view text)
 {
-    HttpDate d;
+    CivilTime d;
     const auto imf_fixdate = [&] {  // Sun, 06 Nov 1994 08:49:37 GMT
         DateCursor in(text);
         return in.day_name() && in.literal(", ") && in.number(1, 2, d.day) && in.literal(" ") && in.month(d.month) &&
@@ -140,11 +115,10 @@ std::optional<std::int64_t> parse_http_date(std::string_view text)
     if (!imf_fixdate() && !rfc850_date() && !asctime_date()) {
         return std::nullopt;
     }
-    if (d.year < 1 || d.day < 1 || d.day > days_in_month(d.year, d.month) || d.hour > 23 || d.minute > 59 ||
-        d.second > 60) {
+    if (d.year < 1 || !valid_date(d.year, d.month, d.day) || d.hour > 23 || d.minute > 59 || d.second > 60) {
         return std::nullopt;
     }
-    return days_from_civil(d.year, d.month, d.day) * 86400 + d.hour * 3600 + d.minute * 60 + d.second;
+    return civil_to_seconds(d);
 }
 
 } // namespace

@@ -26,10 +26,10 @@
 //
 // Not thread-safe: used from the event loop only. Statements are short (one page, one batch). The
 // checkpoints (copying committed WAL frames into the database file, then fsync) run on a thread of the
-// store's own with its own connection, so the event loop never waits for them; a large page is
-// deflated on another while the loop inserts its ids into `seen` (joined before commit_page returns).
-
-#include <sqlite3.h>
+// store's own with its own connection (infra/wal_checkpointer.hpp), so the event loop never waits for
+// them; a large page is deflated on another while the loop inserts its ids into `seen` (joined before
+// commit_page returns). The tables and their migrations are infra/state_schema.hpp's, the chunk format
+// infra/outbox_chunks.hpp's, the SQLite connection infra/sqlite.hpp's.
 
 #include <chrono>
 #include <cstddef>
@@ -69,9 +69,11 @@ struct OutboxFigures {
 
 enum class CommitResult { committed, failed };
 
-class WalCheckpointer;
-class Statements;
+class ChunkPacker;
 class PackThread;
+class SqliteConnection;
+class WalCheckpointer;
+struct PackedChunk;
 
 class StateStore {
 public:
@@ -128,17 +130,10 @@ public:
 private:
     StateStore(const std::filesystem::path& file, bool read_only);
     void open(bool read_only);
-    void migrate();
-    void migrate_outbox();
-    sqlite3_stmt* prepare(const char* sql);
-    bool exec(const char* sql);
-    void log_failure(std::string_view what) const;
 
     struct Chunk;
     struct Queue;
     struct Removal;
-    struct PackedChunk;
-    class Packer;
     Queue& queue(std::int64_t endpoint);
     bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, const PackedChunk& packed,
                      std::int64_t enqueued_at, std::vector<Chunk>& stored);
@@ -152,11 +147,10 @@ private:
     void count_queued(Queue& queue);
 
     std::filesystem::path m_file;
-    sqlite3* m_db = nullptr;
+    std::unique_ptr<SqliteConnection> m_db;
     int m_schema = 0;  ///< the file's schema version when opened
-    std::unique_ptr<Statements> m_statements;
     std::map<std::int64_t, std::unique_ptr<Queue>> m_queues;
-    std::unique_ptr<Packer> m_packer;
+    std::unique_ptr<ChunkPacker> m_packer;
     std::unique_ptr<PackThread> m_pack_thread;
     struct Unpacked {
         std::int64_t chunk = 0;  ///< outbox_chunks.id, 0 when empty

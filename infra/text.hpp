@@ -1,6 +1,7 @@
 #pragma once
 
-// Small text helpers shared by the collectors' parsers (RTA pages, SAP time stamps).
+// Small text helpers shared by the collectors' parsers and builders (RTA pages, SAP time stamps, SOAP
+// envelopes) and the simulator.
 
 #include <cstddef>
 #include <string>
@@ -31,6 +32,32 @@ inline std::string printable(std::string_view text)
     }
     if (text.size() > k_max) {
         out += "...";
+    }
+    return out;
+}
+
+/// `text` fit for XML 1.0 text and attribute values: `& < > " '` escaped, carriage return as `&#13;` (a
+/// parser would normalise a literal one away), other control characters but tab and line feed dropped
+/// (XML 1.0 cannot carry them, not even as character references).
+inline std::string xml_escape(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&apos;"; break;
+        case '\r': out += "&#13;"; break;
+        case '\t':
+        case '\n': out.push_back(c); break;
+        default:
+            if (static_cast<unsigned char>(c) >= 0x20) {
+                out.push_back(c);
+            }
+        }
     }
     return out;
 }

@@ -21,19 +21,6 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
-void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
-    z += 719468;
-    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    y = static_cast<std::int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    d = doy - (153 * mp + 2) / 5 + 1;
-    m = mp < 10 ? mp + 3 : mp - 9;
-    y += (m <= 2);
-}
-
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
     std::int64_t q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0))) {
@@ -43,16 +30,10 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 }
 
 std::string iso_prefix(std::int64_t seconds) {
-    std::int64_t days = floor_div(seconds, 86400);
-    std::int64_t rest = seconds - days * 86400;
-    std::int64_t y = 0;
-    unsigned m = 0;
-    unsigned d = 0;
-    civil_from_days(days, y, m, d);
+    const infra::CivilTime t = infra::seconds_to_civil(seconds);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld", static_cast<long long>(y), m, d,
-                  static_cast<long long>(rest / 3600), static_cast<long long>(rest / 60 % 60),
-                  static_cast<long long>(rest % 60));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", t.year, t.month, t.day, t.hour, t.minute,
+                  t.second);
     return buf;
 }
 
@@ -175,22 +156,6 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(const Serve
     return std::pair{decoded->substr(0, colon), decoded->substr(colon + 1)};
 }
 
-std::string xml_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        default: out += c;
-        }
-    }
-    return out;
-}
-
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -216,15 +181,6 @@ std::string iso_from_ms(std::int64_t ms) {
     char frac[48];
     std::snprintf(frac, sizeof frac, ".%03lldZ", static_cast<long long>(ms - seconds * 1000));
     return iso_prefix(seconds) + frac;
-}
-
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
 std::optional<std::int64_t> parse_iso_ns(std::string_view s) {
@@ -272,7 +228,7 @@ std::optional<std::int64_t> parse_iso_ns(std::string_view s) {
     if (pos + 1 != s.size() || s[pos] != 'Z') {
         return std::nullopt;
     }
-    std::int64_t days = days_from_civil(*y, static_cast<unsigned>(*mo), static_cast<unsigned>(*d));
+    std::int64_t days = days_from_civil(*y, *mo, *d);
     std::int64_t seconds = days * 86400 + *h * 3600 + *mi * 60 + *se;
     return seconds * 1'000'000'000 + frac_ns;
 }

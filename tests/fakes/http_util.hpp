@@ -5,6 +5,8 @@
 
 #include "infra/http/server.hpp"
 #include "infra/json_string.hpp"
+#include "infra/text.hpp"
+#include "infra/time.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -39,8 +41,8 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(const Serve
 
 /// Appends a JSON string literal (quotes included).
 using infra::append_json_string;
-/// Escapes &, <, >, " and ' for XML text and attributes.
-std::string xml_escape(std::string_view s);
+/// Escapes &, <, >, " and ' for XML text and attributes (and drops what XML 1.0 cannot carry).
+using infra::xml_escape;
 
 std::int64_t now_ms();
 /// 100-nanosecond ticks since the Unix epoch (the resolution of SAP's TIMESTAMPL).
@@ -52,7 +54,7 @@ std::string iso_from_ms(std::int64_t ms);
 /// Parses "YYYY-MM-DDThh:mm:ss[.f...]Z" into nanoseconds since the epoch (digits beyond 9 ignored).
 std::optional<std::int64_t> parse_iso_ns(std::string_view s);
 /// Days since 1970-01-01 for a proleptic Gregorian date.
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
+using infra::days_from_civil;
 
 /// Inflates a gzip (or zlib) body; nullopt when it is not valid or exceeds `limit` bytes.
 std::optional<std::string> gunzip(std::string_view in, std::size_t limit);

@@ -891,7 +891,7 @@ TEST_CASE("business_objects: failures")
         const PollOutcome outcome = h.poll();
         CHECK_FALSE(outcome.ok);
         CHECK(outcome.auth_failed);
-        CHECK(outcome.reason == "http_401");
+        CHECK(outcome.reason.label() == "http_401");
         CHECK(outcome.message.find("OpportunityCollection page 1") != std::string::npos);
         CHECK(h.store.commits.empty());
         CHECK(h.fake.targets.size() == 1);
@@ -901,7 +901,7 @@ TEST_CASE("business_objects: failures")
         h.store.accepting_now = false;
         const PollOutcome outcome = h.poll();
         CHECK_FALSE(outcome.ok);
-        CHECK(outcome.reason == "outbox_full");
+        CHECK(outcome.reason.label() == "outbox_full");
         CHECK(h.fake.targets.empty());
         CHECK(h.store.commits.empty());
     }
@@ -913,7 +913,7 @@ TEST_CASE("business_objects: failures")
             }
         };
         const PollOutcome outcome = h.poll();
-        CHECK(outcome.reason == "outbox_full");
+        CHECK(outcome.reason.label() == "outbox_full");
         CHECK(outcome.records == 1000);
         CHECK(outcome.stored == 1000);
         CHECK(h.fake.targets.size() == 1);
@@ -924,7 +924,7 @@ TEST_CASE("business_objects: failures")
         h.store.status = CommitStatus::failed;
         const PollOutcome outcome = h.poll();
         CHECK_FALSE(outcome.ok);
-        CHECK(outcome.reason == "store");
+        CHECK(outcome.reason.label() == "store");
         CHECK(h.fake.targets.size() == 1);
     }
     SUBCASE("a garbage page: reason parse, nothing from it committed, earlier pages stand")
@@ -935,7 +935,7 @@ TEST_CASE("business_objects: failures")
         h.fake.scripted[1] = garbage;
         const PollOutcome outcome = h.poll();
         CHECK_FALSE(outcome.ok);
-        CHECK(outcome.reason == "parse");
+        CHECK(outcome.reason.label() == "parse");
         CHECK(outcome.message.find("OpportunityCollection page 2") != std::string::npos);
         CHECK(outcome.message.find("invalid JSON") != std::string::npos);
         CHECK(outcome.records == 1000);
@@ -950,7 +950,7 @@ TEST_CASE("business_objects: failures")
         html.body = "<html><head><title>Logon</title></head></html>";
         h.fake.scripted[0] = html;
         const PollOutcome outcome = h.poll();
-        CHECK(outcome.reason == "parse");
+        CHECK(outcome.reason.label() == "parse");
         CHECK(outcome.message.find("<html><head><title>Logon") != std::string::npos);
         CHECK(h.store.commits.empty());
     }
@@ -958,7 +958,7 @@ TEST_CASE("business_objects: failures")
     {
         h.fake.add(k_opportunities, "", "4711", k_now - 3'600'000);
         const PollOutcome outcome = h.poll();
-        CHECK(outcome.reason == "parse");
+        CHECK(outcome.reason.label() == "parse");
         CHECK(outcome.message.find("OpportunityCollection: row ID '4711' has no ObjectID") != std::string::npos);
         CHECK(h.store.commits.empty());
     }
@@ -970,7 +970,7 @@ TEST_CASE("business_objects: failures")
         refused.body = odata_error_body("Property 'EntityLastChangedOn' not found");
         h.fake.scripted[0] = refused;
         const PollOutcome outcome = h.poll();
-        CHECK(outcome.reason == "http_400");
+        CHECK(outcome.reason.label() == "http_400");
         CHECK_FALSE(outcome.auth_failed);
         CHECK(outcome.message.find("Property 'EntityLastChangedOn' not found") != std::string::npos);
     }
@@ -991,7 +991,7 @@ TEST_CASE("business_objects: failures")
             h.fake.scripted[i] = same;
         }
         const PollOutcome outcome = h.poll();
-        CHECK(outcome.reason == "parse");
+        CHECK(outcome.reason.label() == "parse");
         CHECK(outcome.message.find("OpportunityCollection page 2") != std::string::npos);
         CHECK(h.fake.targets.size() == 2);
         CHECK(h.store.commits.size() == 1);
@@ -1012,7 +1012,7 @@ TEST_CASE("business_objects: collections in order; a failing one keeps the earli
     const PollOutcome outcome = h.poll();
     CHECK_FALSE(outcome.ok);
     CHECK(outcome.auth_failed);
-    CHECK(outcome.reason == "http_403");
+    CHECK(outcome.reason.label() == "http_403");
     CHECK(outcome.records == 300);
     CHECK(outcome.stored == 300);
     REQUIRE(h.fake.targets.size() == 2);
@@ -1117,7 +1117,7 @@ TEST_CASE("business_objects: server-driven paging (fewer rows than $top, with __
         h.fake.server_page_limit = 2;    // one new row per page
         const PollOutcome outcome = h.poll();
         CHECK_FALSE(outcome.ok);
-        CHECK(outcome.reason == "parse");
+        CHECK(outcome.reason.label() == "parse");
         CHECK(outcome.message.find("more than 100 pages") != std::string::npos);
         CHECK(outcome.message.find("OpportunityCollection page 101") != std::string::npos);
         CHECK(h.fake.targets.size() == 100);

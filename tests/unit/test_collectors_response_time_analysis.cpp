@@ -525,7 +525,7 @@ TEST_CASE("poll: an unknown time zone fails the poll and stores nothing of that 
                    row_json("25.11.2026 23:49:00 UTC", "E", "S5")};
     const PollOutcome outcome = h.poll();
     CHECK_FALSE(outcome.ok);
-    CHECK(outcome.reason == "timezone");
+    CHECK(outcome.reason.label() == "timezone");
     CHECK(outcome.message.find("unknown SAP time zone 'MARS'") != std::string::npos);
     CHECK(outcome.message.find("acme-prod") != std::string::npos);
     CHECK(outcome.message.find("S4") != std::string::npos);
@@ -544,7 +544,7 @@ TEST_CASE("poll: an unparsable page is a parse error")
     h.fake.rows[0]["KRESPONSE_TIME"] = "fast";
     const PollOutcome outcome = h.poll();
     CHECK_FALSE(outcome.ok);
-    CHECK(outcome.reason == "parse");
+    CHECK(outcome.reason.label() == "parse");
     CHECK(outcome.message.find("KRESPONSE_TIME") != std::string::npos);
     CHECK(h.store.commits.empty());
 }
@@ -556,7 +556,7 @@ TEST_CASE("poll: the store not accepting means outbox_full and no request")
     h.fake.rows = {row_json("25.11.2026 23:45:00 UTC")};
     const PollOutcome outcome = h.poll();
     CHECK_FALSE(outcome.ok);
-    CHECK(outcome.reason == "outbox_full");
+    CHECK(outcome.reason.label() == "outbox_full");
     CHECK(h.fake.targets.empty());
     CHECK(h.store.commits.empty());
 }
@@ -567,7 +567,7 @@ TEST_CASE("poll: HTTP errors are reported as C4C failures")
     h.fake.status = 401;
     const PollOutcome outcome = h.poll();
     CHECK_FALSE(outcome.ok);
-    CHECK(outcome.reason == "http_401");
+    CHECK(outcome.reason.label() == "http_401");
     CHECK(outcome.auth_failed);
     CHECK(h.store.commits.empty());
 }
@@ -600,7 +600,7 @@ TEST_CASE("poll: a key that cannot be created fails the poll before any request"
     h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "OLIVIA.BROWN", "S1")};
     const PollOutcome outcome = h.poll();
     CHECK_FALSE(outcome.ok);
-    CHECK(outcome.reason == "pseudonymization");
+    CHECK(outcome.reason.label() == "pseudonymization");
     CHECK(outcome.message.find("acme-prod") != std::string::npos);
     CHECK(h.fake.targets.empty());
     CHECK(h.store.commits.empty());

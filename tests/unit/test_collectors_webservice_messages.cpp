@@ -442,7 +442,7 @@ TEST_CASE("webservice_messages: a SOAP fault on page 2 keeps page 1 and the old 
 
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
-    CHECK(outcome.reason == "soap_fault");
+    CHECK(outcome.reason.label() == "soap_fault");
     CHECK_FALSE(outcome.auth_failed);
     CHECK(outcome.message.find("XML parse error: syntax error: line 1, column 0") != std::string::npos);
     CHECK(outcome.message.find("acme-prod") != std::string::npos);
@@ -464,7 +464,7 @@ TEST_CASE("webservice_messages: a fault inside a 200 answer is a soap_fault too"
     Harness h;
     h.fake.responses.push_back(raw(200, read_sample("soap-fault.xml")));
     const auto outcome = h.poll();
-    CHECK(outcome.reason == "soap_fault");
+    CHECK(outcome.reason.label() == "soap_fault");
     CHECK(h.store.commits.empty());
 }
 
@@ -477,7 +477,7 @@ TEST_CASE("webservice_messages: a query error in the response's own Log is not a
                          "</SeverityCode><Note>Selection is not allowed</Note></Item></Log>");
     h.fake.responses.push_back(page);
     const auto outcome = h.poll();
-    CHECK(outcome.reason == "soap_fault");
+    CHECK(outcome.reason.label() == "soap_fault");
     CHECK(outcome.message.find("Selection is not allowed") != std::string::npos);
     CHECK(h.store.commits.empty());
 }
@@ -490,7 +490,7 @@ TEST_CASE("webservice_messages: broken XML is a parse failure and nothing is com
     h.fake.responses.push_back(page);
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
-    CHECK(outcome.reason == "parse");
+    CHECK(outcome.reason.label() == "parse");
     CHECK(outcome.message.find("malformed XML") != std::string::npos);
     CHECK(outcome.message.find("page 1") != std::string::npos);
     CHECK(h.store.commits.empty());
@@ -502,7 +502,7 @@ TEST_CASE("webservice_messages: an HTTP error without a SOAP fault is classified
     h.fake.responses.push_back(raw(500, "<html><body>Internal Server Error</body></html>", "text/html"));
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
-    CHECK(outcome.reason == "http_500");
+    CHECK(outcome.reason.label() == "http_500");
     CHECK(h.store.commits.empty());
 }
 
@@ -513,7 +513,7 @@ TEST_CASE("webservice_messages: 401 marks the source as refused")
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
     CHECK(outcome.auth_failed);
-    CHECK(outcome.reason == "http_401");
+    CHECK(outcome.reason.label() == "http_401");
     CHECK(outcome.message.find("CRUN_USER") != std::string::npos);
     CHECK(outcome.message.find("s3cret") == std::string::npos);
     CHECK(h.fake.requests.size() == 1);
@@ -526,7 +526,7 @@ TEST_CASE("webservice_messages: a full outbox stops the poll before any request"
     h.store.accepting_now = false;
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
-    CHECK(outcome.reason == "outbox_full");
+    CHECK(outcome.reason.label() == "outbox_full");
     CHECK(h.fake.requests.empty());
     CHECK(h.store.commits.empty());
 }
@@ -537,13 +537,13 @@ TEST_CASE("webservice_messages: a commit that fails stops the poll")
     h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
     h.store.status = CommitStatus::outbox_full;
     const auto full = h.poll();
-    CHECK(full.reason == "outbox_full");
+    CHECK(full.reason.label() == "outbox_full");
     CHECK(h.fake.requests.size() == 1);
 
     h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
     h.store.status = CommitStatus::failed;
     const auto failed = h.poll();
-    CHECK(failed.reason == "store");
+    CHECK(failed.reason.label() == "store");
     CHECK(h.fake.requests.size() == 2);
     CHECK(h.store.commits.empty());
 }
@@ -556,7 +556,7 @@ TEST_CASE("webservice_messages: a tenant that pages without progress is stopped"
         h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
         h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
         const auto outcome = h.poll();
-        CHECK(outcome.reason == "parse");
+        CHECK(outcome.reason.label() == "parse");
         CHECK(outcome.message.find("LastReturnedObjectID") != std::string::npos);
         CHECK(h.fake.requests.size() == 2);
         REQUIRE(h.store.commits.size() == 1);
@@ -569,7 +569,7 @@ TEST_CASE("webservice_messages: a tenant that pages without progress is stopped"
         h.fake.responses.push_back(soap_page({"ID3", "ID4"}, true, "ID4"));
         h.fake.responses.push_back(soap_page({"ID1", "ID2"}, true, "ID2"));
         const auto outcome = h.poll();
-        CHECK(outcome.reason == "parse");
+        CHECK(outcome.reason.label() == "parse");
         CHECK(h.fake.requests.size() == 3);
         CHECK(h.store.commits.size() == 2);
     }
@@ -578,7 +578,7 @@ TEST_CASE("webservice_messages: a tenant that pages without progress is stopped"
         Harness h;
         h.fake.responses.push_back(soap_page({}, true, "ID9"));
         const auto outcome = h.poll();
-        CHECK(outcome.reason == "parse");
+        CHECK(outcome.reason.label() == "parse");
         CHECK(outcome.message.find("no message") != std::string::npos);
         CHECK(h.store.commits.empty());
     }
@@ -587,7 +587,7 @@ TEST_CASE("webservice_messages: a tenant that pages without progress is stopped"
         Harness h;
         h.fake.responses.push_back(soap_page({"ID1"}, true, ""));
         const auto outcome = h.poll();
-        CHECK(outcome.reason == "parse");
+        CHECK(outcome.reason.label() == "parse");
         CHECK(h.store.commits.empty());
     }
 }
@@ -598,7 +598,7 @@ TEST_CASE("webservice_messages: an unreachable tenant")
     h.c4c.url = "http://127.0.0.1:1";
     const auto outcome = h.poll();
     CHECK_FALSE(outcome.ok);
-    CHECK_FALSE(outcome.reason.empty());
+    CHECK_FALSE(outcome.reason.label().empty());
     CHECK(h.store.commits.empty());
 }
 

@@ -1,0 +1,58 @@
+#include "infra/sqlite.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+namespace c4c::infra {
+
+SqliteConnection::SqliteConnection(const std::filesystem::path& file, int flags, std::string_view purpose)
+    : m_file(file)
+{
+    if (sqlite3_open_v2(file.c_str(), &m_db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+        std::string message = m_db ? sqlite3_errmsg(m_db) : "out of memory";
+        sqlite3_close(m_db);
+        throw std::runtime_error("cannot open state store " + file.string() + std::string(purpose) + ": " + message);
+    }
+}
+
+SqliteConnection::~SqliteConnection()
+{
+    for (auto& [sql, statement] : m_statements) {
+        sqlite3_finalize(statement);
+    }
+    sqlite3_close(m_db);
+}
+
+bool SqliteConnection::exec(const char* sql)
+{
+    char* error = nullptr;
+    if (sqlite3_exec(m_db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+        spdlog::error("state store {}: {} failed: {}", m_file.string(), sql, error ? error : "unknown error");
+        sqlite3_free(error);
+        return false;
+    }
+    return true;
+}
+
+sqlite3_stmt* SqliteConnection::prepare(const char* sql)
+{
+    if (auto it = m_statements.find(sql); it != m_statements.end()) {
+        return it->second;
+    }
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK) {
+        log_failure(sql);
+        return nullptr;
+    }
+    m_statements.emplace(sql, statement);
+    return statement;
+}
+
+void SqliteConnection::log_failure(std::string_view what) const
+{
+    spdlog::error("state store {}: {}: {} (events stay where they were; the operation is retried)", m_file.string(),
+                  what, sqlite3_errmsg(m_db));
+}
+
+}  // namespace c4c::infra
