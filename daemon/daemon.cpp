@@ -109,6 +109,7 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
         is_paused = value;
         metrics.paused->Set(value ? 1 : 0);
     }
+    void endpoint_up(bool value) override { metrics.up->Set(value ? 1 : 0); }
 
     bool accepting() const
     {

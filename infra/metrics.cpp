@@ -77,8 +77,12 @@ Metrics::Metrics()
                        "Events Cloud ALM refused for good, moved aside to the rejected table")
                      .Register(*m_registry)),
       m_paused(named(prometheus::BuildGauge(), "c4c_alm_collector_endpoint_paused",
-                     "1 while the endpoint is paused after 401/403")
+                     "1 while the endpoint is paused after 401/403 or because it refuses every request")
                    .Register(*m_registry)),
+      m_endpoint_up(named(prometheus::BuildGauge(), "c4c_alm_collector_endpoint_up",
+                          "1 while the endpoint accepts requests; 0 while paused (refusing every request, "
+                          "401/403) or unreachable")
+                        .Register(*m_registry)),
       m_send_duration(named(prometheus::BuildHistogram(), "c4c_alm_collector_endpoint_send_duration_seconds",
                             "Duration of successful sends to Cloud ALM")
                           .Register(*m_registry))
@@ -123,6 +127,8 @@ EndpointMetrics Metrics::endpoint(const std::string& tenant, const std::string& 
     metrics.sent = &m_sent.Add(labels);
     metrics.rejected = &m_rejected.Add(labels);
     metrics.paused = &m_paused.Add(labels);
+    metrics.up = &m_endpoint_up.Add(labels);
+    metrics.up->Set(1);
     metrics.send_duration = &m_send_duration.Add(labels, duration_buckets());
     auto* family = &m_send_failures;
     metrics.failures = [family, tenant, endpoint](std::string_view reason) -> prometheus::Counter& {

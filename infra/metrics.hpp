@@ -39,6 +39,7 @@ struct EndpointMetrics {
     prometheus::Counter* sent = nullptr;
     prometheus::Counter* rejected = nullptr;
     prometheus::Gauge* paused = nullptr;
+    prometheus::Gauge* up = nullptr;  ///< starts at 1
     prometheus::Histogram* send_duration = nullptr;
     std::function<prometheus::Counter&(std::string_view reason)> failures;
 };
@@ -71,6 +72,7 @@ private:
     prometheus::Family<prometheus::Counter>& m_send_failures;
     prometheus::Family<prometheus::Counter>& m_rejected;
     prometheus::Family<prometheus::Gauge>& m_paused;
+    prometheus::Family<prometheus::Gauge>& m_endpoint_up;
     prometheus::Family<prometheus::Histogram>& m_send_duration;
     std::function<void()> m_refresh;
 };
