@@ -2,6 +2,7 @@
 
 #include "collectors/c4c_request.hpp"
 #include "collectors/sap_time_zones.hpp"
+#include "collectors/tenant_clock.hpp"
 #include "infra/text.hpp"
 
 #include <fmt/format.h>
@@ -376,7 +377,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
     }
 
     const std::int64_t now_s =
-        std::chrono::floor<std::chrono::seconds>(context.now.time_since_epoch()).count();
+        std::chrono::floor<std::chrono::seconds>(tenant_now(context).time_since_epoch()).count();
     const std::int64_t observed_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(context.now.time_since_epoch()).count();
     const std::string old_checkpoint = context.store.checkpoint(k_rta_feed);
@@ -386,8 +387,11 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         spdlog::warn("tenant {} source {}: checkpoint '{}' is not a time; reading from now - lookback", context.tenant,
                      source.name, infra::printable(old_checkpoint));
     }
+    // A checkpoint ahead of the tenant's clock (its clock went back) counts as now, or rows stamped
+    // before it would never be read.
     const std::int64_t since = std::max<std::int64_t>(
-        0, checkpoint ? *checkpoint - to_seconds_ceil(source.overlap) : now_s - to_seconds_ceil(source.lookback));
+        0, checkpoint ? std::min(*checkpoint, now_s) - to_seconds_ceil(source.overlap)
+                      : now_s - to_seconds_ceil(source.lookback));
     const std::uint64_t page_size = static_cast<std::uint64_t>(std::max(1, source.page_size));
 
     std::optional<std::int64_t> greatest = checkpoint;
@@ -443,8 +447,8 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         const bool last = rows.empty() || (page.count ? skip + rows.size() >= *page.count : rows.size() < page_size);
         skip += rows.size();
         // Rows are not ordered: only once the whole window is stored may the checkpoint move. A row
-        // stamped in the future (clock skew, a misconfigured zone) must not carry the window past rows
-        // still to come: the checkpoint goes no further than now (and never back).
+        // stamped in the future (a misconfigured zone) must not carry the window past rows still to
+        // come: the checkpoint goes no further than now on the tenant's clock (and never back).
         std::string new_checkpoint = old_checkpoint;
         if (last && greatest) {
             new_checkpoint = std::to_string(std::max(std::min(*greatest, now_s), checkpoint.value_or(0)));

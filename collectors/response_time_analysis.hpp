@@ -11,8 +11,10 @@
 // walk, so a server-side cap below page_size loses nothing.) At most k_rta_max_pages pages per poll.
 //
 // Checkpoint (feed key "rta"): the greatest CTIMESTAMP read, as unix seconds in decimal, but never
-// beyond the poll's start (a row stamped in the future must not push the window past rows yet to come)
-// and never backwards. A poll reads from checkpoint - overlap (the first poll from now - lookback).
+// beyond the poll's start on the tenant's clock (collectors/tenant_clock.hpp; a row stamped in the future
+// must not push the window past rows yet to come) and never backwards. A poll reads from checkpoint -
+// overlap (a checkpoint ahead of now counts as now; the first poll from now - lookback, now on the
+// tenant's clock).
 // Rows are append-only but not ordered, so each page is committed with the OLD checkpoint and only the
 // walk's last commit carries the new one; a poll that fails half-way re-reads from the old checkpoint
 // next time, and rows stored twice are dropped by event.id, so the overlap costs nothing. The overlap

@@ -107,9 +107,9 @@ int days_in_month(int year, int month)
     return month == 2 && leap ? 29 : k_days[static_cast<std::size_t>(month - 1)];
 }
 
-// The three date forms RFC 9110 section 5.6.7 allows, as unix seconds. The whole value must match one
-// of them (a one-digit day is tolerated) and name a real date in years 1 to 9999, which also keeps
-// every later computation far from overflow.
+} // namespace
+
+// Years 1 to 9999 keep every later computation far from overflow.
 std::optional<std::int64_t> parse_http_date(std::string_view text)
 {
     HttpDate d;
@@ -146,8 +146,6 @@ std::optional<std::int64_t> parse_http_date(std::string_view text)
     }
     return days_from_civil(d.year, d.month, d.day) * 86400 + d.hour * 3600 + d.minute * 60 + d.second;
 }
-
-} // namespace
 
 Backoff::Backoff(std::chrono::milliseconds base, std::chrono::milliseconds max)
     : m_base(base), m_max(max), m_random(std::random_device{}())

@@ -85,7 +85,10 @@ Metrics::Metrics()
                         .Register(*m_registry)),
       m_send_duration(named(prometheus::BuildHistogram(), "c4c_alm_collector_endpoint_send_duration_seconds",
                             "Duration of successful sends to Cloud ALM")
-                          .Register(*m_registry))
+                          .Register(*m_registry)),
+      m_clock_skew(named(prometheus::BuildGauge(), "c4c_alm_collector_tenant_clock_skew_seconds",
+                         "The tenant's clock minus this host's, from the Date header of its latest answer")
+                       .Register(*m_registry))
 {
     named(prometheus::BuildGauge(), "c4c_alm_collector_build_info", "Build information; always 1")
         .Register(*m_registry)
@@ -138,6 +141,11 @@ EndpointMetrics Metrics::endpoint(const std::string& tenant, const std::string& 
         metrics.failures(reason);
     }
     return metrics;
+}
+
+prometheus::Gauge* Metrics::tenant_clock_skew(const std::string& tenant)
+{
+    return &m_clock_skew.Add({{"tenant", tenant}});
 }
 
 void Metrics::on_scrape(std::function<void()> refresh)

@@ -49,6 +49,8 @@ public:
     Metrics();
     SourceMetrics source(const std::string& tenant, const std::string& source);
     EndpointMetrics endpoint(const std::string& tenant, const std::string& endpoint);
+    /// tenant_clock_skew_seconds of one tenant (0 until its first answer with a Date).
+    prometheus::Gauge* tenant_clock_skew(const std::string& tenant);
     /// Sets the hook that runs before each scrape, to refresh gauges read from elsewhere (outbox depth
     /// and age). Replaces any earlier hook.
     void on_scrape(std::function<void()> refresh);
@@ -74,6 +76,7 @@ private:
     prometheus::Family<prometheus::Gauge>& m_paused;
     prometheus::Family<prometheus::Gauge>& m_endpoint_up;
     prometheus::Family<prometheus::Histogram>& m_send_duration;
+    prometheus::Family<prometheus::Gauge>& m_clock_skew;
     std::function<void()> m_refresh;
 };
 
