@@ -211,6 +211,24 @@ std::string iso_from_ticks(std::int64_t ticks) {
     return iso_prefix(seconds) + frac;
 }
 
+std::string http_date(std::int64_t unix_seconds) {
+    static constexpr std::array<const char*, 7> k_days = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+    static constexpr std::array<const char*, 12> k_months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    std::int64_t days = floor_div(unix_seconds, 86400);
+    std::int64_t rest = unix_seconds - days * 86400;
+    std::int64_t y = 0;
+    unsigned m = 0;
+    unsigned d = 0;
+    civil_from_days(days, y, m, d);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s, %02u %s %04lld %02lld:%02lld:%02lld GMT",
+                  k_days[static_cast<std::size_t>(((days % 7) + 7) % 7)], d, k_months[m - 1], static_cast<long long>(y),
+                  static_cast<long long>(rest / 3600), static_cast<long long>(rest / 60 % 60),
+                  static_cast<long long>(rest % 60));
+    return buf;
+}
+
 std::string iso_from_ms(std::int64_t ms) {
     std::int64_t seconds = floor_div(ms, 1000);
     char frac[48];

@@ -8,6 +8,10 @@ namespace c4c::sim {
 
 namespace {
 
+std::int64_t floor_div_1000(std::int64_t ms) {
+    return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+}
+
 bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
 }
@@ -71,6 +75,15 @@ ServerResponse Simulator::route(const ServerRequest& request) {
 }
 
 ServerResponse Simulator::handle_c4c(const ServerRequest& request, std::string_view kind) {
+    ServerResponse response = answer_c4c(request, kind);
+    if (m_date_header) {
+        // The tenant's clock, as a real server stamps every answer (RFC 9110 section 6.6.1).
+        response.headers.emplace_back("Date", http_date(floor_div_1000(m_world.tenant_ms())));
+    }
+    return response;
+}
+
+ServerResponse Simulator::answer_c4c(const ServerRequest& request, std::string_view kind) {
     if (kind == "odata") {
         ++m_counters.odata;
     } else if (kind == "rta") {
