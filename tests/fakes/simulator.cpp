@@ -18,7 +18,8 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 
 /// Modes that keep the real C4C answer and only shape it; the others replace it.
 bool shapes_answer(FaultMode mode) {
-    return mode == FaultMode::trickle || mode == FaultMode::truncate || mode == FaultMode::broken_xml;
+    return mode == FaultMode::trickle || mode == FaultMode::truncate || mode == FaultMode::broken_xml ||
+           mode == FaultMode::missing_rows;
 }
 
 } // namespace
@@ -106,8 +107,9 @@ ServerResponse Simulator::answer_c4c(const ServerRequest& request, std::string_v
         r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"SAP\"");
         return r;
     }
+    const std::size_t missing_rows = fault && fault->mode == FaultMode::missing_rows ? fault->missing_rows : 0;
     ServerResponse response = kind == "odata" ? m_odata.handle(request)
-                              : kind == "rta" ? m_rta.handle(request)
+                              : kind == "rta" ? m_rta.handle(request, missing_rows)
                                               : m_soap.handle(request);
     if (fault) {
         apply_fault(*fault, kind, response);
