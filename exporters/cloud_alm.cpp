@@ -330,11 +330,16 @@ std::int64_t CloudAlmExporter::suspect_floor() const
 asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_one()
 {
     std::vector<OutboxRow> rows = next_batch(suspect_floor());
+    if (m_refusing) {
+        // A probe: one request. A refused row becomes a suspect, so the next probe moves on; with only
+        // suspects left, the oldest one probes (nothing else would tell when the endpoint is back).
+        rows.resize(std::min<std::size_t>(rows.size(), 1));
+        if (rows.empty() && !m_suspects.empty()) {
+            rows.push_back(m_suspects.front().row);
+        }
+    }
     if (rows.empty()) {
         co_return Round{Step::empty};
-    }
-    if (m_refusing) {
-        rows.resize(1);  // a probe: one request, and a refused row becomes a suspect, so the next probe moves on
     }
     co_return co_await deliver(rows);
 }

@@ -13,7 +13,8 @@
 // is sent alone once more and moved aside if still refused. When k_refused_alone_before_pause rows in a
 // row are refused alone with nothing accepted in between, the endpoint refuses requests (a wrong
 // serviceId, a broken deployment): it is paused with backoff (one log line, endpoint_up 0, nothing moved
-// aside), each retry sends the one row behind the suspects, and the queue goes once one is accepted.
+// aside), each retry sends the one row behind the suspects (the oldest suspect when there is none), and
+// the queue goes once one is accepted.
 //
 // Executor model: everything here runs on the daemon's single event-loop thread (the executor of the
 // http::Client and of the constructor's `executor`); not thread-safe, no locks.

@@ -290,6 +290,36 @@ TEST_CASE("cloud_alm: an endpoint that refuses every request is paused with one 
     CHECK(logs.count("for good") == 0);
 }
 
+TEST_CASE("cloud_alm: a refusing endpoint with nothing but suspects queued is probed with the oldest")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(3);
+    bool refuse = true;
+    h.alm.respond = [&](const Received&) { return refuse ? answer(400, "unknown serviceId") : answer(200); };
+    CloudAlmExporter exporter(h.io.get_executor(), h.endpoint(k_logs_path), h.resource(), h.client, outbox, observer,
+                              fast_options());
+    Running running;
+
+    h.run([&]() -> asio::awaitable<void> {
+        running.start(h.io, exporter);
+        CHECK(co_await eventually([&] { return exporter.refusing(); }, 2s));
+        CHECK(exporter.suspects() == 3);
+        CHECK(co_await eventually([&] { return h.alm.received.size() >= 7; }, 2s));  // 3, 1, 2, 1, 1, then probes
+        for (std::size_t i = 5; i < h.alm.received.size(); ++i) {
+            CHECK(h.alm.received[i].event_ids() == std::vector<std::string>{"evt-1"});
+        }
+        refuse = false;
+        CHECK(co_await eventually([&] { return outbox.rows.empty(); }, 2s));
+        CHECK_FALSE(exporter.paused());
+        running.stop.emit(asio::cancellation_type::terminal);
+        CHECK(co_await eventually([&] { return running.done; }, 1s));
+    }());
+    CHECK(outbox.rejected.empty());
+    CHECK(observer.sent_events == 3);
+}
+
 TEST_CASE("cloud_alm: a row refused alone is moved aside only after the endpoint accepted another request")
 {
     Harness h;
