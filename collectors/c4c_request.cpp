@@ -11,11 +11,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace c4c::collectors {
 
 namespace asio = boost::asio;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -35,7 +37,9 @@ std::optional<std::chrono::system_clock::time_point> observe_clock(PollContext& 
         return std::nullopt;
     }
     auto tenant_sent = context.clock->observe(*date, sent, std::chrono::system_clock::now());
-    if (tenant_sent && context.clock->warn_beyond(context.source.overlap / 2)) {
+    // Below 2 s a skew is the Date header's one-second resolution, not a clock problem.
+    const std::chrono::milliseconds limit = std::max<std::chrono::milliseconds>(context.source.overlap / 2, 2s);
+    if (tenant_sent && context.clock->warn_beyond(limit)) {
         const auto skew = std::chrono::duration<double>(*context.clock->skew()).count();
         spdlog::warn("tenant {}: its clock is {:.0f} s {} this host's (HTTP Date of {}), more than half the overlap "
                      "of source {} ({} s); query bounds follow the tenant's clock, but check time "

@@ -30,7 +30,8 @@ struct C4cReply {
 
 /// Sends `request` to the tenant, adding Basic auth from `context.c4c`. 429/503 are retried up to 4
 /// times within this call; other failures return at once. Every answer's `Date` goes to
-/// `context.clock` (a warning when the tenant's clock is off by more than half the source's overlap).
+/// `context.clock` (a warning when the tenant's clock is off by more than half the source's overlap, and
+/// by 2 s at least).
 /// Never throws.
 boost::asio::awaitable<C4cReply> c4c_request(PollContext& context, infra::http::Request request);
 
