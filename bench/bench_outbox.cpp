@@ -142,6 +142,7 @@ struct StoreOutbox final : exporters::Outbox, exporters::DeliveryObserver {
     void failed(std::string_view reason) override { ++failures, last_failure = std::string(reason); }
     void rejected(std::size_t) override {}
     void paused(bool) override {}
+    void endpoint_up(bool) override {}
 
     infra::StateStore& store;
     std::int64_t id;

@@ -1,6 +1,7 @@
 #include "collectors/business_objects.hpp"
 
 #include "collectors/c4c_request.hpp"
+#include "collectors/tenant_clock.hpp"
 #include "infra/time.hpp"
 
 #include <fmt/format.h>
@@ -236,8 +237,8 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
                      context.tenant, source.name, stored_checkpoint, collection);
     }
     // A checkpoint ahead of the clock (the clock went back) counts as now, or nothing would be read until
-    // the clock caught up.
-    const std::int64_t now_ms = infra::unix_millis(context.now);
+    // the clock caught up. Change times are the tenant's, so "now" is too.
+    const std::int64_t now_ms = infra::unix_millis(tenant_now(context));
     const std::int64_t lower = committed ? std::min(*committed, now_ms) - source.overlap.count()
                                          : now_ms - source.lookback.count();
 
@@ -317,10 +318,10 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
         outcome.records += events.size();
 
         // Every row changed before page_max is stored once this page is: earlier pages and this one
-        // covered [lower, page_max] in change-time order. A change time after the start of this poll (a
-        // tenant clock ahead of ours, or a bogus date far in the future) would carry the checkpoint past
-        // rows still to come; it is held at the poll's start instead, and the rows after it are read again
-        // (and dropped by event.id) until the clock passes them.
+        // covered [lower, page_max] in change-time order. A change time after the start of this poll on the
+        // tenant's clock (a bogus date far in the future) would carry the checkpoint past rows still to
+        // come; it is held at the poll's start instead, and the rows after it are read again (and dropped
+        // by event.id) until the clock passes them.
         std::optional<std::int64_t> checkpoint = committed;
         if (page_max) {
             const std::int64_t candidate = std::min(*page_max, now_ms);

@@ -1,5 +1,6 @@
 #include "collectors/c4c_request.hpp"
 
+#include "collectors/tenant_clock.hpp"
 #include "infra/backoff.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -8,10 +9,15 @@
 #include <boost/asio/as_tuple.hpp>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
 
 namespace c4c::collectors {
 
 namespace asio = boost::asio;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -20,6 +26,29 @@ constexpr int k_max_attempts = 5;
 bool retryable(unsigned status)
 {
     return status == 429 || status == 503;
+}
+
+std::optional<std::chrono::system_clock::time_point> observe_clock(PollContext& context,
+                                                                   const infra::http::Response& response,
+                                                                   std::chrono::system_clock::time_point sent)
+{
+    const auto date = response.header("Date");
+    if (context.clock == nullptr || !date) {
+        return std::nullopt;
+    }
+    auto tenant_sent = context.clock->observe(*date, sent, std::chrono::system_clock::now());
+    // Below 2 s a skew is the Date header's one-second resolution, not a clock problem.
+    const std::chrono::milliseconds limit = std::max<std::chrono::milliseconds>(context.source.overlap / 2, 2s);
+    if (tenant_sent && context.clock->warn_beyond(limit)) {
+        const auto skew = std::chrono::duration<double>(*context.clock->skew()).count();
+        spdlog::warn("tenant {}: its clock is {:.0f} s {} this host's (HTTP Date of {}), more than half the overlap "
+                     "of source {} ({} s); query bounds follow the tenant's clock, but check time "
+                     "synchronization (NTP) on this host",
+                     context.tenant, std::abs(skew), skew < 0 ? "behind" : "ahead of", context.c4c.url,
+                     context.source.name,
+                     std::chrono::duration_cast<std::chrono::seconds>(context.source.overlap).count());
+    }
+    return tenant_sent;
 }
 
 } // namespace
@@ -32,6 +61,7 @@ asio::awaitable<C4cReply> c4c_request(PollContext& context, infra::http::Request
     C4cReply reply;
     for (int attempt = 1;; ++attempt) {
         const auto started = std::chrono::steady_clock::now();
+        const auto sent = std::chrono::system_clock::now();
         auto result = co_await context.http.send(request);
         const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
 
@@ -43,6 +73,7 @@ asio::awaitable<C4cReply> c4c_request(PollContext& context, infra::http::Request
             co_return reply;
         }
         reply.response = std::move(*result);
+        reply.tenant_sent = observe_clock(context, reply.response, sent);
         const unsigned status = reply.response.status;
         if (status >= 200 && status < 300) {
             reply.ok = true;

@@ -11,6 +11,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 namespace c4c::collectors {
@@ -21,10 +23,16 @@ struct C4cReply {
     FailureReason reason;               ///< when !ok: network, http_status or cancelled
     std::string message;                ///< operator-facing text (never contains credentials)
     bool auth_failed = false;           ///< 401/403
+    /// The tenant's clock when the (last) request was sent, or a little earlier: its `Date` header minus
+    /// the round trip. nullopt when the answer had no readable Date.
+    std::optional<std::chrono::system_clock::time_point> tenant_sent;
 };
 
 /// Sends `request` to the tenant, adding Basic auth from `context.c4c`. 429/503 are retried up to 4
-/// times within this call; other failures return at once. Never throws.
+/// times within this call; other failures return at once. Every answer's `Date` goes to
+/// `context.clock` (a warning when the tenant's clock is off by more than half the source's overlap, and
+/// by 2 s at least).
+/// Never throws.
 boost::asio::awaitable<C4cReply> c4c_request(PollContext& context, infra::http::Request request);
 
 /// Fills a failed PollOutcome from a reply, naming tenant, source and what to do.

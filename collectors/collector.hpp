@@ -92,6 +92,8 @@ public:
     virtual void request_done(std::chrono::duration<double> elapsed, std::string_view error_reason) = 0;
 };
 
+class TenantClock;
+
 /// Everything a poll may use. Owned by the daemon; valid for the duration of one poll.
 struct PollContext {
     std::string_view tenant;
@@ -101,7 +103,8 @@ struct PollContext {
     FeedStore& store;
     RequestObserver& observer;
     std::filesystem::path state_dir;   ///< for per-installation keys (pseudonymization)
-    std::chrono::system_clock::time_point now;  ///< start of this poll
+    std::chrono::system_clock::time_point now;  ///< start of this poll, on the host's clock
+    TenantClock* clock = nullptr;  ///< the tenant's clock (collectors/tenant_clock.hpp); null: the host's
 };
 
 /// How a poll ended.

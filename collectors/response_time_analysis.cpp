@@ -2,6 +2,8 @@
 
 #include "collectors/c4c_request.hpp"
 #include "collectors/sap_time_zones.hpp"
+#include "collectors/tenant_clock.hpp"
+#include "infra/logging.hpp"
 #include "infra/text.hpp"
 #include "infra/time.hpp"
 
@@ -317,10 +319,10 @@ std::string rta_page_url(std::string_view c4c_url, const infra::SourceConfig& so
     }
     const std::string datasource = url_encode(source.datasource);
     const std::string filter = fmt::format("CTIMESTAMP ge '{}'", format_rta_filter_timestamp(since_unix_s));
-    return fmt::format("{}/sap/c4c/odata/analytics/ds/{}.svc/{}?$format=json&$select={}&$filter={}&$top={}&$skip={}"
-                       "&$inlinecount=allpages",
+    return fmt::format("{}/sap/c4c/odata/analytics/ds/{}.svc/{}?$format=json&$select={}&$filter={}&$orderby={}"
+                       "&$top={}&$skip={}&$inlinecount=allpages",
                        c4c_url, datasource, datasource, url_encode(k_rta_select), url_encode(filter),
-                       std::max(1, source.page_size), skip);
+                       url_encode("CTIMESTAMP asc"), std::max(1, source.page_size), skip);
 }
 
 namespace {
@@ -335,6 +337,7 @@ private:
 
     std::optional<Pseudonymizer> m_pseudonymizer;
     std::filesystem::path m_pseudonymizer_dir;
+    infra::LogLimiter m_short_log{std::chrono::minutes(10)};
 };
 
 const Pseudonymizer* ResponseTimeAnalysisCollector::load_pseudonymizer(const PollContext& context, std::string& error)
@@ -371,7 +374,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
     }
 
     const std::int64_t now_s =
-        std::chrono::floor<std::chrono::seconds>(context.now.time_since_epoch()).count();
+        std::chrono::floor<std::chrono::seconds>(tenant_now(context).time_since_epoch()).count();
     const std::int64_t observed_ns = infra::unix_nanos(context.now);
     const std::string old_checkpoint = context.store.checkpoint(k_rta_feed);
     std::optional<std::int64_t> checkpoint = parse_checkpoint(old_checkpoint);
@@ -380,11 +383,15 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         spdlog::warn("tenant {} source {}: checkpoint '{}' is not a time; reading from now - lookback", context.tenant,
                      source.name, infra::printable(old_checkpoint));
     }
+    // A checkpoint ahead of the tenant's clock (its clock went back) counts as now, or rows stamped
+    // before it would never be read.
     const std::int64_t since = std::max<std::int64_t>(
-        0, checkpoint ? *checkpoint - to_seconds_ceil(source.overlap) : now_s - to_seconds_ceil(source.lookback));
+        0, checkpoint ? std::min(*checkpoint, now_s) - to_seconds_ceil(source.overlap)
+                      : now_s - to_seconds_ceil(source.lookback));
     const std::uint64_t page_size = static_cast<std::uint64_t>(std::max(1, source.page_size));
 
     std::optional<std::int64_t> greatest = checkpoint;
+    std::optional<std::uint64_t> promised;  // the last __count
     std::uint64_t skip = 0;
     for (std::uint64_t pages = 0;; ++pages) {
         if (pages >= k_rta_max_pages) {
@@ -436,11 +443,22 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
 
         const bool last = rows.empty() || (page.count ? skip + rows.size() >= *page.count : rows.size() < page_size);
         skip += rows.size();
-        // Rows are not ordered: only once the whole window is stored may the checkpoint move. A row
-        // stamped in the future (clock skew, a misconfigured zone) must not carry the window past rows
-        // still to come: the checkpoint goes no further than now (and never back).
+        if (page.count) {
+            promised = page.count;
+        }
+        // Only once the whole window is stored may the checkpoint move. A row stamped in the future (a
+        // misconfigured zone) must not carry the window past rows still to come: the checkpoint goes no
+        // further than now on the tenant's clock (and never back).
         std::string new_checkpoint = old_checkpoint;
-        if (last && greatest) {
+        const bool short_of_count = last && promised && skip < *promised;
+        if (short_of_count) {
+            if (auto suppressed = m_short_log.admit()) {
+                spdlog::warn("tenant {} source {}: data source {} promised {} rows (__count) but the walk read {}; "
+                             "the checkpoint stays, so the window is read again at the next poll{}",
+                             context.tenant, source.name, source.datasource, *promised, skip,
+                             infra::suppressed_note(*suppressed));
+            }
+        } else if (last && greatest) {
             new_checkpoint = std::to_string(std::max(std::min(*greatest, now_s), checkpoint.value_or(0)));
         }
         if (events.empty() && new_checkpoint == old_checkpoint) {

@@ -3,18 +3,24 @@
 // The response_time_analysis feed (-> real_user_monitoring): rows of a C4C Response Time Analysis
 // data source, read through the analytics OData service (CONTRACT.md section 3):
 //   GET {url}/sap/c4c/odata/analytics/ds/{ds}.svc/{ds}?$format=json&$select=...
-//       &$filter=CTIMESTAMP ge 'DD.MM.YYYY hh:mm:ss UTC'&$top={page_size}&$skip={n}&$inlinecount=allpages
+//       &$filter=CTIMESTAMP ge 'DD.MM.YYYY hh:mm:ss UTC'&$orderby=CTIMESTAMP asc&$top={page_size}&$skip={n}
+//       &$inlinecount=allpages
 //
 // Paging: by $skip only (d.__next is ignored, so every page's URL is built the same way and paging
-// cannot loop on a server-made link). The walk ends at an empty page; with __count, once $skip reaches
-// it; without __count, at a page shorter than page_size. (With __count a short page does not end the
-// walk, so a server-side cap below page_size loses nothing.) At most k_rta_max_pages pages per poll.
+// cannot loop on a server-made link), over rows ordered by CTIMESTAMP: analytics services promise no
+// stable row order without $orderby, and $skip over an order that changes between pages skips rows. The
+// walk ends at an empty page; with __count, once $skip reaches it; without __count, at a page shorter
+// than page_size. (With __count a short page does not end the walk, so a server-side cap below
+// page_size loses nothing.) At most k_rta_max_pages pages per poll.
 //
 // Checkpoint (feed key "rta"): the greatest CTIMESTAMP read, as unix seconds in decimal, but never
-// beyond the poll's start (a row stamped in the future must not push the window past rows yet to come)
-// and never backwards. A poll reads from checkpoint - overlap (the first poll from now - lookback).
-// Rows are append-only but not ordered, so each page is committed with the OLD checkpoint and only the
-// walk's last commit carries the new one; a poll that fails half-way re-reads from the old checkpoint
+// beyond the poll's start on the tenant's clock (collectors/tenant_clock.hpp; a row stamped in the future
+// must not push the window past rows yet to come) and never backwards. It stays where it was when the
+// walk ends with fewer rows read than the last __count promised (rows the service left out would
+// otherwise fall behind the window for good); that is logged. A poll reads from checkpoint - overlap (a
+// checkpoint ahead of now counts as now; the first poll from now - lookback, now on the tenant's clock).
+// Rows are append-only but may be stored late, so each page is committed with the OLD checkpoint and the
+// walk's last commit alone carries the new one; a poll that fails half-way re-reads from the old checkpoint
 // next time, and rows stored twice are dropped by event.id, so the overlap costs nothing. The overlap
 // is also what catches rows that reach the data source late, or that a $skip walk missed because rows
 // were inserted before its position while it ran. A poll that reads no rows keeps the checkpoint (on

@@ -1,6 +1,7 @@
 #include "collectors/webservice_messages.hpp"
 
 #include "collectors/c4c_request.hpp"
+#include "collectors/tenant_clock.hpp"
 #include "infra/time.hpp"
 
 #include <fmt/format.h>
@@ -153,11 +154,13 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
         spdlog::warn("tenant {} source {}: stored checkpoint '{}' is unreadable; reading from now - lookback",
                      context.tenant, context.source.name, old_checkpoint);
     }
-    const auto interval = query_interval(checkpoint, context.now, context.source.lookback, context.source.overlap);
-    const std::string new_checkpoint = soap::format_iso8601_ms(interval.upper);
+    const auto interval =
+        query_interval(checkpoint, tenant_now(context), context.source.lookback, context.source.overlap);
     const std::string url = context.c4c.url + context.source.path;
 
     PollOutcome outcome;
+    std::optional<Clock::time_point> tenant_sent;  // of the first page
+    std::optional<Clock::time_point> newest;
     std::string last_returned_id;
     std::unordered_set<std::string> returned_ids;
     for (int page_number = 1;; ++page_number) {
@@ -176,6 +179,9 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
                                                  last_returned_id);
         auto reply = co_await c4c_request(context, std::move(request));
         const std::string where = fmt::format("{} (page {})", url, page_number);
+        if (page_number == 1) {
+            tenant_sent = reply.tenant_sent;
+        }
 
         if (!reply.ok) {
             // SOAP 1.1 answers faults with HTTP 500; their text says more than the status.
@@ -235,6 +241,9 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
         events.reserve(page.messages.size());
         for (const auto& message : page.messages) {
             events.push_back(normalize_message(context.tenant, message, observed));
+            const Clock::time_point changed{
+                std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(message.last_change_time_ns))};
+            newest = std::max(newest.value_or(changed), changed);
             if (message.status_code == soap::k_failed) {
                 ++outcome.failed_messages;
             }
@@ -242,9 +251,17 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
         outcome.records += page.messages.size();
 
         const bool last_page = !page.more_hits;
+        std::string new_checkpoint = old_checkpoint;
+        if (last_page) {
+            // Without a TenantClock (tests, tools) the host's clock is the tenant's.
+            const auto end = context.clock != nullptr ? interval_checkpoint(interval, tenant_sent, newest)
+                                                      : std::optional<Clock::time_point>(interval.upper);
+            if (end) {
+                new_checkpoint = soap::format_iso8601_ms(*end);
+            }
+        }
         std::size_t stored = 0;
-        const auto status = context.store.commit(k_messages_feed, events,
-                                                 last_page ? new_checkpoint : old_checkpoint, stored);
+        const auto status = context.store.commit(k_messages_feed, events, new_checkpoint, stored);
         if (status != CommitStatus::committed) {
             co_return with_progress(commit_failure(context, status), outcome);
         }
@@ -331,6 +348,17 @@ QueryInterval query_interval(std::optional<Clock::time_point> checkpoint, Clock:
     }
     const Clock::time_point from = std::chrono::floor<std::chrono::milliseconds>(*checkpoint);
     return {std::min(from, upper) - overlap, upper};
+}
+
+std::optional<Clock::time_point> interval_checkpoint(const QueryInterval& interval,
+                                                     std::optional<Clock::time_point> tenant_sent,
+                                                     std::optional<Clock::time_point> newest)
+{
+    const std::optional<Clock::time_point> tenant = tenant_sent ? tenant_sent : newest;
+    if (!tenant) {
+        return std::nullopt;
+    }
+    return std::chrono::floor<std::chrono::milliseconds>(std::min(interval.upper, *tenant));
 }
 
 std::optional<Clock::time_point> parse_messages_checkpoint(std::string_view checkpoint)

@@ -4,7 +4,14 @@
 // queries C4C's business document message monitoring (SOAP, collectors/soap.hpp) for messages changed in
 // [checkpoint - overlap, poll start] and turns each message state into one event.
 //
-// Checkpoint (FeedStore feed "messages"): the upper bound of the last interval read to its end, as
+// Both bounds are instants on the tenant's clock, never the host's alone (collectors/tenant_clock.hpp):
+// the upper bound is the poll's start as the tenant's latest `Date` header shows it, and the checkpoint an
+// interval leaves is no later than the tenant's clock when its first page was asked for, or, from a tenant
+// that sends no Date, than the newest LastChangeDateTime it returned. A message the tenant changes after a
+// poll therefore lies above that poll's checkpoint however far the two clocks disagree; `overlap` is for
+// late commits only.
+//
+// Checkpoint (FeedStore feed "messages"): that end of the last interval read to its end, as
 // `YYYY-MM-DDThh:mm:ss.fffZ` (UTC, milliseconds). LastReturnedObjectID pages in message-ID order within
 // one query interval, so every page is committed with the old checkpoint and only the interval's last page
 // (MoreHitsAvailableIndicator false) carries the new one; an interrupted walk re-reads the whole interval
@@ -50,6 +57,14 @@ struct QueryInterval {
 QueryInterval query_interval(std::optional<std::chrono::system_clock::time_point> checkpoint,
                              std::chrono::system_clock::time_point now, std::chrono::milliseconds lookback,
                              std::chrono::milliseconds overlap);
+
+/// The checkpoint an interval read to its end leaves: its upper bound, but no later than `tenant_sent`
+/// (the tenant's clock when the interval's first page was asked for, C4cReply::tenant_sent) or, without
+/// it, than `newest` (the newest LastChangeDateTime returned), truncated to milliseconds; nullopt (keep
+/// the old checkpoint) when neither is known: nothing then tells where the tenant's clock stands.
+std::optional<std::chrono::system_clock::time_point>
+interval_checkpoint(const QueryInterval& interval, std::optional<std::chrono::system_clock::time_point> tenant_sent,
+                    std::optional<std::chrono::system_clock::time_point> newest);
 
 /// Parses a stored checkpoint (see above); nullopt when empty or unreadable.
 std::optional<std::chrono::system_clock::time_point> parse_messages_checkpoint(std::string_view checkpoint);

@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include "collectors/collector.hpp"
+#include "collectors/tenant_clock.hpp"
 #include "infra/backoff.hpp"
 #include "daemon/self_monitoring.hpp"
 #include "infra/http/client.hpp"
@@ -109,6 +110,7 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
         is_paused = value;
         metrics.paused->Set(value ? 1 : 0);
     }
+    void endpoint_up(bool value) override { metrics.up->Set(value ? 1 : 0); }
 
     bool accepting() const
     {
@@ -264,7 +266,8 @@ bool counted_by_poll(const collectors::FailureReason& reason)
 struct TenantRuntime {
     TenantRuntime(asio::any_io_executor executor, const TenantConfig& config_, StateStore* store, Metrics& metrics)
         : config(config_),
-          c4c(executor, client_options(config_.c4c.timeout, config_.c4c.max_connections, config_.c4c.ca_file))
+          c4c(executor, client_options(config_.c4c.timeout, config_.c4c.max_connections, config_.c4c.ca_file)),
+          clock(metrics.tenant_clock_skew(config_.name))
     {
         for (const auto& [use_case, endpoint_config] : config.endpoints) {
             endpoints.emplace(use_case, std::make_unique<EndpointRuntime>(executor, store, metrics, config, endpoint_config));
@@ -292,6 +295,7 @@ struct TenantRuntime {
 
     TenantConfig config;
     http::Client c4c;
+    collectors::TenantClock clock;
     std::map<std::string, std::unique_ptr<EndpointRuntime>> endpoints;
     std::vector<std::unique_ptr<SourceRuntime>> sources;
     std::unique_ptr<exporters::HealthExporter> health;
@@ -425,7 +429,8 @@ struct Daemon::Impl {
     asio::awaitable<collectors::PollOutcome> poll_once(TenantRuntime& tenant, SourceRuntime& source)
     {
         collectors::PollContext context{tenant.config.name, tenant.config.c4c, source.config, tenant.c4c, source,
-                                        source,             config.state_dir,  std::chrono::system_clock::now()};
+                                        source,             config.state_dir,  std::chrono::system_clock::now(),
+                                        &tenant.clock};
         auto outcome = co_await source.collector->poll(context);
         record(source, outcome);
         co_return outcome;

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 namespace c4c::exporters {
@@ -229,7 +230,7 @@ asio::awaitable<bool> CloudAlmExporter::drain(std::chrono::milliseconds budget)
             }
             break;
         case Step::empty:
-            co_return m_rejected_since_drain == 0;
+            co_return m_rejected_since_drain == 0 && m_suspects.empty();
         case Step::transient:
         case Step::store_failed:
             if (std::chrono::steady_clock::now() + round.wait > deadline || !co_await sleep(round.wait)) {
@@ -245,6 +246,14 @@ asio::awaitable<bool> CloudAlmExporter::drain(std::chrono::milliseconds budget)
 
 asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_next()
 {
+    if (std::any_of(m_suspects.begin(), m_suspects.end(),
+                    [this](const Suspect& suspect) { return m_accepted > suspect.accepted_before; })) {
+        const Round retried = co_await retry_suspects();
+        if (retried.step != Step::progressed) {
+            m_flowing = false;
+            co_return retried;
+        }
+    }
     const Round round = m_flowing ? co_await deliver_pipelined() : co_await deliver_one();
     m_flowing = round.step == Step::progressed && !m_paused;
     co_return round;
@@ -254,10 +263,11 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_pipelined()
 {
     using namespace asio::experimental::awaitable_operators;
     m_pipeline = Pipeline{};
+    m_pipeline.claimed = suspect_floor();
     co_await (lane() && lane());
     if (m_pipeline.failure) {
         const Failure failure = std::move(*m_pipeline.failure);
-        co_return co_await settle(failure.rows, failure.outcome);
+        co_return co_await settle(failure.rows, failure.outcome, failure.accepted);
     }
     if (m_pipeline.store_failed) {
         co_return store_failed("could not remove delivered events from the outbox (they will be sent again)");
@@ -295,7 +305,7 @@ asio::awaitable<void> CloudAlmExporter::lane()
         } else {
             m_pipeline.stop = true;
             if (!m_pipeline.failure) {
-                m_pipeline.failure = Failure{std::move(rows), std::move(outcome)};
+                m_pipeline.failure = Failure{std::move(rows), std::move(outcome), m_accepted};
             }
         }
         ++m_pipeline.settled;
@@ -312,13 +322,43 @@ std::vector<OutboxRow> CloudAlmExporter::next_batch(std::int64_t after)
     return rows;
 }
 
+std::int64_t CloudAlmExporter::suspect_floor() const
+{
+    return m_suspects.empty() ? 0 : m_suspects.back().row.seq;
+}
+
 asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_one()
 {
-    const std::vector<OutboxRow> rows = next_batch(0);
+    std::vector<OutboxRow> rows = next_batch(suspect_floor());
+    if (m_refusing) {
+        // A probe: one request. A refused row becomes a suspect, so the next probe moves on; with only
+        // suspects left, the oldest one probes (nothing else would tell when the endpoint is back).
+        rows.resize(std::min<std::size_t>(rows.size(), 1));
+        if (rows.empty() && !m_suspects.empty()) {
+            rows.push_back(m_suspects.front().row);
+        }
+    }
     if (rows.empty()) {
         co_return Round{Step::empty};
     }
     co_return co_await deliver(rows);
+}
+
+asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::retry_suspects()
+{
+    std::vector<OutboxRow> proven;
+    for (const Suspect& suspect : m_suspects) {
+        if (m_accepted > suspect.accepted_before) {
+            proven.push_back(suspect.row);
+        }
+    }
+    for (const OutboxRow& row : proven) {
+        const Round round = co_await deliver(std::span<const OutboxRow>(&row, 1));
+        if (round.step != Step::progressed) {
+            co_return round;
+        }
+    }
+    co_return Round{Step::progressed};
 }
 
 asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver(std::span<const OutboxRow> rows)
@@ -329,6 +369,14 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver(std::span<con
 
 bool CloudAlmExporter::acknowledge(std::span<const OutboxRow> rows, const PostOutcome& outcome)
 {
+    ++m_accepted;
+    set_up(true);
+    if (!m_suspects.empty()) {
+        std::erase_if(m_suspects, [&](const Suspect& suspect) {
+            return std::any_of(rows.begin(), rows.end(),
+                               [&](const OutboxRow& row) { return row.seq == suspect.row.seq; });
+        });
+    }
     if (!m_outbox.remove(rows)) {
         return false;
     }
@@ -338,7 +386,8 @@ bool CloudAlmExporter::acknowledge(std::span<const OutboxRow> rows, const PostOu
 }
 
 asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::settle(std::span<const OutboxRow> rows,
-                                                                  const PostOutcome& outcome)
+                                                                  const PostOutcome& outcome,
+                                                                  std::optional<std::uint64_t> accepted)
 {
     switch (outcome.kind) {
     case PostOutcome::Kind::accepted:
@@ -357,8 +406,9 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::settle(std::span<cons
             }
             co_return co_await deliver(rows.subspan(half));
         }
-        co_return reject_row(rows.front(), outcome);
+        co_return refused_alone(rows.front(), outcome, accepted.value_or(m_accepted));
     case PostOutcome::Kind::unauthorized:
+        set_up(false);
         enter_pause(outcome);
         co_return Round{Step::paused};
     case PostOutcome::Kind::transient:
@@ -368,6 +418,61 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::settle(std::span<cons
         break;
     }
     co_return Round{Step::cancelled};
+}
+
+// A refusal of one row alone says something about the row only if the endpoint accepts other requests.
+CloudAlmExporter::Round CloudAlmExporter::refused_alone(const OutboxRow& row, const PostOutcome& outcome,
+                                                       std::uint64_t accepted)
+{
+    const auto known = std::find_if(m_suspects.begin(), m_suspects.end(),
+                                    [&](const Suspect& suspect) { return suspect.row.seq == row.seq; });
+    if (known != m_suspects.end() && m_accepted > known->accepted_before) {
+        m_suspects.erase(known);
+        return reject_row(row, outcome);
+    }
+    if (known == m_suspects.end()) {
+        if (m_accepted > accepted) {
+            return reject_row(row, outcome);  // a batch sent beside it was accepted meanwhile
+        }
+        if (m_suspects.size() < k_max_suspects) {
+            m_suspects.push_back(Suspect{row, m_accepted});
+        }
+    }
+    const auto unproven = static_cast<std::size_t>(
+        std::count_if(m_suspects.begin(), m_suspects.end(),
+                      [this](const Suspect& suspect) { return suspect.accepted_before == m_accepted; }));
+    if (m_refusing || unproven >= k_refused_alone_before_pause) {
+        return enter_refusing(outcome);
+    }
+    spdlog::debug("tenant {} endpoint {}: {} for event {} alone; it stays queued until the endpoint accepts another "
+                  "request",
+                  m_resource.tenant, m_poster.label(), outcome.detail, row.event_id);
+    return Round{Step::progressed};
+}
+
+CloudAlmExporter::Round CloudAlmExporter::enter_refusing(const PostOutcome& outcome)
+{
+    set_up(false);
+    if (!m_refusing) {
+        m_refusing = true;
+        if (!m_paused) {
+            m_paused = true;
+            m_observer.paused(true);
+        }
+        spdlog::error("tenant {} endpoint {}: Cloud ALM refuses every request ({}); check the endpoint url (its "
+                      "serviceId) and the Cloud ALM service. Delivery is paused and retried with backoff; nothing is "
+                      "moved aside, {} events wait in the outbox",
+                      m_resource.tenant, m_poster.label(), outcome.detail, m_outbox.size());
+    }
+    return Round{Step::transient, m_backoff.next()};
+}
+
+void CloudAlmExporter::set_up(bool up)
+{
+    if (m_up != up) {
+        m_up = up;
+        m_observer.endpoint_up(up);
+    }
 }
 
 CloudAlmExporter::Round CloudAlmExporter::reject_row(const OutboxRow& row, const PostOutcome& outcome)
@@ -391,6 +496,7 @@ CloudAlmExporter::Round CloudAlmExporter::retry_later(const PostOutcome& outcome
 {
     const std::chrono::milliseconds wait =
         outcome.retry_after && outcome.retry_after->count() > 0 ? *outcome.retry_after : m_backoff.next();
+    set_up(false);
     if (auto suppressed = m_failure_log.admit()) {
         const std::size_t waiting = m_outbox.size();
         if (outcome.kind == PostOutcome::Kind::endpoint_error) {
@@ -420,9 +526,12 @@ CloudAlmExporter::Round CloudAlmExporter::store_failed(std::string_view what)
 
 void CloudAlmExporter::enter_pause(const PostOutcome& outcome)
 {
-    if (!m_paused) {
-        m_paused = true;
-        m_observer.paused(true);
+    if (!m_paused || m_refusing) {
+        m_refusing = false;
+        if (!m_paused) {
+            m_paused = true;
+            m_observer.paused(true);
+        }
         m_pause_log.admit();  // the reminder below comes one log_interval after this line at the earliest
         spdlog::error("tenant {} endpoint {}: Cloud ALM refused the credentials ({}); delivery is paused, check "
                       "credentials (auth, user/password or client_id/client_secret/token_url). Retrying after "
@@ -441,8 +550,13 @@ void CloudAlmExporter::leave_pause()
         m_paused = false;
         m_pause_delay = m_options.pause_base;
         m_observer.paused(false);
-        spdlog::info("tenant {} endpoint {}: credentials accepted again, delivery resumed", m_resource.tenant,
-                     m_poster.label());
+        if (std::exchange(m_refusing, false)) {
+            spdlog::info("tenant {} endpoint {}: Cloud ALM accepts requests again, delivery resumed", m_resource.tenant,
+                         m_poster.label());
+        } else {
+            spdlog::info("tenant {} endpoint {}: credentials accepted again, delivery resumed", m_resource.tenant,
+                         m_poster.label());
+        }
     }
 }
 

@@ -5,7 +5,16 @@
 // accepts, two batches are in flight (the next body is built and sent while Cloud ALM works on the
 // previous one) and acknowledged in sending order; after any failure a single batch probes. 429/5xx/timeouts are
 // retried (same rows) after Retry-After or exponential backoff with jitter; 400/413 split the batch down
-// to single rows and a row still refused is moved aside; 401/403 pause the endpoint at a slow pace.
+// to single rows; 401/403 pause the endpoint at a slow pace.
+//
+// A row refused on its own is moved aside only once the endpoint accepted another request since it was
+// first refused (proof that the endpoint works and the row is the problem). Until then it is a suspect:
+// it stays in the outbox, delivery goes on with the rows behind it, and once a request is accepted it
+// is sent alone once more and moved aside if still refused. When k_refused_alone_before_pause rows in a
+// row are refused alone with nothing accepted in between, the endpoint refuses requests (a wrong
+// serviceId, a broken deployment): it is paused with backoff (one log line, endpoint_up 0, nothing moved
+// aside), each retry sends the one row behind the suspects (the oldest suspect when there is none), and
+// the queue goes once one is accepted.
 //
 // Executor model: everything here runs on the daemon's single event-loop thread (the executor of the
 // http::Client and of the constructor's `executor`); not thread-safe, no locks.
@@ -94,6 +103,11 @@ private:
     Authorizer m_auth;
 };
 
+/// Rows refused alone, with nothing accepted in between, that make an endpoint count as refusing requests.
+inline constexpr std::size_t k_refused_alone_before_pause = 3;
+/// Suspects kept at most; beyond, a refused probe row is not recorded (and is probed again).
+inline constexpr std::size_t k_max_suspects = 1000;
+
 /// Drains one endpoint's outbox (exporter.hpp). One CloudAlmExporter per endpoint; run() and drain()
 /// must not run at the same time.
 class CloudAlmExporter final : public Exporter {
@@ -109,14 +123,19 @@ public:
     /// not acknowledged stay in the outbox.
     boost::asio::awaitable<void> run() override;
     /// Delivers what is queued within `budget`: true when the outbox is empty and no row was moved
-    /// aside during this call; false at once when paused (401/403), or when transient failures outlast
-    /// the budget. A send already under way may overrun the budget by up to the endpoint's timeout.
+    /// aside during this call; false at once when paused (401/403), when a suspect row stays queued
+    /// (refused alone, nothing accepted since), or when transient failures or refusals outlast the
+    /// budget. A send already under way may overrun the budget by up to the endpoint's timeout.
     boost::asio::awaitable<bool> drain(std::chrono::milliseconds budget) override;
     /// Wakes run(); call on the event-loop thread.
     void notify() override;
 
-    /// True while 401/403 pause the endpoint.
+    /// True while 401/403 pause the endpoint, or while it refuses every request.
     bool paused() const { return m_paused; }
+    /// True while the endpoint refuses every request (paused() is true too).
+    bool refusing() const { return m_refusing; }
+    /// Rows refused alone and still queued, waiting for the endpoint to accept another request.
+    std::size_t suspects() const { return m_suspects.size(); }
 
 private:
     enum class Step { progressed, empty, transient, paused, store_failed, cancelled };
@@ -129,6 +148,7 @@ private:
     struct Failure {
         std::vector<OutboxRow> rows;
         PostOutcome outcome;
+        std::uint64_t accepted = 0;  ///< m_accepted when it settled (before the batches sent after it)
     };
     /// One round of two batches in flight at a time (lanes), acknowledged in the order they were sent.
     struct Pipeline {
@@ -141,16 +161,31 @@ private:
         std::optional<Failure> failure;  ///< the first batch not accepted
     };
 
+    /// A row refused alone, kept queued until the endpoint accepts another request.
+    struct Suspect {
+        OutboxRow row;
+        std::uint64_t accepted_before = 0;  ///< m_accepted when it was first refused
+    };
+
     /// The oldest rows behind seq `after` that make one batch within the limits (none when none are queued).
     std::vector<OutboxRow> next_batch(std::int64_t after);
+    /// The seq behind which batches start: the last suspect's (0 without suspects).
+    std::int64_t suspect_floor() const;
+    /// Sends each suspect that has its proof (a request accepted since) alone once more.
+    boost::asio::awaitable<Round> retry_suspects();
     boost::asio::awaitable<Round> deliver_next();
     boost::asio::awaitable<Round> deliver_one();
     boost::asio::awaitable<Round> deliver_pipelined();
     boost::asio::awaitable<void> lane();
     boost::asio::awaitable<Round> deliver(std::span<const OutboxRow> rows);
-    boost::asio::awaitable<Round> settle(std::span<const OutboxRow> rows, const PostOutcome& outcome);
+    /// `accepted`: m_accepted when the answer came (default: now), the baseline of a row refused alone.
+    boost::asio::awaitable<Round> settle(std::span<const OutboxRow> rows, const PostOutcome& outcome,
+                                         std::optional<std::uint64_t> accepted = std::nullopt);
     bool acknowledge(std::span<const OutboxRow> rows, const PostOutcome& outcome);
+    Round refused_alone(const OutboxRow& row, const PostOutcome& outcome, std::uint64_t accepted);
     Round reject_row(const OutboxRow& row, const PostOutcome& outcome);
+    Round enter_refusing(const PostOutcome& outcome);
+    void set_up(bool up);
     Round retry_later(const PostOutcome& outcome);
     Round store_failed(std::string_view what);
     void enter_pause(const PostOutcome& outcome);
@@ -175,6 +210,10 @@ private:
     bool m_flowing = false;  ///< the last round progressed: send two batches at a time, else one probes
     bool m_notified = false;
     bool m_paused = false;
+    bool m_refusing = false;  ///< paused because every request is refused (m_paused is set too)
+    bool m_up = true;
+    std::uint64_t m_accepted = 0;       ///< requests the endpoint accepted
+    std::vector<Suspect> m_suspects;    ///< in seq order
     std::chrono::milliseconds m_pause_delay;
     std::size_t m_rejected_since_drain = 0;
     infra::LogLimiter m_failure_log;

@@ -50,8 +50,11 @@ public:
     virtual void failed(std::string_view reason) = 0;
     /// `count` events were moved aside as rejected.
     virtual void rejected(std::size_t count) = 0;
-    /// The endpoint is paused (401/403) or resumed.
+    /// The endpoint is paused (401/403, or it refuses every request) or resumed.
     virtual void paused(bool paused) = 0;
+    /// The endpoint accepts requests (true), or is paused or unreachable (false); called on changes only,
+    /// and up until told otherwise.
+    virtual void endpoint_up(bool up) = 0;
 };
 
 /// The resource that every batch of one endpoint describes (CONTRACT.md section 4).
@@ -66,7 +69,8 @@ public:
     virtual ~Exporter() = default;
     /// Delivers until cancelled (shutdown): sends whatever the outbox holds, then waits for notify() or
     /// a retry timer. Retries 429/5xx/timeouts with backoff honouring Retry-After, splits batches on
-    /// 400/413, pauses on 401/403. Runs on the event loop; never throws except on cancellation.
+    /// 400/413, pauses on 401/403 and while every request is refused. Runs on the event loop; never
+    /// throws except on cancellation.
     virtual boost::asio::awaitable<void> run() = 0;
     /// Delivers what is queued now and returns true when the outbox is empty, false when something
     /// is left (endpoint failing, paused or refusing): for `--once`. Retries transient failures within

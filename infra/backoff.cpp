@@ -82,6 +82,8 @@ private:
     std::string_view m_text;
 };
 
+} // namespace
+
 // The three date forms RFC 9110 section 5.6.7 allows, as unix seconds. The whole value must match one
 // of them (a one-digit day is tolerated) and name a real date in years 1 to 9999, which also keeps
 // every later computation far from overflow.
@@ -120,8 +122,6 @@ std::optional<std::int64_t> parse_http_date(std::string_view text)
     }
     return civil_to_seconds(d);
 }
-
-} // namespace
 
 Backoff::Backoff(std::chrono::milliseconds base, std::chrono::milliseconds max)
     : m_base(base), m_max(max), m_random(std::random_device{}())

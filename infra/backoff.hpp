@@ -34,6 +34,11 @@ private:
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
                                                            std::chrono::system_clock::time_point now);
 
+/// Parses an HTTP date (IMF-fixdate, RFC 850 or asctime form, RFC 9110 section 5.6.7; a one-digit day
+/// is tolerated) into unix seconds; nullopt unless the whole value is one naming a real date in years 1
+/// to 9999. Used for Retry-After and for a peer's `Date` header.
+std::optional<std::int64_t> parse_http_date(std::string_view text);
+
 /// A random fraction of `period` in [0, fraction*period], to spread periodic work.
 std::chrono::milliseconds jitter(std::chrono::milliseconds period, double fraction);
 

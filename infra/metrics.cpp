@@ -77,11 +77,18 @@ Metrics::Metrics()
                        "Events Cloud ALM refused for good, moved aside to the rejected table")
                      .Register(*m_registry)),
       m_paused(named(prometheus::BuildGauge(), "c4c_alm_collector_endpoint_paused",
-                     "1 while the endpoint is paused after 401/403")
+                     "1 while the endpoint is paused after 401/403 or because it refuses every request")
                    .Register(*m_registry)),
+      m_endpoint_up(named(prometheus::BuildGauge(), "c4c_alm_collector_endpoint_up",
+                          "1 while the endpoint accepts requests; 0 while paused (refusing every request, "
+                          "401/403) or unreachable")
+                        .Register(*m_registry)),
       m_send_duration(named(prometheus::BuildHistogram(), "c4c_alm_collector_endpoint_send_duration_seconds",
                             "Duration of successful sends to Cloud ALM")
-                          .Register(*m_registry))
+                          .Register(*m_registry)),
+      m_clock_skew(named(prometheus::BuildGauge(), "c4c_alm_collector_tenant_clock_skew_seconds",
+                         "The tenant's clock minus this host's, from the Date header of its latest answer")
+                       .Register(*m_registry))
 {
     named(prometheus::BuildGauge(), "c4c_alm_collector_build_info", "Build information; always 1")
         .Register(*m_registry)
@@ -123,6 +130,8 @@ EndpointMetrics Metrics::endpoint(const std::string& tenant, const std::string& 
     metrics.sent = &m_sent.Add(labels);
     metrics.rejected = &m_rejected.Add(labels);
     metrics.paused = &m_paused.Add(labels);
+    metrics.up = &m_endpoint_up.Add(labels);
+    metrics.up->Set(1);
     metrics.send_duration = &m_send_duration.Add(labels, duration_buckets());
     auto* family = &m_send_failures;
     metrics.failures = [family, tenant, endpoint](std::string_view reason) -> prometheus::Counter& {
@@ -132,6 +141,11 @@ EndpointMetrics Metrics::endpoint(const std::string& tenant, const std::string& 
         metrics.failures(reason);
     }
     return metrics;
+}
+
+prometheus::Gauge* Metrics::tenant_clock_skew(const std::string& tenant)
+{
+    return &m_clock_skew.Add({{"tenant", tenant}});
 }
 
 void Metrics::on_scrape(std::function<void()> refresh)

@@ -39,6 +39,7 @@ struct EndpointMetrics {
     prometheus::Counter* sent = nullptr;
     prometheus::Counter* rejected = nullptr;
     prometheus::Gauge* paused = nullptr;
+    prometheus::Gauge* up = nullptr;  ///< starts at 1
     prometheus::Histogram* send_duration = nullptr;
     std::function<prometheus::Counter&(std::string_view reason)> failures;
 };
@@ -48,6 +49,8 @@ public:
     Metrics();
     SourceMetrics source(const std::string& tenant, const std::string& source);
     EndpointMetrics endpoint(const std::string& tenant, const std::string& endpoint);
+    /// tenant_clock_skew_seconds of one tenant (0 until its first answer with a Date).
+    prometheus::Gauge* tenant_clock_skew(const std::string& tenant);
     /// Sets the hook that runs before each scrape, to refresh gauges read from elsewhere (outbox depth
     /// and age). Replaces any earlier hook.
     void on_scrape(std::function<void()> refresh);
@@ -71,7 +74,9 @@ private:
     prometheus::Family<prometheus::Counter>& m_send_failures;
     prometheus::Family<prometheus::Counter>& m_rejected;
     prometheus::Family<prometheus::Gauge>& m_paused;
+    prometheus::Family<prometheus::Gauge>& m_endpoint_up;
     prometheus::Family<prometheus::Histogram>& m_send_duration;
+    prometheus::Family<prometheus::Gauge>& m_clock_skew;
     std::function<void()> m_refresh;
 };
 

@@ -124,8 +124,8 @@ void Collection::rebuild() {
     m_dirty = false;
 }
 
-World::World(const WorldOptions& options) : m_rng(options.seed) {
-    const std::int64_t now = now_ms();
+World::World(const WorldOptions& options) : m_rng(options.seed), m_clock_offset_ms(options.clock_offset_ms) {
+    const std::int64_t now = tenant_ms();
     const auto& kinds = collection_kinds();
     m_collections.reserve(kinds.size());
     for (const auto& kind : kinds) {
@@ -221,8 +221,12 @@ void World::add_object(std::size_t collection, std::int64_t change_ms, std::int6
                             static_cast<std::uint32_t>(coll.objects().size() - 1), o.change_ms, o.status});
 }
 
+std::int64_t World::tenant_ticks() const {
+    return now_ticks() + m_clock_offset_ms * k_ticks_per_ms;
+}
+
 void World::change_business_objects(Collection* only, std::size_t count, std::size_t add) {
-    const std::int64_t now = now_ms();
+    const std::int64_t now = tenant_ms();
     for (std::size_t c = 0; c < m_collections.size(); ++c) {
         auto& coll = m_collections[c];
         if (only != nullptr && only != &coll) {
@@ -279,7 +283,7 @@ void World::finish_message(Message& m, int status) {
 }
 
 void World::change_messages(std::size_t count, std::size_t add) {
-    const std::int64_t now = now_ticks();
+    const std::int64_t now = tenant_ticks();
     for (std::size_t k = 0; k < add; ++k) {
         m_messages.push_back(make_message(now, now));
         auto roll = uniform(0, 9);
@@ -325,7 +329,7 @@ RtaRow World::make_rta_row(std::int64_t timestamp_s) {
 }
 
 void World::add_rta_rows(std::size_t add) {
-    const std::int64_t now_s = now_ms() / 1000;
+    const std::int64_t now_s = tenant_ms() / 1000;
     for (std::size_t k = 0; k < add; ++k) {
         auto row = make_rta_row(now_s);
         auto pos = std::upper_bound(m_rta.begin(), m_rta.end(), row, [](const RtaRow& a, const RtaRow& b) {

@@ -5,6 +5,8 @@
 // state a record ever had is kept in a history so that tests can check that each one was delivered.
 // Not thread-safe: used from the simulator's single event-loop thread.
 
+#include "tests/fakes/http_util.hpp"
+
 #include <array>
 #include <cstdint>
 #include <random>
@@ -121,6 +123,7 @@ struct WorldOptions {
     std::size_t messages = 40;
     std::size_t rta_rows = 100;
     std::size_t same_instant = 0;
+    std::int64_t clock_offset_ms = 0;  ///< the tenant's clock minus the host's
 };
 
 class World {
@@ -133,6 +136,14 @@ public:
     const std::vector<Message>& messages() const { return m_messages; }
     /// Sorted by (timestamp_s, step_id).
     const std::vector<RtaRow>& rta_rows() const { return m_rta; }
+
+    /// The tenant's clock: the host's moved by the offset. Every time the tenant stamps (changes, new
+    /// rows, the `Date` header) is read from it.
+    std::int64_t clock_offset_ms() const { return m_clock_offset_ms; }
+    void set_clock_offset_ms(std::int64_t offset) { m_clock_offset_ms = offset; }
+    std::int64_t tenant_ms() const { return now_ms() + m_clock_offset_ms; }
+    /// 100 ns ticks on the tenant's clock.
+    std::int64_t tenant_ticks() const;
 
     /// Changes `count` random objects (new status, EntityLastChangedOn = now) and adds `add` new ones,
     /// in `only` or in every collection when `only` is nullptr.
@@ -156,6 +167,7 @@ private:
     RtaRow make_rta_row(std::int64_t timestamp_s);
 
     std::mt19937_64 m_rng;
+    std::int64_t m_clock_offset_ms = 0;
     std::vector<Collection> m_collections;
     std::vector<std::uint32_t> m_next_id;
     std::vector<Message> m_messages;

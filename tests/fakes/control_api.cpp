@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+
 namespace c4c::sim {
 
 namespace {
@@ -188,6 +190,41 @@ ServerResponse add_faults(Simulator& sim, const json& body) {
     return ok(sim.faults().to_json());
 }
 
+json clock(Simulator& sim) {
+    return {{"offset_ms", sim.world().clock_offset_ms()},
+            {"tenant_now_ms", sim.world().tenant_ms()},
+            {"date_header", sim.date_header()}};
+}
+
+ServerResponse set_clock(Simulator& sim, const json& body) {
+    if (!body.is_object()) {
+        return bad(400, "expected {\"offset_ms\": N} or {\"offset_s\": N}, and/or {\"date_header\": bool}");
+    }
+    for (const auto& [key, value] : body.items()) {
+        if (key == "offset_ms" || key == "offset_s") {
+            if (!value.is_number_integer() || std::abs(value.get<std::int64_t>()) > 366LL * 86400 * 1000) {
+                return bad(400, "\"" + key + "\" must be an integer (negative: the tenant is behind)");
+            }
+        } else if (key == "date_header") {
+            if (!value.is_boolean()) {
+                return bad(400, "\"date_header\" must be true or false");
+            }
+        } else {
+            return bad(400, "unknown clock key '" + key + "'");
+        }
+    }
+    if (body.contains("offset_ms")) {
+        sim.world().set_clock_offset_ms(body["offset_ms"].get<std::int64_t>());
+    }
+    if (body.contains("offset_s")) {
+        sim.world().set_clock_offset_ms(body["offset_s"].get<std::int64_t>() * 1000);
+    }
+    if (body.contains("date_header")) {
+        sim.set_date_header(body["date_header"].get<bool>());
+    }
+    return ok(clock(sim));
+}
+
 } // namespace
 
 ServerResponse handle_control(Simulator& sim, const ServerRequest& request) {
@@ -265,6 +302,16 @@ ServerResponse handle_control(Simulator& sim, const ServerRequest& request) {
         }
         auto body = body_json();
         return body ? change(sim, *body) : bad(400, "body is not valid JSON");
+    }
+    if (path == "/_sim/clock") {
+        if (method == "GET") {
+            return ok(clock(sim));
+        }
+        if (method == "POST") {
+            auto body = body_json();
+            return body ? set_clock(sim, *body) : bad(400, "body is not valid JSON");
+        }
+        return bad(405, "use GET or POST");
     }
     if (path == "/_sim/reset_sink") {
         if (method != "POST") {

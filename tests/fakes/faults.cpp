@@ -8,7 +8,7 @@ namespace c4c::sim {
 namespace {
 
 constexpr std::array<std::string_view, 8> k_targets = {"odata", "rta", "soap", "c4c", "sink", "logs", "metrics", "token"};
-constexpr std::array<std::pair<std::string_view, FaultMode>, 7> k_modes = {{
+constexpr std::array<std::pair<std::string_view, FaultMode>, 8> k_modes = {{
     {"status", FaultMode::status},
     {"garbage", FaultMode::garbage},
     {"broken_xml", FaultMode::broken_xml},
@@ -16,6 +16,7 @@ constexpr std::array<std::pair<std::string_view, FaultMode>, 7> k_modes = {{
     {"hang", FaultMode::hang},
     {"trickle", FaultMode::trickle},
     {"truncate", FaultMode::truncate},
+    {"missing_rows", FaultMode::missing_rows},
 }};
 
 bool matches(std::string_view target, std::string_view kind) {
@@ -83,6 +84,9 @@ nlohmann::json FaultRule::to_json() const {
         j["trickle_bytes"] = trickle_bytes;
         j["trickle_delay_ms"] = trickle_delay_ms;
     }
+    if (mode == FaultMode::missing_rows) {
+        j["missing_rows"] = missing_rows;
+    }
     return j;
 }
 
@@ -91,7 +95,8 @@ bool FaultRule::processes_request() const {
     case FaultMode::garbage:
     case FaultMode::broken_xml:
     case FaultMode::trickle:
-    case FaultMode::truncate: return true;
+    case FaultMode::truncate:
+    case FaultMode::missing_rows: return true;
     case FaultMode::status: return status >= 200 && status < 300;
     case FaultMode::soap_fault:
     case FaultMode::hang: return false;
@@ -106,7 +111,7 @@ std::optional<FaultRule> parse_fault_rule(const nlohmann::json& j, std::string& 
     }
     static const std::vector<std::string> k_known = {"target", "mode", "status", "retry_after", "count",
                                                      "reject_event_ids", "hang_ms", "trickle_bytes",
-                                                     "trickle_delay_ms"};
+                                                     "trickle_delay_ms", "missing_rows"};
     for (const auto& [key, value] : j.items()) {
         (void)value;
         if (std::find(k_known.begin(), k_known.end(), key) == k_known.end()) {
@@ -190,7 +195,11 @@ std::optional<FaultRule> parse_fault_rule(const nlohmann::json& j, std::string& 
         return true;
     };
     if (!positive("hang_ms", rule.hang_ms) || !positive("trickle_bytes", rule.trickle_bytes) ||
-        !positive("trickle_delay_ms", rule.trickle_delay_ms)) {
+        !positive("trickle_delay_ms", rule.trickle_delay_ms) || !positive("missing_rows", rule.missing_rows)) {
+        return std::nullopt;
+    }
+    if (rule.mode == FaultMode::missing_rows && rule.target != "rta") {
+        error = "mode \"missing_rows\" applies to the target rta only";
         return std::nullopt;
     }
     if (rule.trickle_bytes == 0) {
@@ -247,7 +256,8 @@ ServerResponse fault_response(const FaultRule& rule, std::string_view kind) {
     switch (rule.mode) {
     case FaultMode::status:
     case FaultMode::trickle:
-    case FaultMode::truncate: {
+    case FaultMode::truncate:
+    case FaultMode::missing_rows: {
         std::string text = std::string("Simulated fault: ") + reason_phrase(rule.status);
         if (kind == "odata" || kind == "rta") {
             r = odata_error(rule.status, "SIM/FAULT", text);
@@ -298,6 +308,7 @@ void apply_fault(const FaultRule& rule, std::string_view kind, ServerResponse& r
         response.truncate_after = response.body.size() / 2;
         response.close = true;
         break;
+    case FaultMode::missing_rows: break;  // the RTA service left the rows out
     case FaultMode::broken_xml:
         response.status = 200;
         if (response.content_type.find("xml") != std::string::npos && response.body.size() > 16) {

@@ -15,7 +15,7 @@
 
 namespace c4c::sim {
 
-enum class FaultMode { status, garbage, broken_xml, soap_fault, hang, trickle, truncate };
+enum class FaultMode { status, garbage, broken_xml, soap_fault, hang, trickle, truncate, missing_rows };
 
 struct FaultRule {
     std::string target;  ///< odata rta soap c4c sink logs metrics token
@@ -27,11 +27,12 @@ struct FaultRule {
     std::int64_t hang_ms = 60'000;
     std::size_t trickle_bytes = 1;
     std::int64_t trickle_delay_ms = 200;
+    std::size_t missing_rows = 1;  ///< missing_rows (target rta): the oldest matching rows left out
 
     nlohmann::json to_json() const;
     /// Whether the request is still processed (and, on the sink, recorded) before the fault shapes
     /// the answer: the answer is a 2xx (garbage, broken_xml, a 2xx status) or the real answer
-    /// delivered slowly or cut (trickle, truncate).
+    /// delivered slowly, cut or short of rows (trickle, truncate, missing_rows).
     bool processes_request() const;
 };
 

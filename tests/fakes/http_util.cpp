@@ -176,6 +176,19 @@ std::string iso_from_ticks(std::int64_t ticks) {
     return iso_prefix(seconds) + frac;
 }
 
+std::string http_date(std::int64_t unix_seconds) {
+    static constexpr std::array<const char*, 7> k_days = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+    static constexpr std::array<const char*, 12> k_months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const std::int64_t days = floor_div(unix_seconds, 86400);
+    const infra::CivilTime t = infra::seconds_to_civil(unix_seconds);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                  k_days[static_cast<std::size_t>(((days % 7) + 7) % 7)], t.day,
+                  k_months[static_cast<std::size_t>(t.month - 1)], t.year, t.hour, t.minute, t.second);
+    return buf;
+}
+
 std::string iso_from_ms(std::int64_t ms) {
     std::int64_t seconds = floor_div(ms, 1000);
     char frac[48];

@@ -49,6 +49,8 @@ std::int64_t now_ms();
 std::int64_t now_ticks();
 /// "2026-11-26T02:10:56.1150000Z" from 100 ns ticks.
 std::string iso_from_ticks(std::int64_t ticks);
+/// An HTTP `Date` value (IMF-fixdate, "Thu, 26 Nov 2026 02:10:56 GMT") from Unix seconds.
+std::string http_date(std::int64_t unix_seconds);
 /// "2026-11-26T02:10:56.115Z" from milliseconds.
 std::string iso_from_ms(std::int64_t ms);
 /// Parses "YYYY-MM-DDThh:mm:ss[.f...]Z" into nanoseconds since the epoch (digits beyond 9 ignored).

@@ -76,7 +76,7 @@ std::string RtaService::format_timestamp(std::int64_t unix_seconds) const {
     return buf + m_zone;
 }
 
-ServerResponse RtaService::handle(const ServerRequest& request) {
+ServerResponse RtaService::handle(const ServerRequest& request, std::size_t missing_rows) {
     if (auto refused = odata_require_get(request)) {
         return *refused;
     }
@@ -112,6 +112,11 @@ ServerResponse RtaService::handle(const ServerRequest& request) {
     };
     if (auto error = parse_odata_query(request, query, check)) {
         return *error;
+    }
+    for (const auto& [field, descending] : query.order_by) {
+        if (field != "CTIMESTAMP") {
+            return odata_error(400, "SY/530", "$orderby on '" + field + "' is not supported by the simulator");
+        }
     }
 
     const auto& rows = m_world.rta_rows();
@@ -158,6 +163,17 @@ ServerResponse RtaService::handle(const ServerRequest& request) {
         }
     }
 
+    const std::size_t count = matching.size();
+    matching.erase(matching.begin(),
+                   matching.begin() + static_cast<std::ptrdiff_t>(std::min(missing_rows, matching.size())));
+    if (query.order_by.empty()) {
+        std::shuffle(matching.begin(), matching.end(), m_shuffle);
+    } else if (query.order_by.front().second) {
+        // Descending by time; ties stay in CSTEP_ID order, like C4C's secondary sort on the key.
+        std::stable_sort(matching.begin(), matching.end(),
+                         [](const RtaRow* a, const RtaRow* b) { return a->timestamp_s > b->timestamp_s; });
+    }
+
     std::string base = base_url(request, m_fallback_host);
     auto window = page_window(query, matching.size(), base, path, true);
     std::string entity_url = base + std::string(path);
@@ -185,8 +201,8 @@ ServerResponse RtaService::handle(const ServerRequest& request) {
         key_figure(w, "KCLIENT_TIME", r.client_ms, alt, false);
         w.end();
     }
-    return odata_json(odata_envelope(
-        body, query.inline_count ? std::optional<std::size_t>(matching.size()) : std::nullopt, window.next));
+    return odata_json(
+        odata_envelope(body, query.inline_count ? std::optional<std::size_t>(count) : std::nullopt, window.next));
 }
 
 } // namespace c4c::sim

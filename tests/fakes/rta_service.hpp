@@ -2,12 +2,16 @@
 
 // The fake C4C Response Time Analysis data source:
 // GET /sap/c4c/odata/analytics/ds/{ds}.svc/{ds}?$format=json&$filter=CTIMESTAMP ge 'DD.MM.YYYY hh:mm:ss UTC'
-// Rows are ordered by time; CTIMESTAMP is shown in the display time zone given by an SAP code.
+// Rows are ordered by time only when `$orderby=CTIMESTAMP` asks for it; without, each answer has its own
+// row order, as analytics services promise none. CTIMESTAMP is shown in the display time zone given by an
+// SAP code.
 
 #include "tests/fakes/c4c_data.hpp"
 #include "tests/fakes/http_util.hpp"
 
+#include <cstddef>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -23,8 +27,10 @@ public:
     RtaService(World& world, std::string sap_zone, const std::string& fallback_host)
         : m_world(world), m_zone(std::move(sap_zone)), m_fallback_host(fallback_host) {}
 
-    /// Answers a request under /sap/c4c/odata/analytics/ds/ (authentication already checked).
-    ServerResponse handle(const ServerRequest& request);
+    /// Answers a request under /sap/c4c/odata/analytics/ds/ (authentication already checked). The
+    /// `missing_rows` oldest matching rows are left out of the answer while `__count` still counts them
+    /// (the fault mode missing_rows).
+    ServerResponse handle(const ServerRequest& request, std::size_t missing_rows = 0);
 
     /// "DD.MM.YYYY hh:mm:ss CODE" for a Unix time, in the display zone.
     std::string format_timestamp(std::int64_t unix_seconds) const;
@@ -33,6 +39,7 @@ private:
     World& m_world;
     std::string m_zone;
     const std::string& m_fallback_host;  ///< host:port for __next when a request has no Host
+    std::mt19937_64 m_shuffle{20};       ///< the row order of answers without $orderby
 };
 
 } // namespace c4c::sim

@@ -35,7 +35,7 @@ namespace {
 constexpr const char* k_usage =
     "usage: c4c-sim [--listen 127.0.0.1:0] [--port-file PATH] [--user USER --password SECRET]\n"
     "               [--seed 1] [--objects 50] [--messages 40] [--rta-rows 100] [--change-every 0s]\n"
-    "               [--same-instant 0] [--rta-timezone UTC] [--soap-path PATH]\n"
+    "               [--same-instant 0] [--rta-timezone UTC] [--soap-path PATH] [--clock-offset 0s]\n"
     "               [--sink-user U --sink-password P] [--oauth-client ID:SECRET] [--token-ttl 3600]\n"
     "               [--quiet]\n"
     "Serves a fake SAP C4C tenant and a fake SAP Cloud ALM sink on one port (see tests/fakes/README.md).\n";
@@ -113,6 +113,15 @@ Cli parse_cli(int argc, char** argv) {
                 throw UsageError("--change-every: expected a duration like 500ms, 2s, 1m or 0, got \"" + text + "\"");
             }
             cli.change_every_ms = *ms;
+        } else if (flag == "--clock-offset") {
+            auto text = value();
+            const bool behind = !text.empty() && text.front() == '-';
+            auto ms = parse_duration_ms(behind ? std::string_view(text).substr(1) : std::string_view(text));
+            if (!ms || *ms > 366LL * 86400 * 1000) {
+                throw UsageError("--clock-offset: expected a duration like 15m or -15m (the tenant behind), got \"" +
+                                 text + "\"");
+            }
+            cli.sim.world.clock_offset_ms = behind ? -*ms : *ms;
         } else if (flag == "--rta-timezone") {
             cli.sim.rta_zone = value();
             if (!iana_zone(cli.sim.rta_zone)) {

@@ -8,13 +8,18 @@ namespace c4c::sim {
 
 namespace {
 
+std::int64_t floor_div_1000(std::int64_t ms) {
+    return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+}
+
 bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
 }
 
 /// Modes that keep the real C4C answer and only shape it; the others replace it.
 bool shapes_answer(FaultMode mode) {
-    return mode == FaultMode::trickle || mode == FaultMode::truncate || mode == FaultMode::broken_xml;
+    return mode == FaultMode::trickle || mode == FaultMode::truncate || mode == FaultMode::broken_xml ||
+           mode == FaultMode::missing_rows;
 }
 
 } // namespace
@@ -71,6 +76,15 @@ ServerResponse Simulator::route(const ServerRequest& request) {
 }
 
 ServerResponse Simulator::handle_c4c(const ServerRequest& request, std::string_view kind) {
+    ServerResponse response = answer_c4c(request, kind);
+    if (m_date_header) {
+        // The tenant's clock, as a real server stamps every answer (RFC 9110 section 6.6.1).
+        response.headers.emplace_back("Date", http_date(floor_div_1000(m_world.tenant_ms())));
+    }
+    return response;
+}
+
+ServerResponse Simulator::answer_c4c(const ServerRequest& request, std::string_view kind) {
     if (kind == "odata") {
         ++m_counters.odata;
     } else if (kind == "rta") {
@@ -93,8 +107,9 @@ ServerResponse Simulator::handle_c4c(const ServerRequest& request, std::string_v
         r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"SAP\"");
         return r;
     }
+    const std::size_t missing_rows = fault && fault->mode == FaultMode::missing_rows ? fault->missing_rows : 0;
     ServerResponse response = kind == "odata" ? m_odata.handle(request)
-                              : kind == "rta" ? m_rta.handle(request)
+                              : kind == "rta" ? m_rta.handle(request, missing_rows)
                                               : m_soap.handle(request);
     if (fault) {
         apply_fault(*fault, kind, response);

@@ -55,6 +55,9 @@ public:
     void set_fallback_host(std::string host) { m_fallback_host = std::move(host); }
 
     World& world() { return m_world; }
+    /// Whether C4C answers carry a `Date` header (the tenant's clock); on by default.
+    bool date_header() const { return m_date_header; }
+    void set_date_header(bool on) { m_date_header = on; }
     Faults& faults() { return m_faults; }
     AlmSink& sink() { return m_sink; }
     const C4cCounters& c4c_counters() const { return m_counters; }
@@ -65,6 +68,7 @@ public:
 private:
     ServerResponse route(const ServerRequest& request);
     ServerResponse handle_c4c(const ServerRequest& request, std::string_view kind);
+    ServerResponse answer_c4c(const ServerRequest& request, std::string_view kind);
 
     SimOptions m_options;
     std::string m_fallback_host = "127.0.0.1";
@@ -76,6 +80,7 @@ private:
     SoapService m_soap;
     C4cCounters m_counters;
     std::deque<RequestEntry> m_request_log;
+    bool m_date_header = true;
 };
 
 } // namespace c4c::sim

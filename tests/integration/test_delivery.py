@@ -225,6 +225,48 @@ class PoisonRecordTest(DeliveryTestCase):
         self.assertIn(poison, daemon.logs())
 
 
+class RefusingEndpointTest(DeliveryTestCase):
+    def test_an_endpoint_refusing_every_request_is_paused_and_moves_nothing_aside(self):
+        # A wrong serviceId: Cloud ALM answers 400 to every request, whatever it holds.
+        self.sim.fault(target="logs", mode="status", status=400, count=-1)
+        daemon = self.daemon(extra_endpoint="  max_batch_events = 10")
+        daemon.start()
+        self.wait_metrics()
+        values = wait_until(lambda: (v := self.metrics()) and
+                            metric(v, "c4c_alm_collector_endpoint_up", endpoint=USE_CASE) == 0 and v, 30,
+                            message="endpoint_up 0")
+        self.assertEqual(metric(values, "c4c_alm_collector_endpoint_paused", endpoint=USE_CASE), 1)
+        time.sleep(4)  # probes at a growing interval, one record each
+        values = self.metrics()
+        self.assertEqual(metric(values, "c4c_alm_collector_endpoint_up", endpoint=USE_CASE), 0)
+        self.assertEqual(metric(values, "c4c_alm_collector_endpoint_events_rejected_total", endpoint=USE_CASE), 0)
+        self.assertEqual(metric(values, "c4c_alm_collector_outbox_events", endpoint=USE_CASE), 100)
+        refused = log_requests(self.sim)
+        self.assertLessEqual(len(refused), 15, "no split of every batch down to single records")
+        self.assertEqual(self.sim.sink(USE_CASE)["unique"], 0)
+        lines = [line for line in daemon.logs().splitlines() if "refuses every request" in line]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("acme-prod", lines[0])
+        self.assertIn(USE_CASE, lines[0])
+
+        # Cloud ALM is fixed: the whole queue goes, once.
+        self.sim.clear_faults()
+        self.wait_all_delivered(60)
+        values = wait_until(lambda: (v := self.metrics()) and
+                            metric(v, "c4c_alm_collector_outbox_events", endpoint=USE_CASE) == 0 and v, 30,
+                            message="an empty outbox")
+        self.assertEqual(metric(values, "c4c_alm_collector_endpoint_up", endpoint=USE_CASE), 1)
+        self.assertEqual(metric(values, "c4c_alm_collector_endpoint_paused", endpoint=USE_CASE), 0)
+        self.assertEqual(metric(values, "c4c_alm_collector_endpoint_events_rejected_total", endpoint=USE_CASE), 0)
+        self.assertEqual(self.sim.sink(USE_CASE)["duplicates"], 0)
+        self.assertEqual(self.sim.sink(USE_CASE)["unique"], 100)
+        self.assertEqual(len([line for line in daemon.logs().splitlines() if "refuses every request" in line]), 1)
+        self.assertIn("accepts requests again", daemon.logs())
+        self.assertEqual(daemon.stop(), 0)
+        with sqlite3.connect(os.path.join(self.state_dir, "state.db")) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM rejected").fetchone()[0], 0)
+
+
 class CredentialsRefusedTest(DeliveryTestCase):
     sim_args = ("--objects", "10", "--messages", "30", "--sink-user", "alm", "--sink-password", "right-password")
 

@@ -1,10 +1,11 @@
 """Response Time Analysis -> Real User Monitoring, and Health Monitoring metrics, through the real binary."""
 
+import base64
 import json
 import time
 import unittest
 
-from harness import DaemonTestCase, metric, wait_until
+from harness import C4C_PASSWORD, C4C_USER, DaemonTestCase, http, metric, wait_until
 
 USE_CASE = "real_user_monitoring"
 
@@ -34,6 +35,59 @@ class ResponseTimeAnalysisTest(DaemonTestCase):
                 self.assertNotIn(user, text)
             self.assertIn("sap.c4c.rta.response_time_ms", record["attributes"])
         self.assertEqual(daemon.stop(), 0)
+
+
+class OrderAndCountTest(DaemonTestCase):
+    sim_args = ("--rta-rows", "120")
+
+    def rta_requests(self):
+        return self.sim.get("/_sim/requests?prefix=/sap/c4c/odata/analytics/")["requests"]
+
+    def test_without_orderby_the_simulator_changes_the_row_order_between_requests(self):
+        # The daemon's test below means something only if the fake does what analytics services may do.
+        path = ("/sap/c4c/odata/analytics/ds/RTA_DS.svc/RTA_DS?$format=json&$select=CSTEP_ID&$top=20"
+                "&$filter=CTIMESTAMP%20ge%20%2701.01.2020%2000:00:00%20UTC%27")
+        auth = {"Authorization": "Basic " + base64.b64encode(f"{C4C_USER}:{C4C_PASSWORD}".encode()).decode()}
+
+        def ids(query):
+            status, body = http("GET", self.sim.url + path + query, headers=auth)
+            self.assertEqual(status, 200, body)
+            return [row["CSTEP_ID"] for row in json.loads(body)["d"]["results"]]
+
+        self.assertNotEqual(ids(""), ids(""))
+        ordered = ids("&$orderby=CTIMESTAMP%20asc")
+        self.assertEqual(ordered, ids("&$orderby=CTIMESTAMP%20asc"))
+        stamps = {r["step_id"]: r["timestamp_ms"] for r in self.sim.history("response_time_analysis")}
+        self.assertEqual([stamps[i] for i in ordered], sorted(stamps[i] for i in ordered))
+
+    def test_one_poll_pages_over_ctimestamp_order_and_reads_every_row(self):
+        daemon = self.daemon(sources=("response_time_analysis",), page_size=7)
+        code, _, _ = daemon.run("--once")
+        self.assertEqual(code, 0)
+        requests = self.rta_requests()
+        self.assertGreaterEqual(len(requests), 120 // 7)
+        for request in requests:
+            self.assertIn("$orderby=CTIMESTAMP%20asc", request["target"])
+        # One walk with $skip over 18 pages: any page in another order would have skipped rows.
+        self.assertEqual(delivered(self.sim), existing(self.sim))
+        self.assertEqual(self.sim.sink(USE_CASE)["duplicates"], 0)
+
+    def test_a_walk_short_of_count_keeps_the_checkpoint_and_the_missing_rows_come_next(self):
+        # Every answer of the first poll leaves out the two oldest rows while __count still counts them.
+        self.sim.fault(target="rta", mode="missing_rows", missing_rows=2, count=-1)
+        daemon = self.daemon(sources=("response_time_analysis",), page_size=50)
+        code, _, _ = daemon.run("--once")
+        self.assertEqual(code, 0)
+        oldest = sorted(existing(self.sim), key=lambda state: state[1])[:2]
+        self.assertEqual(delivered(self.sim), existing(self.sim) - set(oldest))
+        self.assertIn("promised 120 rows (__count) but the walk read 118", daemon.logs())
+
+        self.sim.clear_faults()
+        self.sim.change(kind="response_time_analysis", add=3)  # a later poll also moves on
+        code, _, _ = daemon.run("--once")
+        self.assertEqual(code, 0)
+        self.assertEqual(delivered(self.sim), existing(self.sim))
+        self.assertEqual(self.sim.sink(USE_CASE)["duplicates"], 0)
 
 
 class HealthMonitoringTest(DaemonTestCase):

@@ -227,6 +227,7 @@ public:
     RecordingObserver observer;
     c4c::infra::C4cConfig c4c;
     c4c::infra::SourceConfig source;
+    c4c::collectors::TenantClock* clock = nullptr;  ///< handed to each poll (null: the host's clock)
 
     explicit LoopbackHarness(http::ClientOptions client_options = {})
         : m_server(m_io.get_executor(), http::ServerOptions{},
@@ -254,7 +255,7 @@ public:
                                           const std::filesystem::path& state_dir,
                                           std::chrono::system_clock::time_point now)
     {
-        c4c::collectors::PollContext context{tenant, c4c, source, m_client, store, observer, state_dir, now};
+        c4c::collectors::PollContext context{tenant, c4c, source, m_client, store, observer, state_dir, now, clock};
         std::optional<c4c::collectors::PollOutcome> outcome;
         std::exception_ptr error;
         asio::co_spawn(m_io, collector.poll(context), [&](std::exception_ptr e, c4c::collectors::PollOutcome result) {

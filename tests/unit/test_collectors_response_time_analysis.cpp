@@ -343,6 +343,7 @@ TEST_CASE("rta_page_url")
     CHECK(query.at("$format") == "json");
     CHECK(query.at("$select") == k_rta_select);
     CHECK(query.at("$filter") == "CTIMESTAMP ge '25.11.2026 23:41:12 UTC'");
+    CHECK(query.at("$orderby") == "CTIMESTAMP asc");  // $skip over an unstable order would skip rows
     CHECK(query.at("$top") == "1000");
     CHECK(query.at("$skip") == "2000");
     CHECK(query.at("$inlinecount") == "allpages");
@@ -358,6 +359,7 @@ class FakeRta {
 public:
     std::vector<json> rows;
     bool send_count = true;
+    std::size_t extra_count = 0;  ///< __count promises this many rows more than it serves
     unsigned status = 200;
     std::vector<std::string> targets;
     std::vector<std::string> authorizations;
@@ -380,7 +382,8 @@ public:
         for (std::size_t i = skip; i < rows.size() && i < skip + top; ++i) {
             page.push_back(rows[i]);
         }
-        response.body = page_json(page, send_count ? std::optional(std::to_string(rows.size())) : std::nullopt);
+        response.body =
+            page_json(page, send_count ? std::optional(std::to_string(rows.size() + extra_count)) : std::nullopt);
         return response;
     }
 };
@@ -459,6 +462,27 @@ TEST_CASE("poll: $skip paging over three pages; only the last commit moves the c
         CHECK(again.stored == 0);
         CHECK(h.query(3).at("$filter") == "CTIMESTAMP ge '25.11.2026 23:45:00 UTC'");
         CHECK(h.store.checkpoints["rta"] == std::to_string(k_checkpoint + 15 * 60));
+    }
+}
+
+TEST_CASE("poll: rows read short of __count keep the checkpoint, so the window is read again")
+{
+    Harness h;
+    h.store.checkpoints[k_rta_feed] = std::to_string(k_checkpoint);
+    h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "A", "S1"), row_json("25.11.2026 23:55:00 UTC", "B", "S2"),
+                   row_json("25.11.2026 23:50:00 UTC", "C", "S3")};
+    h.fake.extra_count = 2;  // two rows promised, never served
+    const PollOutcome outcome = h.poll();
+    CHECK(outcome.ok);
+    CHECK(outcome.stored == 3);
+    REQUIRE(h.fake.targets.size() == 3);  // [S1 S2] [S3] [] : the empty page ends the walk at 3 of 5
+    CHECK(h.store.checkpoint("rta") == std::to_string(k_checkpoint));
+
+    SUBCASE("once the count is met, the checkpoint moves")
+    {
+        h.fake.extra_count = 0;
+        CHECK(h.poll().ok);
+        CHECK(h.store.checkpoint("rta") == std::to_string(k_checkpoint + 15 * 60));
     }
 }
 

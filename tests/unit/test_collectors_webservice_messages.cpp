@@ -3,10 +3,12 @@
 #include "collectors/webservice_messages.hpp"
 
 #include "collectors/soap.hpp"
+#include "collectors/tenant_clock.hpp"
 
 #include <pugixml.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <deque>
 #include <set>
 #include <string>
@@ -612,4 +614,125 @@ TEST_CASE("webservice_messages: an unreadable stored checkpoint is read like a f
     REQUIRE(h.fake.requests.size() == 1);
     CHECK(h.fake.requests[0].lower == "2026-11-25T06:00:00.123Z");
     CHECK(h.store.checkpoints["messages"] == "2026-11-26T06:00:00.123Z");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The tenant's clock (CONTRACT.md section 3): the interval's bounds are instants on it.
+
+TEST_CASE("webservice_messages: an interval's checkpoint is no later than the tenant's clock")
+{
+    const Clock::time_point upper = std::chrono::floor<std::chrono::milliseconds>(k_now);  // as query_interval makes it
+    const c4c::collectors::QueryInterval interval{upper - 24h, upper};
+    using c4c::collectors::interval_checkpoint;
+    // Date minus the round trip, behind the upper bound: a tenant clock behind ours.
+    CHECK(interval_checkpoint(interval, upper - 15min - 250us, std::nullopt) == upper - 15min - 1ms);
+    CHECK(interval_checkpoint(interval, upper - 15min, upper - 1min) == upper - 15min);  // the Date wins
+    // Ahead: the upper bound, not the tenant's now (messages above the bound were not asked for).
+    CHECK(interval_checkpoint(interval, upper + 15min, std::nullopt) == upper);
+    // No Date: the newest LastChangeDateTime returned, itself on the tenant's clock.
+    CHECK(interval_checkpoint(interval, std::nullopt, upper - 20min + 999us) == upper - 20min);
+    CHECK(interval_checkpoint(interval, std::nullopt, upper + 1h) == upper);
+    // Neither: nothing tells where the tenant's clock stands; the old checkpoint stays.
+    CHECK_FALSE(interval_checkpoint(interval, std::nullopt, std::nullopt));
+}
+
+namespace {
+
+std::string http_date(Clock::time_point time)
+{
+    const std::time_t t = Clock::to_time_t(time);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char text[64];
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return text;
+}
+
+http::ServerResponse dated(http::ServerResponse response, Clock::time_point tenant_now)
+{
+    response.headers.emplace_back("Date", http_date(tenant_now));
+    return response;
+}
+
+Clock::time_point parse_iso(const std::string& text)
+{
+    const auto parsed = c4c::collectors::parse_messages_checkpoint(text);
+    REQUIRE_MESSAGE(parsed, text);
+    return *parsed;
+}
+
+} // namespace
+
+TEST_CASE("webservice_messages: with the tenant 15 minutes behind, bounds and checkpoint follow its Date")
+{
+    Harness h;
+    c4c::collectors::TenantClock clock;
+    h.clock = &clock;
+    const auto now = std::chrono::floor<std::chrono::milliseconds>(Clock::now());
+    h.fake.responses.push_back(dated(soap_page({"ID1"}, false, "ID1"), Clock::now() - 15min));
+
+    // First poll: the tenant's clock is not known yet, so the upper bound is ours; its answer's Date
+    // holds the checkpoint back to the tenant's now.
+    REQUIRE(h.poll(now).ok);
+    REQUIRE(h.fake.requests.size() == 1);
+    CHECK(h.fake.requests[0].upper == iso(now));
+    const auto first = parse_iso(h.store.checkpoints["messages"]);
+    CHECK(first <= now - 15min + 1s);
+    CHECK(first >= now - 15min - 3s);
+    REQUIRE(clock.skew());
+    CHECK(*clock.skew() <= -899s);
+    CHECK(*clock.skew() >= -902s);
+
+    // Next poll: both bounds on the tenant's clock; a message it changed after the first poll (at its
+    // own now, 15 minutes behind ours) lies inside.
+    h.fake.responses.push_back(dated(soap_page({"ID2"}, false, "ID2"), Clock::now() - 15min));
+    const auto later = now + 2s;
+    REQUIRE(h.poll(later).ok);
+    REQUIRE(h.fake.requests.size() == 2);
+    CHECK(parse_iso(h.fake.requests[1].lower) == first - 2min);
+    const auto upper = parse_iso(h.fake.requests[1].upper);
+    CHECK(upper <= later - 15min + 1s);
+    CHECK(upper >= later - 15min - 3s);
+    CHECK(parse_iso(h.store.checkpoints["messages"]) <= upper);
+}
+
+TEST_CASE("webservice_messages: with the tenant 15 minutes ahead, the upper bound moves up to its now")
+{
+    Harness h;
+    c4c::collectors::TenantClock clock;
+    h.clock = &clock;
+    const auto now = std::chrono::floor<std::chrono::milliseconds>(Clock::now());
+    h.fake.responses.push_back(dated(soap_page({"ID1"}, false, "ID1"), Clock::now() + 15min));
+    REQUIRE(h.poll(now).ok);
+    CHECK(h.store.checkpoints["messages"] == iso(now));  // what was asked for, no more
+
+    h.fake.responses.push_back(dated(soap_page({}, false, ""), Clock::now() + 15min));
+    const auto later = now + 2s;
+    REQUIRE(h.poll(later).ok);
+    REQUIRE(h.fake.requests.size() == 2);
+    CHECK(h.fake.requests[1].lower == iso(now - 2min));
+    const auto upper = parse_iso(h.fake.requests[1].upper);
+    CHECK(upper <= later + 15min + 1s);
+    CHECK(upper >= later + 15min - 3s);
+}
+
+TEST_CASE("webservice_messages: without a Date the newest LastChangeDateTime bounds the checkpoint")
+{
+    Harness h;
+    c4c::collectors::TenantClock clock;
+    h.clock = &clock;
+    h.store.checkpoints["messages"] = "2026-11-26T05:00:00.000Z";
+    h.fake.responses.push_back(soap_page({"ID1", "ID2"}, false, "ID2"));  // changed at 05:23:16.870
+    REQUIRE(h.poll().ok);
+    CHECK(h.fake.requests[0].upper == "2026-11-26T06:00:00.123Z");
+    CHECK(h.store.checkpoints["messages"] == "2026-11-26T05:23:16.870Z");
+    CHECK_FALSE(clock.skew());
+
+    SUBCASE("and an empty interval keeps it")
+    {
+        h.fake.responses.push_back(soap_page({}, false, ""));
+        REQUIRE(h.poll(k_now + 60s).ok);
+        CHECK(h.fake.requests[1].lower == "2026-11-26T05:21:16.870Z");
+        CHECK(h.store.checkpoints["messages"] == "2026-11-26T05:23:16.870Z");
+    }
 }

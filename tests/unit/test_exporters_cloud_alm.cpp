@@ -224,6 +224,139 @@ TEST_CASE("cloud_alm: 400 splits batches down to the poison rows, which alone ar
     CHECK(logs.count("refused event evt-23 for good") == 1);
 }
 
+TEST_CASE("cloud_alm: an endpoint that refuses every request is paused with one line; nothing is moved aside")
+{
+    LogCapture logs;
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(40);
+    const auto all_ids = ids_of(outbox.rows);
+    bool refuse = true;
+    std::set<std::size_t> accepted;
+    h.alm.respond = [&](const Received&) {
+        if (refuse) {
+            return answer(400, R"({"error":"unknown serviceId"})");
+        }
+        accepted.insert(h.alm.received.size() - 1);
+        return answer(200, "{}");
+    };
+    auto config = h.endpoint(k_logs_path);
+    config.max_batch_events = 16;
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+    Running running;
+
+    h.run([&]() -> asio::awaitable<void> {
+        running.start(h.io, exporter);
+        CHECK(co_await eventually([&] { return exporter.refusing(); }, 2s));
+        CHECK(exporter.paused());
+        CHECK(observer.paused_calls == std::vector<bool>{true});
+        CHECK(observer.up_calls == std::vector<bool>{false});
+        co_await pause_for(300ms);  // probes with backoff: one row each, never moved aside
+        // Split to single rows only until three in a row are refused with nothing accepted in between.
+        REQUIRE(h.alm.received.size() >= 8);
+        const std::vector<std::size_t> split{16, 8, 4, 2, 1, 1, 2, 1};
+        for (std::size_t i = 0; i < split.size(); ++i) {
+            CHECK(h.alm.received[i].event_ids().size() == split[i]);
+        }
+        const auto probes = h.alm.received.size() - split.size();
+        CHECK(probes >= 1);
+        CHECK(probes <= 8);
+        for (std::size_t i = split.size(); i < h.alm.received.size(); ++i) {
+            CHECK(h.alm.received[i].event_ids().size() == 1);
+        }
+        CHECK(outbox.rejected.empty());
+        CHECK(outbox.rows.size() == 40);
+        CHECK(observer.rejected_events == 0);
+
+        refuse = false;
+        CHECK(co_await eventually([&] { return outbox.rows.empty(); }, 3s));
+        CHECK_FALSE(exporter.paused());
+        CHECK_FALSE(exporter.refusing());
+        CHECK(exporter.suspects() == 0);
+        CHECK(observer.paused_calls == std::vector<bool>{true, false});
+        CHECK(observer.up_calls == std::vector<bool>{false, true});
+        running.stop.emit(asio::cancellation_type::terminal);
+        CHECK(co_await eventually([&] { return running.done; }, 1s));
+    }());
+
+    CHECK(outbox.rejected.empty());
+    CHECK(observer.rejected_events == 0);
+    CHECK(observer.sent_events == 40);
+    const auto delivered = accepted_ids(h.alm, accepted);
+    CHECK(delivered == all_ids);  // every row once, none lost, none twice
+    CHECK(logs.count("refuses every request") == 1);
+    CHECK(logs.count("accepts requests again") == 1);
+    CHECK(logs.count("for good") == 0);
+}
+
+TEST_CASE("cloud_alm: a refusing endpoint with nothing but suspects queued is probed with the oldest")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(3);
+    bool refuse = true;
+    h.alm.respond = [&](const Received&) { return refuse ? answer(400, "unknown serviceId") : answer(200); };
+    CloudAlmExporter exporter(h.io.get_executor(), h.endpoint(k_logs_path), h.resource(), h.client, outbox, observer,
+                              fast_options());
+    Running running;
+
+    h.run([&]() -> asio::awaitable<void> {
+        running.start(h.io, exporter);
+        CHECK(co_await eventually([&] { return exporter.refusing(); }, 2s));
+        CHECK(exporter.suspects() == 3);
+        CHECK(co_await eventually([&] { return h.alm.received.size() >= 7; }, 2s));  // 3, 1, 2, 1, 1, then probes
+        for (std::size_t i = 5; i < h.alm.received.size(); ++i) {
+            CHECK(h.alm.received[i].event_ids() == std::vector<std::string>{"evt-1"});
+        }
+        refuse = false;
+        CHECK(co_await eventually([&] { return outbox.rows.empty(); }, 2s));
+        CHECK_FALSE(exporter.paused());
+        running.stop.emit(asio::cancellation_type::terminal);
+        CHECK(co_await eventually([&] { return running.done; }, 1s));
+    }());
+    CHECK(outbox.rejected.empty());
+    CHECK(observer.sent_events == 3);
+}
+
+TEST_CASE("cloud_alm: a row refused alone is moved aside only after the endpoint accepted another request")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(1);
+    h.alm.respond = [&](const Received& request) {
+        const auto ids = request.event_ids();
+        return std::find(ids.begin(), ids.end(), "evt-1") != ids.end() ? answer(400, "bad record") : answer(200);
+    };
+    CloudAlmExporter exporter(h.io.get_executor(), h.endpoint(k_logs_path), h.resource(), h.client, outbox, observer,
+                              fast_options());
+
+    // Alone in the queue: nothing proves that the endpoint works, so the row stays.
+    CHECK_FALSE(h.run(exporter.drain(2s)));
+    CHECK(h.alm.received.size() == 1);
+    CHECK(outbox.rows.size() == 1);
+    CHECK(outbox.rejected.empty());
+    CHECK(exporter.suspects() == 1);
+    CHECK_FALSE(exporter.paused());
+    CHECK(observer.up_calls.empty());
+
+    // Another request is accepted: the row goes alone once more, and now it is moved aside.
+    outbox.add_events(2);
+    CHECK_FALSE(h.run(exporter.drain(2s)));  // false: a row was moved aside
+    CHECK(outbox.rows.empty());
+    REQUIRE(outbox.rejected.size() == 1);
+    CHECK(outbox.rejected[0].first.event_id == "evt-1");
+    CHECK(outbox.rejected[0].second == "HTTP 400: bad record");
+    CHECK(exporter.suspects() == 0);
+    CHECK(observer.sent_events == 2);
+    REQUIRE(h.alm.received.size() == 3);
+    CHECK(h.alm.received[1].event_ids() == std::vector<std::string>{"evt-2", "evt-3"});
+    CHECK(h.alm.received[2].event_ids() == std::vector<std::string>{"evt-1"});
+    CHECK(observer.up_calls.empty());  // never down: the endpoint accepted what it could
+}
+
 TEST_CASE("cloud_alm: a single oversize row goes alone, and its 413 moves it aside")
 {
     Harness h;

@@ -234,6 +234,7 @@ public:
     std::vector<std::string> failures;
     std::size_t rejected_events = 0;
     std::vector<bool> paused_calls;
+    std::vector<bool> up_calls;
 
     void sent(std::size_t count, std::chrono::duration<double>) override
     {
@@ -243,6 +244,7 @@ public:
     void failed(std::string_view reason) override { failures.emplace_back(reason); }
     void rejected(std::size_t count) override { rejected_events += count; }
     void paused(bool value) override { paused_calls.push_back(value); }
+    void endpoint_up(bool value) override { up_calls.push_back(value); }
 
     std::size_t failures_of(std::string_view reason) const
     {
