@@ -278,21 +278,40 @@ class DaemonTestCase(unittest.TestCase):
         self.listen_port = free_port()
         self.daemons = []
 
+    def run(self, result=None):
+        """Runs the test as unittest does; then, when it failed anywhere (setUp, the test, a subtest,
+        tearDown, a cleanup), prints the end of each daemon's log, and removes the work directory.
+        Failures are counted on the result, the public interface: TestCase._outcome changes between
+        Python versions (3.11 dropped the `errors` list this used to read, and printed nothing)."""
+        if result is None:
+            return super().run(result)  # unittest makes its own result; not how ctest runs the tests
+        def problems():
+            return len(result.failures) + len(result.errors) + len(getattr(result, "unexpectedSuccesses", ()))
+        before = problems()
+        try:
+            return super().run(result)
+        finally:
+            if problems() > before or os.environ.get("C4C_TEST_VERBOSE"):
+                for path in dict.fromkeys(daemon.log_path for daemon in getattr(self, "daemons", [])):
+                    if os.path.exists(path):
+                        with open(path, errors="replace") as f:
+                            text = f.read()
+                        print(f"\n--- the end of the daemon log {path} ({self.id()}) ---\n{text[-20000:]}\n"
+                              "--- end of the daemon log ---", flush=True)
+            if hasattr(self, "workdir"):
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
     def tearDown(self):
-        failed = any(error for _, error in getattr(self._outcome, "errors", []) if error) if hasattr(self, "_outcome") else False
         reports = []
         for daemon in self.daemons:
             if daemon.process and daemon.process.poll() is None:
                 daemon.process.kill()
                 daemon.process.wait()
             daemon.close()
-            if failed or os.environ.get("C4C_TEST_VERBOSE"):
-                print(f"--- daemon log {daemon.log_path} ---\n{daemon.logs()[-6000:]}")
             if os.path.exists(daemon.log_path) and (report := sanitizer_report(daemon.logs())):
                 reports.append(f"daemon ({daemon.log_path}):\n{report}")
         if report := self.sim.stop():
             reports.append(f"simulator:\n{report}")
-        shutil.rmtree(self.workdir, ignore_errors=True)
         # Under ASan/UBSan a finding fails the test even when every assertion held.
         if reports:
             raise AssertionError("sanitizer findings:\n" + "\n".join(reports))
