@@ -3,6 +3,8 @@
 Everything here talks to live processes over real sockets; nothing is mocked."""
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -234,6 +236,22 @@ def delivered_states(sim, use_case="business_process_monitoring"):
 def existing_states(sim):
     """Every state any business object of the simulator has had: (collection, object id, change time in ms)."""
     return {(r["collection"], r["object_id"], int(r["change_ms"])) for r in sim.history("business_objects")}
+
+
+def expected_event_id(tenant, source, object_type, record_key, change_time_unix_nano):
+    """event.id as collectors/event.hpp documents it, computed here without the daemon's code: hex of
+    the first 16 bytes of SHA-256 over the five fields joined by 0x1f, the time in decimal ns."""
+    text = "\x1f".join([tenant, source, object_type, record_key, str(change_time_unix_nano)])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def pseudonym(state_dir, user):
+    """The daemon's pseudonym of a C4C user (collectors/pseudonymizer.hpp): "u_" and the first 16 bytes
+    of HMAC-SHA256 under the installation's key, read from the state directory."""
+    with open(os.path.join(state_dir, "pseudonymization.key"), "rb") as f:
+        key = f.read()
+    assert len(key) == 32, len(key)
+    return "u_" + hmac.new(key, user.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def parse_metrics(text):

@@ -5,7 +5,7 @@ import re
 import time
 import unittest
 
-from harness import DaemonTestCase, metric, wait_until
+from harness import DaemonTestCase, expected_event_id, metric, wait_until
 
 USE_CASE = "integration_monitoring"
 
@@ -43,6 +43,10 @@ class WebserviceMessagesTest(DaemonTestCase):
         for record in failed:
             self.assertEqual(record["severity_text"], "ERROR")
         self.assertTrue(all(r["attributes"]["sap.c4c.source"] == "webservice_messages" for r in records))
+        # event.id by the documented formula, from the simulator's own message states.
+        expected = {expected_event_id("acme-prod", "webservice_messages", "BusinessDocumentMessage", m["message_id"],
+                                      int(m["last_change_unix_nano"])) for m in self.sim.history("webservice_messages")}
+        self.assertEqual({r["event_id"] for r in records}, expected)
 
         before = sink["unique"]
         self.sim.change(kind="webservice_messages", count=2, add=3)
