@@ -11,6 +11,8 @@
 #include <boost/beast/http.hpp>
 #include <doctest/doctest.h>
 
+#include "skip.hpp"
+
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -309,11 +311,16 @@ TEST_CASE("http server: an address that cannot be bound throws, naming it") {
     CHECK_THROWS_WITH_AS(make(), doctest::Contains("192.0.2.1:1"), std::runtime_error);
     options.listen = "nonsense";
     CHECK_THROWS_AS(make(), std::runtime_error);
+}
+
+TEST_CASE("http server: binds the IPv6 loopback") {
+    net::io_context ioc;
+    ServerOptions options;
     options.listen = "[::1]:0";
     try {
         Server v6(ioc.get_executor(), options, echo);
         CHECK(v6.local_endpoint().address().is_v6());
     } catch (const std::runtime_error& e) {
-        MESSAGE("no IPv6 loopback here: " << e.what());  // containers without IPv6
+        unit_tests::skip_test(std::string("no IPv6 loopback here: ") + e.what());  // containers without IPv6
     }
 }
