@@ -340,6 +340,19 @@ class DaemonTestCase(unittest.TestCase):
         self.daemons.append(daemon)
         return daemon
 
+    def wait_polls_delivered(self, use_case, *prefixes, polls=3, timeout=60):
+        """Waits until the daemon polled again and delivered what it found: each path prefix has had
+        `polls` more requests at the simulator (so the polls between the first and the last began after
+        this call and ended), then the use case's outbox is empty. Instead of sleeping for "a few polls"."""
+        def counts():
+            requests = self.sim.get("/_sim/requests")["requests"]
+            return [sum(r["target"].startswith(prefix) for r in requests) for prefix in prefixes]
+        before = counts()
+        wait_until(lambda: all(now >= then + polls for now, then in zip(counts(), before)), timeout,
+                   message=f"{polls} more requests to each of {prefixes}")
+        wait_until(lambda: metric(self.metrics(), "c4c_alm_collector_outbox_events", endpoint=use_case) == 0, timeout,
+                   message=f"an empty outbox for {use_case}")
+
     def metrics(self):
         status, text = http("GET", f"http://127.0.0.1:{self.listen_port}/metrics")
         self.assertEqual(status, 200)

@@ -2,13 +2,13 @@
 
 import os
 import signal
-import time
 import unittest
 
 from harness import (COLLECTIONS, DaemonTestCase, delivered_states, existing_states, expected_event_id, metric,
                      wait_until)
 
 USE_CASE = "business_process_monitoring"
+ODATA_PATHS = [f"/sap/c4c/odata/v1/c4codataapi/{collection}?" for collection in COLLECTIONS]
 
 
 class BusinessObjectsTest(DaemonTestCase):
@@ -31,7 +31,7 @@ class BusinessObjectsTest(DaemonTestCase):
         before = sink["unique"]
         self.sim.change(kind="business_objects", count=3, add=2)
         self.wait_all_delivered()
-        time.sleep(2.5)  # a few more polls re-read the overlap window
+        self.wait_polls_delivered(USE_CASE, *ODATA_PATHS)  # more polls re-read the overlap window
         sink = self.sim.sink(USE_CASE)
         self.assertEqual(sink["unique"], before + 4 * 5)
         self.assertEqual(sink["duplicates"], 0)
@@ -73,7 +73,7 @@ class BusinessObjectsTest(DaemonTestCase):
         self.sim.change(kind="business_objects", collection="LeadCollection", count=2, add=1)
         daemon.start()
         self.wait_all_delivered()
-        time.sleep(1.5)
+        self.wait_polls_delivered(USE_CASE, *ODATA_PATHS)  # more polls re-read the overlap window
         sink = self.sim.sink(USE_CASE)
         self.assertEqual(sink["unique"], first["unique"] + 3)
         self.assertEqual(sink["duplicates"], 0)

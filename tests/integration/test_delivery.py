@@ -121,7 +121,7 @@ class OAuth2Test(DeliveryTestCase):
         self.assertEqual(stats["tokens_issued"], 2)
         self.assertEqual(stats["sink"][USE_CASE]["duplicates"], 0)
         values = self.metrics()
-        self.assertEqual(metric(values, "c4c_alm_collector_endpoint_paused", endpoint=USE_CASE) or 0, 0)
+        self.assertEqual(metric(values, "c4c_alm_collector_endpoint_paused", endpoint=USE_CASE), 0)
         self.assertEqual(daemon.stop(), 0)
 
         logs = daemon.logs()
