@@ -1,4 +1,5 @@
 #include "test_exporters_support.hpp"
+#include "timing.hpp"
 
 #include "exporters/auth.hpp"
 #include "exporters/cloud_alm.hpp"
@@ -125,7 +126,7 @@ TEST_CASE("oauth2: a 401 refreshes the token once and retries at once")
 
     const auto started = std::chrono::steady_clock::now();
     CHECK(h.run(exporter.drain(5s)));
-    CHECK(std::chrono::steady_clock::now() - started < 1s);  // no pause, no backoff
+    CHECK(std::chrono::steady_clock::now() - started < (unit_tests::k_sanitized ? 3s : 1s));  // no pause, no backoff
     CHECK(h.alm.on(k_token_path).size() == 2);
     const auto logs = h.alm.on(k_logs_path);
     REQUIRE(logs.size() == 2);

@@ -58,6 +58,7 @@ struct Received {
     std::string body;      ///< decoded
     bool body_ok = true;   ///< gunzip succeeded (or no gzip)
     std::chrono::steady_clock::time_point at;
+    int unanswered_before = 0;  ///< requests received and not yet answered when this one arrived
 
     /// logRecords of an OTLP logs body, parsed; empty when it is not one.
     nlohmann::json records() const
@@ -111,6 +112,8 @@ public:
     std::function<http::ServerResponse(const Received&)> respond = [](const Received&) { return answer(200, "{}"); };
     std::chrono::milliseconds delay{0};  ///< before answering
     std::vector<Received> received;
+    int unanswered = 0;      ///< requests received and not yet answered
+    int max_unanswered = 0;  ///< the most that ever were at once
 
     std::vector<Received> on(std::string_view path) const
     {
@@ -146,11 +149,14 @@ private:
         } else {
             r.body = std::move(request.body);
         }
+        r.unanswered_before = unanswered;
+        max_unanswered = std::max(max_unanswered, ++unanswered);
         received.push_back(r);
         if (delay.count() > 0) {
             asio::steady_timer timer(co_await asio::this_coro::executor, delay);
             co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         }
+        --unanswered;
         co_return respond(r);
     }
 
