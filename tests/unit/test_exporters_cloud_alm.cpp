@@ -412,9 +412,10 @@ TEST_CASE("cloud_alm: while the endpoint accepts, two batches are in flight, ack
     }
     CHECK(overlapped >= 3);
     CHECK(h.alm.max_unanswered == 2);
-    // Taken out oldest first, whatever order the answers came in.
+    // Taken out oldest first, whatever order the answers came in, each row once and only while queued.
     CHECK(std::is_sorted(outbox.removed.begin(), outbox.removed.end()));
     CHECK(outbox.removed.size() == 40);
+    CHECK(outbox.refused == 0);
 }
 
 TEST_CASE("cloud_alm: a batch accepted behind one that failed is taken out; the failed one alone is sent again")
@@ -457,4 +458,5 @@ TEST_CASE("cloud_alm: a batch accepted behind one that failed is taken out; the 
     // The batch behind the failed one (evt-11..15) was accepted first and taken out at once.
     REQUIRE(outbox.removed.size() == 20);
     CHECK(outbox.removed[5] == 11);
+    CHECK(outbox.refused == 0);
 }

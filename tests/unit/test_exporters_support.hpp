@@ -164,7 +164,9 @@ private:
     unsigned short m_port = 0;
 };
 
-/// The outbox as a vector, with the peek() semantics of the state store.
+/// The outbox as a vector, with the peek() semantics of the state store, and its contract for taking
+/// rows out: remove() and reject() refuse (false, nothing changed) a row that is not queued, as
+/// StateStore::take() does, a row named twice in one call included.
 class MemoryOutbox final : public exporters::Outbox {
 public:
     std::vector<exporters::OutboxRow> rows;
@@ -172,6 +174,7 @@ public:
     std::size_t peeks = 0;
     bool fail_remove = false;
     std::vector<std::int64_t> removed;  ///< seqs, in the order remove() took them
+    std::size_t refused = 0;            ///< remove() and reject() calls refused for a row not queued
 
     std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) override
     {
@@ -197,17 +200,30 @@ public:
         }
         std::set<std::int64_t> gone;
         for (const auto& row : taken) {
+            if (!holds(row.seq) || !gone.insert(row.seq).second) {
+                ++refused;
+                return false;
+            }
+        }
+        for (const auto& row : taken) {
             removed.push_back(row.seq);
-            gone.insert(row.seq);
         }
         std::erase_if(rows, [&](const exporters::OutboxRow& row) { return gone.contains(row.seq); });
         return true;
     }
     bool reject(const exporters::OutboxRow& row, std::string_view answer_text) override
     {
+        if (!holds(row.seq)) {
+            ++refused;
+            return false;
+        }
         std::erase_if(rows, [&](const exporters::OutboxRow& r) { return r.seq == row.seq; });
         rejected.emplace_back(row, std::string(answer_text));
         return true;
+    }
+    bool holds(std::int64_t seq) const
+    {
+        return std::any_of(rows.begin(), rows.end(), [&](const exporters::OutboxRow& row) { return row.seq == seq; });
     }
     std::size_t size() override { return rows.size(); }
 
