@@ -79,6 +79,66 @@ void throw_exception_from_error(const AuthFailure& failure, const boost::source_
     throw std::runtime_error(failure.message);
 }
 
+boost::system::result<TokenAnswer, AuthFailure> parse_token_response(unsigned status, std::string_view body,
+                                                                      std::string_view client_id,
+                                                                      std::chrono::duration<double> default_lifetime)
+{
+    auto refused = [](std::string reason, std::string message, bool transient) {
+        AuthFailure f;
+        f.reason = std::move(reason);
+        f.message = std::move(message);
+        f.transient = transient;
+        return boost::system::result<TokenAnswer, AuthFailure>(boost::system::in_place_error, std::move(f));
+    };
+    if (status < 200 || status >= 300) {
+        const std::string oauth_error = oauth_error_text(body);
+        const std::string detail = oauth_error.empty() ? "" : fmt::format(" ({})", oauth_error);
+        const bool client_refused =
+            status == 401 || status == 403 ||
+            (status == 400 && (oauth_error.starts_with("invalid_client") || oauth_error.starts_with("unauthorized_client")));
+        if (client_refused) {
+            return refused("auth",
+                           fmt::format("was refused with HTTP {}{}: check client_id '{}' and the client secret", status,
+                                       detail, client_id),
+                           false);
+        }
+        const bool transient = status == 408 || status == 429 || status >= 500;
+        return refused(fmt::format("token_http_{}", status),
+                       fmt::format("answered HTTP {}{}{}", status, detail, transient ? "" : ": check token_url"),
+                       transient);
+    }
+
+    auto json = nlohmann::json::parse(body, nullptr, false);
+    if (json.is_discarded() || !json.is_object()) {
+        return refused("auth",
+                       "answered with something that is not a JSON object: check that token_url is the /oauth/token "
+                       "URL of the service key",
+                       false);
+    }
+    auto token = json.find("access_token");
+    if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
+        return refused("auth", "answered without an access_token: check token_url", false);
+    }
+    if (auto type = json.find("token_type"); type != json.end()) {
+        if (!type->is_string() || !iequals(type->get_ref<const std::string&>(), "bearer")) {
+            return refused("auth",
+                           fmt::format("answered with token_type {}, only bearer is supported",
+                                       log_excerpt(type->dump(), 40)),
+                           false);
+        }
+    }
+
+    TokenAnswer answer;
+    answer.access_token = token->get<std::string>();
+    answer.lifetime = default_lifetime;
+    if (auto expires = json.find("expires_in"); expires != json.end()) {
+        if (auto seconds = lifetime_seconds(*expires)) {
+            answer.lifetime = std::chrono::duration<double>(std::max(0.0, std::min(*seconds, 1e9)));
+        }
+    }
+    return answer;
+}
+
 std::string log_excerpt(std::string_view text, std::size_t limit)
 {
     if (text.size() > limit) {
@@ -212,59 +272,17 @@ asio::awaitable<AuthResult> TokenSource::fetch()
         co_return auth_error(failure(infra::http::reason_label(ec), fmt::format("failed: {}", ec.message()), true));
     }
 
-    const auto& response = *reply;
-    const unsigned status = response.status;
-    if (status < 200 || status >= 300) {
-        const std::string oauth_error = oauth_error_text(response.body);
-        const std::string detail = oauth_error.empty() ? "" : fmt::format(" ({})", oauth_error);
-        const bool client_refused =
-            status == 401 || status == 403 ||
-            (status == 400 && (oauth_error.starts_with("invalid_client") || oauth_error.starts_with("unauthorized_client")));
-        if (client_refused) {
-            co_return auth_error(failure("auth",
-                                         fmt::format("was refused with HTTP {}{}: check client_id '{}' and the client "
-                                                     "secret",
-                                                     status, detail, m_client_id),
-                                         false));
-        }
-        const bool transient = status == 408 || status == 429 || status >= 500;
-        co_return auth_error(failure(fmt::format("token_http_{}", status),
-                                     fmt::format("answered HTTP {}{}{}", status, detail,
-                                                 transient ? "" : ": check token_url"),
-                                     transient));
+    auto answer = parse_token_response(reply->status, reply->body, m_client_id, m_options.default_lifetime);
+    if (!answer) {
+        AuthFailure refused = answer.error();
+        co_return auth_error(failure(std::move(refused.reason), std::move(refused.message), refused.transient));
     }
-
-    auto json = nlohmann::json::parse(response.body, nullptr, false);
-    if (json.is_discarded() || !json.is_object()) {
-        co_return auth_error(failure("auth",
-                                     "answered with something that is not a JSON object: check that token_url is "
-                                     "the /oauth/token URL of the service key",
-                                     false));
-    }
-    auto token = json.find("access_token");
-    if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
-        co_return auth_error(failure("auth", "answered without an access_token: check token_url", false));
-    }
-    if (auto type = json.find("token_type"); type != json.end()) {
-        if (!type->is_string() || !iequals(type->get_ref<const std::string&>(), "bearer")) {
-            co_return auth_error(failure("auth",
-                                         fmt::format("answered with token_type {}, only bearer is supported",
-                                                     log_excerpt(type->dump(), 40)),
-                                         false));
-        }
-    }
-
-    std::chrono::duration<double> lifetime = m_options.default_lifetime;
-    if (auto expires = json.find("expires_in"); expires != json.end()) {
-        if (auto seconds = lifetime_seconds(*expires)) {
-            lifetime = std::chrono::duration<double>(std::max(0.0, std::min(*seconds, 1e9)));
-        }
-    }
+    const std::chrono::duration<double> lifetime = answer->lifetime;
     // Counted from when the request left, so that the token is never used past its real expiry.
     const std::chrono::duration<double> margin = lifetime > 2 * std::chrono::duration<double>(m_options.refresh_margin)
                                                      ? std::chrono::duration<double>(m_options.refresh_margin)
                                                      : lifetime / 2;
-    m_token = token->get<std::string>();
+    m_token = std::move(answer->access_token);
     m_refresh_at = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(lifetime - margin);
     co_return "Bearer " + m_token;
 }

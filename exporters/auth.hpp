@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace c4c::exporters {
 
@@ -32,6 +33,23 @@ struct AuthFailure {
 
 /// An Authorization header value, or why there is none.
 using AuthResult = boost::system::result<std::string, AuthFailure>;
+
+/// What a token endpoint granted.
+struct TokenAnswer {
+    std::string access_token;                  ///< never empty
+    std::chrono::duration<double> lifetime{};  ///< expires_in, within [0 s, 1e9 s]
+};
+
+/// Reads a token endpoint's answer (RFC 6749 sections 5.1 and 5.2) from its HTTP `status` and `body`,
+/// without the exchange. `expires_in` may be a number or a numeric string; `default_lifetime` when it is
+/// absent or unreadable. Failures as TokenSource::authorization() reports them: "auth" (the client was
+/// refused, or a 2xx without a JSON object, an access_token or a bearer token_type) or
+/// "token_http_<code>" (transient for 408, 429, 5xx); their message is the part after "OAuth2 token
+/// request to <host> " and names `client_id` when the client was refused. One line, never the token.
+/// Never throws.
+boost::system::result<TokenAnswer, AuthFailure> parse_token_response(unsigned status, std::string_view body,
+                                                                      std::string_view client_id,
+                                                                      std::chrono::duration<double> default_lifetime);
 
 struct TokenSourceOptions {
     std::chrono::seconds refresh_margin{60};      ///< refresh this long before expires_in (half the lifetime when shorter)

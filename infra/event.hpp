@@ -37,6 +37,23 @@ struct Event {
 
 /// A stable id for one record state: hex of the first 128 bits of SHA-256 over tenant, source, object
 /// type, record key and change time. The same state always yields the same id, a new state a new one.
+///
+/// The hashed input is the five fields joined by 0x1f (unit separator), the change time in decimal
+/// nanoseconds since the Unix epoch (UTC), no terminator:
+///   tenant 0x1f source 0x1f object_type 0x1f record_key 0x1f change_time_unix_nano
+/// What each collector passes:
+///   business_objects     object type = the collection (`OpportunityCollection`), record key = `ObjectID`,
+///                        change time = `EntityLastChangedOn` (ms, any `+hhmm` suffix ignored) x 1e6;
+///   webservice_messages  object type `BusinessDocumentMessage`, record key = `BusinessDocumentMessageID`,
+///                        change time = `LastChangeDateTime` in ns (7-digit fraction: 100 ns steps);
+///   response_time_analysis  object type `ResponseTimeAnalysis`, record key = the `CTIMESTAMP` in Unix
+///                        seconds, the user (its pseudonym when pseudonymized), `CUI_COMPONENT` and
+///                        `CSTEP_ID`, joined by 0x1f; change time = `CTIMESTAMP` in ns.
+/// BREAKING CHANGE: the sink and the outbox's overlap window (`seen`) deduplicate by this id. Changing
+/// the formula, a field, or how a field is rendered (case, time unit, separator) makes every record in
+/// the overlap window look new after an upgrade, and sends it again. The golden ids in
+/// tests/unit/test_collectors_{business_objects,webservice_messages,response_time_analysis}.cpp and the
+/// integration tests' `expected_event_id` pin it; they must never be recomputed to make a change pass.
 std::string make_event_id(std::string_view tenant, std::string_view source, std::string_view object_type,
                           std::string_view record_key, std::int64_t change_time_unix_nano);
 

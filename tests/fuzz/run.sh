@@ -35,9 +35,24 @@ echo "==> fuzz: building $build (-j $jobs)"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DC4C_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target fuzz -j "$jobs"
 
-targets=()
+# The targets CMake defines (tests/fuzz/CMakeLists.txt), each with its seed corpus: a target without a
+# corpus folder fails here rather than being left out, and so does a folder without a target.
+mapfile -t targets < <(grep -v '^$' "$build/tests/fuzz/targets.txt")
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "tests/fuzz/run.sh: $build/tests/fuzz/targets.txt lists no fuzz target" >&2
+  exit 2
+fi
+for name in "${targets[@]}"; do
+  if [ -z "$(find "$root/tests/fuzz/corpus/$name" -type f -print -quit 2>/dev/null)" ]; then
+    echo "tests/fuzz/run.sh: fuzz_$name has no seed corpus: add inputs to tests/fuzz/corpus/$name/" >&2
+    exit 2
+  fi
+done
 for corpus in "$root"/tests/fuzz/corpus/*/; do
-  targets+=("$(basename "$corpus")")
+  if ! printf '%s\n' "${targets[@]}" | grep -qx "$(basename "$corpus")"; then
+    echo "tests/fuzz/run.sh: tests/fuzz/corpus/$(basename "$corpus") has no target in tests/fuzz/CMakeLists.txt" >&2
+    exit 2
+  fi
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/c4c-fuzz.XXXXXX")
 
@@ -58,7 +73,7 @@ echo "==> fuzz: ${#targets[@]} targets, ${seconds}s each, two at a time ($work)"
 running=0
 for name in "${targets[@]}"; do
   if [ ! -x "$build/tests/fuzz/fuzz_$name" ]; then
-    echo "tests/fuzz/run.sh: $build/tests/fuzz/fuzz_$name was not built (corpus/$name has no target?)" >&2
+    echo "tests/fuzz/run.sh: $build/tests/fuzz/fuzz_$name was not built" >&2
     exit 2
   fi
   if [ "$running" -ge 2 ]; then

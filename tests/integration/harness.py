@@ -3,6 +3,8 @@
 Everything here talks to live processes over real sockets; nothing is mocked."""
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -236,6 +238,22 @@ def existing_states(sim):
     return {(r["collection"], r["object_id"], int(r["change_ms"])) for r in sim.history("business_objects")}
 
 
+def expected_event_id(tenant, source, object_type, record_key, change_time_unix_nano):
+    """event.id as infra/event.hpp documents it, computed here without the daemon's code: hex of
+    the first 16 bytes of SHA-256 over the five fields joined by 0x1f, the time in decimal ns."""
+    text = "\x1f".join([tenant, source, object_type, record_key, str(change_time_unix_nano)])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def pseudonym(state_dir, user):
+    """The daemon's pseudonym of a C4C user (collectors/pseudonymizer.hpp): "u_" and the first 16 bytes
+    of HMAC-SHA256 under the installation's key, read from the state directory."""
+    with open(os.path.join(state_dir, "pseudonymization.key"), "rb") as f:
+        key = f.read()
+    assert len(key) == 32, len(key)
+    return "u_" + hmac.new(key, user.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def parse_metrics(text):
     """Prometheus text -> {(name, frozenset(labels)): value}."""
     values = {}
@@ -278,21 +296,40 @@ class DaemonTestCase(unittest.TestCase):
         self.listen_port = free_port()
         self.daemons = []
 
+    def run(self, result=None):
+        """Runs the test as unittest does; then, when it failed anywhere (setUp, the test, a subtest,
+        tearDown, a cleanup), prints the end of each daemon's log, and removes the work directory.
+        Failures are counted on the result, the public interface: TestCase._outcome changes between
+        Python versions (3.11 dropped the `errors` list this used to read, and printed nothing)."""
+        if result is None:
+            return super().run(result)  # unittest makes its own result; not how ctest runs the tests
+        def problems():
+            return len(result.failures) + len(result.errors) + len(getattr(result, "unexpectedSuccesses", ()))
+        before = problems()
+        try:
+            return super().run(result)
+        finally:
+            if problems() > before or os.environ.get("C4C_TEST_VERBOSE"):
+                for path in dict.fromkeys(daemon.log_path for daemon in getattr(self, "daemons", [])):
+                    if os.path.exists(path):
+                        with open(path, errors="replace") as f:
+                            text = f.read()
+                        print(f"\n--- the end of the daemon log {path} ({self.id()}) ---\n{text[-20000:]}\n"
+                              "--- end of the daemon log ---", flush=True)
+            if hasattr(self, "workdir"):
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
     def tearDown(self):
-        failed = any(error for _, error in getattr(self._outcome, "errors", []) if error) if hasattr(self, "_outcome") else False
         reports = []
         for daemon in self.daemons:
             if daemon.process and daemon.process.poll() is None:
                 daemon.process.kill()
                 daemon.process.wait()
             daemon.close()
-            if failed or os.environ.get("C4C_TEST_VERBOSE"):
-                print(f"--- daemon log {daemon.log_path} ---\n{daemon.logs()[-6000:]}")
             if os.path.exists(daemon.log_path) and (report := sanitizer_report(daemon.logs())):
                 reports.append(f"daemon ({daemon.log_path}):\n{report}")
         if report := self.sim.stop():
             reports.append(f"simulator:\n{report}")
-        shutil.rmtree(self.workdir, ignore_errors=True)
         # Under ASan/UBSan a finding fails the test even when every assertion held.
         if reports:
             raise AssertionError("sanitizer findings:\n" + "\n".join(reports))
@@ -302,6 +339,19 @@ class DaemonTestCase(unittest.TestCase):
         daemon = Daemon(self.workdir, config_text(self.sim.url, self.state_dir, listen, **kwargs))
         self.daemons.append(daemon)
         return daemon
+
+    def wait_polls_delivered(self, use_case, *prefixes, polls=3, timeout=60):
+        """Waits until the daemon polled again and delivered what it found: each path prefix has had
+        `polls` more requests at the simulator (so the polls between the first and the last began after
+        this call and ended), then the use case's outbox is empty. Instead of sleeping for "a few polls"."""
+        def counts():
+            requests = self.sim.get("/_sim/requests")["requests"]
+            return [sum(r["target"].startswith(prefix) for r in requests) for prefix in prefixes]
+        before = counts()
+        wait_until(lambda: all(now >= then + polls for now, then in zip(counts(), before)), timeout,
+                   message=f"{polls} more requests to each of {prefixes}")
+        wait_until(lambda: metric(self.metrics(), "c4c_alm_collector_outbox_events", endpoint=use_case) == 0, timeout,
+                   message=f"an empty outbox for {use_case}")
 
     def metrics(self):
         status, text = http("GET", f"http://127.0.0.1:{self.listen_port}/metrics")

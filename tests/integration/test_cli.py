@@ -107,12 +107,13 @@ class LifecycleTest(DaemonTestCase):
         self.assertEqual(daemon.stop(), 0)
 
     def test_sigterm_stops_within_the_shutdown_timeout(self):
-        # C4C hangs, so a poll is in flight when SIGTERM arrives.
+        # C4C hangs, so a poll is in flight when SIGTERM arrives: the simulator holds its request.
         self.sim.fault(target="odata", mode="hang", count=-1)
         daemon = self.daemon(shutdown_timeout="2s")
         daemon.start()
         self.wait_metrics()
-        time.sleep(1.5)
+        wait_until(lambda: self.sim.get("/_sim/requests?prefix=/sap/c4c/odata/")["requests"], 30,
+                   message="a poll held by the hanging tenant")
         started = time.monotonic()
         self.assertEqual(daemon.stop(timeout=10), 0)
         self.assertLess(time.monotonic() - started, 5)

@@ -5,7 +5,7 @@ import json
 import time
 import unittest
 
-from harness import C4C_PASSWORD, C4C_USER, DaemonTestCase, http, metric, wait_until
+from harness import C4C_PASSWORD, C4C_USER, DaemonTestCase, expected_event_id, http, metric, pseudonym, wait_until
 
 USE_CASE = "real_user_monitoring"
 
@@ -35,6 +35,16 @@ class ResponseTimeAnalysisTest(DaemonTestCase):
                 self.assertNotIn(user, text)
             self.assertIn("sap.c4c.rta.response_time_ms", record["attributes"])
         self.assertEqual(daemon.stop(), 0)
+        # event.id by the documented formula, from the simulator's rows and the installation's key: the
+        # record key is the UTC second, the pseudonym, the UI component and the step id.
+        expected = set()
+        for row in self.sim.history("response_time_analysis"):
+            seconds = int(row["timestamp_ms"]) // 1000
+            user = pseudonym(self.state_dir, row["user"]) if row["user"] else ""  # an empty user stays empty
+            key = "\x1f".join([str(seconds), user, row["ui_component"], row["step_id"]])
+            expected.add(expected_event_id("acme-prod", "response_time_analysis", "ResponseTimeAnalysis", key,
+                                           seconds * 1_000_000_000))
+        self.assertEqual({r["event_id"] for r in self.sim.received(USE_CASE)}, expected)
 
 
 class OrderAndCountTest(DaemonTestCase):

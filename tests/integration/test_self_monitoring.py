@@ -15,7 +15,7 @@ import urllib.request
 from harness import BIN, DaemonTestCase, wait_until
 from hostile import open_fds, sanitized
 
-MAX_CONNECTIONS = 512          # daemon/http/server.hpp ServerOptions::max_connections
+MAX_CONNECTIONS = 512          # infra/http/server.hpp ServerOptions::max_connections
 FD_MARGIN = 64                 # sqlite, log, listening socket, clients to the simulator, ...
 READ_TIMEOUT_SECONDS = 10      # ServerOptions::read_timeout: a request must arrive within it
 HEALTHZ_MAX_SECONDS = 5.0 if sanitized(BIN) else 2.5

@@ -3,9 +3,20 @@
 #   1. `systemd-analyze security --offline=yes` rates its overall exposure at MAX_EXPOSURE or lower;
 #   2. `systemd-analyze verify` finds no problem in it.
 # Usage: check_systemd_unit.sh [REPO_ROOT]   (default: this script's ../..). Works from any cwd.
-# Exit: 0 ok, 1 a check failed, 77 skipped (systemd-analyze missing or older than v250).
-# The project's install script installs Debian's `systemd` (and `man-db`), so CI never skips.
+# Exit: 0 ok, 1 a check failed, 77 skipped (systemd-analyze missing or older than v250, or man-db
+# missing so that Documentation= could not be checked). Under CI=true a skip is a failure (exit 1).
+# The project's install script installs Debian's `systemd` (and `man-db`), so CI never needs to skip.
 set -euo pipefail
+
+# A check that cannot run here: fails under CI=true, otherwise reported as skipped.
+skip() {
+    if [[ ${CI:-} == true ]]; then
+        echo "FAIL: $1, and CI=true must not skip" >&2
+        exit 1
+    fi
+    echo "SKIPPED: $1" >&2
+    exit 77
+}
 
 MAX_EXPOSURE=${MAX_EXPOSURE:-1.5}
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,13 +28,11 @@ man_page="$root/doc/c4c-alm-collector.8"
 export SYSTEMD_COLORS=0 SYSTEMD_PAGER=cat SYSTEMD_LOG_COLOR=0
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
-    echo "SKIP: systemd-analyze not found (apt-get install systemd)" >&2
-    exit 77
+    skip "systemd-analyze not found (apt-get install systemd)"
 fi
 version=$(systemd-analyze --version | awk 'NR == 1 { print $2 }')
 if [[ ! $version =~ ^[0-9]+$ ]] || ((version < 250)); then
-    echo "SKIP: systemd-analyze $version lacks 'security --offline' (needs systemd 250 or later)" >&2
-    exit 77
+    skip "systemd-analyze $version lacks 'security --offline' (needs systemd 250 or later)"
 fi
 if [[ ! -f $unit ]]; then
     echo "FAIL: $unit not found" >&2
@@ -59,7 +68,7 @@ fi
 # an ExecStart= binary that does not exist, so a copy of the unit (same name, so the same checks)
 # runs /bin/true with the same arguments. Everything else is checked as shipped. Documentation=
 # is resolved against the repository's own man page through MANPATH; without man-db that check
-# is turned off rather than failed.
+# is turned off, the rest runs, and the script then reports a skip.
 mkdir -p "$tmp/unit" "$tmp/man/man8"
 sed 's|^ExecStart=/usr/bin/c4c-alm-collector |ExecStart=/bin/true |' "$unit" >"$tmp/unit/$unit_name"
 if grep -q '^ExecStart=/usr/bin/c4c-alm-collector' "$tmp/unit/$unit_name"; then
@@ -67,11 +76,16 @@ if grep -q '^ExecStart=/usr/bin/c4c-alm-collector' "$tmp/unit/$unit_name"; then
     failed=1
 fi
 man_opt=--man=yes
-if command -v man >/dev/null 2>&1 && [[ -f $man_page ]]; then
+skipped=""
+if [[ ! -f $man_page ]]; then
+    echo "FAIL: $man_page not found (Documentation= names it)" >&2
+    failed=1
+    man_opt=--man=no
+elif command -v man >/dev/null 2>&1; then
     ln -s "$man_page" "$tmp/man/man8/c4c-alm-collector.8"
     export MANPATH="$tmp/man"
 else
-    echo "note: man-db or doc/c4c-alm-collector.8 missing; Documentation= not checked" >&2
+    skipped="man not found (apt-get install man-db): Documentation= was not checked"
     man_opt=--man=no
 fi
 # --recursive-errors=no: problems in the host's own units (multi-user.target and friends) are
@@ -93,4 +107,7 @@ else
     fi
 fi
 
+if ((failed == 0)) && [[ -n $skipped ]]; then
+    skip "$skipped"
+fi
 exit "$failed"

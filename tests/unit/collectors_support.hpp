@@ -6,7 +6,7 @@
 // The fakes themselves (what a feed's tenant answers) stay in each feed's test file.
 
 // GCC 12 at -O2 reports -Wnull-dereference inside Asio's scheduler once it is inlined (see
-// daemon/http/server.cpp); the pragma must precede the first Asio include.
+// infra/http/server.cpp); the pragma must precede the first Asio include.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif

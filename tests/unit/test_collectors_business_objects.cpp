@@ -430,8 +430,6 @@ TEST_CASE("business_objects: normalization of the opportunity sample")
     CHECK(business_object_row_problem(k_opportunities, row).empty());
 
     const Event event = normalize_business_object(k_tenant, k_opportunities, row, 42);
-    CHECK(event.id == make_event_id(k_tenant, "business_objects", k_opportunities, "00163E83B7A6D120B381FCFB80E50404",
-                                    1795654682037'000'000));
     CHECK(event.id.size() == 32);
     CHECK(event.source == "business_objects");
     CHECK(event.object_type == "OpportunityCollection");
@@ -472,6 +470,27 @@ TEST_CASE("business_objects: normalization of the opportunity sample")
         CHECK(normalize_business_object(k_tenant, "LeadCollection", row, 42).id != event.id);
         CHECK(normalize_business_object(k_tenant, k_opportunities, page->rows.at(1), 42).id != event.id);
     }
+}
+
+// Golden ids, computed once outside this code and never to be recomputed to make a change pass: a
+// different id re-sends every record of the overlap window after an upgrade (see make_event_id in
+// infra/event.hpp). Each comment gives the hashed input; \037 is the 0x1f separator.
+TEST_CASE("business_objects: event.id is pinned (changing it is a breaking change)")
+{
+    const auto opportunities = parse_odata_page(read_sample("odata-opportunity-page.json"));
+    REQUIRE(opportunities.has_value());
+    //   in='acme-prod\037business_objects\037OpportunityCollection\03700163E83B7A6D120B381FCFB80E50404'
+    //   printf "$in\0371795654682037000000" | sha256sum | cut -c1-32
+    CHECK(normalize_business_object(k_tenant, k_opportunities, opportunities->rows.at(0), 42).id ==
+          "fd2a545716323e5f21df05294363d7eb");
+
+    // EntityLastChangedOn "/Date(1795663200494+0000)/": the offset suffix is not part of the instant.
+    //   in='acme-prod\037business_objects\037LeadCollection\03700163E00BAF2807F225B8661E91AF1BC'
+    //   printf "$in\0371795663200494000000" | sha256sum | cut -c1-32
+    const auto leads = parse_odata_page(read_sample("odata-lead-page.json"));
+    REQUIRE(leads.has_value());
+    CHECK(normalize_business_object(k_tenant, "LeadCollection", leads->rows.at(0), 1).id ==
+          "0d5e8d815cedfa8c24142d32a1ad158d");
 }
 
 TEST_CASE("business_objects: normalization of lead and ticket samples")

@@ -6,7 +6,7 @@
 // the daemon).
 
 // GCC 12 at -O2 reports -Wnull-dereference inside Asio's scheduler once it is inlined (see
-// daemon/http/server.cpp); the pragma must precede the first Asio include.
+// infra/http/server.cpp); the pragma must precede the first Asio include.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif
@@ -58,6 +58,7 @@ struct Received {
     std::string body;      ///< decoded
     bool body_ok = true;   ///< gunzip succeeded (or no gzip)
     std::chrono::steady_clock::time_point at;
+    int unanswered_before = 0;  ///< requests received and not yet answered when this one arrived
 
     /// logRecords of an OTLP logs body, parsed; empty when it is not one.
     nlohmann::json records() const
@@ -111,6 +112,8 @@ public:
     std::function<http::ServerResponse(const Received&)> respond = [](const Received&) { return answer(200, "{}"); };
     std::chrono::milliseconds delay{0};  ///< before answering
     std::vector<Received> received;
+    int unanswered = 0;      ///< requests received and not yet answered
+    int max_unanswered = 0;  ///< the most that ever were at once
 
     std::vector<Received> on(std::string_view path) const
     {
@@ -146,11 +149,14 @@ private:
         } else {
             r.body = std::move(request.body);
         }
+        r.unanswered_before = unanswered;
+        max_unanswered = std::max(max_unanswered, ++unanswered);
         received.push_back(r);
         if (delay.count() > 0) {
             asio::steady_timer timer(co_await asio::this_coro::executor, delay);
             co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         }
+        --unanswered;
         co_return respond(r);
     }
 
@@ -158,7 +164,9 @@ private:
     unsigned short m_port = 0;
 };
 
-/// The outbox as a vector, with the peek() semantics of the state store.
+/// The outbox as a vector, with the peek() semantics of the state store, and its contract for taking
+/// rows out: remove() and reject() refuse (false, nothing changed) a row that is not queued, as
+/// StateStore::take() does, a row named twice in one call included.
 class MemoryOutbox final : public exporters::Outbox {
 public:
     std::vector<exporters::OutboxRow> rows;
@@ -166,6 +174,7 @@ public:
     std::size_t peeks = 0;
     bool fail_remove = false;
     std::vector<std::int64_t> removed;  ///< seqs, in the order remove() took them
+    std::size_t refused = 0;            ///< remove() and reject() calls refused for a row not queued
 
     std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) override
     {
@@ -191,17 +200,30 @@ public:
         }
         std::set<std::int64_t> gone;
         for (const auto& row : taken) {
+            if (!holds(row.seq) || !gone.insert(row.seq).second) {
+                ++refused;
+                return false;
+            }
+        }
+        for (const auto& row : taken) {
             removed.push_back(row.seq);
-            gone.insert(row.seq);
         }
         std::erase_if(rows, [&](const exporters::OutboxRow& row) { return gone.contains(row.seq); });
         return true;
     }
     bool reject(const exporters::OutboxRow& row, std::string_view answer_text) override
     {
+        if (!holds(row.seq)) {
+            ++refused;
+            return false;
+        }
         std::erase_if(rows, [&](const exporters::OutboxRow& r) { return r.seq == row.seq; });
         rejected.emplace_back(row, std::string(answer_text));
         return true;
+    }
+    bool holds(std::int64_t seq) const
+    {
+        return std::any_of(rows.begin(), rows.end(), [&](const exporters::OutboxRow& row) { return row.seq == seq; });
     }
     std::size_t size() override { return rows.size(); }
 

@@ -11,6 +11,9 @@
 #include <boost/beast/http.hpp>
 #include <doctest/doctest.h>
 
+#include "skip.hpp"
+#include "timing.hpp"
+
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -207,8 +210,10 @@ TEST_CASE("http server: at max_connections a new connection replaces the one wai
     // connection makes room, and the newcomer is served.
     Client d(server.port());
     auto start = std::chrono::steady_clock::now();
-    CHECK(a.closed_without_answer());
-    CHECK(std::chrono::steady_clock::now() - start < 1s);
+    CHECK(a.closed_without_answer());  // within the client's 3 s read limit, long before read_timeout
+    if (!unit_tests::k_sanitized) {
+        CHECK(std::chrono::steady_clock::now() - start < 1s);
+    }
     CHECK(d.get("/").result_int() == 200);
     CHECK(b.get("/").result_int() == 200);
     for (int i = 0; i < 100 && server.open_connections() > 3; ++i) {
@@ -221,10 +226,14 @@ TEST_CASE("http server: at max_connections with every connection being served, a
     ServerOptions options;
     options.max_connections = 2;
     std::atomic<int> in_handler{0};
-    TestServer server(options, [&in_handler](ServerRequest request) -> net::awaitable<ServerResponse> {
+    std::atomic<bool> release{false};  // the handlers answer once the test has seen the new one closed
+    TestServer server(options, [&](ServerRequest request) -> net::awaitable<ServerResponse> {
         ++in_handler;
-        net::steady_timer timer(co_await net::this_coro::executor, 800ms);
-        co_await timer.async_wait(net::use_awaitable);
+        net::steady_timer timer(co_await net::this_coro::executor);
+        for (int i = 0; i < 2000 && !release; ++i) {
+            timer.expires_after(5ms);
+            co_await timer.async_wait(net::use_awaitable);
+        }
         co_return co_await echo(std::move(request));
     });
     Client a(server.port());
@@ -236,9 +245,9 @@ TEST_CASE("http server: at max_connections with every connection being served, a
     }
     REQUIRE(in_handler == 2);
     Client c(server.port());
-    auto start = std::chrono::steady_clock::now();
+    // Closed while both handlers are held (they answer only after `release`): it waited for no slot.
     CHECK(c.closed_without_answer());
-    CHECK(std::chrono::steady_clock::now() - start < 700ms);
+    release = true;
     // The connections being served are not disturbed.
     CHECK(a.read().result_int() == 200);
     CHECK(b.read().result_int() == 200);
@@ -309,11 +318,16 @@ TEST_CASE("http server: an address that cannot be bound throws, naming it") {
     CHECK_THROWS_WITH_AS(make(), doctest::Contains("192.0.2.1:1"), std::runtime_error);
     options.listen = "nonsense";
     CHECK_THROWS_AS(make(), std::runtime_error);
+}
+
+TEST_CASE("http server: binds the IPv6 loopback") {
+    net::io_context ioc;
+    ServerOptions options;
     options.listen = "[::1]:0";
     try {
         Server v6(ioc.get_executor(), options, echo);
         CHECK(v6.local_endpoint().address().is_v6());
     } catch (const std::runtime_error& e) {
-        MESSAGE("no IPv6 loopback here: " << e.what());  // containers without IPv6
+        unit_tests::skip_test(std::string("no IPv6 loopback here: ") + e.what());  // containers without IPv6
     }
 }
