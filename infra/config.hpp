@@ -2,6 +2,11 @@
 
 // The daemon's configuration: TOML (CONTRACT.md section 2) parsed into plain structs.
 // Loading never throws; every problem is reported with the file and, where known, line and column.
+// The reading itself (positions, values, secrets, CA files) is config_reader.hpp's.
+
+#include "infra/config_error.hpp"
+#include "infra/secrets.hpp"
+#include "infra/units.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -14,22 +19,6 @@
 #include <vector>
 
 namespace c4c::infra {
-
-using Duration = std::chrono::milliseconds;
-
-/// A credential. Its value is never formatted into logs, errors or `--check` output.
-class Secret {
-public:
-    Secret() = default;
-    explicit Secret(std::string value) : m_value(std::move(value)) {}
-    /// The clear text, for building an Authorization header only.
-    const std::string& reveal() const { return m_value; }
-    bool empty() const { return m_value.empty(); }
-    friend bool operator==(const Secret&, const Secret&) = default;
-
-private:
-    std::string m_value;
-};
 
 /// Where the tenant's C4C system is and how to reach it.
 struct C4cConfig {
@@ -110,20 +99,7 @@ struct Config {
     std::vector<TenantConfig> tenants;
 };
 
-/// One problem found while loading. `line`/`column` are 1-based, 0 where no position applies.
-struct ConfigError {
-    std::string file;
-    int line = 0;
-    int column = 0;
-    std::string message;
-    /// `FILE:LINE:COLUMN: message`, or `FILE: message` without a position.
-    std::string format() const;
-};
-
-struct LoadResult {
-    std::optional<Config> config;     ///< set when `errors` is empty
-    std::vector<ConfigError> errors;
-};
+using LoadResult = ConfigLoad<Config>;
 
 /// Parses and validates the file, resolves `${ENV}` secrets and `*_file` secrets (relative paths are
 /// looked up in `$CREDENTIALS_DIRECTORY` first, then beside the config file), checks that every
@@ -134,12 +110,6 @@ LoadResult load_config(const std::filesystem::path& file);
 /// `file` is not read: it names the configuration in errors and is the base of relative paths
 /// (`state_dir`, `*_file`, `ca_file`). Secrets and CA files are still read from disk.
 LoadResult load_config_text(std::string_view text, const std::filesystem::path& file);
-
-/// Parses "500ms", "30s", "5m", "2h", "1d" (and combinations such as "1h30m"). nullopt when invalid.
-std::optional<Duration> parse_duration(std::string_view text);
-
-/// Parses "4MiB", "512KiB", "1GiB", "1000", "10MB", "64kB". nullopt when invalid.
-std::optional<std::size_t> parse_size(std::string_view text);
 
 /// The use case that a source feeds.
 const char* use_case_of_source(std::string_view source);
