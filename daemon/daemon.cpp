@@ -11,9 +11,7 @@
 #include "infra/systemd_notify.hpp"
 #include "infra/tasks.hpp"
 #include "infra/version.hpp"
-#include "exporters/cloud_alm.hpp"
 #include "exporters/exporter.hpp"
-#include "exporters/health_monitoring.hpp"
 #include "exporters/otlp_json.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -27,6 +25,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -70,8 +69,9 @@ http::ClientOptions client_options(Duration timeout, int max_connections, const 
 
 struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
     EndpointRuntime(asio::any_io_executor executor, StateStore* store_, Metrics& registry, const TenantConfig& tenant,
-                    const EndpointConfig& config_)
+                    const exporters::EndpointConfig& config_, const exporters::ExporterKind& kind_)
         : config(config_),
+          kind(kind_),
           resource{tenant.name, tenant.c4c.url, config_.use_case},
           client(executor, client_options(config_.timeout, 2, config_.ca_file)),
           store(store_),
@@ -110,6 +110,9 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
         metrics.paused->Set(value ? 1 : 0);
     }
 
+    /// True when the endpoint is fed through an outbox (not a snapshot exporter such as Health Monitoring).
+    bool has_outbox() const { return kind.feed == exporters::EndpointFeed::outbox; }
+
     bool accepting() const
     {
         const auto figures = store->figures(id);
@@ -127,7 +130,8 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
                    : 0.0);
     }
 
-    EndpointConfig config;
+    exporters::EndpointConfig config;
+    const exporters::ExporterKind& kind;
     exporters::ResourceInfo resource;
     http::Client client;
     StateStore* store;
@@ -141,13 +145,14 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
 // One source of one tenant: its collector, its view of the store, its figures.
 
 struct SourceRuntime final : collectors::FeedStore, collectors::RequestObserver {
-    SourceRuntime(const TenantConfig& tenant_, const SourceConfig& config_, EndpointRuntime& endpoint_,
-                  Metrics& registry, const collectors::CollectorKind& kind)
+    SourceRuntime(const TenantConfig& tenant_, const collectors::SourceConfig& config_, EndpointRuntime& endpoint_,
+                  Metrics& registry, const collectors::CollectorKind& kind_)
         : tenant(tenant_),
           config(config_),
+          kind(kind_),
           endpoint(endpoint_),
-          metrics(registry.source(tenant_.name, config_.name)),
-          collector(kind.make(config_)),
+          metrics(registry.source(tenant_.name, config_.name, kind_.failed_items.has_value())),
+          collector(kind_.make(config_)),
           feed_prefix(tenant_.name + "/" + config_.name + "/")
     {
     }
@@ -219,7 +224,8 @@ struct SourceRuntime final : collectors::FeedStore, collectors::RequestObserver 
     }
 
     const TenantConfig& tenant;
-    const SourceConfig& config;
+    const collectors::SourceConfig& config;
+    const collectors::CollectorKind& kind;
     EndpointRuntime& endpoint;
     SourceMetrics metrics;
     std::unique_ptr<collectors::Collector> collector;
@@ -248,19 +254,28 @@ bool counted_by_poll(std::string_view reason)
 // One tenant: its C4C client and its sources and endpoints.
 
 struct TenantRuntime {
-    TenantRuntime(asio::any_io_executor executor, const TenantConfig& config_, StateStore* store, Metrics& metrics)
+    TenantRuntime(asio::any_io_executor executor, const TenantConfig& config_, StateStore* store, Metrics& metrics,
+                  const Registry& registry)
         : config(config_),
           c4c(executor, client_options(config_.c4c.timeout, config_.c4c.max_connections, config_.c4c.ca_file))
     {
         for (const auto& [use_case, endpoint_config] : config.endpoints) {
-            endpoints.emplace(use_case, std::make_unique<EndpointRuntime>(executor, store, metrics, config, endpoint_config));
+            const bool fed_by_collector =
+                std::any_of(registry.collectors.begin(), registry.collectors.end(),
+                            [&use_case = use_case](const auto* kind) { return kind->use_case == use_case; });
+            const auto* kind = exporters::find_exporter_kind(registry.exporters, use_case, fed_by_collector);
+            if (!kind) {
+                throw std::runtime_error("tenant " + config.name + ": no exporter for endpoint " + use_case);
+            }
+            endpoints.emplace(use_case, std::make_unique<EndpointRuntime>(executor, store, metrics, config,
+                                                                          endpoint_config, *kind));
         }
         for (const auto& [name, source_config] : config.sources) {
             if (!source_config.enabled) {
                 continue;
             }
-            const auto* kind = collectors::find_collector_kind(name);
-            auto endpoint = endpoints.find(use_case_of_source(name));
+            const auto* kind = collectors::find_collector_kind(registry.collectors, name);
+            auto endpoint = kind ? endpoints.find(std::string(kind->use_case)) : endpoints.end();
             if (!kind || endpoint == endpoints.end()) {
                 throw std::runtime_error("tenant " + config.name + ": no collector or endpoint for source " + name);
             }
@@ -280,7 +295,6 @@ struct TenantRuntime {
     http::Client c4c;
     std::map<std::string, std::unique_ptr<EndpointRuntime>> endpoints;
     std::vector<std::unique_ptr<SourceRuntime>> sources;
-    std::unique_ptr<exporters::HealthExporter> health;
 };
 
 } // namespace
@@ -292,6 +306,7 @@ struct Daemon::Impl {
 
     Config config;
     RunOptions options;
+    Registry registry;
     asio::io_context io{1};
     std::unique_ptr<StateStore> store;
     Metrics metrics;
@@ -311,24 +326,24 @@ struct Daemon::Impl {
     void build_tenants()
     {
         for (const auto& tenant_config : config.tenants) {
-            auto tenant = std::make_unique<TenantRuntime>(executor(), tenant_config, store.get(), metrics);
+            auto tenant = std::make_unique<TenantRuntime>(executor(), tenant_config, store.get(), metrics, registry);
             for (auto& source : tenant->sources) {
                 source->dry_run = options.dry_run;
             }
             if (!options.dry_run) {
+                auto* runtime = tenant.get();
                 for (auto& [use_case, endpoint] : tenant->endpoints) {
-                    if (use_case == k_use_case_health) {
-                        continue;  // no outbox: the health exporter below pushes snapshots
-                    }
-                    endpoint->exporter = std::make_unique<exporters::CloudAlmExporter>(
-                        executor(), endpoint->config, endpoint->resource, endpoint->client, *endpoint, *endpoint);
-                }
-                if (auto it = tenant->endpoints.find(k_use_case_health); it != tenant->endpoints.end()) {
-                    auto* runtime = tenant.get();
-                    auto& endpoint = *it->second;
-                    tenant->health = std::make_unique<exporters::HealthExporter>(
-                        endpoint.config, endpoint.resource, endpoint.client, endpoint,
-                        [runtime] { return health_snapshot(*runtime); });
+                    const bool outbox = endpoint->has_outbox();
+                    endpoint->exporter = endpoint->kind.make(exporters::ExporterContext{
+                        .executor = executor(),
+                        .endpoint = endpoint->config,
+                        .resource = endpoint->resource,
+                        .client = endpoint->client,
+                        .observer = *endpoint,
+                        .outbox = outbox ? endpoint.get() : nullptr,
+                        .snapshot = outbox ? exporters::ExporterContext::Snapshot()
+                                           : [runtime] { return health_snapshot(*runtime); },
+                    });
                 }
             }
             tenants.push_back(std::move(tenant));
@@ -336,7 +351,7 @@ struct Daemon::Impl {
         metrics.on_scrape([this] {
             for (auto& tenant : tenants) {
                 for (auto& [use_case, endpoint] : tenant->endpoints) {
-                    if (use_case != k_use_case_health) {
+                    if (endpoint->has_outbox()) {
                         endpoint->refresh_metrics();
                     }
                 }
@@ -344,7 +359,7 @@ struct Daemon::Impl {
         });
     }
 
-    static exporters::MetricPoint health_point(const char* name, const char* description, const char* unit,
+    static exporters::MetricPoint health_point(std::string_view name, std::string_view description, std::string_view unit,
                                                exporters::MetricPoint::Kind kind, infra::Attribute attribute,
                                                double value)
     {
@@ -370,14 +385,13 @@ struct Daemon::Impl {
                                           Kind::gauge, attribute, source->last_request_seconds));
             points.push_back(health_point("c4c.source.records", "Records read from C4C", "{record}", Kind::sum,
                                           attribute, static_cast<double>(source->records_total)));
-            if (source->config.name == k_source_webservice_messages) {
-                points.push_back(health_point("c4c.webservice_messages.failed",
-                                              "Web-service messages seen in status Failed", "{message}", Kind::sum,
-                                              attribute, static_cast<double>(source->failed_messages_total)));
+            if (const auto& failed = source->kind.failed_items) {
+                points.push_back(health_point(failed->name, failed->description, failed->unit, Kind::sum, attribute,
+                                              static_cast<double>(source->failed_messages_total)));
             }
         }
         for (auto& [use_case, endpoint] : tenant.endpoints) {
-            if (use_case == k_use_case_health || !endpoint->store) {
+            if (!endpoint->has_outbox() || !endpoint->store) {
                 continue;
             }
             points.push_back(health_point("c4c.outbox.events", "Events waiting for delivery to Cloud ALM", "{event}",
@@ -394,14 +408,16 @@ struct Daemon::Impl {
                 tenant_tasks.spawn(executor(), "poll " + tenant->config.name + "/" + source->config.name,
                                    source_loop(*tenant, *source, first_poll_spread()));
             }
-            for (auto& [use_case, endpoint] : tenant->endpoints) {
-                if (endpoint->exporter) {
-                    tenant_tasks.spawn(executor(), "deliver " + tenant->config.name + "/" + use_case,
-                                       endpoint->exporter->run());
+            // The exporters of outboxes first, then those that push snapshots (Health Monitoring).
+            for (const bool outbox : {true, false}) {
+                for (auto& [use_case, endpoint] : tenant->endpoints) {
+                    if (endpoint->exporter && endpoint->has_outbox() == outbox) {
+                        tenant_tasks.spawn(executor(),
+                                           outbox ? "deliver " + tenant->config.name + "/" + use_case
+                                                  : "health " + tenant->config.name,
+                                           endpoint->exporter->run());
+                    }
                 }
-            }
-            if (tenant->health) {
-                tenant_tasks.spawn(executor(), "health " + tenant->config.name, tenant->health->run());
             }
         }
     }
@@ -523,7 +539,7 @@ struct Daemon::Impl {
         }
         for (auto& tenant : tenants) {
             for (auto& [use_case, endpoint] : tenant->endpoints) {
-                if (endpoint->store && use_case != k_use_case_health && !endpoint->accepting()) {
+                if (endpoint->store && endpoint->has_outbox() && !endpoint->accepting()) {
                     reasons.push_back("outbox full: " + tenant->config.name + "/" + use_case);
                 }
             }
@@ -612,7 +628,7 @@ struct Daemon::Impl {
     {
         systemd::reloading();
         spdlog::info("SIGHUP: reloading {}", config.file.string());
-        auto loaded = load_config(config.file);
+        auto loaded = load_config(config.file, registry);
         if (!loaded.config) {
             for (const auto& error : loaded.errors) {
                 spdlog::error("reload rejected: {}", error.format());
@@ -677,13 +693,16 @@ struct Daemon::Impl {
         if (!options.dry_run) {
             for (auto& tenant : tenants) {
                 for (auto& [use_case, endpoint] : tenant->endpoints) {
-                    if (endpoint->exporter) {
+                    if (endpoint->exporter && endpoint->has_outbox()) {
                         delivered = co_await endpoint->exporter->drain(std::max<Duration>(config.shutdown_timeout, 1s)) &&
                                     delivered;
                     }
                 }
-                if (tenant->health) {
-                    co_await tenant->health->push_once();
+                // Snapshots last, so that they show the outboxes as delivered; a push is no delivery.
+                for (auto& [use_case, endpoint] : tenant->endpoints) {
+                    if (endpoint->exporter && !endpoint->has_outbox()) {
+                        co_await endpoint->exporter->drain(std::max<Duration>(config.shutdown_timeout, 1s));
+                    }
                 }
             }
         }

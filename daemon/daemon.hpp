@@ -14,7 +14,7 @@
 // wait at most `shutdown_timeout` for the tasks to end. Nothing is lost by abandoning work: an event
 // leaves the outbox only after a 2xx, and a checkpoint moves only together with its page.
 
-#include "infra/config.hpp"
+#include "daemon/config.hpp"
 
 #include <memory>
 
@@ -27,7 +27,7 @@ struct RunOptions {
 
 class Daemon {
 public:
-    Daemon(infra::Config config, RunOptions options);
+    Daemon(Config config, RunOptions options);
     ~Daemon();
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;

@@ -25,7 +25,7 @@ struct SourceMetrics {
     prometheus::Counter* records = nullptr;
     prometheus::Gauge* last_success = nullptr;
     prometheus::Histogram* request_duration = nullptr;
-    prometheus::Counter* failed_messages = nullptr;
+    prometheus::Counter* failed_messages = nullptr;  ///< only for a source that counts failed items
     prometheus::Gauge* blocked = nullptr;  ///< 1 while its endpoint's outbox is full
     prometheus::Histogram* schedule_lag = nullptr;  ///< actual poll start minus planned start, seconds
     std::function<prometheus::Counter&(std::string_view reason)> errors;
@@ -46,7 +46,8 @@ struct EndpointMetrics {
 class Metrics {
 public:
     Metrics();
-    SourceMetrics source(const std::string& tenant, const std::string& source);
+    /// `counts_failed_items`: the source reports failed upstream items (source_failed_messages_total).
+    SourceMetrics source(const std::string& tenant, const std::string& source, bool counts_failed_items = false);
     EndpointMetrics endpoint(const std::string& tenant, const std::string& endpoint);
     /// Sets the hook that runs before each scrape, to refresh gauges read from elsewhere (outbox depth
     /// and age). Replaces any earlier hook.
