@@ -13,6 +13,11 @@
 // with a cancellation slot; shutdown and reload emit terminal cancellation, close the HTTP clients and
 // wait at most `shutdown_timeout` for the tasks to end. Nothing is lost by abandoning work: an event
 // leaves the outbox only after a 2xx, and a checkpoint moves only together with its page.
+//
+// Files: runtime.{hpp,cpp} (each tenant's running objects and their adapters to the state store),
+// scheduler.{hpp,cpp} (one poll, the periodic poll loop), dry_run_store.{hpp,cpp} (`--once --dry-run`),
+// health_snapshot.{hpp,cpp} (what Health Monitoring is sent), config.{hpp,cpp} (the configuration),
+// daemon.cpp (set-up, service tasks, reload, shutdown, `--once`).
 
 #include "daemon/config.hpp"
 
