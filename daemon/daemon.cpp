@@ -37,7 +37,9 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 struct Daemon::Impl {
-    Impl(Config config_, RunOptions options_) : config(std::move(config_)), options(options_) {}
+    Impl(Config config_, RunOptions options_, Registry registry_)
+        : config(std::move(config_)), options(options_), registry(registry_)
+    {}
 
     Config config;
     RunOptions options;
@@ -358,7 +360,9 @@ struct Daemon::Impl {
     }
 };
 
-Daemon::Daemon(Config config, RunOptions options) : m_impl(std::make_unique<Impl>(std::move(config), options)) {}
+Daemon::Daemon(Config config, RunOptions options, Registry registry)
+    : m_impl(std::make_unique<Impl>(std::move(config), options, registry))
+{}
 
 Daemon::~Daemon() = default;
 

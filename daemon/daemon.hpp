@@ -32,7 +32,8 @@ struct RunOptions {
 
 class Daemon {
 public:
-    Daemon(Config config, RunOptions options);
+    /// `registry`: the feeds and kinds of endpoint it can run (those `config` was loaded with).
+    Daemon(Config config, RunOptions options, Registry registry = {});
     ~Daemon();
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
