@@ -11,7 +11,7 @@
 
 #include "bench/bench_util.hpp"
 #include "infra/event.hpp"
-#include "infra/config.hpp"
+#include "exporters/endpoint_config.hpp"
 #include "infra/http/client.hpp"
 #include "infra/state_store.hpp"
 #include "exporters/cloud_alm.hpp"
@@ -164,7 +164,7 @@ void bench_drain(const Payloads& payloads, const std::string& sink, std::size_t 
         fill(store, endpoint, payloads, 1000);
 
         asio::io_context io{1};
-        infra::EndpointConfig config;
+        exporters::EndpointConfig config;
         config.use_case = "business_process_monitoring";
         config.url = sink + "/api/calm-logs/v1/logs?useCase=BPM";
         config.max_batch_events = static_cast<int>(batch);

@@ -2,6 +2,7 @@
 
 #include "collectors/c4c_request.hpp"
 #include "collectors/tenant_clock.hpp"
+#include "infra/config_reader.hpp"
 #include "infra/time.hpp"
 
 #include <fmt/format.h>
@@ -12,6 +13,8 @@
 #include <charconv>
 #include <chrono>
 #include <limits>
+#include <set>
+#include <string_view>
 #include <utility>
 
 namespace c4c::collectors {
@@ -156,8 +159,8 @@ Event normalize_fields(std::string_view tenant, std::string_view collection, con
     const std::int64_t changed_ns = changed_ms * k_ns_per_ms;
 
     Event event;
-    event.id = make_event_id(tenant, infra::k_source_business_objects, collection, object, changed_ns);
-    event.source = infra::k_source_business_objects;
+    event.id = make_event_id(tenant, k_source_business_objects, collection, object, changed_ns);
+    event.source = k_source_business_objects;
     event.object_type = std::string(collection);
     event.object_id = std::string(object);
     event.time_unix_nano = changed_ns;
@@ -228,6 +231,7 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
                                                             PollOutcome& outcome)
 {
     const auto& source = context.source;
+    const auto& settings = source.settings.get<BusinessObjectsSettings>();
     const std::size_t page_size = static_cast<std::size_t>(std::max(1, source.page_size));
 
     const std::string stored_checkpoint = context.store.checkpoint(collection);
@@ -265,7 +269,7 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
 
         infra::http::Request request;
         request.method = infra::http::Method::get;
-        request.url = business_objects_url(context.c4c.url, source.service, collection, walk.query(), page_size);
+        request.url = business_objects_url(context.c4c.url, settings.service, collection, walk.query(), page_size);
         request.headers = {{"Accept", "application/json"}};
         auto reply = co_await c4c_request(context, std::move(request));
         if (!reply.ok) {
@@ -518,7 +522,7 @@ std::size_t business_objects_page_cap(std::size_t page_size)
 asio::awaitable<PollOutcome> BusinessObjectsCollector::poll(PollContext& context)
 {
     PollOutcome outcome;
-    for (const auto& collection : context.source.collections) {
+    for (const auto& collection : context.source.settings.get<BusinessObjectsSettings>().collections) {
         if (auto failure = co_await poll_collection(context, collection, outcome)) {
             co_return std::move(*failure);
         }
@@ -526,9 +530,43 @@ asio::awaitable<PollOutcome> BusinessObjectsCollector::poll(PollContext& context
     co_return outcome;
 }
 
-std::unique_ptr<Collector> make_business_objects_collector(const infra::SourceConfig& /*config*/)
+std::unique_ptr<Collector> make_business_objects_collector(const SourceConfig& /*config*/)
 {
     return std::make_unique<BusinessObjectsCollector>();
 }
+
+namespace {
+
+SourceSettings read_business_objects_settings(infra::ConfigReader& reader, infra::ConfigSection& section)
+{
+    using infra::checks::is_word;
+    BusinessObjectsSettings settings;
+    reader.read(section, "service", settings.service, infra::checks::word);
+    reader.read(section, "collections", settings.collections, [](const std::vector<std::string>& collections) {
+        if (collections.empty()) {
+            return std::string("must name at least one collection");
+        }
+        if (!std::all_of(collections.begin(), collections.end(), is_word)) {
+            return std::string("each collection must be non-empty and use only [A-Za-z0-9_]");
+        }
+        const std::set<std::string_view> unique(collections.begin(), collections.end());
+        return unique.size() == collections.size() ? std::string() : "names a collection twice";
+    });
+    return settings;
+}
+
+} // namespace
+
+const CollectorKind k_business_objects_kind{
+    .name = k_source_business_objects,
+    .use_case = "business_process_monitoring",
+    .defaults = {.interval = std::chrono::seconds(60),
+                 .page_size = 1000,
+                 .lookback = std::chrono::hours(24),
+                 .overlap = std::chrono::minutes(2)},
+    .read_settings = &read_business_objects_settings,
+    .make = &make_business_objects_collector,
+    .failed_items = std::nullopt,
+};
 
 } // namespace c4c::collectors

@@ -24,7 +24,6 @@
 #include "collectors/collector.hpp"
 #include "infra/event.hpp"
 #include "collectors/odata.hpp"
-#include "infra/config.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +36,18 @@
 #include <vector>
 
 namespace c4c::collectors {
+
+/// The feed's name: its config key, metrics label and `sap.c4c.source`.
+inline constexpr const char* k_source_business_objects = "business_objects";
+
+/// The feed's own keys of [tenants.sources.business_objects].
+struct BusinessObjectsSettings {
+    std::string service = "c4codataapi";
+    std::vector<std::string> collections{"OpportunityCollection", "SalesOrderCollection", "LeadCollection",
+                                         "ServiceRequestCollection"};
+
+    friend bool operator==(const BusinessObjectsSettings&, const BusinessObjectsSettings&) = default;
+};
 
 /// The collection's object name in event bodies: OpportunityCollection -> "Opportunity",
 /// SalesOrderCollection -> "Sales order", LeadCollection -> "Lead", ServiceRequestCollection -> "Ticket",
@@ -141,8 +152,11 @@ public:
     boost::asio::awaitable<PollOutcome> poll(PollContext& context) override;
 };
 
-/// A collector for one tenant's business_objects source (table entry for collectors/registry.cpp). The
-/// poll reads its settings from PollContext::source.
-std::unique_ptr<Collector> make_business_objects_collector(const infra::SourceConfig& config);
+/// A collector for one tenant's business_objects source (the kind's factory). The poll reads its
+/// settings from PollContext::source.
+std::unique_ptr<Collector> make_business_objects_collector(const SourceConfig& config);
+
+/// The feed's row of the collector table (collectors/registry.cpp): -> business_process_monitoring.
+extern const CollectorKind k_business_objects_kind;
 
 } // namespace c4c::collectors

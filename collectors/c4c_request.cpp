@@ -144,7 +144,7 @@ PollOutcome commit_failure(const PollContext& context, CommitStatus status)
         outcome.reason = FailureReason::Kind::outbox_full;
         outcome.message = fmt::format("tenant {} source {}: outbox of endpoint {} is full; not advancing (C4C "
                                       "still holds the data)",
-                                      context.tenant, context.source.name, infra::use_case_of_source(context.source.name));
+                                      context.tenant, context.source.name, context.source.use_case);
     } else {
         outcome.reason = FailureReason::Kind::store;
         outcome.message = fmt::format("tenant {} source {}: the state store failed; see the previous error",

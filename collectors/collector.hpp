@@ -1,12 +1,15 @@
 #pragma once
 
 // The extension point for C4C feeds. A collector turns one feed of one tenant into normalized events
-// (collectors/event.hpp) and hands them, page by page, to a FeedStore together with the feed's new
-// checkpoint. Collectors are listed in one table, collectors/registry.cpp.
+// (infra/event.hpp) and hands them, page by page, to a FeedStore together with the feed's new
+// checkpoint. Each feed is a CollectorKind (below), defined beside its collector; the kinds that exist
+// are listed in one table, collectors/registry.cpp.
 
+#include "collectors/c4c_config.hpp"
+#include "collectors/source_config.hpp"
 #include "infra/event.hpp"
-#include "infra/config.hpp"
 #include "infra/http/client.hpp"
+#include "infra/units.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
@@ -15,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -97,8 +101,8 @@ class TenantClock;
 /// Everything a poll may use. Owned by the daemon; valid for the duration of one poll.
 struct PollContext {
     std::string_view tenant;
-    const infra::C4cConfig& c4c;
-    const infra::SourceConfig& source;
+    const C4cConfig& c4c;
+    const SourceConfig& source;
     infra::http::Client& http;        ///< the tenant's client (bounded by c4c.max_connections)
     FeedStore& store;
     RequestObserver& observer;
@@ -127,15 +131,41 @@ public:
     virtual boost::asio::awaitable<PollOutcome> poll(PollContext& context) = 0;
 };
 
-/// One row of the collector table.
-struct CollectorKind {
-    const char* source;    ///< k_source_* name (config key)
-    const char* use_case;  ///< the endpoint it feeds
-    std::unique_ptr<Collector> (*make)(const infra::SourceConfig& config);
+/// The defaults of the keys every feed has, for one kind of feed.
+struct SourceDefaults {
+    infra::Duration interval;
+    int page_size;
+    infra::Duration lookback;
+    infra::Duration overlap;
 };
 
-/// Every collector that exists, in one place (collectors/registry.cpp).
-std::span<const CollectorKind> collector_kinds();
-const CollectorKind* find_collector_kind(std::string_view source);
+/// A count of items that a feed sees failed upstream (PollOutcome::failed_messages): counted in
+/// c4c_alm_collector_source_failed_messages_total and pushed to Health Monitoring under `name`.
+struct FailedItemsMetric {
+    std::string_view name;  ///< the Health Monitoring metric, e.g. "c4c.webservice_messages.failed"
+    std::string_view description;
+    std::string_view unit;
+};
+
+/// One row of the collector table: everything the configuration and the daemon know of a kind of feed.
+struct CollectorKind {
+    std::string_view name;      ///< [tenants.sources.<name>], the `source` metrics label, `sap.c4c.source`
+    std::string_view use_case;  ///< the Cloud ALM endpoint it feeds: [tenants.endpoints.<use_case>]
+    SourceDefaults defaults;
+    /// Reads the feed's own keys from its table (the common ones are read already) into its settings
+    /// struct, the struct's defaults where a key is absent; reports problems through `reader`, at their
+    /// positions. nullptr: the feed has no keys of its own.
+    SourceSettings (*read_settings)(infra::ConfigReader& reader, infra::ConfigSection& section);
+    /// A collector for one source of one tenant. Never throws.
+    std::unique_ptr<Collector> (*make)(const SourceConfig& config);
+    /// Set when the feed counts failed items upstream.
+    std::optional<FailedItemsMetric> failed_items;
+};
+
+/// Every collector that exists, in one place (collectors/registry.cpp), in the order messages list them.
+std::span<const CollectorKind* const> collector_kinds();
+
+/// The kind named `name` among `kinds`, or nullptr.
+const CollectorKind* find_collector_kind(std::span<const CollectorKind* const> kinds, std::string_view name);
 
 } // namespace c4c::collectors

@@ -10,31 +10,28 @@ namespace c4c::collectors {
 
 namespace {
 
-// Every collector that exists. A new feed is one row here.
-const std::array k_kinds{
-    CollectorKind{infra::k_source_webservice_messages, infra::k_use_case_integration,
-                  &make_webservice_messages_collector},
-    CollectorKind{infra::k_source_response_time_analysis, infra::k_use_case_real_user,
-                  &make_response_time_analysis_collector},
-    CollectorKind{infra::k_source_business_objects, infra::k_use_case_business_process,
-                  &make_business_objects_collector},
+// Every collector that exists. A new feed is its collector's file pair and one row here.
+constexpr std::array k_kinds{
+    &k_webservice_messages_kind,
+    &k_response_time_analysis_kind,
+    &k_business_objects_kind,
 };
 
-} // namespace
+}  // namespace
 
-std::span<const CollectorKind> collector_kinds()
+std::span<const CollectorKind* const> collector_kinds()
 {
     return k_kinds;
 }
 
-const CollectorKind* find_collector_kind(std::string_view source)
+const CollectorKind* find_collector_kind(std::span<const CollectorKind* const> kinds, std::string_view name)
 {
-    for (const auto& kind : k_kinds) {
-        if (source == kind.source) {
-            return &kind;
+    for (const auto* kind : kinds) {
+        if (name == kind->name) {
+            return kind;
         }
     }
     return nullptr;
 }
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

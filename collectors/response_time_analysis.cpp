@@ -3,6 +3,7 @@
 #include "collectors/c4c_request.hpp"
 #include "collectors/sap_time_zones.hpp"
 #include "collectors/tenant_clock.hpp"
+#include "infra/config_reader.hpp"
 #include "infra/logging.hpp"
 #include "infra/text.hpp"
 #include "infra/time.hpp"
@@ -251,7 +252,7 @@ Event normalize_rta_row(std::string_view tenant, const RtaRow& row, const Pseudo
         pseudonymizer != nullptr && !row.user.empty() ? pseudonymizer->pseudonym(row.user) : row.user;
 
     Event event;
-    event.source = infra::k_source_response_time_analysis;
+    event.source = k_source_response_time_analysis;
     event.object_type = k_object_type;
     event.object_id = row.step_id;
     event.time_unix_nano = row.timestamp_unix_s * 1'000'000'000;
@@ -311,13 +312,13 @@ Event normalize_rta_row(std::string_view tenant, const RtaRow& row, const Pseudo
     return event;
 }
 
-std::string rta_page_url(std::string_view c4c_url, const infra::SourceConfig& source, std::int64_t since_unix_s,
+std::string rta_page_url(std::string_view c4c_url, const SourceConfig& source, std::int64_t since_unix_s,
                          std::uint64_t skip)
 {
     while (!c4c_url.empty() && c4c_url.back() == '/') {
         c4c_url.remove_suffix(1);
     }
-    const std::string datasource = url_encode(source.datasource);
+    const std::string datasource = url_encode(source.settings.get<ResponseTimeAnalysisSettings>().datasource);
     const std::string filter = fmt::format("CTIMESTAMP ge '{}'", format_rta_filter_timestamp(since_unix_s));
     return fmt::format("{}/sap/c4c/odata/analytics/ds/{}.svc/{}?$format=json&$select={}&$filter={}&$orderby={}"
                        "&$top={}&$skip={}&$inlinecount=allpages",
@@ -356,11 +357,12 @@ const Pseudonymizer* ResponseTimeAnalysisCollector::load_pseudonymizer(const Pol
 
 boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollContext& context)
 {
-    const infra::SourceConfig& source = context.source;
+    const SourceConfig& source = context.source;
+    const auto& settings = source.settings.get<ResponseTimeAnalysisSettings>();
     PollOutcome outcome;
 
     const Pseudonymizer* pseudonymizer = nullptr;
-    if (source.pseudonymize_users) {
+    if (settings.pseudonymize_users) {
         std::string error;
         pseudonymizer = load_pseudonymizer(context, error);
         if (pseudonymizer == nullptr) {
@@ -400,7 +402,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
             failure.reason = FailureReason::Kind::paging;
             failure.message = fmt::format("tenant {} source {}: data source {} did not end after {} pages; stopped "
                                           "(the checkpoint stays); lower the interval or raise page_size",
-                                          context.tenant, source.name, source.datasource, k_rta_max_pages);
+                                          context.tenant, source.name, settings.datasource, k_rta_max_pages);
             co_return with_progress(std::move(failure), outcome);
         }
         if (!context.store.accepting()) {
@@ -418,7 +420,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
 
         auto parsed = parse_rta_page(reply.response.body);
         if (!parsed) {
-            const std::string where = fmt::format("data source {} ($skip={})", source.datasource, skip);
+            const std::string where = fmt::format("data source {} ($skip={})", settings.datasource, skip);
             if (parsed.error().code == RtaErrc::timezone) {
                 PollOutcome failure;
                 failure.ok = false;
@@ -455,7 +457,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
             if (auto suppressed = m_short_log.admit()) {
                 spdlog::warn("tenant {} source {}: data source {} promised {} rows (__count) but the walk read {}; "
                              "the checkpoint stays, so the window is read again at the next poll{}",
-                             context.tenant, source.name, source.datasource, *promised, skip,
+                             context.tenant, source.name, settings.datasource, *promised, skip,
                              infra::suppressed_note(*suppressed));
             }
         } else if (last && greatest) {
@@ -479,9 +481,33 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
 
 } // namespace
 
-std::unique_ptr<Collector> make_response_time_analysis_collector(const infra::SourceConfig&)
+std::unique_ptr<Collector> make_response_time_analysis_collector(const SourceConfig&)
 {
     return std::make_unique<ResponseTimeAnalysisCollector>();
 }
+
+namespace {
+
+SourceSettings read_response_time_analysis_settings(infra::ConfigReader& reader, infra::ConfigSection& section)
+{
+    ResponseTimeAnalysisSettings settings;
+    reader.read(section, "datasource", settings.datasource, infra::checks::word);
+    reader.read(section, "pseudonymize_users", settings.pseudonymize_users);
+    return settings;
+}
+
+} // namespace
+
+const CollectorKind k_response_time_analysis_kind{
+    .name = k_source_response_time_analysis,
+    .use_case = "real_user_monitoring",
+    .defaults = {.interval = std::chrono::minutes(5),
+                 .page_size = 1000,
+                 .lookback = std::chrono::hours(1),
+                 .overlap = std::chrono::minutes(10)},
+    .read_settings = &read_response_time_analysis_settings,
+    .make = &make_response_time_analysis_collector,
+    .failed_items = std::nullopt,
+};
 
 } // namespace c4c::collectors

@@ -46,6 +46,17 @@
 
 namespace c4c::collectors {
 
+/// The feed's name: its config key, metrics label and `sap.c4c.source`.
+inline constexpr const char* k_source_response_time_analysis = "response_time_analysis";
+
+/// The feed's own keys of [tenants.sources.response_time_analysis].
+struct ResponseTimeAnalysisSettings {
+    std::string datasource = "RTA_DS";  ///< the data source ID exposed for OData
+    bool pseudonymize_users = true;     ///< user IDs leave only as keyed hashes
+
+    friend bool operator==(const ResponseTimeAnalysisSettings&, const ResponseTimeAnalysisSettings&) = default;
+};
+
 /// FeedStore key of this source's checkpoint.
 inline constexpr const char* k_rta_feed = "rta";
 /// Guard against a server that never ends the walk.
@@ -108,11 +119,14 @@ Event normalize_rta_row(std::string_view tenant, const RtaRow& row, const Pseudo
                         std::int64_t observed_unix_nano);
 
 /// The URL of one page: rows with CTIMESTAMP >= `since_unix_s`, skipping `skip` of them.
-std::string rta_page_url(std::string_view c4c_url, const infra::SourceConfig& source, std::int64_t since_unix_s,
+std::string rta_page_url(std::string_view c4c_url, const SourceConfig& source, std::int64_t since_unix_s,
                          std::uint64_t skip);
 
 /// A collector for `config` (one tenant's response_time_analysis source). Each poll uses
 /// `context.source`, so a reloaded configuration takes effect at the next poll.
-std::unique_ptr<Collector> make_response_time_analysis_collector(const infra::SourceConfig& config);
+std::unique_ptr<Collector> make_response_time_analysis_collector(const SourceConfig& config);
+
+/// The feed's row of the collector table (collectors/registry.cpp): -> real_user_monitoring.
+extern const CollectorKind k_response_time_analysis_kind;
 
 } // namespace c4c::collectors

@@ -2,6 +2,7 @@
 
 #include "collectors/c4c_request.hpp"
 #include "collectors/tenant_clock.hpp"
+#include "infra/config_reader.hpp"
 #include "infra/time.hpp"
 
 #include <fmt/format.h>
@@ -127,7 +128,8 @@ PollOutcome soap_fault_outcome(const PollContext& context, std::string_view what
     outcome.reason = FailureReason::Kind::soap_fault;
     outcome.message = fmt::format("tenant {} source {}: {}; check the source path ({}) and the communication "
                                   "arrangement's web service; nothing from this page was stored",
-                                  context.tenant, context.source.name, what, context.source.path);
+                                  context.tenant, context.source.name, what,
+                                  context.source.settings.get<WebserviceMessagesSettings>().path);
     return outcome;
 }
 
@@ -156,7 +158,7 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
     }
     const auto interval =
         query_interval(checkpoint, tenant_now(context), context.source.lookback, context.source.overlap);
-    const std::string url = context.c4c.url + context.source.path;
+    const std::string url = context.c4c.url + context.source.settings.get<WebserviceMessagesSettings>().path;
 
     PollOutcome outcome;
     std::optional<Clock::time_point> tenant_sent;  // of the first page
@@ -281,9 +283,9 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
 Event normalize_message(std::string_view tenant, const soap::Message& message, std::int64_t observed_unix_nano)
 {
     Event event;
-    event.id = make_event_id(tenant, infra::k_source_webservice_messages, k_message_object_type, message.id,
+    event.id = make_event_id(tenant, k_source_webservice_messages, k_message_object_type, message.id,
                              message.last_change_time_ns);
-    event.source = infra::k_source_webservice_messages;
+    event.source = k_source_webservice_messages;
     event.object_type = k_message_object_type;
     event.object_id = message.id;
     event.time_unix_nano = message.last_change_time_ns;
@@ -384,9 +386,36 @@ asio::awaitable<PollOutcome> WebServiceMessagesCollector::poll(PollContext& cont
     }
 }
 
-std::unique_ptr<Collector> make_webservice_messages_collector(const infra::SourceConfig& /*config*/)
+std::unique_ptr<Collector> make_webservice_messages_collector(const SourceConfig& /*config*/)
 {
     return std::make_unique<WebServiceMessagesCollector>();
 }
+
+namespace {
+
+SourceSettings read_webservice_messages_settings(infra::ConfigReader& reader, infra::ConfigSection& section)
+{
+    WebserviceMessagesSettings settings;
+    reader.read(section, "path", settings.path, [](const std::string& path) {
+        return path.starts_with('/') ? std::string() : "must start with \"/\"";
+    });
+    return settings;
+}
+
+} // namespace
+
+const CollectorKind k_webservice_messages_kind{
+    .name = k_source_webservice_messages,
+    .use_case = "integration_monitoring",
+    .defaults = {.interval = std::chrono::seconds(60),
+                 .page_size = 500,
+                 .lookback = std::chrono::hours(24),
+                 .overlap = std::chrono::minutes(2)},
+    .read_settings = &read_webservice_messages_settings,
+    .make = &make_webservice_messages_collector,
+    .failed_items = FailedItemsMetric{.name = "c4c.webservice_messages.failed",
+                                      .description = "Web-service messages seen in status Failed",
+                                      .unit = "{message}"},
+};
 
 } // namespace c4c::collectors

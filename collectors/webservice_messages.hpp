@@ -21,7 +21,6 @@
 #include "collectors/collector.hpp"
 #include "infra/event.hpp"
 #include "collectors/soap.hpp"
-#include "infra/config.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -78,7 +77,20 @@ public:
     boost::asio::awaitable<PollOutcome> poll(PollContext& context) override;
 };
 
-/// Table entry for collectors/registry.cpp.
-std::unique_ptr<Collector> make_webservice_messages_collector(const infra::SourceConfig& config);
+/// The feed's name: its config key, metrics label and `sap.c4c.source`.
+inline constexpr const char* k_source_webservice_messages = "webservice_messages";
+
+/// The feed's own keys of [tenants.sources.webservice_messages].
+struct WebserviceMessagesSettings {
+    std::string path = "/sap/bc/srt/scs/sap/querybusinessdocumentmessagemoni";  ///< from the arrangement
+
+    friend bool operator==(const WebserviceMessagesSettings&, const WebserviceMessagesSettings&) = default;
+};
+
+/// A collector for one tenant's webservice_messages source (the kind's factory).
+std::unique_ptr<Collector> make_webservice_messages_collector(const SourceConfig& config);
+
+/// The feed's row of the collector table (collectors/registry.cpp): -> integration_monitoring.
+extern const CollectorKind k_webservice_messages_kind;
 
 } // namespace c4c::collectors

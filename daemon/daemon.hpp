@@ -3,18 +3,29 @@
 // The daemon: owns the event loop and wires configuration, state store, collectors, exporters and
 // the self-monitoring server together.
 //
-// Executor model: ONE io_context on ONE thread runs everything (polls, deliveries, the HTTP server,
-// signals, the systemd watchdog). Nothing is shared across threads, so nothing is locked. SQLite calls
-// are made inline from the loop: in WAL mode with synchronous=NORMAL a page-sized commit is a few
-// writes without fsync, far below the poll and send latencies around it.
+// Thread model: ONE io_context on ONE thread (the loop) runs all of the daemon's own work (polls,
+// deliveries, the HTTP server, signals, the systemd watchdog); no other thread touches the daemon's
+// objects. SQLite calls are made inline from the loop: in WAL mode with synchronous=NORMAL a page-sized
+// commit is a few writes without fsync, far below the poll and send latencies around it. The state
+// store (infra/state_store.hpp) runs two threads of its own behind its interface and synchronizes with
+// them inside it: a packing thread that deflates a large page while the loop inserts its ids (the job
+// is handed over under a mutex; the loop waits for its future before commit_page returns), and a WAL
+// checkpointer with its own SQLite connection (the loop wakes it through a mutex-guarded flag and
+// collects its failures from an atomic; past 4000 WAL frames the loop takes the checkpointer's mutex
+// and completes a checkpoint itself). So the loop takes locks only inside the state store.
 //
 // Tasks: every source of every tenant is a periodic coroutine (interval, initial jitter, error
 // backoff); every endpoint is a delivery coroutine woken when a page is committed. Tasks are spawned
 // with a cancellation slot; shutdown and reload emit terminal cancellation, close the HTTP clients and
 // wait at most `shutdown_timeout` for the tasks to end. Nothing is lost by abandoning work: an event
 // leaves the outbox only after a 2xx, and a checkpoint moves only together with its page.
+//
+// Files: runtime.{hpp,cpp} (each tenant's running objects and their adapters to the state store),
+// scheduler.{hpp,cpp} (one poll, the periodic poll loop), dry_run_store.{hpp,cpp} (`--once --dry-run`),
+// health_snapshot.{hpp,cpp} (what Health Monitoring is sent), config.{hpp,cpp} (the configuration),
+// daemon.cpp (set-up, service tasks, reload, shutdown, `--once`).
 
-#include "infra/config.hpp"
+#include "daemon/config.hpp"
 
 #include <memory>
 
@@ -27,7 +38,8 @@ struct RunOptions {
 
 class Daemon {
 public:
-    Daemon(infra::Config config, RunOptions options);
+    /// `registry`: the feeds and kinds of endpoint it can run (those `config` was loaded with).
+    Daemon(Config config, RunOptions options, Registry registry = {});
     ~Daemon();
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;

@@ -1,7 +1,7 @@
 // c4c-alm-collector: polls SAP Cloud for Customer tenants and feeds SAP Cloud ALM.
 // Command line: CONTRACT.md section 1.
 
-#include "infra/config.hpp"
+#include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
 #include "infra/logging.hpp"
 #include "infra/version.hpp"
@@ -101,7 +101,7 @@ int main(int argc, char** argv)
         return 0;
     }
 
-    auto loaded = c4c::infra::load_config(*args.config);
+    auto loaded = c4c::daemon::load_config(*args.config);
     if (!loaded.config) {
         for (const auto& error : loaded.errors) {
             std::fprintf(stderr, "%s\n", error.format().c_str());

@@ -179,7 +179,7 @@ struct TokenSource::Flight {
     std::optional<AuthResult> outcome;
 };
 
-TokenSource::TokenSource(infra::http::Client& client, const infra::EndpointConfig& endpoint,
+TokenSource::TokenSource(infra::http::Client& client, const EndpointConfig& endpoint,
                          TokenSourceOptions options)
     : m_client(client),
       m_use_case(endpoint.use_case),
@@ -287,13 +287,13 @@ asio::awaitable<AuthResult> TokenSource::fetch()
     co_return "Bearer " + m_token;
 }
 
-Authorizer::Authorizer(infra::http::Client& client, const infra::EndpointConfig& endpoint,
+Authorizer::Authorizer(infra::http::Client& client, const EndpointConfig& endpoint,
                        TokenSourceOptions options)
     : m_kind(endpoint.auth)
 {
-    if (m_kind == infra::AuthKind::basic) {
+    if (m_kind == AuthKind::basic) {
         m_basic = infra::http::basic_authorization(endpoint.user, endpoint.password.reveal());
-    } else if (m_kind == infra::AuthKind::oauth2) {
+    } else if (m_kind == AuthKind::oauth2) {
         m_token = std::make_unique<TokenSource>(client, endpoint, options);
     }
 }

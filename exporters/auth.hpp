@@ -4,7 +4,7 @@
 // credentials with a cached token. Runs on the event loop of the http::Client it is given; not
 // thread-safe. Never logs or formats a token, password or client secret.
 
-#include "infra/config.hpp"
+#include "exporters/endpoint_config.hpp"
 #include "infra/http/client.hpp"
 #include "infra/http/url.hpp"
 
@@ -64,7 +64,7 @@ class TokenSource {
 public:
     /// Copies what it needs from `endpoint` (token_url, client_id, client_secret, use_case). `client`
     /// must outlive this object; it reaches the token host with its own keep-alive connection.
-    TokenSource(infra::http::Client& client, const infra::EndpointConfig& endpoint, TokenSourceOptions options = {});
+    TokenSource(infra::http::Client& client, const EndpointConfig& endpoint, TokenSourceOptions options = {});
     ~TokenSource();
     TokenSource(const TokenSource&) = delete;
     TokenSource& operator=(const TokenSource&) = delete;
@@ -102,7 +102,7 @@ private:
 /// The Authorization header of one endpoint, whatever its `auth` kind.
 class Authorizer {
 public:
-    Authorizer(infra::http::Client& client, const infra::EndpointConfig& endpoint, TokenSourceOptions options = {});
+    Authorizer(infra::http::Client& client, const EndpointConfig& endpoint, TokenSourceOptions options = {});
 
     /// "Basic ..." (basic), "Bearer ..." (oauth2, see TokenSource::authorization), "" (none).
     boost::asio::awaitable<AuthResult> header();
@@ -110,12 +110,12 @@ public:
     /// After a 401/403: drops a cached token. True when the next header() may differ (oauth2).
     bool invalidate();
 
-    infra::AuthKind kind() const { return m_kind; }
+    AuthKind kind() const { return m_kind; }
     /// The endpoint's token source (oauth2), else nullptr.
     TokenSource* token_source() { return m_token.get(); }
 
 private:
-    infra::AuthKind m_kind;
+    AuthKind m_kind;
     std::string m_basic;
     std::unique_ptr<TokenSource> m_token;
 };

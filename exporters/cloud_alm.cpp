@@ -56,7 +56,7 @@ std::string format_wait(std::chrono::milliseconds wait)
 
 // --- AlmPoster
 
-AlmPoster::AlmPoster(const infra::EndpointConfig& endpoint, infra::http::Client& client,
+AlmPoster::AlmPoster(const EndpointConfig& endpoint, infra::http::Client& client,
                      DeliveryObserver& observer, const DeliveryOptions& options)
     : m_url(endpoint.url),
       m_host(url_host(endpoint.url)),
@@ -156,7 +156,7 @@ asio::awaitable<PostOutcome> AlmPoster::post_once(const std::string& body)
 
 // --- CloudAlmExporter
 
-CloudAlmExporter::CloudAlmExporter(asio::any_io_executor executor, const infra::EndpointConfig& endpoint,
+CloudAlmExporter::CloudAlmExporter(asio::any_io_executor executor, const EndpointConfig& endpoint,
                                    ResourceInfo resource, infra::http::Client& client, Outbox& outbox,
                                    DeliveryObserver& observer, DeliveryOptions options)
     : m_resource(std::move(resource)),
@@ -592,5 +592,24 @@ asio::awaitable<bool> CloudAlmExporter::wait_for_rows()
     }
     co_return true;
 }
+
+namespace {
+
+std::unique_ptr<Exporter> make_logs_exporter(const ExporterContext& context)
+{
+    return std::make_unique<CloudAlmExporter>(context.executor, context.endpoint, context.resource, context.client,
+                                              *context.outbox, context.observer);
+}
+
+} // namespace
+
+const ExporterKind k_logs_exporter_kind{
+    .name = "logs",
+    .use_case = {},
+    .feed = EndpointFeed::outbox,
+    .own_keys = {},
+    .read_settings = nullptr,
+    .make = &make_logs_exporter,
+};
 
 } // namespace c4c::exporters

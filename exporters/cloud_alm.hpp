@@ -20,7 +20,7 @@
 // http::Client and of the constructor's `executor`); not thread-safe, no locks.
 
 #include "infra/backoff.hpp"
-#include "infra/config.hpp"
+#include "exporters/endpoint_config.hpp"
 #include "infra/http/client.hpp"
 #include "infra/logging.hpp"
 #include "exporters/auth.hpp"
@@ -80,7 +80,7 @@ struct PostOutcome {
 class AlmPoster {
 public:
     /// `client` and `observer` must outlive the poster. Copies what it needs from `endpoint`.
-    AlmPoster(const infra::EndpointConfig& endpoint, infra::http::Client& client, DeliveryObserver& observer,
+    AlmPoster(const EndpointConfig& endpoint, infra::http::Client& client, DeliveryObserver& observer,
               const DeliveryOptions& options);
     /// POSTs `json_body` (uncompressed). Never throws except on cancellation.
     boost::asio::awaitable<PostOutcome> post(std::string_view json_body);
@@ -114,7 +114,7 @@ class CloudAlmExporter final : public Exporter {
 public:
     /// `executor`: the event loop (for the idle timer). `client`, `outbox` and `observer` must outlive
     /// the exporter; `endpoint` is copied. `resource` describes every batch (use_case = endpoint's).
-    CloudAlmExporter(boost::asio::any_io_executor executor, const infra::EndpointConfig& endpoint,
+    CloudAlmExporter(boost::asio::any_io_executor executor, const EndpointConfig& endpoint,
                      ResourceInfo resource, infra::http::Client& client, Outbox& outbox,
                      DeliveryObserver& observer, DeliveryOptions options = {});
     ~CloudAlmExporter() override;
@@ -220,5 +220,9 @@ private:
     infra::LogLimiter m_reject_log;
     infra::LogLimiter m_pause_log;
 };
+
+/// The log endpoint of each use case a collector feeds: a CloudAlmExporter on the endpoint's outbox (the
+/// row of the exporter table, exporters/registry.cpp).
+extern const ExporterKind k_logs_exporter_kind;
 
 } // namespace c4c::exporters

@@ -1,16 +1,23 @@
 #pragma once
 
-// The extension point for delivery: an exporter drains one endpoint's durable outbox to Cloud ALM.
-// Rows leave the outbox only after the endpoint answered 2xx (at-least-once delivery).
+// The extension point for delivery: an exporter delivers one endpoint's data to Cloud ALM, either the
+// events of its durable outbox (logs) or the daemon's snapshot of the tenant at each push (Health
+// Monitoring). Rows leave the outbox only after the endpoint answered 2xx (at-least-once delivery).
+// Each kind of endpoint is an ExporterKind (below); the kinds that exist are listed in one table,
+// exporters/registry.cpp.
 
-#include "infra/config.hpp"
+#include "exporters/endpoint_config.hpp"
+#include "infra/http/client.hpp"
 #include "infra/state_store.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -74,10 +81,53 @@ public:
     virtual boost::asio::awaitable<void> run() = 0;
     /// Delivers what is queued now and returns true when the outbox is empty, false when something
     /// is left (endpoint failing, paused or refusing): for `--once`. Retries transient failures within
-    /// `budget` wall time.
+    /// `budget` wall time. An exporter without an outbox pushes once and returns whether it was accepted.
     virtual boost::asio::awaitable<bool> drain(std::chrono::milliseconds budget) = 0;
     /// Wakes run() after new rows were committed.
     virtual void notify() = 0;
 };
+
+struct MetricPoint;  // otlp_json.hpp
+
+/// Where an endpoint's data comes from.
+enum class EndpointFeed {
+    outbox,    ///< the events that the sources of its use case store: OTLP logs, through the outbox
+    snapshot,  ///< the daemon's view of the tenant, taken at each push: OTLP metrics, no outbox
+};
+
+/// Everything an exporter is built with. Owned by the daemon; outlives the exporter.
+struct ExporterContext {
+    using Snapshot = std::function<std::vector<MetricPoint>()>;
+
+    boost::asio::any_io_executor executor;  ///< the event loop
+    const EndpointConfig& endpoint;
+    ResourceInfo resource;
+    infra::http::Client& client;
+    DeliveryObserver& observer;
+    Outbox* outbox = nullptr;  ///< EndpointFeed::outbox: the endpoint's queue
+    Snapshot snapshot;         ///< EndpointFeed::snapshot: the points of one push, called at each push
+};
+
+/// One row of the exporter table: everything the configuration and the daemon know of a kind of endpoint.
+struct ExporterKind {
+    std::string_view name;      ///< for messages: "logs", "health_monitoring"
+    std::string_view use_case;  ///< the one endpoint key it serves; empty: each use case a collector feeds
+    EndpointFeed feed;
+    /// Keys only this kind's endpoints take; an endpoint of another kind reports them as not applying.
+    std::span<const std::string_view> own_keys;
+    /// Reads `own_keys` into `endpoint` (the keys every endpoint has are read already), reporting
+    /// problems through `reader`. nullptr: no keys of its own.
+    void (*read_settings)(infra::ConfigReader& reader, infra::ConfigSection& section, EndpointConfig& endpoint);
+    /// The exporter of one endpoint of one tenant. Throws only at start-up.
+    std::unique_ptr<Exporter> (*make)(const ExporterContext& context);
+};
+
+/// Every exporter that exists, in one place (exporters/registry.cpp), in the order messages list them.
+std::span<const ExporterKind* const> exporter_kinds();
+
+/// The kind that serves the endpoint `use_case`: the one naming it, else the one serving every use case
+/// a collector feeds (`fed_by_collector`); nullptr when none does.
+const ExporterKind* find_exporter_kind(std::span<const ExporterKind* const> kinds, std::string_view use_case,
+                                       bool fed_by_collector);
 
 } // namespace c4c::exporters

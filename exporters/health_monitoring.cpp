@@ -1,5 +1,7 @@
 #include "exporters/health_monitoring.hpp"
 
+#include "infra/config_reader.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -9,6 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
+#include <string_view>
 
 namespace c4c::exporters {
 
@@ -24,14 +28,14 @@ std::int64_t unix_nano(std::chrono::system_clock::time_point time)
 ResourceInfo health_resource(ResourceInfo resource)
 {
     if (resource.use_case.empty()) {
-        resource.use_case = infra::k_use_case_health;
+        resource.use_case = k_use_case_health;
     }
     return resource;
 }
 
 } // namespace
 
-HealthExporter::HealthExporter(const infra::EndpointConfig& endpoint, ResourceInfo resource,
+HealthExporter::HealthExporter(const EndpointConfig& endpoint, ResourceInfo resource,
                                infra::http::Client& client, DeliveryObserver& observer, Snapshot snapshot,
                                HealthOptions options)
     : m_resource(health_resource(std::move(resource))),
@@ -124,5 +128,36 @@ asio::awaitable<bool> HealthExporter::push_once()
     }
     co_return false;
 }
+
+asio::awaitable<bool> HealthExporter::drain(std::chrono::milliseconds /*budget*/)
+{
+    co_return co_await push_once();
+}
+
+namespace {
+
+constexpr std::array<std::string_view, 1> k_health_keys{"interval"};
+
+void read_health_settings(infra::ConfigReader& reader, infra::ConfigSection& section, EndpointConfig& endpoint)
+{
+    reader.read(section, "interval", endpoint.interval, infra::checks::positive);
+}
+
+std::unique_ptr<Exporter> make_health_exporter(const ExporterContext& context)
+{
+    return std::make_unique<HealthExporter>(context.endpoint, context.resource, context.client, context.observer,
+                                            context.snapshot);
+}
+
+} // namespace
+
+const ExporterKind k_health_monitoring_exporter_kind{
+    .name = k_use_case_health,
+    .use_case = k_use_case_health,
+    .feed = EndpointFeed::snapshot,
+    .own_keys = k_health_keys,
+    .read_settings = &read_health_settings,
+    .make = &make_health_exporter,
+};
 
 } // namespace c4c::exporters

@@ -25,7 +25,7 @@ struct Attribute {
 
 struct Event {
     std::string id;            ///< event.id, see make_event_id
-    std::string source;        ///< sap.c4c.source: webservice_messages | response_time_analysis | business_objects
+    std::string source;        ///< sap.c4c.source: the name of the feed (collector kind) that made it
     std::string object_type;   ///< sap.c4c.object_type, e.g. "OpportunityCollection"
     std::string object_id;     ///< sap.c4c.object_id
     std::int64_t time_unix_nano = 0;      ///< the record's own change/creation time

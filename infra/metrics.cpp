@@ -96,7 +96,7 @@ Metrics::Metrics()
         .Set(1);
 }
 
-SourceMetrics Metrics::source(const std::string& tenant, const std::string& source)
+SourceMetrics Metrics::source(const std::string& tenant, const std::string& source, bool counts_failed_items)
 {
     const prometheus::Labels labels{{"tenant", tenant}, {"source", source}};
     SourceMetrics metrics;
@@ -106,7 +106,7 @@ SourceMetrics Metrics::source(const std::string& tenant, const std::string& sour
     metrics.request_duration = &m_source_duration.Add(labels, duration_buckets());
     metrics.blocked = &m_source_blocked.Add(labels);
     metrics.schedule_lag = &m_source_schedule_lag.Add(labels, lag_buckets());
-    if (source == "webservice_messages") {
+    if (counts_failed_items) {
         metrics.failed_messages = &m_source_failed_messages.Add(labels);
     }
     auto* family = &m_source_errors;

@@ -25,7 +25,7 @@ struct SourceMetrics {
     prometheus::Counter* records = nullptr;
     prometheus::Gauge* last_success = nullptr;
     prometheus::Histogram* request_duration = nullptr;
-    prometheus::Counter* failed_messages = nullptr;
+    prometheus::Counter* failed_messages = nullptr;  ///< only for a source that counts failed items
     prometheus::Gauge* blocked = nullptr;  ///< 1 while its endpoint's outbox is full
     prometheus::Histogram* schedule_lag = nullptr;  ///< actual poll start minus planned start, seconds
     std::function<prometheus::Counter&(std::string_view reason)> errors;
@@ -47,7 +47,8 @@ struct EndpointMetrics {
 class Metrics {
 public:
     Metrics();
-    SourceMetrics source(const std::string& tenant, const std::string& source);
+    /// `counts_failed_items`: the source reports failed upstream items (source_failed_messages_total).
+    SourceMetrics source(const std::string& tenant, const std::string& source, bool counts_failed_items = false);
     EndpointMetrics endpoint(const std::string& tenant, const std::string& endpoint);
     /// tenant_clock_skew_seconds of one tenant (0 until its first answer with a Date).
     prometheus::Gauge* tenant_clock_skew(const std::string& tenant);

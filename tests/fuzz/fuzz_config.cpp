@@ -1,8 +1,8 @@
-// infra::load_config_text: the TOML configuration with every check of `--check`. The configuration
+// daemon::load_config_text: the TOML configuration with every check of `--check`. The configuration
 // "lives" in a directory that does not exist, so relative *_file and ca_file paths read nothing;
 // absolute ones are read, so stdin is /dev/null (a "/dev/stdin" secret must not wait for a terminal).
 
-#include "infra/config.hpp"
+#include "daemon/config.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 #include <cstdio>
@@ -20,7 +20,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***)
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
-    using namespace c4c::infra;
+    using namespace c4c::daemon;
+    using c4c::infra::ConfigError;
     const std::string_view text = c4c::fuzz::as_text(data, size);
     const auto result = load_config_text(text, "/nonexistent/c4c-fuzz/collector.toml");
     // "${C4C_FUZZ_SECRET}" resolves to a value that, unless the input holds it, only a leak can show.

@@ -13,7 +13,6 @@
 
 #include "collectors/collector.hpp"
 #include "infra/event.hpp"
-#include "infra/config.hpp"
 #include "infra/http/client.hpp"
 #include "infra/http/server.hpp"
 
@@ -225,8 +224,8 @@ public:
     Fake fake;
     MemoryStore store;
     RecordingObserver observer;
-    c4c::infra::C4cConfig c4c;
-    c4c::infra::SourceConfig source;
+    c4c::collectors::C4cConfig c4c;
+    c4c::collectors::SourceConfig source;
     c4c::collectors::TenantClock* clock = nullptr;  ///< handed to each poll (null: the host's clock)
 
     explicit LoopbackHarness(http::ClientOptions client_options = {})

@@ -331,8 +331,8 @@ public:
 
     Harness()
     {
-        source.name = c4c::infra::k_source_business_objects;
-        source.collections = {std::string(k_opportunities)};
+        source.name = c4c::collectors::k_source_business_objects;
+        source.settings = BusinessObjectsSettings{.collections = {std::string(k_opportunities)}};
         source.page_size = 1000;
         source.lookback = std::chrono::hours(24);
         source.overlap = std::chrono::milliseconds(k_overlap_ms);
@@ -1020,7 +1020,8 @@ TEST_CASE("business_objects: failures")
 TEST_CASE("business_objects: collections in order; a failing one keeps the earlier ones' commits")
 {
     Harness h;
-    h.source.collections = {"OpportunityCollection", "ServiceRequestCollection", "LeadCollection"};
+    h.source.settings =
+        BusinessObjectsSettings{.collections = {"OpportunityCollection", "ServiceRequestCollection", "LeadCollection"}};
     const auto opportunities = add_rows(h.fake, "OpportunityCollection", 300, k_now - 3'600'000);
     add_rows(h.fake, "ServiceRequestCollection", 10, k_now - 3'600'000);
     add_rows(h.fake, "LeadCollection", 10, k_now - 3'600'000);

@@ -344,8 +344,8 @@ TEST_CASE("normalize_rta_row: missing key figures and labels")
 
 TEST_CASE("rta_page_url")
 {
-    c4c::infra::SourceConfig source;
-    source.datasource = "RTA_DS";
+    c4c::collectors::SourceConfig source;
+    source.settings = ResponseTimeAnalysisSettings{.datasource = "RTA_DS"};
     source.page_size = 1000;
     const std::string url = rta_page_url("https://my123456.crm.ondemand.com/", source, 1795650072, 2000);
     const std::string prefix =
@@ -412,12 +412,11 @@ public:
 
     Harness()
     {
-        source.name = c4c::infra::k_source_response_time_analysis;
-        source.datasource = "RTA_DS";
+        source.name = c4c::collectors::k_source_response_time_analysis;
         source.page_size = 2;
         source.lookback = 1h;
         source.overlap = 10min;
-        source.pseudonymize_users = false;
+        source.settings = ResponseTimeAnalysisSettings{.datasource = "RTA_DS", .pseudonymize_users = false};
         collector = make_response_time_analysis_collector(source);
     }
 
@@ -613,7 +612,7 @@ TEST_CASE("poll: HTTP errors are reported as C4C failures")
 TEST_CASE("poll: pseudonymized users, key kept in state_dir")
 {
     Harness h;
-    h.source.pseudonymize_users = true;
+    h.source.settings = ResponseTimeAnalysisSettings{.datasource = "RTA_DS", .pseudonymize_users = true};
     h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "OLIVIA.BROWN", "S1")};
     const PollOutcome outcome = h.poll();
     INFO(outcome.message);
@@ -632,7 +631,7 @@ TEST_CASE("poll: pseudonymized users, key kept in state_dir")
 TEST_CASE("poll: a key that cannot be created fails the poll before any request")
 {
     Harness h;
-    h.source.pseudonymize_users = true;
+    h.source.settings = ResponseTimeAnalysisSettings{.datasource = "RTA_DS", .pseudonymize_users = true};
     std::ofstream(h.state.path / "file") << "x";
     h.state_dir = h.state.path / "file" / "state";
     h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "OLIVIA.BROWN", "S1")};

@@ -92,8 +92,8 @@ TEST_CASE("tenant_now: the poll's start on the tenant's clock, or on the host's 
     c4c::infra::http::Client client(io.get_executor(), {});
     collector_tests::MemoryStore store;
     collector_tests::RecordingObserver observer;
-    c4c::infra::C4cConfig c4c;
-    c4c::infra::SourceConfig source;
+    c4c::collectors::C4cConfig c4c;
+    c4c::collectors::SourceConfig source;
     c4c::collectors::PollContext context{"acme-prod", c4c, source, client, store, observer, {}, k_date + 1h};
     CHECK(c4c::collectors::tenant_now(context) == k_date + 1h);
     TenantClock clock;

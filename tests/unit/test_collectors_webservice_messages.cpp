@@ -347,7 +347,7 @@ public:
 
     Harness() : LoopbackHarness(client_options())
     {
-        source.name = c4c::infra::k_source_webservice_messages;
+        source.name = c4c::collectors::k_source_webservice_messages;
         source.page_size = 2;
         source.lookback = 24h;
         source.overlap = 2min;

@@ -20,11 +20,11 @@ constexpr std::string_view k_token_path = "/oauth/token";
 constexpr std::string_view k_client_id = "sb-c4c!b12|it-rt-acme";
 constexpr std::string_view k_client_secret = "s3cr:et /+%&=";
 
-c4c::infra::EndpointConfig oauth_endpoint(const Harness& h)
+c4c::exporters::EndpointConfig oauth_endpoint(const Harness& h)
 {
     auto config = h.endpoint(k_logs_path);
     config.use_case = "integration_monitoring";
-    config.auth = c4c::infra::AuthKind::oauth2;
+    config.auth = c4c::exporters::AuthKind::oauth2;
     config.token_url = h.alm.url(k_token_path);
     config.client_id = std::string(k_client_id);
     config.client_secret = c4c::infra::Secret(std::string(k_client_secret));
@@ -327,7 +327,7 @@ TEST_CASE("auth kinds: basic header, none sends no header")
 {
     Harness h;
     auto config = h.endpoint(k_logs_path);
-    config.auth = c4c::infra::AuthKind::basic;
+    config.auth = c4c::exporters::AuthKind::basic;
     config.user = "u";
     config.password = c4c::infra::Secret("p");
     c4c::exporters::Authorizer basic(h.client, config);
@@ -335,7 +335,7 @@ TEST_CASE("auth kinds: basic header, none sends no header")
     CHECK_FALSE(basic.invalidate());
     CHECK(basic.token_source() == nullptr);
 
-    config.auth = c4c::infra::AuthKind::none;
+    config.auth = c4c::exporters::AuthKind::none;
     c4c::exporters::Authorizer none(h.client, config);
     CHECK(h.run(none.header()).value().empty());
 }

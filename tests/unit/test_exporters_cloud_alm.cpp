@@ -397,7 +397,7 @@ TEST_CASE("cloud_alm: 401 pauses the endpoint with one clear line, and it resume
     bool accept = false;
     h.alm.respond = [&](const Received&) { return accept ? answer(200) : answer(401, "Unauthorized"); };
     auto config = h.endpoint(k_logs_path);
-    config.auth = c4c::infra::AuthKind::basic;
+    config.auth = c4c::exporters::AuthKind::basic;
     config.user = "alm-user";
     config.password = c4c::infra::Secret("pa55-w0rd-secret");
     CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());

@@ -30,7 +30,7 @@ std::vector<MetricPoint> snapshot()
     return points;
 }
 
-c4c::infra::EndpointConfig health_endpoint(const Harness& h)
+c4c::exporters::EndpointConfig health_endpoint(const Harness& h)
 {
     auto config = h.endpoint(k_metrics_path);
     config.use_case = "health_monitoring";

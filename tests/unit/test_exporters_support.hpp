@@ -12,7 +12,7 @@
 #endif
 
 #include "infra/event.hpp"
-#include "infra/config.hpp"
+#include "exporters/endpoint_config.hpp"
 #include "infra/http/client.hpp"
 #include "infra/http/server.hpp"
 #include "exporters/batcher.hpp"
@@ -361,12 +361,12 @@ public:
         }
     }
 
-    c4c::infra::EndpointConfig endpoint(std::string_view path = "/api/calm-logs/v1/logs") const
+    c4c::exporters::EndpointConfig endpoint(std::string_view path = "/api/calm-logs/v1/logs") const
     {
-        c4c::infra::EndpointConfig config;
+        c4c::exporters::EndpointConfig config;
         config.use_case = "business_process_monitoring";
         config.url = alm.url(path);
-        config.auth = c4c::infra::AuthKind::none;
+        config.auth = c4c::exporters::AuthKind::none;
         config.gzip = false;
         config.timeout = 5s;
         return config;

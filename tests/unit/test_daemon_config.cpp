@@ -1,4 +1,9 @@
-#include "infra/config.hpp"
+#include "daemon/config.hpp"
+
+#include "collectors/business_objects.hpp"
+#include "collectors/response_time_analysis.hpp"
+#include "collectors/webservice_messages.hpp"
+#include "exporters/health_monitoring.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,8 +23,35 @@
 namespace {
 
 namespace fs = std::filesystem;
-using namespace c4c::infra;
+using namespace c4c::daemon;
 using namespace std::chrono_literals;
+using c4c::collectors::BusinessObjectsSettings;
+using c4c::collectors::k_source_business_objects;
+using c4c::collectors::k_source_response_time_analysis;
+using c4c::collectors::k_source_webservice_messages;
+using c4c::collectors::ResponseTimeAnalysisSettings;
+using c4c::collectors::WebserviceMessagesSettings;
+using c4c::exporters::AuthKind;
+using c4c::exporters::EndpointConfig;
+using c4c::exporters::k_use_case_health;
+using c4c::infra::ConfigError;
+using c4c::infra::Duration;
+
+constexpr const char* k_use_case_integration = "integration_monitoring";
+constexpr const char* k_use_case_real_user = "real_user_monitoring";
+constexpr const char* k_use_case_business_process = "business_process_monitoring";
+
+const WebserviceMessagesSettings& ws_settings(const c4c::collectors::SourceConfig& source) {
+    return source.settings.get<WebserviceMessagesSettings>();
+}
+
+const ResponseTimeAnalysisSettings& rta_settings(const c4c::collectors::SourceConfig& source) {
+    return source.settings.get<ResponseTimeAnalysisSettings>();
+}
+
+const BusinessObjectsSettings& bo_settings(const c4c::collectors::SourceConfig& source) {
+    return source.settings.get<BusinessObjectsSettings>();
+}
 
 /// A fresh directory per test under the system temp directory, removed afterwards.
 class TempDir {
@@ -261,23 +293,23 @@ name = "acme-prod"
     CHECK(ws.name == k_source_webservice_messages);
     CHECK(ws.enabled);
     CHECK(ws.interval == 60s);
-    CHECK(ws.path == "/sap/bc/srt/scs/sap/querybusinessdocumentmessagemoni");
+    CHECK(ws_settings(ws).path == "/sap/bc/srt/scs/sap/querybusinessdocumentmessagemoni");
     CHECK(ws.page_size == 500);
     CHECK(ws.lookback == 24h);
     CHECK(ws.overlap == 2min);
     const auto& rta = tenant.sources.at(k_source_response_time_analysis);
     CHECK(rta.name == k_source_response_time_analysis);
     CHECK(rta.interval == 5min);
-    CHECK(rta.datasource == "RTA_DS");
+    CHECK(rta_settings(rta).datasource == "RTA_DS");
     CHECK(rta.page_size == 1000);
     CHECK(rta.lookback == 1h);
     CHECK(rta.overlap == 10min);
-    CHECK(rta.pseudonymize_users);
+    CHECK(rta_settings(rta).pseudonymize_users);
     const auto& bo = tenant.sources.at(k_source_business_objects);
     CHECK(bo.name == k_source_business_objects);
-    CHECK(bo.service == "c4codataapi");
-    CHECK(bo.collections == std::vector<std::string>{"OpportunityCollection", "SalesOrderCollection", "LeadCollection",
-                                                     "ServiceRequestCollection"});
+    CHECK(bo_settings(bo).service == "c4codataapi");
+    CHECK(bo_settings(bo).collections == std::vector<std::string>{"OpportunityCollection", "SalesOrderCollection",
+                                                                  "LeadCollection", "ServiceRequestCollection"});
 
     REQUIRE(tenant.endpoints.size() == 4);
     const auto& im = tenant.endpoints.at(k_use_case_integration);
@@ -348,11 +380,11 @@ url = "http://127.0.0.1:9090/bpm"
         CHECK(source.overlap == expected.overlap);
     }
     const auto& rta = tenant.sources.at(k_source_response_time_analysis);
-    CHECK(rta.datasource == "RTA_DS");
-    CHECK(rta.pseudonymize_users);
-    CHECK(tenant.sources.at(k_source_webservice_messages).path ==
+    CHECK(rta_settings(rta).datasource == "RTA_DS");
+    CHECK(rta_settings(rta).pseudonymize_users);
+    CHECK(ws_settings(tenant.sources.at(k_source_webservice_messages)).path ==
           "/sap/bc/srt/scs/sap/querybusinessdocumentmessagemoni");
-    CHECK(tenant.sources.at(k_source_business_objects).collections.size() == 4);
+    CHECK(bo_settings(tenant.sources.at(k_source_business_objects)).collections.size() == 4);
 
     REQUIRE(tenant.endpoints.size() == 3);
     for (const auto& [use_case, endpoint] : tenant.endpoints) {
@@ -675,11 +707,12 @@ service = "cust_api"
 collections = ["LeadCollection"]
 )"));
         const auto& sources = config.tenants[0].sources;
-        CHECK(sources.at(k_source_webservice_messages).path == "/sap/bc/srt/scs/sap/other");
-        CHECK(sources.at(k_source_response_time_analysis).datasource == "ZRTA_01");
-        CHECK_FALSE(sources.at(k_source_response_time_analysis).pseudonymize_users);
-        CHECK(sources.at(k_source_business_objects).service == "cust_api");
-        CHECK(sources.at(k_source_business_objects).collections == std::vector<std::string>{"LeadCollection"});
+        CHECK(ws_settings(sources.at(k_source_webservice_messages)).path == "/sap/bc/srt/scs/sap/other");
+        CHECK(rta_settings(sources.at(k_source_response_time_analysis)).datasource == "ZRTA_01");
+        CHECK_FALSE(rta_settings(sources.at(k_source_response_time_analysis)).pseudonymize_users);
+        CHECK(bo_settings(sources.at(k_source_business_objects)).service == "cust_api");
+        CHECK(bo_settings(sources.at(k_source_business_objects)).collections ==
+              std::vector<std::string>{"LeadCollection"});
     }
     SUBCASE("bad source-specific values") {
         const auto result = with_source(R"([tenants.sources.webservice_messages]
@@ -1109,92 +1142,29 @@ TEST_CASE("the reference configuration loads") {
     }
 }
 
-TEST_CASE("parse_duration") {
-    struct Row {
-        std::string_view text;
-        std::optional<Duration> expected;
-    };
-    const Row rows[] = {
-        {"500ms", 500ms},
-        {"30s", 30s},
-        {"5m", 5min},
-        {"2h", 2h},
-        {"1d", 24h},
-        {"1h30m", 90min},
-        {"1m30s250ms", 90250ms},
-        {"0s", 0ms},
-        {"", std::nullopt},
-        {"30", std::nullopt},
-        {"-5s", std::nullopt},
-        {"+5s", std::nullopt},
-        {"5 s", std::nullopt},
-        {" 5s", std::nullopt},
-        {"5S", std::nullopt},
-        {"5sec", std::nullopt},
-        {"5w", std::nullopt},
-        {"1.5h", std::nullopt},
-        {"s", std::nullopt},
-        {"5s5", std::nullopt},
-        {"9223372036854775807ms", Duration(9223372036854775807)},
-        {"9223372036854775808ms", std::nullopt},
-        {"9223372036854775807s", std::nullopt},
-        {"9223372036854775807ms1ms", std::nullopt},
-    };
-    for (const auto& row : rows) {
-        CAPTURE(row.text);
-        CHECK(parse_duration(row.text) == row.expected);
-    }
-}
+TEST_CASE("configurations compare by value, each source's own settings included, so a reload can tell what changed") {
+    TempDir dir;
+    const std::string other_tenant = R"([[tenants]]
+name = "t2"
+[tenants.c4c]
+url = "http://127.0.0.1:8081"
+user = "CRUN"
+password = "pw"
+[tenants.sources.webservice_messages]
+[tenants.endpoints.integration_monitoring]
+url = "http://127.0.0.1:9090/im"
+)";
+    const auto first = check_ok(dir.load(std::string(k_minimal) + other_tenant));
+    CHECK(first == check_ok(dir.load(std::string(k_minimal) + other_tenant)));
 
-TEST_CASE("parse_size") {
-    struct Row {
-        std::string_view text;
-        std::optional<std::size_t> expected;
-    };
-    const Row rows[] = {
-        {"1000", 1000},
-        {"0", 0},
-        {"512B", 512},
-        {"64kB", 64000},
-        {"64KB", 64000},
-        {"10MB", 10'000'000},
-        {"2GB", 2'000'000'000},
-        {"512KiB", 512 * 1024},
-        {"4MiB", 4 << 20},
-        {"1GiB", std::size_t{1} << 30},
-        {"1.5KiB", 1536},
-        {"0.5MB", 500'000},
-        {"", std::nullopt},
-        {"MiB", std::nullopt},
-        {"-1", std::nullopt},
-        {"+1", std::nullopt},
-        {"4 MiB", std::nullopt},
-        {"4mib", std::nullopt},
-        {"4TB", std::nullopt},
-        {"1.5", std::nullopt},
-        {"1.5B", std::nullopt},
-        {"1.KiB", std::nullopt},
-        {".5KiB", std::nullopt},
-        {"18446744073709551615", std::size_t{18446744073709551615u}},
-        {"18446744073709551616", std::nullopt},
-        {"17179869184GiB", std::nullopt},
-    };
-    for (const auto& row : rows) {
-        CAPTURE(row.text);
-        CHECK(parse_size(row.text) == row.expected);
-    }
-}
-
-TEST_CASE("ConfigError::format") {
-    CHECK(ConfigError{"/etc/c.toml", 3, 7, "bad"}.format() == "/etc/c.toml:3:7: bad");
-    CHECK(ConfigError{"c.toml", 0, 0, "bad"}.format() == "c.toml: bad");
-}
-
-TEST_CASE("use_case_of_source") {
-    CHECK(std::string_view(use_case_of_source(k_source_webservice_messages)) == k_use_case_integration);
-    CHECK(std::string_view(use_case_of_source(k_source_response_time_analysis)) == k_use_case_real_user);
-    CHECK(std::string_view(use_case_of_source(k_source_business_objects)) == k_use_case_business_process);
-    CHECK(std::string_view(use_case_of_source("health")).empty());
+    auto text = std::string(k_minimal) + other_tenant;
+    text.insert(text.find("[tenants.endpoints.business_process_monitoring]"), "collections = [\"LeadCollection\"]\n");
+    const auto changed = check_ok(dir.load(text));
+    CHECK_FALSE(first == changed);
+    CHECK_FALSE(first.tenants[0] == changed.tenants[0]);
+    CHECK_FALSE(first.tenants[0].sources == changed.tenants[0].sources);
+    CHECK(first.tenants[0].endpoints == changed.tenants[0].endpoints);
+    CHECK(first.tenants[1] == changed.tenants[1]);
 }
 
 TEST_SUITE_END();

@@ -1,0 +1,230 @@
+#include "daemon/runtime.hpp"
+
+#include "daemon/dry_run_store.hpp"
+#include "exporters/otlp_json.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace c4c::daemon {
+
+using namespace c4c::infra;
+
+namespace asio = boost::asio;
+
+namespace {
+
+http::ClientOptions client_options(Duration timeout, int max_connections, const std::string& ca_file)
+{
+    http::ClientOptions options;
+    options.timeout = timeout;
+    options.max_connections = max_connections;
+    options.ca_file = ca_file;
+    return options;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// EndpointRuntime
+
+EndpointRuntime::EndpointRuntime(asio::any_io_executor executor, StateStore* store_, Metrics& registry,
+                                 const TenantConfig& tenant, const exporters::EndpointConfig& config_,
+                                 const exporters::ExporterKind& kind_)
+    : config(config_),
+      kind(kind_),
+      resource{tenant.name, tenant.c4c.url, config_.use_case},
+      client(executor, client_options(config_.timeout, 2, config_.ca_file)),
+      store(store_),
+      id(store_ ? store_->endpoint_id(tenant.name, config_.use_case) : -1),
+      metrics(registry.endpoint(tenant.name, config_.use_case))
+{
+    if (store && id < 0) {
+        throw std::runtime_error("cannot register endpoint " + config.use_case + " of tenant " + tenant.name +
+                                 " in the state store");
+    }
+}
+
+std::vector<exporters::OutboxRow> EndpointRuntime::peek(std::size_t max_events, std::size_t max_bytes,
+                                                        std::int64_t after)
+{
+    return store->peek(id, max_events, max_bytes, after);
+}
+
+bool EndpointRuntime::remove(std::span<const exporters::OutboxRow> rows)
+{
+    return store->remove(id, rows);
+}
+
+bool EndpointRuntime::reject(const exporters::OutboxRow& row, std::string_view answer)
+{
+    return store->reject(id, row, answer);
+}
+
+std::size_t EndpointRuntime::size()
+{
+    return store->figures(id).events;
+}
+
+void EndpointRuntime::sent(std::size_t count, std::chrono::duration<double> elapsed)
+{
+    metrics.sent->Increment(static_cast<double>(count));
+    metrics.send_duration->Observe(elapsed.count());
+}
+
+void EndpointRuntime::failed(std::string_view reason)
+{
+    metrics.failures(reason).Increment();
+}
+
+void EndpointRuntime::rejected(std::size_t count)
+{
+    metrics.rejected->Increment(static_cast<double>(count));
+}
+
+void EndpointRuntime::paused(bool value)
+{
+    is_paused = value;
+    metrics.paused->Set(value ? 1 : 0);
+}
+
+void EndpointRuntime::endpoint_up(bool value)
+{
+    metrics.up->Set(value ? 1 : 0);
+}
+
+bool EndpointRuntime::accepting() const
+{
+    const auto figures = store->figures(id);
+    return figures.events < config.max_outbox_events && figures.bytes < config.max_outbox_bytes;
+}
+
+void EndpointRuntime::refresh_metrics()
+{
+    const auto figures = store->figures(id);
+    metrics.outbox_events->Set(static_cast<double>(figures.events));
+    metrics.outbox_bytes->Set(static_cast<double>(figures.bytes));
+    const auto oldest = figures.events ? store->oldest(id) : std::nullopt;
+    metrics.oldest_age->Set(
+        oldest ? std::max(0.0, std::chrono::duration<double>(std::chrono::system_clock::now() - *oldest).count())
+               : 0.0);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// OutboxFeedStore
+
+OutboxFeedStore::OutboxFeedStore(EndpointRuntime& endpoint, std::string feed_prefix)
+    : m_endpoint(endpoint), m_feed_prefix(std::move(feed_prefix))
+{}
+
+std::string OutboxFeedStore::checkpoint(std::string_view feed)
+{
+    return m_endpoint.store->checkpoint(m_feed_prefix + std::string(feed));
+}
+
+collectors::CommitStatus OutboxFeedStore::commit(std::string_view feed, std::span<const infra::Event> events,
+                                                 std::string_view checkpoint_value, std::size_t& stored)
+{
+    stored = 0;
+    const std::string key = m_feed_prefix + std::string(feed);
+    if (!m_endpoint.accepting()) {
+        return collectors::CommitStatus::outbox_full;
+    }
+    std::vector<std::string> payloads;
+    payloads.reserve(events.size());
+    std::vector<PendingEvent> pending;
+    pending.reserve(events.size());
+    for (const auto& event : events) {
+        payloads.push_back(exporters::encode_log_record(event));
+    }
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        pending.push_back(PendingEvent{events[i].id, events[i].time_unix_nano, payloads[i]});
+    }
+    if (m_endpoint.store->commit_page(key, m_endpoint.id, pending, checkpoint_value, stored) !=
+        CommitResult::committed) {
+        return collectors::CommitStatus::failed;
+    }
+    if (stored > 0 && m_endpoint.exporter) {
+        m_endpoint.exporter->notify();
+    }
+    return collectors::CommitStatus::committed;
+}
+
+bool OutboxFeedStore::accepting()
+{
+    return m_endpoint.accepting();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SourceRuntime
+
+SourceRuntime::SourceRuntime(const TenantConfig& tenant_, const collectors::SourceConfig& config_,
+                             EndpointRuntime& endpoint_, Metrics& registry, const collectors::CollectorKind& kind_,
+                             bool dry_run)
+    : tenant(tenant_),
+      config(config_),
+      kind(kind_),
+      endpoint(endpoint_),
+      metrics(registry.source(tenant_.name, config_.name, kind_.failed_items.has_value())),
+      collector(kind_.make(config_))
+{
+    std::string feed_prefix = tenant_.name + "/" + config_.name + "/";
+    if (dry_run) {
+        store = std::make_unique<DryRunStore>(endpoint.store, endpoint.resource, std::move(feed_prefix));
+    } else {
+        store = std::make_unique<OutboxFeedStore>(endpoint, std::move(feed_prefix));
+    }
+}
+
+void SourceRuntime::request_done(std::chrono::duration<double> elapsed, std::string_view error_reason)
+{
+    metrics.request_duration->Observe(elapsed.count());
+    last_request_seconds = elapsed.count();
+    if (!error_reason.empty()) {
+        metrics.errors(error_reason).Increment();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TenantRuntime
+
+TenantRuntime::TenantRuntime(asio::any_io_executor executor, const TenantConfig& config_, StateStore* store,
+                             Metrics& metrics, const Registry& registry, bool dry_run)
+    : config(config_),
+      c4c(executor, client_options(config_.c4c.timeout, config_.c4c.max_connections, config_.c4c.ca_file)),
+      clock(metrics.tenant_clock_skew(config_.name))
+{
+    for (const auto& [use_case, endpoint_config] : config.endpoints) {
+        const bool fed_by_collector =
+            std::any_of(registry.collectors.begin(), registry.collectors.end(),
+                        [&use_case = use_case](const auto* kind) { return kind->use_case == use_case; });
+        const auto* kind = exporters::find_exporter_kind(registry.exporters, use_case, fed_by_collector);
+        if (!kind) {
+            throw std::runtime_error("tenant " + config.name + ": no exporter for endpoint " + use_case);
+        }
+        endpoints.emplace(use_case,
+                          std::make_unique<EndpointRuntime>(executor, store, metrics, config, endpoint_config, *kind));
+    }
+    for (const auto& [name, source_config] : config.sources) {
+        if (!source_config.enabled) {
+            continue;
+        }
+        const auto* kind = collectors::find_collector_kind(registry.collectors, name);
+        auto endpoint = kind ? endpoints.find(std::string(kind->use_case)) : endpoints.end();
+        if (!kind || endpoint == endpoints.end()) {
+            throw std::runtime_error("tenant " + config.name + ": no collector or endpoint for source " + name);
+        }
+        sources.push_back(
+            std::make_unique<SourceRuntime>(config, source_config, *endpoint->second, metrics, *kind, dry_run));
+    }
+}
+
+void TenantRuntime::close()
+{
+    c4c.close();
+    for (auto& [name, endpoint] : endpoints) {
+        endpoint->client.close();
+    }
+}
+
+}  // namespace c4c::daemon
