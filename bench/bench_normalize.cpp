@@ -63,9 +63,10 @@ std::string odata_page(std::string_view collection, std::size_t rows, std::size_
         } else {
             out += R"("LifeCycleStatusCode":"2","LifeCycleStatusCodeText":"In Process",)";
         }
-        out += fmt::format(R"("CreationDateTime":"\/Date({})\/","CreatedBy":"KENJI.SATO","LastChangedBy":"ANNA.MUELLER",)"
-                           R"("ExternalID":"",)",
-                           changed - 86'400'000);
+        out +=
+            fmt::format(R"("CreationDateTime":"\/Date({})\/","CreatedBy":"KENJI.SATO","LastChangedBy":"ANNA.MUELLER",)"
+                        R"("ExternalID":"",)",
+                        changed - 86'400'000);
         if (money) {
             out += R"("AmountValue":"37148.00","CurrencyCode":"EUR",)";
         }
@@ -95,7 +96,9 @@ std::string soap_page(std::size_t messages, std::size_t first)
             "<SenderCommunicationSystemID>C4C</SenderCommunicationSystemID>"
             "<ReceiverCommunicationSystemID>MKT_CLOUD</ReceiverCommunicationSystemID>",
             hex32(n).substr(6), n % 10'000'000, n / 60 % 24, n % 60, status,
-            status == 4 ? "Failed" : status == 1 ? "Waiting" : "Successful");
+            status == 4   ? "Failed"
+            : status == 1 ? "Waiting"
+                          : "Successful");
         if (status == 4) {
             out += "<Log><MaximumLogItemSeverityCode>3</MaximumLogItemSeverityCode><Item><TypeID>SRT/014</TypeID>"
                    "<SeverityCode>3</SeverityCode><Note>Mapping error: field &lt;CustomerID&gt; is empty &amp; no "
@@ -213,7 +216,7 @@ void bench_event_id(double seconds)
         std::size_t n = 0;
         for (std::size_t i = 0; i < keys.size(); ++i) {
             n += infra::make_event_id("acme-prod", "business_objects", "OpportunityCollection", keys[i],
-                                           static_cast<std::int64_t>(i))
+                                      static_cast<std::int64_t>(i))
                      .size() == 32;
         }
         return n;
@@ -221,7 +224,7 @@ void bench_event_id(double seconds)
     bench::print("event.id", "make_event_id", result, keys.size(), 0);
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv)
 {

@@ -10,12 +10,12 @@
 // printed beside it so that the daemon's own cost per event is visible. Never fails on time.
 
 #include "bench/bench_util.hpp"
-#include "infra/event.hpp"
+#include "exporters/cloud_alm.hpp"
 #include "exporters/endpoint_config.hpp"
+#include "exporters/otlp_json.hpp"
+#include "infra/event.hpp"
 #include "infra/http/client.hpp"
 #include "infra/state_store.hpp"
-#include "exporters/cloud_alm.hpp"
-#include "exporters/otlp_json.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -57,7 +57,7 @@ struct Payloads {
             infra::Event event;
             const std::string object = fmt::format("00163E{:026X}", i * 2654435761u);
             event.id = infra::make_event_id("acme-prod", "business_objects", "OpportunityCollection", object,
-                                                 static_cast<std::int64_t>(i));
+                                            static_cast<std::int64_t>(i));
             event.source = "business_objects";
             event.object_type = "OpportunityCollection";
             event.object_id = object;
@@ -65,13 +65,15 @@ struct Payloads {
             event.observed_unix_nano = event.time_unix_nano + 5'000'000'000;
             event.body = fmt::format("Opportunity {} changed: status 2 (In Process)", 1000 + i);
             for (const auto& [key, value] :
-                 {std::pair{"sap.c4c.id", fmt::format("{}", 1000 + i)}, std::pair{"sap.c4c.status_code", std::string("2")},
+                 {std::pair{"sap.c4c.id", fmt::format("{}", 1000 + i)},
+                  std::pair{"sap.c4c.status_code", std::string("2")},
                   std::pair{"sap.c4c.status_text", std::string("In Process")},
                   std::pair{"sap.c4c.name", fmt::format("Opportunity {} \u2013 \u00d8stergaard A/S", 1000 + i)},
                   std::pair{"sap.c4c.created_by", std::string("KENJI.SATO")},
                   std::pair{"sap.c4c.last_changed_by", std::string("ANNA.MUELLER")},
                   std::pair{"sap.c4c.creation_time", std::string("2026-11-25T00:58:02.037Z")},
-                  std::pair{"sap.c4c.amount", std::string("37148.00")}, std::pair{"sap.c4c.currency", std::string("EUR")}}) {
+                  std::pair{"sap.c4c.amount", std::string("37148.00")},
+                  std::pair{"sap.c4c.currency", std::string("EUR")}}) {
                 event.attributes.push_back(infra::Attribute{key, value});
             }
             ids.push_back(event.id);
@@ -94,7 +96,8 @@ void fill(infra::StateStore& store, std::int64_t endpoint, const Payloads& paylo
     for (std::size_t first = 0; first < payloads.ids.size(); first += page_rows) {
         page.clear();
         for (std::size_t i = first; i < std::min(first + page_rows, payloads.ids.size()); ++i) {
-            page.push_back(infra::PendingEvent{payloads.ids[i], static_cast<std::int64_t>(i + offset), payloads.json[i]});
+            page.push_back(
+                infra::PendingEvent{payloads.ids[i], static_cast<std::int64_t>(i + offset), payloads.json[i]});
         }
         std::size_t stored = 0;
         if (store.commit_page("acme-prod/business_objects/OpportunityCollection", endpoint, page,
@@ -278,15 +281,16 @@ private:
     pid_t m_pid = 0;
 };
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv)
 {
     spdlog::set_level(spdlog::level::warn);
-    const bench::Args args(argc, argv,
-                           "usage: bench_outbox [--seconds 1] [--events 100000] [--page-rows 100,1000] [--drain yes|no]\n"
-                           "                    [--sink http://127.0.0.1:PORT | --sim PATH] [--runs 3] [--batch 100,1000,5000]\n",
-                           {"--seconds", "--events", "--page-rows", "--drain", "--sink", "--sim", "--runs", "--batch"});
+    const bench::Args args(
+        argc, argv,
+        "usage: bench_outbox [--seconds 1] [--events 100000] [--page-rows 100,1000] [--drain yes|no]\n"
+        "                    [--sink http://127.0.0.1:PORT | --sim PATH] [--runs 3] [--batch 100,1000,5000]\n",
+        {"--seconds", "--events", "--page-rows", "--drain", "--sink", "--sim", "--runs", "--batch"});
     const double seconds = args.number("--seconds", 1.0);
     const auto events = static_cast<std::size_t>(args.number("--events", 100'000));
     const Payloads payloads(events);

@@ -26,15 +26,16 @@ inline double cpu_seconds()
 }
 
 struct Result {
-    double seconds = 0;  ///< of the fastest pass
+    double seconds = 0;      ///< of the fastest pass
     double cpu_seconds = 0;  ///< CPU time of the fastest pass (beside wall time: the machine may be shared)
-    std::size_t items = 0;  ///< what one pass reported having done
+    std::size_t items = 0;   ///< what one pass reported having done
     int passes = 0;
 };
 
 /// Runs `pass` (returning how many items it processed) until `budget` seconds have gone by (at least
 /// three passes) and returns the fastest.
-template <class Pass> Result best_of(double budget, Pass&& pass)
+template <class Pass>
+Result best_of(double budget, Pass&& pass)
 {
     using clock = std::chrono::steady_clock;
     Result best;
@@ -90,7 +91,8 @@ public:
             }
             if (!listed || i + 1 >= m_args.size()) {
                 std::fprintf(stderr, "%s: %s\n%.*s", argv[0],
-                             listed ? ("missing value after " + m_args[i]).c_str() : ("unknown option " + m_args[i]).c_str(),
+                             listed ? ("missing value after " + m_args[i]).c_str()
+                                    : ("unknown option " + m_args[i]).c_str(),
                              static_cast<int>(usage.size()), usage.data());
                 std::exit(2);
             }
@@ -135,4 +137,4 @@ private:
     std::vector<std::string> m_args;
 };
 
-} // namespace bench
+}  // namespace bench

@@ -129,8 +129,8 @@ RowFields extract_fields(const ODataRow& row)
 
 std::string row_problem(std::string_view collection, const RowFields& fields)
 {
-    const std::string which = fields.value[id].empty() ? std::string("a row without ID")
-                                                       : fmt::format("row ID '{}'", fields.value[id]);
+    const std::string which =
+        fields.value[id].empty() ? std::string("a row without ID") : fmt::format("row ID '{}'", fields.value[id]);
     if (fields.value[object_id].empty()) {
         return fmt::format("{}: {} has no ObjectID", collection, which);
     }
@@ -243,8 +243,8 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
     // A checkpoint ahead of the clock (the clock went back) counts as now, or nothing would be read until
     // the clock caught up. Change times are the tenant's, so "now" is too.
     const std::int64_t now_ms = infra::unix_millis(tenant_now(context));
-    const std::int64_t lower = committed ? std::min(*committed, now_ms) - source.overlap.count()
-                                         : now_ms - source.lookback.count();
+    const std::int64_t lower =
+        committed ? std::min(*committed, now_ms) - source.overlap.count() : now_ms - source.lookback.count();
 
     KeysetWalk walk(lower, page_size);
     const std::size_t page_cap = business_objects_page_cap(page_size);
@@ -350,7 +350,7 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
     co_return std::nullopt;
 }
 
-} // namespace
+}  // namespace
 
 std::string business_object_name(std::string_view collection)
 {
@@ -493,16 +493,16 @@ std::string business_objects_url(std::string_view c4c_url, std::string_view serv
     }
     std::string url = fmt::format("{}/sap/c4c/odata/v1/{}/{}?$format=json&$filter=", c4c_url, service, collection);
     if (!query.instant) {
-        url += url_encode(
-            fmt::format("EntityLastChangedOn ge datetimeoffset'{}'", format_datetimeoffset(query.time_ms)));
+        url +=
+            url_encode(fmt::format("EntityLastChangedOn ge datetimeoffset'{}'", format_datetimeoffset(query.time_ms)));
         url += "&$orderby=";
         url += url_encode("EntityLastChangedOn asc");
         url += fmt::format("&$top={}&$inlinecount=allpages", page_size);
         return url;
     }
-    std::string filter = fmt::format(
-        "EntityLastChangedOn ge datetimeoffset'{}' and EntityLastChangedOn lt datetimeoffset'{}'",
-        format_datetimeoffset(query.time_ms), format_datetimeoffset(query.time_ms + 1));
+    std::string filter =
+        fmt::format("EntityLastChangedOn ge datetimeoffset'{}' and EntityLastChangedOn lt datetimeoffset'{}'",
+                    format_datetimeoffset(query.time_ms), format_datetimeoffset(query.time_ms + 1));
     if (query.after_object_id) {
         filter += " and ObjectID gt ";
         filter += odata_string_literal(*query.after_object_id);
@@ -555,7 +555,7 @@ SourceSettings read_business_objects_settings(infra::ConfigReader& reader, infra
     return settings;
 }
 
-} // namespace
+}  // namespace
 
 const CollectorKind k_business_objects_kind{
     .name = k_source_business_objects,
@@ -569,4 +569,4 @@ const CollectorKind k_business_objects_kind{
     .failed_items = std::nullopt,
 };
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

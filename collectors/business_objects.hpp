@@ -22,8 +22,8 @@
 // Navigation links and __metadata cost bandwidth only: the parser drops them as they stream past.
 
 #include "collectors/collector.hpp"
-#include "infra/event.hpp"
 #include "collectors/odata.hpp"
+#include "infra/event.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -97,7 +97,7 @@ std::optional<std::int64_t> parse_business_objects_checkpoint(std::string_view c
 class KeysetWalk {
 public:
     struct Query {
-        bool instant = false;            ///< false: main query from `time_ms`; true: inside instant `time_ms`
+        bool instant = false;  ///< false: main query from `time_ms`; true: inside instant `time_ms`
         std::int64_t time_ms = 0;
         std::optional<std::string> after_object_id;  ///< instant only: `ObjectID gt` this
     };
@@ -159,4 +159,4 @@ std::unique_ptr<Collector> make_business_objects_collector(const SourceConfig& c
 /// The feed's row of the collector table (collectors/registry.cpp): -> business_process_monitoring.
 extern const CollectorKind k_business_objects_kind;
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

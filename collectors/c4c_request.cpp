@@ -3,10 +3,10 @@
 #include "collectors/tenant_clock.hpp"
 #include "infra/backoff.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -28,9 +28,8 @@ bool retryable(unsigned status)
     return status == 429 || status == 503;
 }
 
-std::optional<std::chrono::system_clock::time_point> observe_clock(PollContext& context,
-                                                                   const infra::http::Response& response,
-                                                                   std::chrono::system_clock::time_point sent)
+std::optional<std::chrono::system_clock::time_point>
+observe_clock(PollContext& context, const infra::http::Response& response, std::chrono::system_clock::time_point sent)
 {
     const auto date = response.header("Date");
     if (context.clock == nullptr || !date) {
@@ -51,7 +50,7 @@ std::optional<std::chrono::system_clock::time_point> observe_clock(PollContext& 
     return tenant_sent;
 }
 
-} // namespace
+}  // namespace
 
 asio::awaitable<C4cReply> c4c_request(PollContext& context, infra::http::Request request)
 {
@@ -161,4 +160,4 @@ PollOutcome with_progress(PollOutcome failure, const PollOutcome& progress)
     return failure;
 }
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

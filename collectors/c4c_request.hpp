@@ -18,11 +18,11 @@
 namespace c4c::collectors {
 
 struct C4cReply {
-    bool ok = false;                    ///< a 2xx response arrived
-    infra::http::Response response;    ///< valid when ok, or when the failure is an HTTP status
-    FailureReason reason;               ///< when !ok: network, http_status or cancelled
-    std::string message;                ///< operator-facing text (never contains credentials)
-    bool auth_failed = false;           ///< 401/403
+    bool ok = false;                 ///< a 2xx response arrived
+    infra::http::Response response;  ///< valid when ok, or when the failure is an HTTP status
+    FailureReason reason;            ///< when !ok: network, http_status or cancelled
+    std::string message;             ///< operator-facing text (never contains credentials)
+    bool auth_failed = false;        ///< 401/403
     /// The tenant's clock when the (last) request was sent, or a little earlier: its `Date` header minus
     /// the round trip. nullopt when the answer had no readable Date.
     std::optional<std::chrono::system_clock::time_point> tenant_sent;
@@ -51,4 +51,4 @@ PollOutcome with_progress(PollOutcome failure, const PollOutcome& progress);
 /// Percent-encodes a query-parameter value (RFC 3986 unreserved characters stay as they are).
 using infra::http::url_encode;
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

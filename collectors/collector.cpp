@@ -21,20 +21,32 @@ FailureReason FailureReason::network(boost::system::error_code error)
 std::string FailureReason::label() const
 {
     switch (kind) {
-    case Kind::none: return {};
-    case Kind::network: return infra::http::reason_label(error);
-    case Kind::http_status: return fmt::format("http_{}", http_status);
-    case Kind::cancelled: return "cancelled";
-    case Kind::parse: return "parse";
-    case Kind::soap_fault: return "soap_fault";
-    case Kind::outbox_full: return "outbox_full";
-    case Kind::store: return "store";
-    case Kind::timezone: return "timezone";
-    case Kind::pseudonymization: return "pseudonymization";
-    case Kind::paging: return "paging";
-    case Kind::internal: return "internal";
+    case Kind::none:
+        return {};
+    case Kind::network:
+        return infra::http::reason_label(error);
+    case Kind::http_status:
+        return fmt::format("http_{}", http_status);
+    case Kind::cancelled:
+        return "cancelled";
+    case Kind::parse:
+        return "parse";
+    case Kind::soap_fault:
+        return "soap_fault";
+    case Kind::outbox_full:
+        return "outbox_full";
+    case Kind::store:
+        return "store";
+    case Kind::timezone:
+        return "timezone";
+    case Kind::pseudonymization:
+        return "pseudonymization";
+    case Kind::paging:
+        return "paging";
+    case Kind::internal:
+        return "internal";
     }
     return "internal";
 }
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

@@ -48,8 +48,8 @@ public:
     virtual std::string checkpoint(std::string_view feed) = 0;
     /// Stores the events whose event.id was never stored before, and the feed's new checkpoint, in one
     /// transaction. Returns the number of events newly stored through `stored` (may be 0).
-    virtual CommitStatus commit(std::string_view feed, std::span<const Event> events,
-                                std::string_view checkpoint, std::size_t& stored) = 0;
+    virtual CommitStatus commit(std::string_view feed, std::span<const Event> events, std::string_view checkpoint,
+                                std::size_t& stored) = 0;
     /// False while the endpoint this source feeds is at its outbox limit.
     virtual bool accepting() = 0;
 };
@@ -103,20 +103,20 @@ struct PollContext {
     std::string_view tenant;
     const C4cConfig& c4c;
     const SourceConfig& source;
-    infra::http::Client& http;        ///< the tenant's client (bounded by c4c.max_connections)
+    infra::http::Client& http;  ///< the tenant's client (bounded by c4c.max_connections)
     FeedStore& store;
     RequestObserver& observer;
-    std::filesystem::path state_dir;   ///< for per-installation keys (pseudonymization)
+    std::filesystem::path state_dir;            ///< for per-installation keys (pseudonymization)
     std::chrono::system_clock::time_point now;  ///< start of this poll, on the host's clock
-    TenantClock* clock = nullptr;  ///< the tenant's clock (collectors/tenant_clock.hpp); null: the host's
+    TenantClock* clock = nullptr;               ///< the tenant's clock (collectors/tenant_clock.hpp); null: the host's
 };
 
 /// How a poll ended.
 struct PollOutcome {
     bool ok = true;
-    FailureReason reason;     ///< when !ok: what went wrong (reason.label() is the metric label)
-    std::string message;      ///< one line for the operator: what failed, where, what to do
-    bool auth_failed = false; ///< 401/403: the source is down until the next interval
+    FailureReason reason;               ///< when !ok: what went wrong (reason.label() is the metric label)
+    std::string message;                ///< one line for the operator: what failed, where, what to do
+    bool auth_failed = false;           ///< 401/403: the source is down until the next interval
     std::uint64_t records = 0;          ///< records read from C4C in this poll
     std::uint64_t stored = 0;           ///< events newly stored in the outbox
     std::uint64_t failed_messages = 0;  ///< web-service messages seen in status Failed (health metric)
@@ -168,4 +168,4 @@ std::span<const CollectorKind* const> collector_kinds();
 /// The kind named `name` among `kinds`, or nullptr.
 const CollectorKind* find_collector_kind(std::span<const CollectorKind* const> kinds, std::string_view name);
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

@@ -22,7 +22,7 @@ bool all_digits(std::string_view text)
     return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-} // namespace
+}  // namespace
 
 std::optional<std::int64_t> parse_odata_date(std::string_view text)
 {
@@ -88,7 +88,7 @@ bool starts_with_ci(std::string_view text, std::string_view prefix)
     return true;
 }
 
-} // namespace
+}  // namespace
 
 std::string resolve_next_url(std::string_view base_url, std::string_view next)
 {
@@ -96,7 +96,8 @@ std::string resolve_next_url(std::string_view base_url, std::string_view next)
         return std::string(next);
     }
     const auto scheme_end = base_url.find("://");
-    const std::string_view scheme = scheme_end == std::string_view::npos ? std::string_view{} : base_url.substr(0, scheme_end);
+    const std::string_view scheme =
+        scheme_end == std::string_view::npos ? std::string_view{} : base_url.substr(0, scheme_end);
     const auto authority_start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
     auto authority_end = base_url.find_first_of("/?#", authority_start);
     if (authority_end == std::string_view::npos) {
@@ -119,7 +120,8 @@ std::string resolve_next_url(std::string_view base_url, std::string_view next)
         return fmt::format("{}{}{}", origin, path, next);
     }
     const auto slash = path.rfind('/');
-    const std::string_view directory = slash == std::string_view::npos ? std::string_view("/") : path.substr(0, slash + 1);
+    const std::string_view directory =
+        slash == std::string_view::npos ? std::string_view("/") : path.substr(0, slash + 1);
     return fmt::format("{}{}{}", origin, directory, next);
 }
 
@@ -138,4 +140,4 @@ std::string odata_string_literal(std::string_view value)
     return out;
 }
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

@@ -39,4 +39,4 @@ std::string resolve_next_url(std::string_view base_url, std::string_view next);
 /// Quotes a string as an OData literal: `'` + value with each `'` doubled + `'`.
 std::string odata_string_literal(std::string_view value);
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

@@ -138,8 +138,8 @@ const char* find_special(const char* p, const char* end)
         const std::uint64_t backslash = v ^ (k_ones * '\\');
         // Per byte, "is zero" (quote, backslash) and "is below 0x20" (control) without false negatives; a
         // false positive only sends this block to the byte loop below.
-        const std::uint64_t hits = ((quote - k_ones) & ~quote) | ((backslash - k_ones) & ~backslash) |
-                                   ((v - k_ones * 0x20) & ~v);
+        const std::uint64_t hits =
+            ((quote - k_ones) & ~quote) | ((backslash - k_ones) & ~backslash) | ((v - k_ones * 0x20) & ~v);
         if (const std::uint64_t flags = hits & k_highs) {
             if constexpr (std::endian::native == std::endian::little) {
                 // Borrows only ever flag bytes above a true hit, so the lowest flag is exact.
@@ -162,8 +162,7 @@ class PageParser {
 public:
     PageParser(std::string_view text, ODataPage& page)
         : m_begin(text.data()), m_p(text.data()), m_end(text.data() + text.size()), m_page(page)
-    {
-    }
+    {}
 
     /// False on malformed JSON or a body that is not an object (see error()).
     bool parse()
@@ -366,7 +365,8 @@ private:
     // --- JSON grammar
 
     /// At '{': calls on_member(key) with m_p at each member's value; on_member consumes the value.
-    template <class OnMember> bool members(int depth, OnMember&& on_member)
+    template <class OnMember>
+    bool members(int depth, OnMember&& on_member)
     {
         if (depth > k_max_depth) {
             return fail_json("nesting too deep");
@@ -414,7 +414,8 @@ private:
     }
 
     /// At '[': calls on_element() with m_p at each element; on_element consumes it.
-    template <class OnElement> bool elements(int depth, OnElement&& on_element)
+    template <class OnElement>
+    bool elements(int depth, OnElement&& on_element)
     {
         if (depth > k_max_depth) {
             return fail_json("nesting too deep");
@@ -475,7 +476,8 @@ private:
 
     bool read_literal(std::string_view literal)
     {
-        if (static_cast<std::size_t>(m_end - m_p) < literal.size() || std::string_view(m_p, literal.size()) != literal) {
+        if (static_cast<std::size_t>(m_end - m_p) < literal.size() ||
+            std::string_view(m_p, literal.size()) != literal) {
             return fail_json("invalid literal");
         }
         m_p += literal.size();
@@ -570,14 +572,30 @@ private:
             }
             char decoded = 0;
             switch (*m_p) {
-            case '"': decoded = '"'; break;
-            case '\\': decoded = '\\'; break;
-            case '/': decoded = '/'; break;
-            case 'b': decoded = '\b'; break;
-            case 'f': decoded = '\f'; break;
-            case 'n': decoded = '\n'; break;
-            case 'r': decoded = '\r'; break;
-            case 't': decoded = '\t'; break;
+            case '"':
+                decoded = '"';
+                break;
+            case '\\':
+                decoded = '\\';
+                break;
+            case '/':
+                decoded = '/';
+                break;
+            case 'b':
+                decoded = '\b';
+                break;
+            case 'f':
+                decoded = '\f';
+                break;
+            case 'n':
+                decoded = '\n';
+                break;
+            case 'r':
+                decoded = '\r';
+                break;
+            case 't':
+                decoded = '\t';
+                break;
             case 'u': {
                 std::uint32_t cp = 0;
                 if (!read_hex4(cp)) {
@@ -653,8 +671,9 @@ private:
         if (m_error.message.empty()) {
             m_error.kind = ODataError::Kind::json;
             m_error.offset = static_cast<std::size_t>(m_p - m_begin);
-            m_error.message = fmt::format("invalid JSON at byte {}: {} (the body starts with '{}')", m_error.offset, what,
-                                          body_snippet(std::string_view(m_begin, static_cast<std::size_t>(m_end - m_begin))));
+            m_error.message =
+                fmt::format("invalid JSON at byte {}: {} (the body starts with '{}')", m_error.offset, what,
+                            body_snippet(std::string_view(m_begin, static_cast<std::size_t>(m_end - m_begin))));
         }
         return false;
     }
@@ -691,7 +710,7 @@ ODataError make_error(ODataError::Kind kind, std::string message)
     return error;
 }
 
-} // namespace
+}  // namespace
 
 boost::system::result<ODataPage, ODataError> parse_odata_page(std::string_view text)
 {
@@ -701,11 +720,11 @@ boost::system::result<ODataPage, ODataError> parse_odata_page(std::string_view t
         return std::move(parser.error());
     }
     if (parser.has_error()) {
-        ODataError error = make_error(
-            ODataError::Kind::service,
-            parser.error_code().empty()
-                ? fmt::format("OData error: {}", parser.error_message())
-                : fmt::format("OData error {}: {}", parser.error_code(), parser.error_message()));
+        ODataError error =
+            make_error(ODataError::Kind::service,
+                       parser.error_code().empty()
+                           ? fmt::format("OData error: {}", parser.error_message())
+                           : fmt::format("OData error {}: {}", parser.error_code(), parser.error_message()));
         error.code = parser.error_code();
         return error;
     }
@@ -723,4 +742,4 @@ boost::system::result<ODataPage, ODataError> parse_odata_page(std::string_view t
     return page;
 }
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

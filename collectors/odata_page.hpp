@@ -26,9 +26,9 @@ struct ODataError {
         value,      ///< a known member has an unusable value (`__count` not a number, ...)
     };
     Kind kind = Kind::structure;
-    std::string message;      ///< one line for the operator
-    std::size_t offset = 0;   ///< Kind::json only
-    std::string code;         ///< Kind::service only: the OData error code
+    std::string message;     ///< one line for the operator
+    std::size_t offset = 0;  ///< Kind::json only
+    std::string code;        ///< Kind::service only: the OData error code
 };
 
 /// Only reached through result::value() on an error; throws std::runtime_error with the message.
@@ -47,7 +47,8 @@ public:
     std::string_view value_or_empty(std::string_view name) const;
 
     /// Calls `visit(name, value)` for every property, in document order.
-    template <class Visit> void for_each(Visit&& visit) const
+    template <class Visit>
+    void for_each(Visit&& visit) const
     {
         const char* p = m_data.data();
         const char* const end = p + m_data.size();
@@ -97,4 +98,4 @@ struct ODataPage {
 /// `__deferred` links) is only checked and skipped. About 7,000 instructions per 1 kB row.
 boost::system::result<ODataPage, ODataError> parse_odata_page(std::string_view json);
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

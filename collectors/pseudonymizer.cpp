@@ -199,7 +199,7 @@ bool create_key(const fs::path& path, Pseudonymizer::Key& key, bool& created, Ps
     return true;
 }
 
-} // namespace
+}  // namespace
 
 boost::system::result<Pseudonymizer, PseudonymizerError> Pseudonymizer::open(const fs::path& state_dir)
 {
@@ -260,4 +260,4 @@ std::string Pseudonymizer::pseudonym(std::string_view user) const
     return out;
 }
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

@@ -8,8 +8,8 @@
 // Losing the key only changes future pseudonyms; it must be kept secret like a password, since anyone
 // holding it can test guesses of user IDs against pseudonyms.
 
-#include <boost/system/result.hpp>
 #include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
 
 #include <array>
 #include <filesystem>
@@ -49,4 +49,4 @@ private:
     Key m_key;
 };
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

@@ -153,15 +153,15 @@ bool nesting_within(std::string_view text, int limit)
     return true;
 }
 
-} // namespace
+}  // namespace
 
 boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view body)
 {
     // nlohmann's parser keeps no stack of its own, but its DOM of "[[[[..." takes about 70 bytes per byte:
     // a 64 MiB body would take over 4 GiB.
     if (!nesting_within(body, k_rta_max_depth)) {
-        return rta_error(RtaErrc::parse, fmt::format("not an RTA page: JSON nested deeper than {} levels",
-                                                     k_rta_max_depth));
+        return rta_error(RtaErrc::parse,
+                         fmt::format("not an RTA page: JSON nested deeper than {} levels", k_rta_max_depth));
     }
     const json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) {
@@ -200,9 +200,9 @@ boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view bo
             const char* name;
             std::string* target;
         };
-        for (const TextField field : {TextField{"CUSER", &row.user}, TextField{"CUI_COMPONENT", &row.ui_component},
-                                      TextField{"TUI_COMPONENT", &row.ui_component_text},
-                                      TextField{"CSTEP_ID", &row.step_id}}) {
+        for (const TextField field :
+             {TextField{"CUSER", &row.user}, TextField{"CUI_COMPONENT", &row.ui_component},
+              TextField{"TUI_COMPONENT", &row.ui_component_text}, TextField{"CSTEP_ID", &row.step_id}}) {
             if (!text_field(item, field.name, *field.target)) {
                 return rta_error(RtaErrc::parse, fmt::format("row {}: {} is not a string", index, field.name));
             }
@@ -216,15 +216,16 @@ boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view bo
         const std::string& ts_text = ts->get_ref<const std::string&>();
         const auto seconds = parse_rta_timestamp(ts_text);
         if (!seconds) {
-            const bool zone = seconds.error().code == TimeErrc::unknown_zone ||
-                              seconds.error().code == TimeErrc::zone_unreadable;
+            const bool zone =
+                seconds.error().code == TimeErrc::unknown_zone || seconds.error().code == TimeErrc::zone_unreadable;
             return rta_error(zone ? RtaErrc::timezone : RtaErrc::parse,
-                             fmt::format("row {} (CSTEP_ID '{}', CTIMESTAMP '{}'): {}", index, infra::printable(row.step_id),
-                                         infra::printable(ts_text), seconds.error().message));
+                             fmt::format("row {} (CSTEP_ID '{}', CTIMESTAMP '{}'): {}", index,
+                                         infra::printable(row.step_id), infra::printable(ts_text),
+                                         seconds.error().message));
         }
         if (*seconds < 0 || *seconds > k_max_unix_seconds) {
-            return rta_error(RtaErrc::parse, fmt::format("row {}: CTIMESTAMP '{}' is out of range", index,
-                                                         infra::printable(ts_text)));
+            return rta_error(RtaErrc::parse,
+                             fmt::format("row {}: CTIMESTAMP '{}' is out of range", index, infra::printable(ts_text)));
         }
         row.timestamp_unix_s = *seconds;
 
@@ -369,14 +370,13 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
             PollOutcome failure;
             failure.ok = false;
             failure.reason = FailureReason::Kind::pseudonymization;
-            failure.message = fmt::format("tenant {} source {}: {}; nothing was requested", context.tenant,
-                                          source.name, error);
+            failure.message =
+                fmt::format("tenant {} source {}: {}; nothing was requested", context.tenant, source.name, error);
             co_return failure;
         }
     }
 
-    const std::int64_t now_s =
-        std::chrono::floor<std::chrono::seconds>(tenant_now(context).time_since_epoch()).count();
+    const std::int64_t now_s = std::chrono::floor<std::chrono::seconds>(tenant_now(context).time_since_epoch()).count();
     const std::int64_t observed_ns = infra::unix_nanos(context.now);
     const std::string old_checkpoint = context.store.checkpoint(k_rta_feed);
     std::optional<std::int64_t> checkpoint = parse_checkpoint(old_checkpoint);
@@ -387,9 +387,9 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
     }
     // A checkpoint ahead of the tenant's clock (its clock went back) counts as now, or rows stamped
     // before it would never be read.
-    const std::int64_t since = std::max<std::int64_t>(
-        0, checkpoint ? std::min(*checkpoint, now_s) - to_seconds_ceil(source.overlap)
-                      : now_s - to_seconds_ceil(source.lookback));
+    const std::int64_t since =
+        std::max<std::int64_t>(0, checkpoint ? std::min(*checkpoint, now_s) - to_seconds_ceil(source.overlap)
+                                             : now_s - to_seconds_ceil(source.lookback));
     const std::uint64_t page_size = static_cast<std::uint64_t>(std::max(1, source.page_size));
 
     std::optional<std::int64_t> greatest = checkpoint;
@@ -479,7 +479,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
     co_return outcome;
 }
 
-} // namespace
+}  // namespace
 
 std::unique_ptr<Collector> make_response_time_analysis_collector(const SourceConfig&)
 {
@@ -496,7 +496,7 @@ SourceSettings read_response_time_analysis_settings(infra::ConfigReader& reader,
     return settings;
 }
 
-} // namespace
+}  // namespace
 
 const CollectorKind k_response_time_analysis_kind{
     .name = k_source_response_time_analysis,
@@ -510,4 +510,4 @@ const CollectorKind k_response_time_analysis_kind{
     .failed_items = std::nullopt,
 };
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

@@ -34,8 +34,8 @@
 #include "collectors/collector.hpp"
 #include "collectors/pseudonymizer.hpp"
 
-#include <boost/system/result.hpp>
 #include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -80,9 +80,9 @@ struct RtaRow {
 };
 
 struct RtaPage {
-    std::vector<RtaRow> rows;           ///< d.results, in the order sent
-    std::optional<std::uint64_t> count; ///< d.__count (a string in OData v2), when present
-    std::string next;                   ///< d.__next, when present (informational: paging uses $skip)
+    std::vector<RtaRow> rows;            ///< d.results, in the order sent
+    std::optional<std::uint64_t> count;  ///< d.__count (a string in OData v2), when present
+    std::string next;                    ///< d.__next, when present (informational: paging uses $skip)
 };
 
 enum class RtaErrc {
@@ -129,4 +129,4 @@ std::unique_ptr<Collector> make_response_time_analysis_collector(const SourceCon
 /// The feed's row of the collector table (collectors/registry.cpp): -> real_user_monitoring.
 extern const CollectorKind k_response_time_analysis_kind;
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

@@ -30,7 +30,7 @@ TimeError time_error(TimeErrc code, std::string message)
     return TimeError{code, std::move(message)};
 }
 
-} // namespace
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------------
 // POSIX TZ rules (the TZif footer), with the RFC 8536 extensions: transition times from -167 to 167
@@ -39,9 +39,9 @@ TimeError time_error(TimeErrc code, std::string message)
 struct TimeZone::PosixRule {
     struct Date {
         enum class Kind { julian_no_leap, zero_based, month_week_day } kind = Kind::month_week_day;
-        int day = 0;    ///< Jn: 1..365; n: 0..365; M: weekday 0..6 (Sunday = 0)
-        int month = 0;  ///< M only
-        int week = 0;   ///< M only, 1..5 (5 = last)
+        int day = 0;               ///< Jn: 1..365; n: 0..365; M: weekday 0..6 (Sunday = 0)
+        int month = 0;             ///< M only
+        int week = 0;              ///< M only, 1..5 (5 = last)
         std::int32_t time = 7200;  ///< local time of day of the change, seconds (may be < 0 or > 24h)
     };
     std::int32_t std_offset = 0;  ///< seconds east of UTC
@@ -173,8 +173,8 @@ private:
         using Kind = PosixRule::Date::Kind;
         if (expect('M')) {
             date.kind = Kind::month_week_day;
-            if (!number(date.month, 12) || date.month < 1 || !expect('.') || !number(date.week, 5) ||
-                date.week < 1 || !expect('.') || !number(date.day, 6)) {
+            if (!number(date.month, 12) || date.month < 1 || !expect('.') || !number(date.week, 5) || date.week < 1 ||
+                !expect('.') || !number(date.day, 6)) {
                 return false;
             }
         } else if (expect('J')) {
@@ -217,8 +217,9 @@ std::int64_t rule_local_time(const PosixRule::Date& date, int year)
         // Mm.w.d: weekday d of week w of month m, week 5 being the month's last such weekday.
         const chrono::year_month month = chrono::year(year) / chrono::month(static_cast<unsigned>(date.month));
         const chrono::weekday weekday(static_cast<unsigned>(date.day));
-        const chrono::sys_days when = date.week == 5 ? chrono::sys_days(month / weekday[chrono::last])
-                                                     : chrono::sys_days(month / weekday[static_cast<unsigned>(date.week)]);
+        const chrono::sys_days when = date.week == 5
+                                          ? chrono::sys_days(month / weekday[chrono::last])
+                                          : chrono::sys_days(month / weekday[static_cast<unsigned>(date.week)]);
         day = when.time_since_epoch().count();
         break;
     }
@@ -226,7 +227,7 @@ std::int64_t rule_local_time(const PosixRule::Date& date, int year)
     return day * k_day + date.time;
 }
 
-} // namespace
+}  // namespace
 
 std::int32_t TimeZone::PosixRule::offset_at(std::int64_t unix_seconds) const
 {
@@ -339,12 +340,11 @@ bool read_header(ByteReader& in, TzifHeader& header)
     header.typecnt = in.u32();
     header.charcnt = in.u32();
     // Bounds that no real zone comes near; they keep the size arithmetic far from overflow.
-    return header.typecnt >= 1 && header.typecnt <= 256 && header.timecnt <= 1'000'000 &&
-           header.charcnt <= 65536 && header.leapcnt <= 100'000 && header.isutcnt <= 256 &&
-           header.isstdcnt <= 256;
+    return header.typecnt >= 1 && header.typecnt <= 256 && header.timecnt <= 1'000'000 && header.charcnt <= 65536 &&
+           header.leapcnt <= 100'000 && header.isutcnt <= 256 && header.isstdcnt <= 256;
 }
 
-} // namespace
+}  // namespace
 
 TimeResult<TimeZone> TimeZone::from_tzif(std::string_view bytes)
 {
@@ -561,8 +561,8 @@ TimeResult<std::shared_ptr<const TimeZone>> load_zone_file(const std::string& ia
 
 bool valid_civil(const CivilTime& t)
 {
-    return t.year >= 1 && t.year <= 9999 && infra::valid_date(t.year, t.month, t.day) && t.hour >= 0 &&
-           t.hour <= 23 && t.minute >= 0 && t.minute <= 59 && t.second >= 0 && t.second <= 59;
+    return t.year >= 1 && t.year <= 9999 && infra::valid_date(t.year, t.month, t.day) && t.hour >= 0 && t.hour <= 23 &&
+           t.minute >= 0 && t.minute <= 59 && t.second >= 0 && t.second <= 59;
 }
 
 bool digits(std::string_view text, std::size_t pos, std::size_t count, int& value)
@@ -577,7 +577,7 @@ bool digits(std::string_view text, std::size_t pos, std::size_t count, int& valu
     return true;
 }
 
-} // namespace
+}  // namespace
 
 std::optional<std::string> iana_zone_of(std::string_view sap_code)
 {
@@ -605,7 +605,8 @@ TimeResult<std::shared_ptr<const TimeZone>> sap_time_zone(std::string_view sap_c
     }
     const auto iana = iana_zone_of(sap_code);
     if (!iana) {
-        return time_error(TimeErrc::unknown_zone, fmt::format("unknown SAP time zone '{}'", infra::printable(sap_code)));
+        return time_error(TimeErrc::unknown_zone,
+                          fmt::format("unknown SAP time zone '{}'", infra::printable(sap_code)));
     }
 
     static std::mutex mutex;
@@ -644,8 +645,9 @@ TimeResult<std::int64_t> parse_rta_timestamp(std::string_view text)
 {
     const std::string_view s = infra::trim_blanks(text);
     auto malformed = [&] {
-        return time_error(TimeErrc::malformed_timestamp,
-                          fmt::format("malformed CTIMESTAMP '{}': expected 'DD.MM.YYYY hh:mm:ss TZ'", infra::printable(text)));
+        return time_error(
+            TimeErrc::malformed_timestamp,
+            fmt::format("malformed CTIMESTAMP '{}': expected 'DD.MM.YYYY hh:mm:ss TZ'", infra::printable(text)));
     };
     // "DD.MM.YYYY hh:mm:ss" is 19 characters, then at least one blank and the code.
     if (s.size() < 21 || s[2] != '.' || s[5] != '.' || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
@@ -659,8 +661,8 @@ TimeResult<std::int64_t> parse_rta_timestamp(std::string_view text)
     }
     const std::string_view code = infra::trim_blanks(s.substr(19));
     const bool code_ok = !code.empty() && code.size() <= 16 && std::all_of(code.begin(), code.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-               c == '-' || c == '_';
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+               c == '_';
     });
     if (!code_ok) {
         return malformed();
@@ -675,8 +677,7 @@ TimeResult<std::int64_t> parse_rta_timestamp(std::string_view text)
 std::string format_rta_filter_timestamp(std::int64_t unix_seconds)
 {
     const CivilTime t = seconds_to_civil(unix_seconds);
-    return fmt::format("{:02}.{:02}.{:04} {:02}:{:02}:{:02} UTC", t.day, t.month, t.year, t.hour, t.minute,
-                       t.second);
+    return fmt::format("{:02}.{:02}.{:04} {:02}:{:02}:{:02} UTC", t.day, t.month, t.year, t.hour, t.minute, t.second);
 }
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

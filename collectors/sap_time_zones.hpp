@@ -11,8 +11,8 @@
 
 #include "infra/time.hpp"
 
-#include <boost/system/result.hpp>
 #include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -38,12 +38,13 @@ struct TimeError {
 /// Only reached through result::value() on an error; throws std::runtime_error with the message.
 [[noreturn]] void throw_exception_from_error(const TimeError& error, const boost::source_location& location);
 
-template <class T> using TimeResult = boost::system::result<T, TimeError>;
+template <class T>
+using TimeResult = boost::system::result<T, TimeError>;
 
 // A wall-clock date and time (no zone) and its arithmetic are infra's (infra/time.hpp). Fields are
 // range-checked where they are used.
-using infra::CivilTime;
 using infra::civil_to_seconds;
+using infra::CivilTime;
 using infra::days_from_civil;
 using infra::seconds_to_civil;
 
@@ -76,11 +77,11 @@ public:
 
 private:
     struct Transition {
-        std::int64_t at;           ///< UTC seconds
-        std::int32_t utc_offset;   ///< offset from `at` on
+        std::int64_t at;          ///< UTC seconds
+        std::int32_t utc_offset;  ///< offset from `at` on
     };
     std::vector<Transition> m_transitions;
-    std::int32_t m_initial_offset = 0;  ///< before the first transition (or always, without any)
+    std::int32_t m_initial_offset = 0;        ///< before the first transition (or always, without any)
     std::shared_ptr<const PosixRule> m_rule;  ///< after the last transition, when present
 };
 
@@ -106,4 +107,4 @@ TimeResult<std::int64_t> parse_rta_timestamp(std::string_view text);
 /// "DD.MM.YYYY hh:mm:ss UTC" for an RTA `$filter` (CTIMESTAMP ge '...').
 std::string format_rta_filter_timestamp(std::int64_t unix_seconds);
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

@@ -130,8 +130,7 @@ std::optional<ParseError> read_log(const pugi::xml_node& log, std::string_view o
                     }
                     const auto value = parse_int(text);
                     if (!value) {
-                        return field_error(
-                            fmt::format("{}: Log/Item/SeverityCode '{}' is not a number", owner, text));
+                        return field_error(fmt::format("{}: Log/Item/SeverityCode '{}' is not a number", owner, text));
                     }
                     item.severity_code = *value;
                 } else if (field_name == "TypeID") {
@@ -225,7 +224,8 @@ std::optional<ParseError> read_processing_conditions(const pugi::xml_node& condi
     if (const auto text = text_of(child(conditions, "MoreHitsAvailableIndicator")); !text.empty()) {
         const auto value = parse_bool(text);
         if (!value) {
-            return field_error(fmt::format("ProcessingConditions/MoreHitsAvailableIndicator '{}' is not a boolean", text));
+            return field_error(
+                fmt::format("ProcessingConditions/MoreHitsAvailableIndicator '{}' is not a boolean", text));
         }
         page.more_hits = *value;
     }
@@ -322,7 +322,7 @@ Result read_document(const pugi::xml_document& document, const pugi::xml_parse_r
     return page;
 }
 
-} // namespace
+}  // namespace
 
 void throw_exception_from_error(const ParseError& error, const boost::source_location& location)
 {
@@ -472,4 +472,4 @@ std::optional<std::int64_t> parse_iso8601_ns(std::string_view text)
     return seconds * k_ns_per_second + fraction;
 }
 
-} // namespace c4c::collectors::soap
+}  // namespace c4c::collectors::soap

@@ -41,16 +41,16 @@ struct LogItem {
 
 /// One BusinessDocumentMessage. Strings are empty and codes 0 when the element is absent.
 struct Message {
-    std::string id;                            ///< BusinessDocumentMessageID (required)
+    std::string id;                                ///< BusinessDocumentMessageID (required)
     std::optional<std::int64_t> creation_time_ns;  ///< CreationDateTime, unix nanoseconds
-    std::int64_t last_change_time_ns = 0;      ///< LastChangeDateTime, unix nanoseconds (required)
-    int status_code = 0;                       ///< ProcessingStatusCode, see StatusCode
-    std::string status_text;                   ///< ProcessingStatusCodeText
-    std::string direction_code;                ///< DirectionCode: "1" outbound, "2" inbound
-    std::string service_interface;             ///< ServiceInterfaceName
-    std::string sender_system;                 ///< SenderCommunicationSystemID
-    std::string receiver_system;               ///< ReceiverCommunicationSystemID
-    std::vector<LogItem> log_items;            ///< Log/Item, in document order
+    std::int64_t last_change_time_ns = 0;          ///< LastChangeDateTime, unix nanoseconds (required)
+    int status_code = 0;                           ///< ProcessingStatusCode, see StatusCode
+    std::string status_text;                       ///< ProcessingStatusCodeText
+    std::string direction_code;                    ///< DirectionCode: "1" outbound, "2" inbound
+    std::string service_interface;                 ///< ServiceInterfaceName
+    std::string sender_system;                     ///< SenderCommunicationSystemID
+    std::string receiver_system;                   ///< ReceiverCommunicationSystemID
+    std::vector<LogItem> log_items;                ///< Log/Item, in document order
     int max_log_severity = 0;  ///< max of Log/MaximumLogItemSeverityCode and every item's SeverityCode; 0 without log
 };
 
@@ -111,4 +111,4 @@ using infra::format_iso8601_ns;
 /// Escapes `& < > " '` for XML text and attribute values, and drops characters XML 1.0 cannot carry.
 using infra::xml_escape;
 
-} // namespace c4c::collectors::soap
+}  // namespace c4c::collectors::soap

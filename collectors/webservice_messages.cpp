@@ -55,23 +55,34 @@ std::string status_name(const soap::Message& message)
         return message.status_text;
     }
     switch (message.status_code) {
-    case soap::k_waiting: return "Waiting";
-    case soap::k_in_process: return "In Process";
-    case soap::k_successful: return "Successful";
-    case soap::k_failed: return "Failed";
-    case soap::k_cancelled: return "Cancelled";
-    case 0: return {};
-    default: return fmt::format("status {}", message.status_code);
+    case soap::k_waiting:
+        return "Waiting";
+    case soap::k_in_process:
+        return "In Process";
+    case soap::k_successful:
+        return "Successful";
+    case soap::k_failed:
+        return "Failed";
+    case soap::k_cancelled:
+        return "Cancelled";
+    case 0:
+        return {};
+    default:
+        return fmt::format("status {}", message.status_code);
     }
 }
 
 std::string severity_word(int code)
 {
     switch (code) {
-    case soap::k_information: return "info";
-    case soap::k_warning: return "warning";
-    case soap::k_error: return "error";
-    default: return fmt::format("severity {}", code);
+    case soap::k_information:
+        return "info";
+    case soap::k_warning:
+        return "warning";
+    case soap::k_error:
+        return "error";
+    default:
+        return fmt::format("severity {}", code);
     }
 }
 
@@ -177,8 +188,8 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
             {"SOAPAction", fmt::format("\"{}\"", soap::k_soap_action)},
             {"Accept", "text/xml"},
         };
-        request.body = soap::build_query_request(interval.lower, interval.upper, context.source.page_size,
-                                                 last_returned_id);
+        request.body =
+            soap::build_query_request(interval.lower, interval.upper, context.source.page_size, last_returned_id);
         auto reply = co_await c4c_request(context, std::move(request));
         const std::string where = fmt::format("{} (page {})", url, page_number);
         if (page_number == 1) {
@@ -214,10 +225,9 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
         // An A2X query reports a refused selection in the response's own Log, without any message; taking
         // that for an empty interval would advance the checkpoint over data never read.
         if (page.messages.empty() && page.max_log_severity >= soap::k_error) {
-            co_return with_progress(
-                soap_fault_outcome(context, fmt::format("{} reported an error for the query: {}", where,
-                                                        query_log_summary(page))),
-                outcome);
+            co_return with_progress(soap_fault_outcome(context, fmt::format("{} reported an error for the query: {}",
+                                                                            where, query_log_summary(page))),
+                                    outcome);
         }
         // A tenant that claims more hits without making progress would keep this loop going forever.
         if (page.more_hits) {
@@ -230,11 +240,10 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
                 problem = "LastReturnedObjectID repeats an earlier page";
             }
             if (!problem.empty()) {
-                co_return with_progress(
-                    parse_failure(context, where,
-                                  fmt::format("{} (LastReturnedObjectID '{}'); paging stopped", problem,
-                                              page.last_returned_id)),
-                    outcome);
+                co_return with_progress(parse_failure(context, where,
+                                                      fmt::format("{} (LastReturnedObjectID '{}'); paging stopped",
+                                                                  problem, page.last_returned_id)),
+                                        outcome);
             }
         }
 
@@ -268,8 +277,8 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
             co_return with_progress(commit_failure(context, status), outcome);
         }
         outcome.stored += stored;
-        spdlog::debug("tenant {} source {}: page {}: {} messages, {} new events{}", context.tenant,
-                      context.source.name, page_number, page.messages.size(), stored,
+        spdlog::debug("tenant {} source {}: page {}: {} messages, {} new events{}", context.tenant, context.source.name,
+                      page_number, page.messages.size(), stored,
                       last_page ? fmt::format(", checkpoint {}", new_checkpoint) : std::string());
         if (last_page) {
             co_return outcome;
@@ -278,7 +287,7 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
     }
 }
 
-} // namespace
+}  // namespace
 
 Event normalize_message(std::string_view tenant, const soap::Message& message, std::int64_t observed_unix_nano)
 {
@@ -380,8 +389,8 @@ asio::awaitable<PollOutcome> WebServiceMessagesCollector::poll(PollContext& cont
         PollOutcome outcome;
         outcome.ok = false;
         outcome.reason = FailureReason::Kind::internal;
-        outcome.message = fmt::format("tenant {} source {}: unexpected error: {}; the poll is retried",
-                                      context.tenant, context.source.name, e.what());
+        outcome.message = fmt::format("tenant {} source {}: unexpected error: {}; the poll is retried", context.tenant,
+                                      context.source.name, e.what());
         co_return outcome;
     }
 }
@@ -402,7 +411,7 @@ SourceSettings read_webservice_messages_settings(infra::ConfigReader& reader, in
     return settings;
 }
 
-} // namespace
+}  // namespace
 
 const CollectorKind k_webservice_messages_kind{
     .name = k_source_webservice_messages,
@@ -418,4 +427,4 @@ const CollectorKind k_webservice_messages_kind{
                                       .unit = "{message}"},
 };
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

@@ -19,8 +19,8 @@
 // An unreadable stored checkpoint is logged and treated like a first run.
 
 #include "collectors/collector.hpp"
-#include "infra/event.hpp"
 #include "collectors/soap.hpp"
+#include "infra/event.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -93,4 +93,4 @@ std::unique_ptr<Collector> make_webservice_messages_collector(const SourceConfig
 /// The feed's row of the collector table (collectors/registry.cpp): -> integration_monitoring.
 extern const CollectorKind k_webservice_messages_kind;
 
-} // namespace c4c::collectors
+}  // namespace c4c::collectors

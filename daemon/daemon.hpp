@@ -54,4 +54,4 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
-} // namespace c4c::daemon
+}  // namespace c4c::daemon

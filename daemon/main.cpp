@@ -84,7 +84,7 @@ std::optional<std::string> parse(int argc, char** argv, Arguments& args)
     return std::nullopt;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv)
 {

@@ -48,13 +48,15 @@ bool counted_by_poll(const collectors::FailureReason& reason)
     case Kind::pseudonymization:
     case Kind::store:
     case Kind::outbox_full:
-    case Kind::soap_fault: return true;
+    case Kind::soap_fault:
+        return true;
     case Kind::none:
     case Kind::network:
     case Kind::http_status:
     case Kind::cancelled:
     case Kind::paging:
-    case Kind::internal: break;
+    case Kind::internal:
+        break;
     }
     return false;
 }

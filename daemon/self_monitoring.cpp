@@ -42,4 +42,4 @@ http::ServerResponse serve(const http::ServerRequest& request, const State& stat
     return response;
 }
 
-} // namespace c4c::daemon::self_monitoring
+}  // namespace c4c::daemon::self_monitoring

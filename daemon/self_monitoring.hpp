@@ -19,6 +19,6 @@ struct State {
 
 /// Answers one request. `metrics` produces the exposition text.
 infra::http::ServerResponse serve(const infra::http::ServerRequest& request, const State& state,
-                           const std::function<std::string()>& metrics);
+                                  const std::function<std::string()>& metrics);
 
-} // namespace c4c::daemon::self_monitoring
+}  // namespace c4c::daemon::self_monitoring

@@ -72,7 +72,7 @@ std::string oauth_error_text(std::string_view body)
     return text;
 }
 
-} // namespace
+}  // namespace
 
 void throw_exception_from_error(const AuthFailure& failure, const boost::source_location&)
 {
@@ -80,8 +80,8 @@ void throw_exception_from_error(const AuthFailure& failure, const boost::source_
 }
 
 boost::system::result<TokenAnswer, AuthFailure> parse_token_response(unsigned status, std::string_view body,
-                                                                      std::string_view client_id,
-                                                                      std::chrono::duration<double> default_lifetime)
+                                                                     std::string_view client_id,
+                                                                     std::chrono::duration<double> default_lifetime)
 {
     auto refused = [](std::string reason, std::string message, bool transient) {
         AuthFailure f;
@@ -93,9 +93,9 @@ boost::system::result<TokenAnswer, AuthFailure> parse_token_response(unsigned st
     if (status < 200 || status >= 300) {
         const std::string oauth_error = oauth_error_text(body);
         const std::string detail = oauth_error.empty() ? "" : fmt::format(" ({})", oauth_error);
-        const bool client_refused =
-            status == 401 || status == 403 ||
-            (status == 400 && (oauth_error.starts_with("invalid_client") || oauth_error.starts_with("unauthorized_client")));
+        const bool client_refused = status == 401 || status == 403 ||
+                                    (status == 400 && (oauth_error.starts_with("invalid_client") ||
+                                                       oauth_error.starts_with("unauthorized_client")));
         if (client_refused) {
             return refused("auth",
                            fmt::format("was refused with HTTP {}{}: check client_id '{}' and the client secret", status,
@@ -121,10 +121,10 @@ boost::system::result<TokenAnswer, AuthFailure> parse_token_response(unsigned st
     }
     if (auto type = json.find("token_type"); type != json.end()) {
         if (!type->is_string() || !iequals(type->get_ref<const std::string&>(), "bearer")) {
-            return refused("auth",
-                           fmt::format("answered with token_type {}, only bearer is supported",
-                                       log_excerpt(type->dump(), 40)),
-                           false);
+            return refused(
+                "auth",
+                fmt::format("answered with token_type {}, only bearer is supported", log_excerpt(type->dump(), 40)),
+                false);
         }
     }
 
@@ -179,8 +179,7 @@ struct TokenSource::Flight {
     std::optional<AuthResult> outcome;
 };
 
-TokenSource::TokenSource(infra::http::Client& client, const EndpointConfig& endpoint,
-                         TokenSourceOptions options)
+TokenSource::TokenSource(infra::http::Client& client, const EndpointConfig& endpoint, TokenSourceOptions options)
     : m_client(client),
       m_use_case(endpoint.use_case),
       m_token_url(endpoint.token_url),
@@ -188,8 +187,7 @@ TokenSource::TokenSource(infra::http::Client& client, const EndpointConfig& endp
       m_client_id(endpoint.client_id),
       m_client_secret(endpoint.client_secret),
       m_options(options)
-{
-}
+{}
 
 TokenSource::~TokenSource() = default;
 
@@ -287,8 +285,7 @@ asio::awaitable<AuthResult> TokenSource::fetch()
     co_return "Bearer " + m_token;
 }
 
-Authorizer::Authorizer(infra::http::Client& client, const EndpointConfig& endpoint,
-                       TokenSourceOptions options)
+Authorizer::Authorizer(infra::http::Client& client, const EndpointConfig& endpoint, TokenSourceOptions options)
     : m_kind(endpoint.auth)
 {
     if (m_kind == AuthKind::basic) {
@@ -315,4 +312,4 @@ bool Authorizer::invalidate()
     return false;
 }
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

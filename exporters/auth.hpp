@@ -22,10 +22,10 @@ namespace c4c::exporters {
 /// Why no Authorization header could be produced.
 struct AuthFailure {
     AuthFailure() = default;  // not an aggregate, so that result<std::string, AuthFailure> converts from a string
-    std::string reason;      ///< metric label: "auth", "token_http_<code>", or a network label ("timeout", ...)
-    std::string message;     ///< one line naming the use case and token_url host; never a secret
-    bool transient = false;  ///< worth retrying soon (network, 408/429/5xx); otherwise credentials or config are wrong
-    bool cancelled = false;  ///< the request was cancelled (shutdown)
+    std::string reason;       ///< metric label: "auth", "token_http_<code>", or a network label ("timeout", ...)
+    std::string message;      ///< one line naming the use case and token_url host; never a secret
+    bool transient = false;   ///< worth retrying soon (network, 408/429/5xx); otherwise credentials or config are wrong
+    bool cancelled = false;   ///< the request was cancelled (shutdown)
 };
 
 /// For result<T, AuthFailure>::value(): throws std::runtime_error(message).
@@ -48,11 +48,11 @@ struct TokenAnswer {
 /// request to <host> " and names `client_id` when the client was refused. One line, never the token.
 /// Never throws.
 boost::system::result<TokenAnswer, AuthFailure> parse_token_response(unsigned status, std::string_view body,
-                                                                      std::string_view client_id,
-                                                                      std::chrono::duration<double> default_lifetime);
+                                                                     std::string_view client_id,
+                                                                     std::chrono::duration<double> default_lifetime);
 
 struct TokenSourceOptions {
-    std::chrono::seconds refresh_margin{60};      ///< refresh this long before expires_in (half the lifetime when shorter)
+    std::chrono::seconds refresh_margin{60};  ///< refresh this long before expires_in (half the lifetime when shorter)
     std::chrono::seconds default_lifetime{3600};  ///< when the answer has no expires_in
 };
 
@@ -131,4 +131,4 @@ using infra::http::form_url_encode;
 /// The host (and port, when given) of an absolute URL, without user info; the input when unparsable.
 std::string url_host(std::string_view url);
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

@@ -17,7 +17,7 @@ namespace {
 // zlib counts in uInt; larger inputs are fed in slices of this size.
 constexpr std::size_t k_zlib_slice = std::size_t{1} << 30;
 
-} // namespace
+}  // namespace
 
 std::size_t logs_body_size(std::span<const OutboxRow> rows, std::size_t envelope_bytes)
 {
@@ -156,4 +156,4 @@ std::optional<std::string> gunzip(std::string_view data, std::size_t max_bytes)
     return out;
 }
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

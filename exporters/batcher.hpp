@@ -16,9 +16,9 @@
 namespace c4c::exporters {
 
 struct BatchLimits {
-    std::size_t max_events = 1000;       ///< records per request (0 is taken as 1)
-    std::size_t max_bytes = 4u << 20;    ///< uncompressed body bytes, envelope included
-    std::size_t envelope_bytes = 0;      ///< logs_envelope_prefix().size() + logs_envelope_suffix().size()
+    std::size_t max_events = 1000;     ///< records per request (0 is taken as 1)
+    std::size_t max_bytes = 4u << 20;  ///< uncompressed body bytes, envelope included
+    std::size_t envelope_bytes = 0;    ///< logs_envelope_prefix().size() + logs_envelope_suffix().size()
 };
 
 /// Size of the uncompressed body for `rows`: envelope + payloads + one comma between payloads.
@@ -46,4 +46,4 @@ std::string gzip_compress(std::string_view data, int level = 6);
 /// is truncated, or would exceed `max_bytes` (zip-bomb guard). For tests and the simulator.
 std::optional<std::string> gunzip(std::string_view data, std::size_t max_bytes = std::size_t{256} << 20);
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

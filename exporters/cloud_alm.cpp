@@ -40,7 +40,7 @@ PostOutcome::Kind classify(unsigned status)
     return PostOutcome::Kind::endpoint_error;
 }
 
-} // namespace
+}  // namespace
 
 std::string format_wait(std::chrono::milliseconds wait)
 {
@@ -56,8 +56,8 @@ std::string format_wait(std::chrono::milliseconds wait)
 
 // --- AlmPoster
 
-AlmPoster::AlmPoster(const EndpointConfig& endpoint, infra::http::Client& client,
-                     DeliveryObserver& observer, const DeliveryOptions& options)
+AlmPoster::AlmPoster(const EndpointConfig& endpoint, infra::http::Client& client, DeliveryObserver& observer,
+                     const DeliveryOptions& options)
     : m_url(endpoint.url),
       m_host(url_host(endpoint.url)),
       m_label(fmt::format("{} ({})", endpoint.use_case, url_host(endpoint.url))),
@@ -67,8 +67,7 @@ AlmPoster::AlmPoster(const EndpointConfig& endpoint, infra::http::Client& client
       m_retry_after_cap(options.retry_after_cap),
       m_excerpt_chars(options.answer_excerpt_chars),
       m_auth(client, endpoint, options.token)
-{
-}
+{}
 
 asio::awaitable<PostOutcome> AlmPoster::post(std::string_view json_body)
 {
@@ -93,7 +92,7 @@ asio::awaitable<PostOutcome> AlmPoster::post_once(const std::string& body)
     auto header = co_await m_auth.header();
     if (!header) {
         const AuthFailure& failure = header.error();
-        outcome.kind = failure.cancelled ? PostOutcome::Kind::cancelled
+        outcome.kind = failure.cancelled   ? PostOutcome::Kind::cancelled
                        : failure.transient ? PostOutcome::Kind::transient
                                            : PostOutcome::Kind::unauthorized;
         outcome.reason = failure.reason;
@@ -175,8 +174,7 @@ CloudAlmExporter::CloudAlmExporter(asio::any_io_executor executor, const Endpoin
       m_failure_log(m_options.log_interval),
       m_reject_log(m_options.log_interval, 10),
       m_pause_log(m_options.log_interval)
-{
-}
+{}
 
 CloudAlmExporter::~CloudAlmExporter() = default;
 
@@ -422,7 +420,7 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::settle(std::span<cons
 
 // A refusal of one row alone says something about the row only if the endpoint accepts other requests.
 CloudAlmExporter::Round CloudAlmExporter::refused_alone(const OutboxRow& row, const PostOutcome& outcome,
-                                                       std::uint64_t accepted)
+                                                        std::uint64_t accepted)
 {
     const auto known = std::find_if(m_suspects.begin(), m_suspects.end(),
                                     [&](const Suspect& suspect) { return suspect.row.seq == row.seq; });
@@ -438,9 +436,10 @@ CloudAlmExporter::Round CloudAlmExporter::refused_alone(const OutboxRow& row, co
             m_suspects.push_back(Suspect{row, m_accepted});
         }
     }
-    const auto unproven = static_cast<std::size_t>(
-        std::count_if(m_suspects.begin(), m_suspects.end(),
-                      [this](const Suspect& suspect) { return suspect.accepted_before == m_accepted; }));
+    const auto unproven =
+        static_cast<std::size_t>(std::count_if(m_suspects.begin(), m_suspects.end(), [this](const Suspect& suspect) {
+            return suspect.accepted_before == m_accepted;
+        }));
     if (m_refusing || unproven >= k_refused_alone_before_pause) {
         return enter_refusing(outcome);
     }
@@ -487,7 +486,8 @@ CloudAlmExporter::Round CloudAlmExporter::reject_row(const OutboxRow& row, const
     if (auto suppressed = m_reject_log.admit()) {
         spdlog::warn("tenant {} endpoint {}: Cloud ALM refused event {} for good ({}); it was moved aside to the "
                      "rejected table and delivery goes on{}",
-                     m_resource.tenant, m_poster.label(), row.event_id, outcome.detail, infra::suppressed_note(*suppressed));
+                     m_resource.tenant, m_poster.label(), row.event_id, outcome.detail,
+                     infra::suppressed_note(*suppressed));
     }
     return Round{Step::progressed};
 }
@@ -519,7 +519,8 @@ CloudAlmExporter::Round CloudAlmExporter::store_failed(std::string_view what)
     const std::chrono::milliseconds wait = m_backoff.next();
     if (auto suppressed = m_failure_log.admit()) {
         spdlog::error("tenant {} endpoint {}: {}; the state store failed (see its error), retrying in {}{}",
-                      m_resource.tenant, m_poster.label(), what, format_wait(wait), infra::suppressed_note(*suppressed));
+                      m_resource.tenant, m_poster.label(), what, format_wait(wait),
+                      infra::suppressed_note(*suppressed));
     }
     return Round{Step::store_failed, wait};
 }
@@ -601,7 +602,7 @@ std::unique_ptr<Exporter> make_logs_exporter(const ExporterContext& context)
                                               *context.outbox, context.observer);
 }
 
-} // namespace
+}  // namespace
 
 const ExporterKind k_logs_exporter_kind{
     .name = "logs",
@@ -612,4 +613,4 @@ const ExporterKind k_logs_exporter_kind{
     .make = &make_logs_exporter,
 };
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

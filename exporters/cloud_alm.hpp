@@ -19,12 +19,12 @@
 // Executor model: everything here runs on the daemon's single event-loop thread (the executor of the
 // http::Client and of the constructor's `executor`); not thread-safe, no locks.
 
-#include "infra/backoff.hpp"
+#include "exporters/auth.hpp"
 #include "exporters/endpoint_config.hpp"
+#include "exporters/exporter.hpp"
+#include "infra/backoff.hpp"
 #include "infra/http/client.hpp"
 #include "infra/logging.hpp"
-#include "exporters/auth.hpp"
-#include "exporters/exporter.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -41,14 +41,14 @@ namespace c4c::exporters {
 
 /// Pacing of an exporter; defaults are production values, tests shrink them.
 struct DeliveryOptions {
-    std::chrono::milliseconds backoff_base{std::chrono::seconds(1)};    ///< first transient retry (jittered)
-    std::chrono::milliseconds backoff_max{std::chrono::minutes(5)};     ///< transient retry ceiling
-    std::chrono::milliseconds retry_after_cap{std::chrono::hours(1)};   ///< longest Retry-After honoured
-    std::chrono::milliseconds pause_base{std::chrono::seconds(60)};     ///< first retry while paused (401/403)
-    std::chrono::milliseconds pause_max{std::chrono::minutes(10)};      ///< paused retry ceiling (doubling)
-    std::chrono::milliseconds idle_wake{std::chrono::seconds(5)};       ///< re-check an empty outbox this often
-    std::chrono::milliseconds log_interval{std::chrono::minutes(1)};    ///< repeated log lines: one per interval
-    std::size_t answer_excerpt_chars = 200;                             ///< of a refusal, kept with a rejected row
+    std::chrono::milliseconds backoff_base{std::chrono::seconds(1)};   ///< first transient retry (jittered)
+    std::chrono::milliseconds backoff_max{std::chrono::minutes(5)};    ///< transient retry ceiling
+    std::chrono::milliseconds retry_after_cap{std::chrono::hours(1)};  ///< longest Retry-After honoured
+    std::chrono::milliseconds pause_base{std::chrono::seconds(60)};    ///< first retry while paused (401/403)
+    std::chrono::milliseconds pause_max{std::chrono::minutes(10)};     ///< paused retry ceiling (doubling)
+    std::chrono::milliseconds idle_wake{std::chrono::seconds(5)};      ///< re-check an empty outbox this often
+    std::chrono::milliseconds log_interval{std::chrono::minutes(1)};   ///< repeated log lines: one per interval
+    std::size_t answer_excerpt_chars = 200;                            ///< of a refusal, kept with a rejected row
     TokenSourceOptions token;
 };
 
@@ -66,10 +66,10 @@ struct PostOutcome {
         cancelled,       ///< shutdown
     };
     Kind kind = Kind::transient;
-    unsigned status = 0;          ///< HTTP status when one arrived, else 0
-    std::string reason;           ///< metric label of a failure ("http_503", "timeout", "auth", ...)
-    std::string detail;           ///< one line for logs: "HTTP 503: <answer>", or the network/token error
-    std::string answer;           ///< first answer_excerpt_chars of the answer body, made one line
+    unsigned status = 0;  ///< HTTP status when one arrived, else 0
+    std::string reason;   ///< metric label of a failure ("http_503", "timeout", "auth", ...)
+    std::string detail;   ///< one line for logs: "HTTP 503: <answer>", or the network/token error
+    std::string answer;   ///< first answer_excerpt_chars of the answer body, made one line
     std::optional<std::chrono::milliseconds> retry_after;  ///< parsed Retry-After (capped), when sent
     std::chrono::duration<double> elapsed{};               ///< of the exchange(s)
 };
@@ -114,9 +114,9 @@ class CloudAlmExporter final : public Exporter {
 public:
     /// `executor`: the event loop (for the idle timer). `client`, `outbox` and `observer` must outlive
     /// the exporter; `endpoint` is copied. `resource` describes every batch (use_case = endpoint's).
-    CloudAlmExporter(boost::asio::any_io_executor executor, const EndpointConfig& endpoint,
-                     ResourceInfo resource, infra::http::Client& client, Outbox& outbox,
-                     DeliveryObserver& observer, DeliveryOptions options = {});
+    CloudAlmExporter(boost::asio::any_io_executor executor, const EndpointConfig& endpoint, ResourceInfo resource,
+                     infra::http::Client& client, Outbox& outbox, DeliveryObserver& observer,
+                     DeliveryOptions options = {});
     ~CloudAlmExporter() override;
 
     /// Delivers until cancelled; returns (or throws operation_aborted) promptly on cancellation. Rows
@@ -152,11 +152,11 @@ private:
     };
     /// One round of two batches in flight at a time (lanes), acknowledged in the order they were sent.
     struct Pipeline {
-        std::int64_t claimed = 0;        ///< highest seq sent this round: the next batch starts behind it
-        std::uint64_t sent = 0;          ///< batches sent, numbering them in sending order
-        std::uint64_t settled = 0;       ///< batches acknowledged or given up, in sending order
+        std::int64_t claimed = 0;   ///< highest seq sent this round: the next batch starts behind it
+        std::uint64_t sent = 0;     ///< batches sent, numbering them in sending order
+        std::uint64_t settled = 0;  ///< batches acknowledged or given up, in sending order
         std::size_t accepted = 0;
-        bool stop = false;               ///< a batch was not accepted: no new ones this round
+        bool stop = false;  ///< a batch was not accepted: no new ones this round
         bool store_failed = false;
         std::optional<Failure> failure;  ///< the first batch not accepted
     };
@@ -212,8 +212,8 @@ private:
     bool m_paused = false;
     bool m_refusing = false;  ///< paused because every request is refused (m_paused is set too)
     bool m_up = true;
-    std::uint64_t m_accepted = 0;       ///< requests the endpoint accepted
-    std::vector<Suspect> m_suspects;    ///< in seq order
+    std::uint64_t m_accepted = 0;     ///< requests the endpoint accepted
+    std::vector<Suspect> m_suspects;  ///< in seq order
     std::chrono::milliseconds m_pause_delay;
     std::size_t m_rejected_since_drain = 0;
     infra::LogLimiter m_failure_log;
@@ -225,4 +225,4 @@ private:
 /// row of the exporter table, exporters/registry.cpp).
 extern const ExporterKind k_logs_exporter_kind;
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

@@ -130,4 +130,4 @@ std::span<const ExporterKind* const> exporter_kinds();
 const ExporterKind* find_exporter_kind(std::span<const ExporterKind* const> kinds, std::string_view use_case,
                                        bool fed_by_collector);
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

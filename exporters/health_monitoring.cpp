@@ -33,11 +33,10 @@ ResourceInfo health_resource(ResourceInfo resource)
     return resource;
 }
 
-} // namespace
+}  // namespace
 
-HealthExporter::HealthExporter(const EndpointConfig& endpoint, ResourceInfo resource,
-                               infra::http::Client& client, DeliveryObserver& observer, Snapshot snapshot,
-                               HealthOptions options)
+HealthExporter::HealthExporter(const EndpointConfig& endpoint, ResourceInfo resource, infra::http::Client& client,
+                               DeliveryObserver& observer, Snapshot snapshot, HealthOptions options)
     : m_resource(health_resource(std::move(resource))),
       m_interval(options.interval.count() > 0 ? options.interval : endpoint.interval),
       m_options(std::move(options)),
@@ -68,7 +67,8 @@ asio::awaitable<void> HealthExporter::run()
         m_retry_after.reset();
         co_await push_once();
         // The period is kept from push to push, whatever the push took; Retry-After may stretch it.
-        const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        const auto spent =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
         wait = std::max(m_interval - spent, std::chrono::milliseconds(0));
         if (m_retry_after) {
             wait = std::max(wait, *m_retry_after);
@@ -118,8 +118,8 @@ asio::awaitable<bool> HealthExporter::push_once()
         const std::string note = infra::suppressed_note(*suppressed);
         if (ours || url) {
             spdlog::error("tenant {} endpoint {}: health metrics push failed ({}){}; the next push is in {}{}",
-                          m_resource.tenant, m_poster.label(), outcome.detail,
-                          url ? "; check the endpoint url" : "", format_wait(m_interval), note);
+                          m_resource.tenant, m_poster.label(), outcome.detail, url ? "; check the endpoint url" : "",
+                          format_wait(m_interval), note);
         } else {
             spdlog::warn("tenant {} endpoint {}: health metrics push failed ({}); the next push is in {}{}",
                          m_resource.tenant, m_poster.label(), outcome.detail,
@@ -149,7 +149,7 @@ std::unique_ptr<Exporter> make_health_exporter(const ExporterContext& context)
                                             context.snapshot);
 }
 
-} // namespace
+}  // namespace
 
 const ExporterKind k_health_monitoring_exporter_kind{
     .name = k_use_case_health,
@@ -160,4 +160,4 @@ const ExporterKind k_health_monitoring_exporter_kind{
     .make = &make_health_exporter,
 };
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

@@ -6,11 +6,11 @@
 // counted (DeliveryObserver::failed) and superseded by the next one. Same auth, gzip and Retry-After
 // handling as the log exporter (cloud_alm.hpp). Runs on the event loop; not thread-safe.
 
-#include "exporters/endpoint_config.hpp"
-#include "infra/http/client.hpp"
 #include "exporters/cloud_alm.hpp"
+#include "exporters/endpoint_config.hpp"
 #include "exporters/exporter.hpp"
 #include "exporters/otlp_json.hpp"
+#include "infra/http/client.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -25,7 +25,7 @@ namespace c4c::exporters {
 inline constexpr const char* k_use_case_health = "health_monitoring";
 
 struct HealthOptions {
-    std::chrono::milliseconds interval{0};  ///< push period; 0 takes the endpoint's `interval`
+    std::chrono::milliseconds interval{0};                 ///< push period; 0 takes the endpoint's `interval`
     std::optional<std::chrono::milliseconds> first_delay;  ///< before the first push; default one interval
     std::chrono::system_clock::time_point start_time{};    ///< startTimeUnixNano of sums; default: construction
     DeliveryOptions delivery;  ///< retry_after_cap, log_interval, token (backoff/pause are not used)
@@ -73,4 +73,4 @@ private:
 /// exporter table, exporters/registry.cpp). Its own key: `interval`, the push period.
 extern const ExporterKind k_health_monitoring_exporter_kind;
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

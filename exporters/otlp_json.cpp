@@ -126,7 +126,7 @@ void append_data_point(std::string& out, const MetricPoint& point, bool sum, std
     out.push_back('}');
 }
 
-} // namespace
+}  // namespace
 
 void append_any_value(std::string& out, const infra::Attribute& attribute)
 {
@@ -299,4 +299,4 @@ std::string encode_metrics(const ResourceInfo& resource, std::span<const MetricP
     return out;
 }
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

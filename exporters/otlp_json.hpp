@@ -9,9 +9,9 @@
 // Strings are always valid JSON: control characters are escaped, and invalid UTF-8 is replaced by
 // U+FFFD. Pure functions, no I/O, no exceptions besides std::bad_alloc.
 
+#include "exporters/exporter.hpp"
 #include "infra/event.hpp"
 #include "infra/json_string.hpp"
-#include "exporters/exporter.hpp"
 
 #include <cstdint>
 #include <span>
@@ -63,8 +63,8 @@ struct MetricPoint {
     std::string unit;         ///< UCUM, e.g. "1", "s", "{record}"; taken from the first point of a name
     Kind kind = Kind::gauge;  ///< taken from the first point of a name
     std::vector<infra::Attribute> attributes;  ///< data point attributes, e.g. sap.c4c.source
-    std::variant<std::int64_t, double> value;       ///< asInt or asDouble
-    std::int64_t start_time_unix_nano = 0;          ///< sums: 0 means the document's start time
+    std::variant<std::int64_t, double> value;  ///< asInt or asDouble
+    std::int64_t start_time_unix_nano = 0;     ///< sums: 0 means the document's start time
 };
 
 /// `{"resourceMetrics":[{"resource":{...},"scopeMetrics":[{"scope":{...},"metrics":[...]}]}]}`:
@@ -75,4 +75,4 @@ struct MetricPoint {
 std::string encode_metrics(const ResourceInfo& resource, std::span<const MetricPoint> points,
                            std::int64_t time_unix_nano, std::int64_t start_time_unix_nano);
 
-} // namespace c4c::exporters
+}  // namespace c4c::exporters

@@ -82,7 +82,7 @@ private:
     std::string_view m_text;
 };
 
-} // namespace
+}  // namespace
 
 // The three date forms RFC 9110 section 5.6.7 allows, as unix seconds. The whole value must match one
 // of them (a one-digit day is tolerated) and name a real date in years 1 to 9999, which also keeps
@@ -125,8 +125,7 @@ std::optional<std::int64_t> parse_http_date(std::string_view text)
 
 Backoff::Backoff(std::chrono::milliseconds base, std::chrono::milliseconds max)
     : m_base(base), m_max(max), m_random(std::random_device{}())
-{
-}
+{}
 
 std::chrono::milliseconds Backoff::next()
 {
@@ -171,8 +170,7 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
         return std::nullopt;
     }
     // In milliseconds: years 1 to 9999 fit easily, unlike the clock's nanoseconds (1678 to 2261).
-    const std::int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     const std::int64_t wait_ms = *when * 1000 - now_ms;
     if (wait_ms <= 0) {
         return std::chrono::milliseconds(0);
@@ -190,4 +188,4 @@ std::chrono::milliseconds jitter(std::chrono::milliseconds period, double fracti
     return std::chrono::milliseconds(pick(shared_random()));
 }
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

@@ -42,4 +42,4 @@ std::optional<std::int64_t> parse_http_date(std::string_view text);
 /// A random fraction of `period` in [0, fraction*period], to spread periodic work.
 std::chrono::milliseconds jitter(std::chrono::milliseconds period, double fraction);
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

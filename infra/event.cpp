@@ -10,9 +10,12 @@ namespace c4c::infra {
 int severity_number(Severity s)
 {
     switch (s) {
-    case Severity::warn: return 13;
-    case Severity::error: return 17;
-    case Severity::info: break;
+    case Severity::warn:
+        return 13;
+    case Severity::error:
+        return 17;
+    case Severity::info:
+        break;
     }
     return 9;
 }
@@ -20,9 +23,12 @@ int severity_number(Severity s)
 const char* severity_text(Severity s)
 {
     switch (s) {
-    case Severity::warn: return "WARN";
-    case Severity::error: return "ERROR";
-    case Severity::info: break;
+    case Severity::warn:
+        return "WARN";
+    case Severity::error:
+        return "ERROR";
+    case Severity::info:
+        break;
     }
     return "INFO";
 }
@@ -58,7 +64,7 @@ private:
     EVP_MD_CTX* m_ctx;
 };
 
-} // namespace
+}  // namespace
 
 std::string make_event_id(std::string_view tenant, std::string_view source, std::string_view object_type,
                           std::string_view record_key, std::int64_t change_time_unix_nano)
@@ -88,4 +94,4 @@ std::string make_event_id(std::string_view tenant, std::string_view source, std:
     return id;
 }
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

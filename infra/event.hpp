@@ -24,14 +24,14 @@ struct Attribute {
 };
 
 struct Event {
-    std::string id;            ///< event.id, see make_event_id
-    std::string source;        ///< sap.c4c.source: the name of the feed (collector kind) that made it
-    std::string object_type;   ///< sap.c4c.object_type, e.g. "OpportunityCollection"
-    std::string object_id;     ///< sap.c4c.object_id
+    std::string id;                       ///< event.id, see make_event_id
+    std::string source;                   ///< sap.c4c.source: the name of the feed (collector kind) that made it
+    std::string object_type;              ///< sap.c4c.object_type, e.g. "OpportunityCollection"
+    std::string object_id;                ///< sap.c4c.object_id
     std::int64_t time_unix_nano = 0;      ///< the record's own change/creation time
     std::int64_t observed_unix_nano = 0;  ///< when the daemon read it
     Severity severity = Severity::info;
-    std::string body;          ///< short human-readable summary
+    std::string body;                   ///< short human-readable summary
     std::vector<Attribute> attributes;  ///< the record's meaningful fields (beyond the four above)
 };
 
@@ -57,4 +57,4 @@ struct Event {
 std::string make_event_id(std::string_view tenant, std::string_view source, std::string_view object_type,
                           std::string_view record_key, std::int64_t change_time_unix_nano);
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

@@ -22,7 +22,7 @@ constexpr std::array<bool, 256> k_special = make_special_table();
 
 constexpr std::string_view k_replacement = "\xEF\xBF\xBD";
 
-} // namespace
+}  // namespace
 
 void append_json_string(std::string& out, std::string_view text)
 {
@@ -53,13 +53,27 @@ void append_json_string(std::string& out, std::string_view text)
         }
         ++p;
         switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
-        case '\b': out.append("\\b"); break;
-        case '\f': out.append("\\f"); break;
+        case '"':
+            out.append("\\\"");
+            break;
+        case '\\':
+            out.append("\\\\");
+            break;
+        case '\n':
+            out.append("\\n");
+            break;
+        case '\r':
+            out.append("\\r");
+            break;
+        case '\t':
+            out.append("\\t");
+            break;
+        case '\b':
+            out.append("\\b");
+            break;
+        case '\f':
+            out.append("\\f");
+            break;
         default: {
             const char escape[6] = {'\\', 'u', '0', '0', k_hex[c >> 4], k_hex[c & 0x0f]};
             out.append(escape, sizeof escape);
@@ -69,4 +83,4 @@ void append_json_string(std::string& out, std::string_view text)
     out.push_back('"');
 }
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

@@ -13,4 +13,4 @@ namespace c4c::infra {
 /// subsequence replaced by U+FFFD. Runs of plain bytes are appended at once.
 void append_json_string(std::string& out, std::string_view text);
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

@@ -22,11 +22,16 @@ namespace {
 int syslog_priority(spdlog::level::level_enum level)
 {
     switch (level) {
-    case spdlog::level::critical: return 2;
-    case spdlog::level::err: return 3;
-    case spdlog::level::warn: return 4;
-    case spdlog::level::info: return 6;
-    default: return 7;
+    case spdlog::level::critical:
+        return 2;
+    case spdlog::level::err:
+        return 3;
+    case spdlog::level::warn:
+        return 4;
+    case spdlog::level::info:
+        return 6;
+    default:
+        return 7;
     }
 }
 
@@ -83,7 +88,7 @@ bool stderr_is_journal()
            static_cast<unsigned long long>(st.st_ino) == inode;
 }
 
-} // namespace
+}  // namespace
 
 void setup_logging(std::string_view level, std::string_view format)
 {
@@ -97,8 +102,7 @@ void setup_logging(std::string_view level, std::string_view format)
 
 LogLimiter::LogLimiter(std::chrono::steady_clock::duration interval, std::size_t burst)
     : m_interval(interval), m_burst(std::max<std::size_t>(burst, 1))
-{
-}
+{}
 
 std::optional<std::size_t> LogLimiter::admit(std::chrono::steady_clock::time_point now)
 {
@@ -128,4 +132,4 @@ std::string suppressed_note(std::size_t suppressed)
     return suppressed == 0 ? std::string() : fmt::format(" ({} similar lines suppressed)", suppressed);
 }
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

@@ -38,4 +38,4 @@ private:
 /// " (N similar lines suppressed)", or nothing when N is 0: the tail of a line LogLimiter let through.
 std::string suppressed_note(std::size_t suppressed);
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

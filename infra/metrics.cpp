@@ -17,7 +17,8 @@ const prometheus::Histogram::BucketBoundaries& duration_buckets()
     return k_buckets;
 }
 
-template <typename Builder> auto& named(Builder builder, const char* name, const char* help)
+template <typename Builder>
+auto& named(Builder builder, const char* name, const char* help)
 {
     return builder.Name(name).Help(help);
 }
@@ -30,16 +31,16 @@ const prometheus::Histogram::BucketBoundaries& lag_buckets()
     return k_buckets;
 }
 
-} // namespace
+}  // namespace
 
 Metrics::Metrics()
     : m_registry(std::make_shared<prometheus::Registry>()),
       m_source_up(named(prometheus::BuildGauge(), "c4c_alm_collector_source_up",
                         "1 when the last poll of the source succeeded, 0 when it failed")
                       .Register(*m_registry)),
-      m_source_records(named(prometheus::BuildCounter(), "c4c_alm_collector_source_records_total",
-                             "Records read from C4C")
-                           .Register(*m_registry)),
+      m_source_records(
+          named(prometheus::BuildCounter(), "c4c_alm_collector_source_records_total", "Records read from C4C")
+              .Register(*m_registry)),
       m_source_errors(named(prometheus::BuildCounter(), "c4c_alm_collector_source_errors_total",
                             "Failed C4C requests and polls, by reason")
                           .Register(*m_registry)),
@@ -58,9 +59,9 @@ Metrics::Metrics()
       m_source_schedule_lag(named(prometheus::BuildHistogram(), "c4c_alm_collector_source_schedule_lag_seconds",
                                   "How late polls start: actual start minus planned start")
                                 .Register(*m_registry)),
-      m_outbox_events(named(prometheus::BuildGauge(), "c4c_alm_collector_outbox_events",
-                            "Events waiting in the durable outbox")
-                          .Register(*m_registry)),
+      m_outbox_events(
+          named(prometheus::BuildGauge(), "c4c_alm_collector_outbox_events", "Events waiting in the durable outbox")
+              .Register(*m_registry)),
       m_outbox_bytes(named(prometheus::BuildGauge(), "c4c_alm_collector_outbox_bytes",
                            "Bytes of encoded events waiting in the durable outbox")
                          .Register(*m_registry)),
@@ -168,4 +169,4 @@ double unix_seconds(std::chrono::system_clock::time_point t)
     return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

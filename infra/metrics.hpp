@@ -26,8 +26,8 @@ struct SourceMetrics {
     prometheus::Gauge* last_success = nullptr;
     prometheus::Histogram* request_duration = nullptr;
     prometheus::Counter* failed_messages = nullptr;  ///< only for a source that counts failed items
-    prometheus::Gauge* blocked = nullptr;  ///< 1 while its endpoint's outbox is full
-    prometheus::Histogram* schedule_lag = nullptr;  ///< actual poll start minus planned start, seconds
+    prometheus::Gauge* blocked = nullptr;            ///< 1 while its endpoint's outbox is full
+    prometheus::Histogram* schedule_lag = nullptr;   ///< actual poll start minus planned start, seconds
     std::function<prometheus::Counter&(std::string_view reason)> errors;
 };
 
@@ -84,4 +84,4 @@ private:
 /// Seconds since the epoch, for *_timestamp_seconds gauges.
 double unix_seconds(std::chrono::system_clock::time_point t);
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

@@ -50,14 +50,14 @@ namespace c4c::infra {
 struct PendingEvent {
     std::string_view event_id;
     std::int64_t record_time_ns = 0;  ///< event.time_unix_nano: one event.id always comes with one time
-    std::string_view payload;  ///< encoded OTLP logRecord JSON
+    std::string_view payload;         ///< encoded OTLP logRecord JSON
 };
 
 /// One stored event, as handed to an exporter (exporters::OutboxRow) and given back when it leaves.
 struct StoredEvent {
     std::int64_t seq = 0;  ///< its place in its endpoint's queue
     std::string event_id;
-    std::string payload;   ///< its OTLP logRecord: a complete JSON object, one element of `logRecords`
+    std::string payload;  ///< its OTLP logRecord: a complete JSON object, one element of `logRecords`
 };
 
 /// Queue figures of one endpoint, kept in memory and exact.
@@ -135,12 +135,11 @@ private:
     struct Queue;
     struct Removal;
     Queue& queue(std::int64_t endpoint);
-    bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, const PackedChunk& packed,
-                     std::int64_t enqueued_at, std::vector<Chunk>& stored);
+    bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, const PackedChunk& packed, std::int64_t enqueued_at,
+                     std::vector<Chunk>& stored);
     const std::string* unpack(const Chunk& chunk);
     bool take(Queue& queue, std::int64_t first, std::int64_t last, std::size_t bytes, Removal& removal);
-    bool commit_removal(std::int64_t endpoint, Queue& queue, Removal& removal,
-                        const std::function<bool()>& also = {});
+    bool commit_removal(std::int64_t endpoint, Queue& queue, Removal& removal, const std::function<bool()>& also = {});
     bool write_removal(std::int64_t endpoint, const Queue& queue, Removal& removal);
     void apply_removal(Queue& queue, Removal& removal);
     void load_queues();
@@ -161,4 +160,4 @@ private:
     std::unique_ptr<WalCheckpointer> m_checkpointer;  ///< none when read-only
 };
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

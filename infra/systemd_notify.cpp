@@ -46,4 +46,4 @@ std::optional<std::chrono::microseconds> watchdog_period()
     return std::nullopt;
 }
 
-} // namespace c4c::infra::systemd
+}  // namespace c4c::infra::systemd

@@ -17,4 +17,4 @@ void status(std::string_view text);
 /// The watchdog period systemd expects pings within (WATCHDOG_USEC), if any.
 std::optional<std::chrono::microseconds> watchdog_period();
 
-} // namespace c4c::infra::systemd
+}  // namespace c4c::infra::systemd

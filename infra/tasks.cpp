@@ -79,7 +79,8 @@ asio::awaitable<bool> TaskGroup::wait(std::chrono::milliseconds timeout)
 
 std::size_t TaskGroup::live() const
 {
-    return static_cast<std::size_t>(std::count_if(m_tasks->begin(), m_tasks->end(), [](const Task& t) { return !t.done; }));
+    return static_cast<std::size_t>(
+        std::count_if(m_tasks->begin(), m_tasks->end(), [](const Task& t) { return !t.done; }));
 }
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

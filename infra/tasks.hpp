@@ -41,4 +41,4 @@ private:
     std::shared_ptr<std::list<Task>> m_tasks = std::make_shared<std::list<Task>>();
 };
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

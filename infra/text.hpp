@@ -45,14 +45,28 @@ inline std::string xml_escape(std::string_view text)
     out.reserve(text.size());
     for (char c : text) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        case '\r': out += "&#13;"; break;
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&apos;";
+            break;
+        case '\r':
+            out += "&#13;";
+            break;
         case '\t':
-        case '\n': out.push_back(c); break;
+        case '\n':
+            out.push_back(c);
+            break;
         default:
             if (static_cast<unsigned char>(c) >= 0x20) {
                 out.push_back(c);
@@ -62,4 +76,4 @@ inline std::string xml_escape(std::string_view text)
     return out;
 }
 
-} // namespace c4c::infra
+}  // namespace c4c::infra

@@ -88,4 +88,4 @@ inline int hex_value(char c)
     return -1;
 }
 
-} // namespace c4c::infra::utf8
+}  // namespace c4c::infra::utf8

@@ -65,15 +65,24 @@ public:
     std::string message(int value) const override
     {
         switch (static_cast<Errc>(value)) {
-        case Errc::invalid_url: return "invalid URL (an absolute http:// or https:// URL is expected)";
-        case Errc::resolve_failed: return "host name could not be resolved";
-        case Errc::connect_failed: return "could not connect to the host";
-        case Errc::tls_failed: return "TLS handshake or certificate verification failed";
-        case Errc::timeout: return "the exchange did not complete within the timeout";
-        case Errc::connection_closed: return "the connection closed before a complete response";
-        case Errc::protocol_error: return "malformed HTTP response";
-        case Errc::body_too_large: return "response body exceeds the configured limit";
-        case Errc::cancelled: return "cancelled (the client was closed)";
+        case Errc::invalid_url:
+            return "invalid URL (an absolute http:// or https:// URL is expected)";
+        case Errc::resolve_failed:
+            return "host name could not be resolved";
+        case Errc::connect_failed:
+            return "could not connect to the host";
+        case Errc::tls_failed:
+            return "TLS handshake or certificate verification failed";
+        case Errc::timeout:
+            return "the exchange did not complete within the timeout";
+        case Errc::connection_closed:
+            return "the connection closed before a complete response";
+        case Errc::protocol_error:
+            return "malformed HTTP response";
+        case Errc::body_too_large:
+            return "response body exceeds the configured limit";
+        case Errc::cancelled:
+            return "cancelled (the client was closed)";
         case Errc::certificate_expired:
             return "TLS certificate rejected: certificate has expired or is not yet valid; nothing was sent";
         case Errc::certificate_wrong_host:
@@ -120,10 +129,19 @@ boost::system::result<Endpoint> parse_endpoint(std::string_view url)
         return make_error_code(Errc::invalid_url);
     }
     switch (u.host_type()) {
-    case boost::urls::host_type::ipv4: e.host = u.host_ipv4_address().to_string(); e.host_is_ip = true; break;
-    case boost::urls::host_type::ipv6: e.host = u.host_ipv6_address().to_string(); e.host_is_ip = true; break;
-    case boost::urls::host_type::name: e.host = u.host_name(); break;
-    default: return make_error_code(Errc::invalid_url);
+    case boost::urls::host_type::ipv4:
+        e.host = u.host_ipv4_address().to_string();
+        e.host_is_ip = true;
+        break;
+    case boost::urls::host_type::ipv6:
+        e.host = u.host_ipv6_address().to_string();
+        e.host_is_ip = true;
+        break;
+    case boost::urls::host_type::name:
+        e.host = u.host_name();
+        break;
+    default:
+        return make_error_code(Errc::invalid_url);
     }
     if (e.host.empty()) {
         return make_error_code(Errc::invalid_url);
@@ -182,10 +200,14 @@ Errc classify(const error_code& ec, Step step)
         return Errc::cancelled;
     }
     switch (step) {
-    case Step::resolve: return Errc::resolve_failed;
-    case Step::connect: return Errc::connect_failed;
-    case Step::handshake: return Errc::tls_failed;
-    case Step::exchange: break;
+    case Step::resolve:
+        return Errc::resolve_failed;
+    case Step::connect:
+        return Errc::connect_failed;
+    case Step::handshake:
+        return Errc::tls_failed;
+    case Step::exchange:
+        break;
     }
     if (ec == bhttp::error::body_limit) {
         return Errc::body_too_large;
@@ -206,13 +228,16 @@ Errc certificate_failure(int x509_error)
     case X509_V_ERR_CERT_HAS_EXPIRED:
     case X509_V_ERR_CERT_NOT_YET_VALID:
     case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
-    case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD: return Errc::certificate_expired;
+    case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+        return Errc::certificate_expired;
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return Errc::certificate_untrusted;
-    default: return Errc::tls_failed;
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        return Errc::certificate_untrusted;
+    default:
+        return Errc::tls_failed;
     }
 }
 
@@ -306,8 +331,7 @@ private:
 struct ResolveWait {
     ResolveWait(const asio::any_io_executor& executor, Clock::time_point deadline)
         : resolver(executor), timer(executor, deadline)
-    {
-    }
+    {}
     tcp::resolver resolver;
     asio::steady_timer timer;
     bool done = false;
@@ -341,7 +365,8 @@ public:
     beast::tcp_stream& tcp() { return m_secure ? beast::get_lowest_layer(*m_secure) : *m_plain; }
 
     /// Calls `operation` with the TLS or the plain stream; both branches yield the same awaitable type.
-    template <class Operation> auto with_stream(Operation&& operation)
+    template <class Operation>
+    auto with_stream(Operation&& operation)
     {
         return m_secure ? operation(*m_secure) : operation(*m_plain);
     }
@@ -411,8 +436,8 @@ public:
     asio::awaitable<RoundTrip> round_trip(const Message& message, std::size_t max_body_bytes)
     {
         RoundTrip result;
-        auto [write_ec, written] = co_await with_stream(
-            [&](auto& stream) { return bhttp::async_write(stream, message, k_nothrow); });
+        auto [write_ec, written] =
+            co_await with_stream([&](auto& stream) { return bhttp::async_write(stream, message, k_nothrow); });
         if (write_ec) {
             result.ec = write_ec;
             co_return result;
@@ -425,8 +450,8 @@ public:
         // 700 reads, each with a timer update and an epoll round trip; 16 KiB takes 64. Released again below
         // while the connection is idle, so that hundreds of pooled connections cost nothing.
         m_buffer.reserve(16 * 1024);
-        auto [read_ec, read] = co_await with_stream(
-            [&](auto& stream) { return bhttp::async_read(stream, m_buffer, parser, k_nothrow); });
+        auto [read_ec, read] =
+            co_await with_stream([&](auto& stream) { return bhttp::async_read(stream, m_buffer, parser, k_nothrow); });
         if (m_buffer.size() == 0) {
             m_buffer.shrink_to_fit();
         }
@@ -461,8 +486,7 @@ private:
                                                                                Clock::time_point deadline)
     {
         auto wait = std::make_shared<ResolveWait>(co_await asio::this_coro::executor, deadline);
-        wait->resolver.async_resolve(endpoint.host, std::to_string(endpoint.port),
-                                     tcp::resolver::numeric_service,
+        wait->resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), tcp::resolver::numeric_service,
                                      [wait](const error_code& ec, tcp::resolver::results_type results) {
                                          wait->done = true;
                                          wait->ec = ec;
@@ -561,7 +585,7 @@ std::string base64(std::string_view in)
     return out;
 }
 
-} // namespace
+}  // namespace
 
 struct Client::Impl {
     Impl(asio::any_io_executor executor, ClientOptions options)
@@ -642,8 +666,8 @@ struct Client::Impl {
                               endpoint.origin(), outcome.ec.message());
                 continue;
             }
-            spdlog::debug("http: {} {}{} failed: {}", message.method_string(), endpoint.origin(),
-                          message.target(), outcome.ec.message());
+            spdlog::debug("http: {} {}{} failed: {}", message.method_string(), endpoint.origin(), message.target(),
+                          outcome.ec.message());
             co_return failure(classify(outcome.ec, Step::exchange), deadline);
         }
     }
@@ -724,18 +748,28 @@ const char* reason_label(const boost::system::error_code& ec)
 {
     if (ec.category() == error_category()) {
         switch (static_cast<Errc>(ec.value())) {
-        case Errc::invalid_url: return "invalid_url";
-        case Errc::resolve_failed: return "resolve";
-        case Errc::connect_failed: return "connect";
-        case Errc::tls_failed: return "tls";
-        case Errc::timeout: return "timeout";
-        case Errc::connection_closed: return "closed";
-        case Errc::protocol_error: return "protocol";
-        case Errc::body_too_large: return "body_too_large";
-        case Errc::cancelled: return "cancelled";
+        case Errc::invalid_url:
+            return "invalid_url";
+        case Errc::resolve_failed:
+            return "resolve";
+        case Errc::connect_failed:
+            return "connect";
+        case Errc::tls_failed:
+            return "tls";
+        case Errc::timeout:
+            return "timeout";
+        case Errc::connection_closed:
+            return "closed";
+        case Errc::protocol_error:
+            return "protocol";
+        case Errc::body_too_large:
+            return "body_too_large";
+        case Errc::cancelled:
+            return "cancelled";
         case Errc::certificate_expired:
         case Errc::certificate_wrong_host:
-        case Errc::certificate_untrusted: return "tls";
+        case Errc::certificate_untrusted:
+            return "tls";
         }
     }
     return "network";
@@ -753,8 +787,7 @@ std::optional<std::string> Response::header(std::string_view name) const
 
 Client::Client(boost::asio::any_io_executor executor, ClientOptions options)
     : m_impl(std::make_shared<Impl>(std::move(executor), std::move(options)))
-{
-}
+{}
 
 // In-flight sends hold the Impl and finish (with Errc::cancelled) after the Client is gone.
 Client::~Client()
@@ -786,4 +819,4 @@ std::string basic_authorization(std::string_view user, std::string_view password
     return "Basic " + base64(credentials);
 }
 
-} // namespace c4c::infra::http
+}  // namespace c4c::infra::http

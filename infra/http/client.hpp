@@ -42,15 +42,15 @@ enum class Errc {
     invalid_url = 1,
     resolve_failed,
     connect_failed,
-    tls_failed,        ///< handshake or certificate verification failed
-    timeout,           ///< the whole-exchange deadline passed
-    connection_closed, ///< the peer closed or reset before a complete response
-    protocol_error,    ///< malformed HTTP (bad status line, bad chunked encoding, ...)
-    body_too_large,    ///< the response body exceeded ClientOptions::max_body_bytes
-    cancelled,         ///< the client was closed or the operation cancelled (shutdown)
-    certificate_expired,    ///< the server's certificate (or one in its chain) expired or is not yet valid
-    certificate_wrong_host, ///< the server's certificate names another host
-    certificate_untrusted,  ///< the server's certificate chains to no trusted CA (self-signed, ca_file missing)
+    tls_failed,              ///< handshake or certificate verification failed
+    timeout,                 ///< the whole-exchange deadline passed
+    connection_closed,       ///< the peer closed or reset before a complete response
+    protocol_error,          ///< malformed HTTP (bad status line, bad chunked encoding, ...)
+    body_too_large,          ///< the response body exceeded ClientOptions::max_body_bytes
+    cancelled,               ///< the client was closed or the operation cancelled (shutdown)
+    certificate_expired,     ///< the server's certificate (or one in its chain) expired or is not yet valid
+    certificate_wrong_host,  ///< the server's certificate names another host
+    certificate_untrusted,   ///< the server's certificate chains to no trusted CA (self-signed, ca_file missing)
 };
 const boost::system::error_category& error_category();
 boost::system::error_code make_error_code(Errc e);
@@ -59,9 +59,9 @@ const char* reason_label(const boost::system::error_code& ec);
 
 struct ClientOptions {
     std::chrono::milliseconds timeout{std::chrono::seconds(30)};  ///< per whole exchange
-    int max_connections = 4;                  ///< concurrent exchanges; further ones wait their turn
-    std::size_t max_body_bytes = 64u << 20;   ///< larger responses fail with Errc::body_too_large
-    std::string ca_file;                      ///< extra PEM trust anchor besides the system store
+    int max_connections = 4;                 ///< concurrent exchanges; further ones wait their turn
+    std::size_t max_body_bytes = 64u << 20;  ///< larger responses fail with Errc::body_too_large
+    std::string ca_file;                     ///< extra PEM trust anchor besides the system store
     std::string user_agent = "c4c-alm-collector";
 };
 
@@ -93,8 +93,9 @@ private:
 /// "Basic base64(user:password)".
 std::string basic_authorization(std::string_view user, std::string_view password);
 
-} // namespace c4c::infra::http
+}  // namespace c4c::infra::http
 
 namespace boost::system {
-template <> struct is_error_code_enum<c4c::infra::http::Errc> : std::true_type {};
-} // namespace boost::system
+template <>
+struct is_error_code_enum<c4c::infra::http::Errc> : std::true_type {};
+}  // namespace boost::system

@@ -34,14 +34,15 @@ constexpr auto k_use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::chrono::milliseconds k_linger{1000};
 constexpr std::size_t k_linger_max_bytes = 1u << 20;
 
-bool iequals(std::string_view a, std::string_view b) {
+bool iequals(std::string_view a, std::string_view b)
+{
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
            });
 }
 
-tcp::endpoint parse_listen(const std::string& listen) {
+tcp::endpoint parse_listen(const std::string& listen)
+{
     std::string host;
     std::string port;
     if (!listen.empty() && listen.front() == '[') {
@@ -88,7 +89,8 @@ tcp::endpoint parse_listen(const std::string& listen) {
     return {address, static_cast<unsigned short>(port_number)};
 }
 
-bhttp::response<bhttp::string_body> to_beast(const ServerResponse& r, unsigned version, bool keep_alive) {
+bhttp::response<bhttp::string_body> to_beast(const ServerResponse& r, unsigned version, bool keep_alive)
+{
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
     res.set(bhttp::field::server, "c4c-alm-collector");
     if (!r.content_type.empty()) {
@@ -103,7 +105,8 @@ bhttp::response<bhttp::string_body> to_beast(const ServerResponse& r, unsigned v
     return res;
 }
 
-ServerResponse error_response(unsigned status, std::string text) {
+ServerResponse error_response(unsigned status, std::string text)
+{
     ServerResponse r;
     r.status = status;
     r.body = std::move(text);
@@ -112,9 +115,10 @@ ServerResponse error_response(unsigned status, std::string text) {
     return r;
 }
 
-} // namespace
+}  // namespace
 
-std::optional<std::string> ServerRequest::header(std::string_view name) const {
+std::optional<std::string> ServerRequest::header(std::string_view name) const
+{
     for (const auto& [key, value] : headers) {
         if (iequals(key, name)) {
             return value;
@@ -123,15 +127,15 @@ std::optional<std::string> ServerRequest::header(std::string_view name) const {
     return std::nullopt;
 }
 
-std::string_view ServerRequest::path() const {
+std::string_view ServerRequest::path() const
+{
     std::string_view t = target;
     return t.substr(0, t.find('?'));
 }
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
     struct Connection {
-        explicit Connection(tcp::socket socket)
-            : stream(std::move(socket)), timer(stream.get_executor()) {}
+        explicit Connection(tcp::socket socket) : stream(std::move(socket)), timer(stream.get_executor()) {}
         beast::tcp_stream stream;
         net::steady_timer timer;  ///< trickle and hang delays; cancelled by stop()
         /// True until a whole request has arrived, and again between keep-alive requests.
@@ -141,7 +145,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     };
 
     Impl(net::any_io_executor ex, ServerOptions opts, Handler h)
-        : executor(std::move(ex)), options(std::move(opts)), handler(std::move(h)), acceptor(executor) {}
+        : executor(std::move(ex)), options(std::move(opts)), handler(std::move(h)), acceptor(executor)
+    {}
 
     net::any_io_executor executor;
     ServerOptions options;
@@ -152,7 +157,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     std::size_t evicted_connections = 0;  ///< closed by evict_longest_waiting(), not yet finished
     bool stopped = false;
 
-    void bind() {
+    void bind()
+    {
         auto endpoint = parse_listen(options.listen);
         boost::system::error_code ec;
         acceptor.open(endpoint.protocol(), ec);
@@ -170,7 +176,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
     }
 
-    net::awaitable<void> accept_loop() {
+    net::awaitable<void> accept_loop()
+    {
         auto self = shared_from_this();
         while (!stopped) {
             auto [ec, socket] = co_await acceptor.async_accept(k_use_tuple);
@@ -212,14 +219,13 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
     }
 
-    std::size_t live_connections() const {
-        return connections.size() - evicted_connections;
-    }
+    std::size_t live_connections() const { return connections.size() - evicted_connections; }
 
     // At the bound, the connection that has waited longest for a request (an idle or slow client)
     // makes room for the new one, so that a flood of idle or slowloris connections cannot lock
     // everybody out: a fresh client gets a connection as long as some held one is not being served.
-    bool evict_longest_waiting() {
+    bool evict_longest_waiting()
+    {
         Connection* oldest = nullptr;
         for (auto& [id, conn] : connections) {
             if (conn->waiting && !conn->evicted && (!oldest || conn->waiting_since < oldest->waiting_since)) {
@@ -235,14 +241,16 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         return true;
     }
 
-    static void close(Connection& conn) {
+    static void close(Connection& conn)
+    {
         boost::system::error_code ignored;
         conn.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
         conn.stream.socket().close(ignored);
     }
 
     /// Half-closes, then drains what the client still sends for a short while, then closes.
-    net::awaitable<void> lingering_close(Connection& conn) {
+    net::awaitable<void> lingering_close(Connection& conn)
+    {
         boost::system::error_code ec;
         conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
         if (!ec && !stopped) {
@@ -261,11 +269,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
 
     /// Writes `bytes` in slices with delays; false when the write failed or the server stopped.
-    net::awaitable<bool> write_body(Connection& conn, std::string_view bytes, const ServerResponse& r) {
+    net::awaitable<bool> write_body(Connection& conn, std::string_view bytes, const ServerResponse& r)
+    {
         if (r.trickle_bytes == 0) {
             conn.stream.expires_after(options.write_timeout);
-            auto [ec, n] = co_await net::async_write(conn.stream, net::buffer(bytes.data(), bytes.size()),
-                                                     k_use_tuple);
+            auto [ec, n] = co_await net::async_write(conn.stream, net::buffer(bytes.data(), bytes.size()), k_use_tuple);
             co_return !ec;
         }
         std::size_t offset = 0;
@@ -279,8 +287,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             }
             auto slice = std::min(r.trickle_bytes, bytes.size() - offset);
             conn.stream.expires_after(options.write_timeout);
-            auto [ec, n] = co_await net::async_write(conn.stream, net::buffer(bytes.data() + offset, slice),
-                                                     k_use_tuple);
+            auto [ec, n] =
+                co_await net::async_write(conn.stream, net::buffer(bytes.data() + offset, slice), k_use_tuple);
             if (ec) {
                 co_return false;
             }
@@ -290,8 +298,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
 
     /// Writes the response honouring the test hooks; false when the connection must be closed.
-    net::awaitable<bool> write_response(Connection& conn, const ServerResponse& r, unsigned version,
-                                        bool keep_alive) {
+    net::awaitable<bool> write_response(Connection& conn, const ServerResponse& r, unsigned version, bool keep_alive)
+    {
         auto res = to_beast(r, version, keep_alive);
         bool hooked = r.trickle_bytes > 0 || r.truncate_after.has_value();
         if (!hooked) {
@@ -311,10 +319,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             body = body.substr(0, std::min(*r.truncate_after, body.size()));
         }
         bool ok = co_await write_body(conn, body, r);
-        co_return ok && keep_alive && !r.truncate_after;
+        co_return ok&& keep_alive && !r.truncate_after;
     }
 
-    net::awaitable<void> serve(std::shared_ptr<Connection> conn_ptr) {
+    net::awaitable<void> serve(std::shared_ptr<Connection> conn_ptr)
+    {
         auto self = shared_from_this();
         Connection& conn = *conn_ptr;
         beast::flat_buffer buffer;
@@ -361,9 +370,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                     answer = error_response(431, "request header fields too large");
                 } else if (ec == bhttp::error::body_limit) {
                     answer = error_response(413, "payload too large");
-                } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
-                           ec != net::error::eof && ec != net::error::connection_reset &&
-                           ec != net::error::operation_aborted && ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
+                } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout && ec != net::error::eof &&
+                           ec != net::error::connection_reset && ec != net::error::operation_aborted &&
+                           ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
                     answer = error_response(400, "bad request");
                 }
                 if (answer) {
@@ -417,7 +426,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         close(conn);
     }
 
-    void stop() {
+    void stop()
+    {
         if (stopped) {
             return;
         }
@@ -432,15 +442,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 };
 
 Server::Server(net::any_io_executor executor, ServerOptions options, Handler handler)
-    : m_impl(std::make_shared<Impl>(std::move(executor), std::move(options), std::move(handler))) {
+    : m_impl(std::make_shared<Impl>(std::move(executor), std::move(options), std::move(handler)))
+{
     m_impl->bind();
 }
 
-Server::~Server() {
+Server::~Server()
+{
     stop();
 }
 
-void Server::start() {
+void Server::start()
+{
     auto impl = m_impl;
     net::co_spawn(impl->executor, impl->accept_loop(), [](std::exception_ptr e) {
         if (e) {
@@ -455,19 +468,22 @@ void Server::start() {
     });
 }
 
-void Server::stop() {
+void Server::stop()
+{
     if (m_impl) {
         m_impl->stop();
     }
 }
 
-tcp::endpoint Server::local_endpoint() const {
+tcp::endpoint Server::local_endpoint() const
+{
     boost::system::error_code ec;
     return m_impl->acceptor.local_endpoint(ec);
 }
 
-std::size_t Server::open_connections() const {
+std::size_t Server::open_connections() const
+{
     return m_impl->connections.size();
 }
 
-} // namespace c4c::infra::http
+}  // namespace c4c::infra::http

@@ -26,7 +26,7 @@ struct ServerRequest {
     std::string method;  ///< "GET", "POST", ...
     std::string target;  ///< path and query as sent, e.g. "/metrics?x=1"
     std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;    ///< as received (not decompressed)
+    std::string body;  ///< as received (not decompressed)
     /// First header of that name (case-insensitive), or nullopt.
     std::optional<std::string> header(std::string_view name) const;
     /// target without the query string
@@ -53,7 +53,7 @@ using Handler = std::function<boost::asio::awaitable<ServerResponse>(ServerReque
 
 struct ServerOptions {
     std::string listen = "127.0.0.1:0";  ///< host:port; port 0 picks a free one
-    std::size_t max_connections = 512;  ///< open connections, evicted ones on their way out aside
+    std::size_t max_connections = 512;   ///< open connections, evicted ones on their way out aside
     std::size_t max_header_bytes = 16u << 10;
     std::size_t max_body_bytes = 1u << 20;
     std::chrono::milliseconds read_timeout{std::chrono::seconds(10)};  ///< whole request
@@ -82,4 +82,4 @@ private:
     std::shared_ptr<Impl> m_impl;
 };
 
-} // namespace c4c::infra::http
+}  // namespace c4c::infra::http

@@ -30,7 +30,7 @@ inline std::string percent_encode(std::string_view value, bool space_as_plus)
     return out;
 }
 
-} // namespace detail
+}  // namespace detail
 
 /// Percent-encodes a query-parameter value: RFC 3986 unreserved characters stay, every other byte %XX.
 inline std::string url_encode(std::string_view value)
@@ -45,4 +45,4 @@ inline std::string form_url_encode(std::string_view value)
     return detail::percent_encode(value, true);
 }
 
-} // namespace c4c::infra::http
+}  // namespace c4c::infra::http

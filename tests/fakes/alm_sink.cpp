@@ -13,19 +13,22 @@ namespace {
 constexpr std::size_t k_max_inflated_bytes = 512u << 20;
 constexpr std::size_t k_kept_metrics_bodies = 1000;
 
-std::string lower(std::string_view s) {
+std::string lower(std::string_view s)
+{
     std::string out(s);
     std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
     return out;
 }
 
-ServerResponse json_error(unsigned status, std::string_view message) {
+ServerResponse json_error(unsigned status, std::string_view message)
+{
     nlohmann::json body = {{"error", message}};
     return json_response(status, body.dump());
 }
 
 /// 200 {} for a post the sink took, with the scripted fault (if any) applied to it.
-ServerResponse accepted(const std::optional<FaultRule>& fault, std::string_view kind) {
+ServerResponse accepted(const std::optional<FaultRule>& fault, std::string_view kind)
+{
     auto response = json_response(200, "{}");
     if (fault) {
         apply_fault(*fault, kind, response);
@@ -34,7 +37,8 @@ ServerResponse accepted(const std::optional<FaultRule>& fault, std::string_view 
 }
 
 /// The plain JSON value of an OTLP AnyValue.
-nlohmann::json plain_value(const nlohmann::json& any) {
+nlohmann::json plain_value(const nlohmann::json& any)
+{
     if (!any.is_object()) {
         return any;
     }
@@ -81,7 +85,8 @@ nlohmann::json plain_value(const nlohmann::json& any) {
 }
 
 /// Attribute list -> {key: plain value}; nullopt when the list is malformed.
-std::optional<nlohmann::json> attribute_map(const nlohmann::json& list) {
+std::optional<nlohmann::json> attribute_map(const nlohmann::json& list)
+{
     if (!list.is_array()) {
         return std::nullopt;
     }
@@ -96,7 +101,8 @@ std::optional<nlohmann::json> attribute_map(const nlohmann::json& list) {
     return out;
 }
 
-std::string string_attr(const nlohmann::json& map, const char* key) {
+std::string string_attr(const nlohmann::json& map, const char* key)
+{
     auto it = map.find(key);
     if (it == map.end()) {
         return {};
@@ -105,11 +111,13 @@ std::string string_attr(const nlohmann::json& map, const char* key) {
 }
 
 /// A non-empty run of decimal digits: how a 64-bit OTLP integer comes as a JSON string.
-bool is_decimal(std::string_view s) {
+bool is_decimal(std::string_view s)
+{
     return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
-std::optional<std::string> nano_string(const nlohmann::json& record, const char* key) {
+std::optional<std::string> nano_string(const nlohmann::json& record, const char* key)
+{
     auto it = record.find(key);
     if (it == record.end()) {
         return std::nullopt;
@@ -135,7 +143,8 @@ struct ParsedRecord {
 };
 
 /// Validates an OTLP logs body; on failure returns nullopt and sets `error`.
-std::optional<std::vector<ParsedRecord>> parse_logs(const nlohmann::json& doc, std::string& error) {
+std::optional<std::vector<ParsedRecord>> parse_logs(const nlohmann::json& doc, std::string& error)
+{
     if (!doc.is_object() || !doc.contains("resourceLogs") || !doc["resourceLogs"].is_array()) {
         error = "body must be an object with a \"resourceLogs\" array";
         return std::nullopt;
@@ -256,24 +265,44 @@ public:
 
 private:
     enum class Ctx : std::uint8_t {
-        document, root, resource_logs, resource_log, resource, attributes, kv, any_value, scope_logs, scope_log,
-        log_records, log_record, skip,
+        document,
+        root,
+        resource_logs,
+        resource_log,
+        resource,
+        attributes,
+        kv,
+        any_value,
+        scope_logs,
+        scope_log,
+        log_records,
+        log_record,
+        skip,
     };
     /// The member names that matter; any other is `other`.
     enum class Key : std::uint8_t {
-        other, resource_logs, resource, scope_logs, attributes, log_records, key, value, string_value, time,
+        other,
+        resource_logs,
+        resource,
+        scope_logs,
+        attributes,
+        log_records,
+        key,
+        value,
+        string_value,
+        time,
     };
     /// What an attribute's key names: the two attributes the sink reads.
     enum class Attr : std::uint8_t { other, use_case, event_id };
     enum class Scalar : std::uint8_t { string, integer, other };
     struct Frame {
         Ctx ctx = Ctx::document;
-        Key key = Key::other;   ///< objects: the member being read
-        bool a = false;         ///< root: resourceLogs; resource_log: resource; resource, log_record: attributes;
-                                ///< kv: key; any_value: stringValue is a string; scope_log: logRecords
-        bool b = false;         ///< resource_log: scopeLogs; kv: value; log_record: timeUnixNano
+        Key key = Key::other;     ///< objects: the member being read
+        bool a = false;           ///< root: resourceLogs; resource_log: resource; resource, log_record: attributes;
+                                  ///< kv: key; any_value: stringValue is a string; scope_log: logRecords
+        bool b = false;           ///< resource_log: scopeLogs; kv: value; log_record: timeUnixNano
         Attr attr = Attr::other;  ///< kv: what its key names
-        std::string text;       ///< kv, any_value: the stringValue (when a string); log_record: event.id
+        std::string text;         ///< kv, any_value: the stringValue (when a string); log_record: event.id
     };
     // Frames are reused (never destroyed while scanning) so that their strings keep their capacity.
     std::vector<Frame> m_frames{Frame{}};
@@ -284,9 +313,15 @@ private:
     static Key key_of(std::string_view name)
     {
         static constexpr std::pair<std::string_view, Key> k_keys[] = {
-            {"resourceLogs", Key::resource_logs}, {"resource", Key::resource},     {"scopeLogs", Key::scope_logs},
-            {"attributes", Key::attributes},      {"logRecords", Key::log_records}, {"key", Key::key},
-            {"value", Key::value},                {"stringValue", Key::string_value}, {"timeUnixNano", Key::time},
+            {"resourceLogs", Key::resource_logs},
+            {"resource", Key::resource},
+            {"scopeLogs", Key::scope_logs},
+            {"attributes", Key::attributes},
+            {"logRecords", Key::log_records},
+            {"key", Key::key},
+            {"value", Key::value},
+            {"stringValue", Key::string_value},
+            {"timeUnixNano", Key::time},
         };
         for (const auto& [text, key] : k_keys) {
             if (text == name) {
@@ -312,27 +347,36 @@ private:
             return ctx;
         };
         switch (t.ctx) {
-        case Ctx::document: return object ? std::optional{Ctx::root} : std::nullopt;
-        case Ctx::root: return member(Key::resource_logs, true, Ctx::resource_logs, t.a);
-        case Ctx::resource_logs: return object ? std::optional{Ctx::resource_log} : std::nullopt;
+        case Ctx::document:
+            return object ? std::optional{Ctx::root} : std::nullopt;
+        case Ctx::root:
+            return member(Key::resource_logs, true, Ctx::resource_logs, t.a);
+        case Ctx::resource_logs:
+            return object ? std::optional{Ctx::resource_log} : std::nullopt;
         case Ctx::resource_log:
             if (t.key == Key::resource) {
                 return member(Key::resource, false, Ctx::resource, t.a);
             }
             return member(Key::scope_logs, true, Ctx::scope_logs, t.b);
         case Ctx::resource:
-        case Ctx::log_record: return member(Key::attributes, true, Ctx::attributes, t.a);
-        case Ctx::attributes: return object ? std::optional{Ctx::kv} : std::nullopt;
+        case Ctx::log_record:
+            return member(Key::attributes, true, Ctx::attributes, t.a);
+        case Ctx::attributes:
+            return object ? std::optional{Ctx::kv} : std::nullopt;
         case Ctx::kv:
             if (t.key == Key::key) {
                 return std::nullopt;
             }
             return member(Key::value, false, Ctx::any_value, t.b);
-        case Ctx::scope_logs: return object ? std::optional{Ctx::scope_log} : std::nullopt;
-        case Ctx::scope_log: return member(Key::log_records, true, Ctx::log_records, t.a);
-        case Ctx::log_records: return object ? std::optional{Ctx::log_record} : std::nullopt;
+        case Ctx::scope_logs:
+            return object ? std::optional{Ctx::scope_log} : std::nullopt;
+        case Ctx::scope_log:
+            return member(Key::log_records, true, Ctx::log_records, t.a);
+        case Ctx::log_records:
+            return object ? std::optional{Ctx::log_record} : std::nullopt;
         case Ctx::any_value:
-        case Ctx::skip: return Ctx::skip;
+        case Ctx::skip:
+            return Ctx::skip;
         }
         return std::nullopt;
     }
@@ -341,15 +385,21 @@ private:
     {
         auto& t = top();
         switch (t.ctx) {
-        case Ctx::document: return false;
-        case Ctx::root: return t.key != Key::resource_logs;
+        case Ctx::document:
+            return false;
+        case Ctx::root:
+            return t.key != Key::resource_logs;
         case Ctx::resource_logs:
         case Ctx::attributes:
         case Ctx::scope_logs:
-        case Ctx::log_records: return false;
-        case Ctx::resource_log: return t.key != Key::resource && t.key != Key::scope_logs;
-        case Ctx::resource: return t.key != Key::attributes;
-        case Ctx::scope_log: return t.key != Key::log_records;
+        case Ctx::log_records:
+            return false;
+        case Ctx::resource_log:
+            return t.key != Key::resource && t.key != Key::scope_logs;
+        case Ctx::resource:
+            return t.key != Key::attributes;
+        case Ctx::scope_log:
+            return t.key != Key::log_records;
         case Ctx::kv:
             if (t.key == Key::key) {
                 if (kind != Scalar::string) {
@@ -378,7 +428,8 @@ private:
                 return t.b;
             }
             return true;
-        case Ctx::skip: return true;
+        case Ctx::skip:
+            return true;
         }
         return false;
     }
@@ -390,9 +441,12 @@ public:
         --m_depth;
         Frame& parent = top();
         switch (done.ctx) {
-        case Ctx::root: return done.a;
-        case Ctx::resource_log: return done.a && done.b && !use_cases.back().empty();
-        case Ctx::resource: return done.a;
+        case Ctx::root:
+            return done.a;
+        case Ctx::resource_log:
+            return done.a && done.b && !use_cases.back().empty();
+        case Ctx::resource:
+            return done.a;
         case Ctx::kv: {
             if (!done.a || !done.b) {
                 return false;
@@ -414,14 +468,16 @@ public:
                 parent.text.clear();
             }
             return true;
-        case Ctx::scope_log: return done.a;
+        case Ctx::scope_log:
+            return done.a;
         case Ctx::log_record:
             if (!done.a || !done.b || done.text.empty()) {
                 return false;
             }
             ids.push_back(Id{use_cases.size() - 1, done.text});
             return true;
-        default: return true;
+        default:
+            return true;
         }
     }
 };
@@ -453,11 +509,12 @@ std::optional<LogsScanner> scan_logs(std::string_view body, std::string& error)
     return out;
 }
 
-} // namespace
+}  // namespace
 
 AlmSink::AlmSink(SinkOptions options, Faults& faults) : m_options(std::move(options)), m_faults(faults) {}
 
-std::optional<ServerResponse> AlmSink::check_auth(const ServerRequest& request) {
+std::optional<ServerResponse> AlmSink::check_auth(const ServerRequest& request)
+{
     if (!m_options.basic && !m_options.oauth_client) {
         return std::nullopt;
     }
@@ -483,7 +540,8 @@ std::optional<ServerResponse> AlmSink::check_auth(const ServerRequest& request) 
 }
 
 std::optional<AlmSink::Post> AlmSink::accept_post(const ServerRequest& request, std::string_view kind,
-                                                 std::optional<ServerResponse>& error) {
+                                                  std::optional<ServerResponse>& error)
+{
     if (request.method != "POST") {
         error = json_error(405, "use POST");
         return std::nullopt;
@@ -519,7 +577,8 @@ std::optional<AlmSink::Post> AlmSink::accept_post(const ServerRequest& request, 
     return post;
 }
 
-ServerResponse AlmSink::handle_logs(const ServerRequest& request) {
+ServerResponse AlmSink::handle_logs(const ServerRequest& request)
+{
     std::optional<ServerResponse> error;
     auto post = accept_post(request, "logs", error);
     if (!post) {
@@ -577,7 +636,8 @@ ServerResponse AlmSink::handle_logs(const ServerRequest& request) {
     return accepted(post->fault, "logs");
 }
 
-ServerResponse AlmSink::handle_metrics(const ServerRequest& request) {
+ServerResponse AlmSink::handle_metrics(const ServerRequest& request)
+{
     std::optional<ServerResponse> error;
     auto post = accept_post(request, "metrics", error);
     if (!post) {
@@ -603,7 +663,8 @@ ServerResponse AlmSink::handle_metrics(const ServerRequest& request) {
     return accepted(post->fault, "metrics");
 }
 
-ServerResponse AlmSink::handle_token(const ServerRequest& request) {
+ServerResponse AlmSink::handle_token(const ServerRequest& request)
+{
     if (!m_options.oauth_client) {
         return json_error(404, "OAuth is not enabled (start the simulator with --oauth-client ID:SECRET)");
     }
@@ -658,7 +719,8 @@ ServerResponse AlmSink::handle_token(const ServerRequest& request) {
     return response;
 }
 
-nlohmann::json AlmSink::use_case_stats() const {
+nlohmann::json AlmSink::use_case_stats() const
+{
     nlohmann::json out = nlohmann::json::object();
     for (const auto& [use_case, s] : m_stats) {
         out[use_case] = {{"requests", s.requests},
@@ -672,7 +734,8 @@ nlohmann::json AlmSink::use_case_stats() const {
     return out;
 }
 
-nlohmann::json AlmSink::received(const std::string& use_case) const {
+nlohmann::json AlmSink::received(const std::string& use_case) const
+{
     // Materialize the records not asked for before, a kept body at a time (a body's new records are
     // consecutive in m_records).
     std::optional<std::uint32_t> parsed_body;
@@ -714,7 +777,8 @@ nlohmann::json AlmSink::received(const std::string& use_case) const {
     return {{"records", std::move(records)}};
 }
 
-nlohmann::json AlmSink::metrics_received() const {
+nlohmann::json AlmSink::metrics_received() const
+{
     nlohmann::json bodies = nlohmann::json::array();
     for (const auto& b : m_metrics) {
         bodies.push_back(b);
@@ -722,7 +786,8 @@ nlohmann::json AlmSink::metrics_received() const {
     return {{"bodies", std::move(bodies)}};
 }
 
-void AlmSink::reset() {
+void AlmSink::reset()
+{
     m_stats.clear();
     m_records.clear();
     m_bodies.clear();
@@ -734,4 +799,4 @@ void AlmSink::reset() {
     m_auth_failures = 0;
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

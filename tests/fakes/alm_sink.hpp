@@ -78,7 +78,7 @@ private:
     std::optional<ServerResponse> check_auth(const ServerRequest& request);
     /// An OTLP post that passed accept_post().
     struct Post {
-        std::string inflated;            ///< the body when it came gzip-compressed
+        std::string inflated;  ///< the body when it came gzip-compressed
         bool gzip = false;
         std::optional<FaultRule> fault;  ///< to apply to the answer (a fault that answers instead ends in `error`)
         /// The JSON text: `inflated`, or the body of `request` when it came uncompressed.
@@ -105,4 +105,4 @@ private:
     std::uint64_t m_token_counter = 0;
 };
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

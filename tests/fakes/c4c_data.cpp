@@ -14,7 +14,7 @@ constexpr std::int64_t k_twelve_hours_ms = 12LL * 3600 * 1000;
 constexpr std::int64_t k_ticks_per_ms = 10'000;
 
 const std::vector<std::string> k_interfaces = {
-    "ProductMasterReplicationIn", "SalesOrderRequestOut", "BusinessPartnerReplicationIn",
+    "ProductMasterReplicationIn", "SalesOrderRequestOut",        "BusinessPartnerReplicationIn",
     "OpportunityReplicationOut",  "ServiceRequestReplicationIn", "EmployeeReplicationIn",
 };
 const std::vector<std::string> k_systems = {"MKT_CLOUD", "S4H_CLNT200", "ERP_PRD_100", "SFSF_HR"};
@@ -35,78 +35,116 @@ const std::vector<std::string> k_warnings = {
     "Field <Region> truncated to 3 characters",
 };
 
-} // namespace
+}  // namespace
 
-const std::vector<CollectionKind>& collection_kinds() {
+const std::vector<CollectionKind>& collection_kinds()
+{
     static const std::vector<CollectionKind> kinds = {
-        {"OpportunityCollection", "Opportunity", "Opportunity", false, true, false,
+        {"OpportunityCollection",
+         "Opportunity",
+         "Opportunity",
+         false,
+         true,
+         false,
          {{"1", "Open"}, {"2", "In Process"}, {"3", "Won"}, {"4", "Lost"}, {"5", "Stopped"}}},
-        {"SalesOrderCollection", "SalesOrder", "Sales Order", false, true, false,
+        {"SalesOrderCollection",
+         "SalesOrder",
+         "Sales Order",
+         false,
+         true,
+         false,
          {{"1", "Open"}, {"2", "In Process"}, {"3", "Completed"}, {"4", "Cancelled"}}},
-        {"LeadCollection", "Lead", "Lead", false, false, true,
+        {"LeadCollection",
+         "Lead",
+         "Lead",
+         false,
+         false,
+         true,
          {{"1", "Open"}, {"2", "Qualified"}, {"3", "Accepted"}, {"4", "Declined"}, {"5", "Converted"}}},
-        {"ServiceRequestCollection", "ServiceRequest", "Ticket", true, false, false,
+        {"ServiceRequestCollection",
+         "ServiceRequest",
+         "Ticket",
+         true,
+         false,
+         false,
          {{"1", "Open"}, {"2", "In Process"}, {"3", "Completed"}, {"4", "Closed"}, {"5", "Customer Action"}}},
     };
     return kinds;
 }
 
-const std::vector<std::pair<std::string, std::string>>& rta_components() {
+const std::vector<std::pair<std::string, std::string>>& rta_components()
+{
     static const std::vector<std::pair<std::string, std::string>> components = {
-        {"COD_SRQ_AGENT_TI", "Ticket"},          {"COD_SEOD_OPPORTUNITY_TI", "Opportunity"},
-        {"COD_LEAD_TI", "Lead"},                 {"COD_SALESORDER_TI", "Sales Order"},
-        {"COD_ACCOUNT_TI", "Account"},           {"COD_HOME", "Home"},
+        {"COD_SRQ_AGENT_TI", "Ticket"}, {"COD_SEOD_OPPORTUNITY_TI", "Opportunity"},
+        {"COD_LEAD_TI", "Lead"},        {"COD_SALESORDER_TI", "Sales Order"},
+        {"COD_ACCOUNT_TI", "Account"},  {"COD_HOME", "Home"},
     };
     return components;
 }
 
-const std::vector<std::string>& user_names() {
-    static const std::vector<std::string> users = {"ANNA.MUELLER", "KENJI.SATO",   "PRIYA.RAO",
-                                                   "OLIVIA.BROWN", "LUCAS.MARTIN", "JOHN.SMITH",
-                                                   "MARIE.DUBOIS", "CARLOS.GARCIA"};
+const std::vector<std::string>& user_names()
+{
+    static const std::vector<std::string> users = {"ANNA.MUELLER", "KENJI.SATO", "PRIYA.RAO",    "OLIVIA.BROWN",
+                                                   "LUCAS.MARTIN", "JOHN.SMITH", "MARIE.DUBOIS", "CARLOS.GARCIA"};
     return users;
 }
 
-const std::vector<std::string>& company_names() {
+const std::vector<std::string>& company_names()
+{
     // Non-ASCII, quotes, ampersands and apostrophes on purpose (JSON and XML escaping).
-    static const std::vector<std::string> companies = {
-        "ACME Corp.",          "Nakamura K.K.",          "\xC3\x98stergaard A/S",
-        "M\xC3\xBCller & S\xC3\xB6hne GmbH", "O'Brien \"Quality\" Ltd.", "Global Tech Inc.",
-        "Caf\xC3\xA9 Lumi\xC3\xA8re SARL",   "Sharma Industries"};
+    static const std::vector<std::string> companies = {"ACME Corp.",
+                                                       "Nakamura K.K.",
+                                                       "\xC3\x98stergaard A/S",
+                                                       "M\xC3\xBCller & S\xC3\xB6hne GmbH",
+                                                       "O'Brien \"Quality\" Ltd.",
+                                                       "Global Tech Inc.",
+                                                       "Caf\xC3\xA9 Lumi\xC3\xA8re SARL",
+                                                       "Sharma Industries"};
     return companies;
 }
 
-const std::vector<std::string>& currency_codes() {
+const std::vector<std::string>& currency_codes()
+{
     static const std::vector<std::string> currencies = {"EUR", "USD", "GBP", "JPY"};
     return currencies;
 }
 
-const char* message_status_text(int status) {
+const char* message_status_text(int status)
+{
     switch (status) {
-    case 1: return "Waiting";
-    case 2: return "In Process";
-    case 3: return "Successful";
-    case 4: return "Failed";
-    case 5: return "Cancelled";
-    default: return "Unknown";
+    case 1:
+        return "Waiting";
+    case 2:
+        return "In Process";
+    case 3:
+        return "Successful";
+    case 4:
+        return "Failed";
+    case 5:
+        return "Cancelled";
+    default:
+        return "Unknown";
     }
 }
 
-const std::vector<std::uint32_t>& Collection::by_change() {
+const std::vector<std::uint32_t>& Collection::by_change()
+{
     if (m_dirty) {
         rebuild();
     }
     return m_by_change;
 }
 
-const std::vector<std::uint32_t>& Collection::by_object_id() {
+const std::vector<std::uint32_t>& Collection::by_object_id()
+{
     if (m_dirty) {
         rebuild();
     }
     return m_by_object_id;
 }
 
-void Collection::rebuild() {
+void Collection::rebuild()
+{
     m_by_change.resize(m_objects.size());
     std::iota(m_by_change.begin(), m_by_change.end(), 0U);
     m_by_object_id = m_by_change;
@@ -124,7 +162,8 @@ void Collection::rebuild() {
     m_dirty = false;
 }
 
-World::World(const WorldOptions& options) : m_rng(options.seed), m_clock_offset_ms(options.clock_offset_ms) {
+World::World(const WorldOptions& options) : m_rng(options.seed), m_clock_offset_ms(options.clock_offset_ms)
+{
     const std::int64_t now = tenant_ms();
     const auto& kinds = collection_kinds();
     m_collections.reserve(kinds.size());
@@ -157,8 +196,8 @@ World::World(const WorldOptions& options) : m_rng(options.seed), m_clock_offset_
         } else {
             last_change = now_t - static_cast<std::int64_t>(uniform(1, k_twelve_hours_ms * k_ticks_per_ms));
         }
-        auto creation = last_change - static_cast<std::int64_t>(uniform(0, 10 * 60 * 1000) * k_ticks_per_ms +
-                                                                 uniform(0, 9999));
+        auto creation =
+            last_change - static_cast<std::int64_t>(uniform(0, 10 * 60 * 1000) * k_ticks_per_ms + uniform(0, 9999));
         m_messages.push_back(make_message(creation, last_change));
         auto roll = uniform(0, 99);
         auto& m = m_messages.back();
@@ -176,7 +215,8 @@ World::World(const WorldOptions& options) : m_rng(options.seed), m_clock_offset_
     });
 }
 
-Collection* World::find_collection(std::string_view name) {
+Collection* World::find_collection(std::string_view name)
+{
     for (auto& c : m_collections) {
         if (c.kind().name == name) {
             return &c;
@@ -185,11 +225,13 @@ Collection* World::find_collection(std::string_view name) {
     return nullptr;
 }
 
-std::uint64_t World::uniform(std::uint64_t lo, std::uint64_t hi) {
+std::uint64_t World::uniform(std::uint64_t lo, std::uint64_t hi)
+{
     return std::uniform_int_distribution<std::uint64_t>(lo, hi)(m_rng);
 }
 
-std::string World::random_hex(std::string_view prefix, std::size_t length) {
+std::string World::random_hex(std::string_view prefix, std::size_t length)
+{
     static constexpr char k_hex[] = "0123456789ABCDEF";
     std::string out(prefix);
     while (out.size() < length) {
@@ -198,7 +240,8 @@ std::string World::random_hex(std::string_view prefix, std::size_t length) {
     return out;
 }
 
-void World::add_object(std::size_t collection, std::int64_t change_ms, std::int64_t now) {
+void World::add_object(std::size_t collection, std::int64_t change_ms, std::int64_t now)
+{
     auto& coll = m_collections[collection];
     const auto& kind = coll.kind();
     BusinessObject o;
@@ -211,7 +254,8 @@ void World::add_object(std::size_t collection, std::int64_t change_ms, std::int6
     o.status = static_cast<std::uint8_t>(uniform(0, kind.statuses.size() - 1));
     o.company = static_cast<std::uint8_t>(uniform(0, company_names().size() - 1));
     o.created_by = static_cast<std::uint8_t>(uniform(0, user_names().size() - 1));
-    o.last_changed_by = uniform(0, 1) == 0 ? o.created_by : static_cast<std::uint8_t>(uniform(0, user_names().size() - 1));
+    o.last_changed_by =
+        uniform(0, 1) == 0 ? o.created_by : static_cast<std::uint8_t>(uniform(0, user_names().size() - 1));
     o.priority = static_cast<std::uint8_t>(uniform(1, 4));
     o.currency = static_cast<std::uint8_t>(uniform(0, currency_codes().size() - 1));
     o.has_external_id = uniform(0, 4) == 0;
@@ -221,11 +265,13 @@ void World::add_object(std::size_t collection, std::int64_t change_ms, std::int6
                             static_cast<std::uint32_t>(coll.objects().size() - 1), o.change_ms, o.status});
 }
 
-std::int64_t World::tenant_ticks() const {
+std::int64_t World::tenant_ticks() const
+{
     return now_ticks() + m_clock_offset_ms * k_ticks_per_ms;
 }
 
-void World::change_business_objects(Collection* only, std::size_t count, std::size_t add) {
+void World::change_business_objects(Collection* only, std::size_t count, std::size_t add)
+{
     const std::int64_t now = tenant_ms();
     for (std::size_t c = 0; c < m_collections.size(); ++c) {
         auto& coll = m_collections[c];
@@ -257,7 +303,8 @@ void World::change_business_objects(Collection* only, std::size_t count, std::si
     }
 }
 
-Message World::make_message(std::int64_t creation_ticks, std::int64_t last_change_ticks) {
+Message World::make_message(std::int64_t creation_ticks, std::int64_t last_change_ticks)
+{
     Message m;
     m.id = random_hex("FA163E", 32);
     m.creation_ticks = creation_ticks;
@@ -270,7 +317,8 @@ Message World::make_message(std::int64_t creation_ticks, std::int64_t last_chang
     return m;
 }
 
-void World::finish_message(Message& m, int status) {
+void World::finish_message(Message& m, int status)
+{
     m.status = status;
     m.log.clear();
     if (status == 4) {
@@ -282,7 +330,8 @@ void World::finish_message(Message& m, int status) {
     }
 }
 
-void World::change_messages(std::size_t count, std::size_t add) {
+void World::change_messages(std::size_t count, std::size_t add)
+{
     const std::int64_t now = tenant_ticks();
     for (std::size_t k = 0; k < add; ++k) {
         m_messages.push_back(make_message(now, now));
@@ -315,7 +364,8 @@ void World::change_messages(std::size_t count, std::size_t add) {
     }
 }
 
-RtaRow World::make_rta_row(std::int64_t timestamp_s) {
+RtaRow World::make_rta_row(std::int64_t timestamp_s)
+{
     RtaRow r;
     r.step_id = random_hex("0A1B2C", 32);
     r.timestamp_s = timestamp_s;
@@ -328,7 +378,8 @@ RtaRow World::make_rta_row(std::int64_t timestamp_s) {
     return r;
 }
 
-void World::add_rta_rows(std::size_t add) {
+void World::add_rta_rows(std::size_t add)
+{
     const std::int64_t now_s = tenant_ms() / 1000;
     for (std::size_t k = 0; k < add; ++k) {
         auto row = make_rta_row(now_s);
@@ -339,10 +390,11 @@ void World::add_rta_rows(std::size_t add) {
     }
 }
 
-void World::tick() {
+void World::tick()
+{
     change_business_objects(nullptr, 3, 1);
     change_messages(1, 2);
     add_rta_rows(5);
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -18,9 +18,9 @@
 namespace c4c::sim {
 
 struct CollectionKind {
-    std::string name;    ///< "OpportunityCollection"
-    std::string entity;  ///< "Opportunity" (OData type c4codata.<entity>)
-    std::string label;   ///< "Opportunity", "Ticket", ... (in Name)
+    std::string name;           ///< "OpportunityCollection"
+    std::string entity;         ///< "Opportunity" (OData type c4codata.<entity>)
+    std::string label;          ///< "Opportunity", "Ticket", ... (in Name)
     bool ticket = false;        ///< ServiceRequest* status fields, priority, processing type
     bool has_amount = false;    ///< AmountValue / CurrencyCode
     bool offset_dates = false;  ///< EntityLastChangedOn/ETag as /Date(ms+0000)/
@@ -76,7 +76,7 @@ struct LogItem {
 };
 
 struct Message {
-    std::string id;  ///< BusinessDocumentMessageID
+    std::string id;                      ///< BusinessDocumentMessageID
     std::int64_t creation_ticks = 0;     ///< 100 ns since the epoch
     std::int64_t last_change_ticks = 0;  ///< 100 ns since the epoch
     int status = 1;                      ///< ProcessingStatusCode 1..5
@@ -176,4 +176,4 @@ private:
     std::vector<MessageState> m_message_history;
 };
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -12,25 +12,28 @@ namespace {
 
 using nlohmann::json;
 
-ServerResponse ok(const json& body) {
+ServerResponse ok(const json& body)
+{
     return json_response(200, body.dump());
 }
 
-ServerResponse bad(unsigned status, std::string_view message) {
+ServerResponse bad(unsigned status, std::string_view message)
+{
     return json_response(status, json{{"error", message}}.dump());
 }
 
-json counts(Simulator& sim) {
+json counts(Simulator& sim)
+{
     json objects = json::object();
     for (auto& c : sim.world().collections()) {
         objects[c.kind().name] = c.objects().size();
     }
-    return {{"objects", objects},
-            {"messages", sim.world().messages().size()},
-            {"rta_rows", sim.world().rta_rows().size()}};
+    return {
+        {"objects", objects}, {"messages", sim.world().messages().size()}, {"rta_rows", sim.world().rta_rows().size()}};
 }
 
-json stats(Simulator& sim) {
+json stats(Simulator& sim)
+{
     const auto& c4c = sim.c4c_counters();
     json out = {{"sink", sim.sink().use_case_stats()},
                 {"metrics_posts", sim.sink().metrics_posts()},
@@ -43,7 +46,8 @@ json stats(Simulator& sim) {
 }
 
 json business_object_entry(Simulator& sim, std::size_t collection, std::uint32_t index, std::int64_t change_ms,
-                           std::uint8_t status) {
+                           std::uint8_t status)
+{
     auto& coll = sim.world().collections()[collection];
     const auto& o = coll.objects()[index];
     return {{"collection", coll.kind().name},
@@ -53,21 +57,24 @@ json business_object_entry(Simulator& sim, std::size_t collection, std::uint32_t
             {"status", coll.kind().statuses[status].first}};
 }
 
-json message_entry(const Message& m, std::int64_t last_change_ticks, int status) {
+json message_entry(const Message& m, std::int64_t last_change_ticks, int status)
+{
     return {{"message_id", m.id},
             {"last_change", iso_from_ticks(last_change_ticks)},
             {"last_change_unix_nano", std::to_string(last_change_ticks * 100)},
             {"status", std::to_string(status)}};
 }
 
-json rta_entry(const RtaRow& r) {
+json rta_entry(const RtaRow& r)
+{
     return {{"step_id", r.step_id},
             {"timestamp_ms", r.timestamp_s * 1000},
             {"user", user_names()[r.user]},
             {"ui_component", rta_components()[r.component].first}};
 }
 
-std::optional<json> records(Simulator& sim, std::string_view kind, bool history) {
+std::optional<json> records(Simulator& sim, std::string_view kind, bool history)
+{
     json out = json::array();
     auto& world = sim.world();
     if (kind == "business_objects") {
@@ -103,7 +110,8 @@ std::optional<json> records(Simulator& sim, std::string_view kind, bool history)
     return out;
 }
 
-std::optional<std::size_t> count_field(const json& body, const char* key, std::size_t fallback, std::string& error) {
+std::optional<std::size_t> count_field(const json& body, const char* key, std::size_t fallback, std::string& error)
+{
     if (!body.contains(key)) {
         return fallback;
     }
@@ -115,7 +123,8 @@ std::optional<std::size_t> count_field(const json& body, const char* key, std::s
     return v.get<std::size_t>();
 }
 
-ServerResponse change(Simulator& sim, const json& body) {
+ServerResponse change(Simulator& sim, const json& body)
+{
     auto& world = sim.world();
     if (!body.is_object()) {
         return bad(400, "body must be a JSON object");
@@ -162,7 +171,8 @@ ServerResponse change(Simulator& sim, const json& body) {
     return ok(counts(sim));
 }
 
-ServerResponse add_faults(Simulator& sim, const json& body) {
+ServerResponse add_faults(Simulator& sim, const json& body)
+{
     std::vector<FaultRule> rules;
     std::string error;
     auto parse_one = [&](const json& j) {
@@ -190,13 +200,15 @@ ServerResponse add_faults(Simulator& sim, const json& body) {
     return ok(sim.faults().to_json());
 }
 
-json clock(Simulator& sim) {
+json clock(Simulator& sim)
+{
     return {{"offset_ms", sim.world().clock_offset_ms()},
             {"tenant_now_ms", sim.world().tenant_ms()},
             {"date_header", sim.date_header()}};
 }
 
-ServerResponse set_clock(Simulator& sim, const json& body) {
+ServerResponse set_clock(Simulator& sim, const json& body)
+{
     if (!body.is_object()) {
         return bad(400, "expected {\"offset_ms\": N} or {\"offset_s\": N}, and/or {\"date_header\": bool}");
     }
@@ -225,9 +237,10 @@ ServerResponse set_clock(Simulator& sim, const json& body) {
     return ok(clock(sim));
 }
 
-} // namespace
+}  // namespace
 
-ServerResponse handle_control(Simulator& sim, const ServerRequest& request) {
+ServerResponse handle_control(Simulator& sim, const ServerRequest& request)
+{
     std::string_view path = request.path();
     const auto& method = request.method;
     auto params = parse_query(request.target);
@@ -323,4 +336,4 @@ ServerResponse handle_control(Simulator& sim, const ServerRequest& request) {
     return bad(404, "no such control endpoint");
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -13,4 +13,4 @@ class Simulator;
 /// Answers a request whose path starts with /_sim/.
 ServerResponse handle_control(Simulator& sim, const ServerRequest& request);
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -7,7 +7,8 @@ namespace c4c::sim {
 
 namespace {
 
-constexpr std::array<std::string_view, 8> k_targets = {"odata", "rta", "soap", "c4c", "sink", "logs", "metrics", "token"};
+constexpr std::array<std::string_view, 8> k_targets = {"odata", "rta",  "soap",    "c4c",
+                                                       "sink",  "logs", "metrics", "token"};
 constexpr std::array<std::pair<std::string_view, FaultMode>, 8> k_modes = {{
     {"status", FaultMode::status},
     {"garbage", FaultMode::garbage},
@@ -19,7 +20,8 @@ constexpr std::array<std::pair<std::string_view, FaultMode>, 8> k_modes = {{
     {"missing_rows", FaultMode::missing_rows},
 }};
 
-bool matches(std::string_view target, std::string_view kind) {
+bool matches(std::string_view target, std::string_view kind)
+{
     if (target == kind) {
         return true;
     }
@@ -32,11 +34,13 @@ bool matches(std::string_view target, std::string_view kind) {
     return false;
 }
 
-bool is_c4c(std::string_view kind) {
+bool is_c4c(std::string_view kind)
+{
     return kind == "odata" || kind == "rta" || kind == "soap";
 }
 
-std::string_view mode_name(FaultMode mode) {
+std::string_view mode_name(FaultMode mode)
+{
     for (const auto& [name, m] : k_modes) {
         if (m == mode) {
             return name;
@@ -45,19 +49,31 @@ std::string_view mode_name(FaultMode mode) {
     return "status";
 }
 
-const char* reason_phrase(unsigned status) {
+const char* reason_phrase(unsigned status)
+{
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Simulated Status";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Simulated Status";
     }
 }
 
@@ -67,10 +83,12 @@ constexpr std::string_view k_generic_xml =
     "xmlns:soap-env=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap-env:Body><n0:Response "
     "xmlns:n0=\"http://sap.com/xi/SAPGlobal20/Global\"><BusinessDocumentMessage><BusinessDocumentMessageID>FA16";
 
-} // namespace
+}  // namespace
 
-nlohmann::json FaultRule::to_json() const {
-    nlohmann::json j = {{"target", target}, {"mode", std::string(mode_name(mode))}, {"status", status}, {"count", count}};
+nlohmann::json FaultRule::to_json() const
+{
+    nlohmann::json j = {
+        {"target", target}, {"mode", std::string(mode_name(mode))}, {"status", status}, {"count", count}};
     if (retry_after) {
         j["retry_after"] = *retry_after;
     }
@@ -90,28 +108,33 @@ nlohmann::json FaultRule::to_json() const {
     return j;
 }
 
-bool FaultRule::processes_request() const {
+bool FaultRule::processes_request() const
+{
     switch (mode) {
     case FaultMode::garbage:
     case FaultMode::broken_xml:
     case FaultMode::trickle:
     case FaultMode::truncate:
-    case FaultMode::missing_rows: return true;
-    case FaultMode::status: return status >= 200 && status < 300;
+    case FaultMode::missing_rows:
+        return true;
+    case FaultMode::status:
+        return status >= 200 && status < 300;
     case FaultMode::soap_fault:
-    case FaultMode::hang: return false;
+    case FaultMode::hang:
+        return false;
     }
     return false;
 }
 
-std::optional<FaultRule> parse_fault_rule(const nlohmann::json& j, std::string& error) {
+std::optional<FaultRule> parse_fault_rule(const nlohmann::json& j, std::string& error)
+{
     if (!j.is_object()) {
         error = "a fault rule must be a JSON object";
         return std::nullopt;
     }
-    static const std::vector<std::string> k_known = {"target", "mode", "status", "retry_after", "count",
-                                                     "reject_event_ids", "hang_ms", "trickle_bytes",
-                                                     "trickle_delay_ms", "missing_rows"};
+    static const std::vector<std::string> k_known = {
+        "target",           "mode",    "status",        "retry_after",      "count",
+        "reject_event_ids", "hang_ms", "trickle_bytes", "trickle_delay_ms", "missing_rows"};
     for (const auto& [key, value] : j.items()) {
         (void)value;
         if (std::find(k_known.begin(), k_known.end(), key) == k_known.end()) {
@@ -161,7 +184,8 @@ std::optional<FaultRule> parse_fault_rule(const nlohmann::json& j, std::string& 
         }
     }
     if (j.contains("count")) {
-        if (!j["count"].is_number_integer() || (j["count"].get<std::int64_t>() < 1 && j["count"].get<std::int64_t>() != -1)) {
+        if (!j["count"].is_number_integer() ||
+            (j["count"].get<std::int64_t>() < 1 && j["count"].get<std::int64_t>() != -1)) {
             error = "\"count\" must be a positive integer or -1";
             return std::nullopt;
         }
@@ -208,7 +232,8 @@ std::optional<FaultRule> parse_fault_rule(const nlohmann::json& j, std::string& 
     return rule;
 }
 
-nlohmann::json Faults::to_json() const {
+nlohmann::json Faults::to_json() const
+{
     nlohmann::json rules = nlohmann::json::array();
     for (const auto& r : m_rules) {
         rules.push_back(r.to_json());
@@ -216,7 +241,8 @@ nlohmann::json Faults::to_json() const {
     return {{"rules", rules}, {"faults_fired", m_fired}};
 }
 
-std::optional<FaultRule> Faults::consume(std::size_t index) {
+std::optional<FaultRule> Faults::consume(std::size_t index)
+{
     FaultRule fired = m_rules[index];
     ++m_fired;
     if (m_rules[index].count > 0 && --m_rules[index].count == 0) {
@@ -225,7 +251,8 @@ std::optional<FaultRule> Faults::consume(std::size_t index) {
     return fired;
 }
 
-std::optional<FaultRule> Faults::take(std::string_view kind) {
+std::optional<FaultRule> Faults::take(std::string_view kind)
+{
     for (std::size_t i = 0; i < m_rules.size(); ++i) {
         if (m_rules[i].reject_event_ids.empty() && matches(m_rules[i].target, kind)) {
             return consume(i);
@@ -235,14 +262,16 @@ std::optional<FaultRule> Faults::take(std::string_view kind) {
 }
 
 std::optional<FaultRule> Faults::take_reject(std::string_view kind, const std::vector<std::string>& event_ids,
-                                             std::string& matched) {
+                                             std::string& matched)
+{
     for (std::size_t i = 0; i < m_rules.size(); ++i) {
         const auto& rule = m_rules[i];
         if (rule.reject_event_ids.empty() || !matches(rule.target, kind)) {
             continue;
         }
         for (const auto& id : event_ids) {
-            if (std::find(rule.reject_event_ids.begin(), rule.reject_event_ids.end(), id) != rule.reject_event_ids.end()) {
+            if (std::find(rule.reject_event_ids.begin(), rule.reject_event_ids.end(), id) !=
+                rule.reject_event_ids.end()) {
                 matched = id;
                 return consume(i);
             }
@@ -251,7 +280,8 @@ std::optional<FaultRule> Faults::take_reject(std::string_view kind, const std::v
     return std::nullopt;
 }
 
-ServerResponse fault_response(const FaultRule& rule, std::string_view kind) {
+ServerResponse fault_response(const FaultRule& rule, std::string_view kind)
+{
     ServerResponse r;
     switch (rule.mode) {
     case FaultMode::status:
@@ -288,9 +318,12 @@ ServerResponse fault_response(const FaultRule& rule, std::string_view kind) {
     case FaultMode::soap_fault:
         r.status = 500;
         r.content_type = "text/xml; charset=utf-8";
-        r.body = soap_fault_body("soap-env:Server", "Simulated fault: web service temporarily unavailable (SRT_CORE 004)");
+        r.body =
+            soap_fault_body("soap-env:Server", "Simulated fault: web service temporarily unavailable (SRT_CORE 004)");
         break;
-    case FaultMode::hang: r.hang = std::chrono::milliseconds(rule.hang_ms); break;
+    case FaultMode::hang:
+        r.hang = std::chrono::milliseconds(rule.hang_ms);
+        break;
     }
     if (rule.retry_after) {
         r.headers.emplace_back("Retry-After", *rule.retry_after);
@@ -298,7 +331,8 @@ ServerResponse fault_response(const FaultRule& rule, std::string_view kind) {
     return r;
 }
 
-void apply_fault(const FaultRule& rule, std::string_view kind, ServerResponse& response) {
+void apply_fault(const FaultRule& rule, std::string_view kind, ServerResponse& response)
+{
     switch (rule.mode) {
     case FaultMode::trickle:
         response.trickle_bytes = rule.trickle_bytes;
@@ -308,7 +342,8 @@ void apply_fault(const FaultRule& rule, std::string_view kind, ServerResponse& r
         response.truncate_after = response.body.size() / 2;
         response.close = true;
         break;
-    case FaultMode::missing_rows: break;  // the RTA service left the rows out
+    case FaultMode::missing_rows:
+        break;  // the RTA service left the rows out
     case FaultMode::broken_xml:
         response.status = 200;
         if (response.content_type.find("xml") != std::string::npos && response.body.size() > 16) {
@@ -318,11 +353,13 @@ void apply_fault(const FaultRule& rule, std::string_view kind, ServerResponse& r
         }
         response.content_type = "text/xml; charset=utf-8";
         break;
-    default: response = fault_response(rule, kind); return;
+    default:
+        response = fault_response(rule, kind);
+        return;
     }
     if (rule.retry_after) {
         response.headers.emplace_back("Retry-After", *rule.retry_after);
     }
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -65,4 +65,4 @@ ServerResponse fault_response(const FaultRule& rule, std::string_view kind);
 /// with fault_response().
 void apply_fault(const FaultRule& rule, std::string_view kind, ServerResponse& response);
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

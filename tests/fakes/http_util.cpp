@@ -14,14 +14,15 @@ namespace c4c::sim {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
+bool iequals(std::string_view a, std::string_view b)
+{
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
            });
 }
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+std::int64_t floor_div(std::int64_t a, std::int64_t b)
+{
     std::int64_t q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0))) {
         --q;
@@ -29,24 +30,26 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
     return q;
 }
 
-std::string iso_prefix(std::int64_t seconds) {
+std::string iso_prefix(std::int64_t seconds)
+{
     const infra::CivilTime t = infra::seconds_to_civil(seconds);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", t.year, t.month, t.day, t.hour, t.minute,
-                  t.second);
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", t.year, t.month, t.day, t.hour, t.minute, t.second);
     return buf;
 }
 
-} // namespace
+}  // namespace
 
-std::string percent_decode(std::string_view s) {
+std::string percent_decode(std::string_view s)
+{
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
         char c = s[i];
         if (c == '+') {
             out += ' ';
-        } else if (c == '%' && i + 2 < s.size() && infra::utf8::hex_value(s[i + 1]) >= 0 && infra::utf8::hex_value(s[i + 2]) >= 0) {
+        } else if (c == '%' && i + 2 < s.size() && infra::utf8::hex_value(s[i + 1]) >= 0 &&
+                   infra::utf8::hex_value(s[i + 2]) >= 0) {
             out += static_cast<char>(infra::utf8::hex_value(s[i + 1]) * 16 + infra::utf8::hex_value(s[i + 2]));
             i += 2;
         } else {
@@ -56,7 +59,8 @@ std::string percent_decode(std::string_view s) {
     return out;
 }
 
-std::string percent_encode(std::string_view s) {
+std::string percent_encode(std::string_view s)
+{
     static constexpr char k_hex[] = "0123456789ABCDEF";
     std::string out;
     for (char c : s) {
@@ -72,7 +76,8 @@ std::string percent_encode(std::string_view s) {
     return out;
 }
 
-std::vector<QueryParam> parse_query(std::string_view target) {
+std::vector<QueryParam> parse_query(std::string_view target)
+{
     std::vector<QueryParam> params;
     auto q = target.find('?');
     if (q == std::string_view::npos) {
@@ -96,7 +101,8 @@ std::vector<QueryParam> parse_query(std::string_view target) {
     return params;
 }
 
-std::optional<std::string> query_value(const std::vector<QueryParam>& params, std::string_view key) {
+std::optional<std::string> query_value(const std::vector<QueryParam>& params, std::string_view key)
+{
     for (const auto& p : params) {
         if (p.key == key) {
             return p.value;
@@ -105,7 +111,8 @@ std::optional<std::string> query_value(const std::vector<QueryParam>& params, st
     return std::nullopt;
 }
 
-std::optional<std::string> base64_decode(std::string_view in) {
+std::optional<std::string> base64_decode(std::string_view in)
+{
     std::string out;
     unsigned buffer = 0;
     int bits = 0;
@@ -136,7 +143,8 @@ std::optional<std::string> base64_decode(std::string_view in) {
     return out;
 }
 
-std::optional<std::pair<std::string, std::string>> basic_credentials(const ServerRequest& request) {
+std::optional<std::pair<std::string, std::string>> basic_credentials(const ServerRequest& request)
+{
     auto header = request.header("authorization");
     if (!header || header->size() < 6 || !iequals(std::string_view(*header).substr(0, 6), "basic ")) {
         return std::nullopt;
@@ -156,27 +164,29 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(const Serve
     return std::pair{decoded->substr(0, colon), decoded->substr(colon + 1)};
 }
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+std::int64_t now_ms()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
-std::int64_t now_ticks() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+std::int64_t now_ticks()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
                .count() /
            100;
 }
 
-std::string iso_from_ticks(std::int64_t ticks) {
+std::string iso_from_ticks(std::int64_t ticks)
+{
     std::int64_t seconds = floor_div(ticks, 10'000'000);
     char frac[48];
     std::snprintf(frac, sizeof frac, ".%07lldZ", static_cast<long long>(ticks - seconds * 10'000'000));
     return iso_prefix(seconds) + frac;
 }
 
-std::string http_date(std::int64_t unix_seconds) {
+std::string http_date(std::int64_t unix_seconds)
+{
     static constexpr std::array<const char*, 7> k_days = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
     static constexpr std::array<const char*, 12> k_months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -189,14 +199,16 @@ std::string http_date(std::int64_t unix_seconds) {
     return buf;
 }
 
-std::string iso_from_ms(std::int64_t ms) {
+std::string iso_from_ms(std::int64_t ms)
+{
     std::int64_t seconds = floor_div(ms, 1000);
     char frac[48];
     std::snprintf(frac, sizeof frac, ".%03lldZ", static_cast<long long>(ms - seconds * 1000));
     return iso_prefix(seconds) + frac;
 }
 
-std::optional<std::int64_t> parse_iso_ns(std::string_view s) {
+std::optional<std::int64_t> parse_iso_ns(std::string_view s)
+{
     auto digits = [&](std::size_t pos, std::size_t n) -> std::optional<int> {
         if (pos + n > s.size()) {
             return std::nullopt;
@@ -219,8 +231,8 @@ std::optional<std::int64_t> parse_iso_ns(std::string_view s) {
     auto h = digits(11, 2);
     auto mi = digits(14, 2);
     auto se = digits(17, 2);
-    if (!y || !mo || !d || !h || !mi || !se || *mo < 1 || *mo > 12 || *d < 1 || *d > 31 || *h > 23 ||
-        *mi > 59 || *se > 60) {
+    if (!y || !mo || !d || !h || !mi || !se || *mo < 1 || *mo > 12 || *d < 1 || *d > 31 || *h > 23 || *mi > 59 ||
+        *se > 60) {
         return std::nullopt;
     }
     std::size_t pos = 19;
@@ -246,7 +258,8 @@ std::optional<std::int64_t> parse_iso_ns(std::string_view s) {
     return seconds * 1'000'000'000 + frac_ns;
 }
 
-std::optional<std::string> gunzip(std::string_view in, std::size_t limit) {
+std::optional<std::string> gunzip(std::string_view in, std::size_t limit)
+{
     z_stream zs{};
     // 32 + MAX_WBITS: accept both gzip and zlib headers.
     if (inflateInit2(&zs, 32 + MAX_WBITS) != Z_OK) {
@@ -279,7 +292,8 @@ std::optional<std::string> gunzip(std::string_view in, std::size_t limit) {
     return out;
 }
 
-std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
+std::optional<std::int64_t> parse_duration_ms(std::string_view s)
+{
     if (s.empty()) {
         return std::nullopt;
     }
@@ -314,7 +328,8 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
     return std::nullopt;
 }
 
-ServerResponse json_response(unsigned status, std::string body) {
+ServerResponse json_response(unsigned status, std::string body)
+{
     ServerResponse r;
     r.status = status;
     r.content_type = "application/json";
@@ -322,7 +337,8 @@ ServerResponse json_response(unsigned status, std::string body) {
     return r;
 }
 
-ServerResponse odata_error(unsigned status, std::string_view code, std::string_view message) {
+ServerResponse odata_error(unsigned status, std::string_view code, std::string_view message)
+{
     std::string body = R"({"error":{"code":)";
     append_json_string(body, code);
     body += R"(,"message":{"lang":"en","value":)";
@@ -333,7 +349,8 @@ ServerResponse odata_error(unsigned status, std::string_view code, std::string_v
     return r;
 }
 
-std::string soap_fault_body(std::string_view faultcode, std::string_view faultstring) {
+std::string soap_fault_body(std::string_view faultcode, std::string_view faultstring)
+{
     std::string out = "<?xml version=\"1.0\"?>\n"
                       "<soap-env:Envelope xmlns:soap-env=\"http://schemas.xmlsoap.org/soap/envelope/\">\n"
                       "  <soap-env:Header/>\n"
@@ -347,12 +364,14 @@ std::string soap_fault_body(std::string_view faultcode, std::string_view faultst
     return out;
 }
 
-std::string base_url(const ServerRequest& request, const std::string& fallback_host) {
+std::string base_url(const ServerRequest& request, const std::string& fallback_host)
+{
     auto host = request.header("host");
     return "http://" + (host && !host->empty() ? *host : fallback_host);
 }
 
-std::string query_without(const std::vector<QueryParam>& params, const std::vector<std::string>& drop) {
+std::string query_without(const std::vector<QueryParam>& params, const std::vector<std::string>& drop)
+{
     std::string out;
     for (const auto& p : params) {
         if (std::find(drop.begin(), drop.end(), p.key) != drop.end()) {
@@ -366,4 +385,4 @@ std::string query_without(const std::vector<QueryParam>& params, const std::vect
     return out;
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

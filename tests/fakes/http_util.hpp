@@ -75,4 +75,4 @@ std::string base_url(const ServerRequest& request, const std::string& fallback_h
 /// The raw query parameters minus the named keys, re-joined with '&'.
 std::string query_without(const std::vector<QueryParam>& params, const std::vector<std::string>& drop);
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -20,9 +20,13 @@ namespace c4c::sim::json_scan {
 
 namespace detail {
 
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
-template <class Handler> class Scanner {
+template <class Handler>
+class Scanner {
 public:
     Scanner(std::string_view text, Handler& handler) : m_s(text), m_h(handler) {}
 
@@ -130,14 +134,30 @@ private:
             return false;
         }
         switch (m_s[m_i++]) {
-        case '"': m_scratch.push_back('"'); return true;
-        case '\\': m_scratch.push_back('\\'); return true;
-        case '/': m_scratch.push_back('/'); return true;
-        case 'b': m_scratch.push_back('\b'); return true;
-        case 'f': m_scratch.push_back('\f'); return true;
-        case 'n': m_scratch.push_back('\n'); return true;
-        case 'r': m_scratch.push_back('\r'); return true;
-        case 't': m_scratch.push_back('\t'); return true;
+        case '"':
+            m_scratch.push_back('"');
+            return true;
+        case '\\':
+            m_scratch.push_back('\\');
+            return true;
+        case '/':
+            m_scratch.push_back('/');
+            return true;
+        case 'b':
+            m_scratch.push_back('\b');
+            return true;
+        case 'f':
+            m_scratch.push_back('\f');
+            return true;
+        case 'n':
+            m_scratch.push_back('\n');
+            return true;
+        case 'r':
+            m_scratch.push_back('\r');
+            return true;
+        case 't':
+            m_scratch.push_back('\t');
+            return true;
         case 'u': {
             std::uint32_t cp = 0;
             if (!hex4(cp)) {
@@ -159,7 +179,8 @@ private:
             infra::utf8::append(m_scratch, cp);
             return true;
         }
-        default: return false;
+        default:
+            return false;
         }
     }
 
@@ -226,16 +247,22 @@ private:
             return false;
         }
         switch (m_s[m_i]) {
-        case '{': return container(depth + 1, true);
-        case '[': return container(depth + 1, false);
+        case '{':
+            return container(depth + 1, true);
+        case '[':
+            return container(depth + 1, false);
         case '"': {
             std::string_view text;
             return string(text) && m_h.string(text);
         }
-        case 't': return literal("true");
-        case 'f': return literal("false");
-        case 'n': return literal("null");
-        default: return number();
+        case 't':
+            return literal("true");
+        case 'f':
+            return literal("false");
+        case 'n':
+            return literal("null");
+        default:
+            return number();
         }
     }
 
@@ -290,13 +317,14 @@ private:
     std::string m_scratch;
 };
 
-} // namespace detail
+}  // namespace detail
 
 /// Scans `text` (one JSON value, whitespace around it allowed) into `handler`. False when the text is
 /// not valid JSON, nests deeper than 512, or the handler stopped the scan.
-template <class Handler> bool scan(std::string_view text, Handler& handler)
+template <class Handler>
+bool scan(std::string_view text, Handler& handler)
 {
     return detail::Scanner<Handler>(text, handler).run();
 }
 
-} // namespace c4c::sim::json_scan
+}  // namespace c4c::sim::json_scan

@@ -7,7 +7,8 @@ namespace c4c::sim {
 
 namespace {
 
-std::optional<std::size_t> parse_count(const std::string& s) {
+std::optional<std::size_t> parse_count(const std::string& s)
+{
     std::size_t v = 0;
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || ptr != s.data() + s.size() || s.empty()) {
@@ -16,7 +17,8 @@ std::optional<std::size_t> parse_count(const std::string& s) {
     return v;
 }
 
-std::string trim(std::string_view s) {
+std::string trim(std::string_view s)
+{
     while (!s.empty() && s.front() == ' ') {
         s.remove_prefix(1);
     }
@@ -26,12 +28,14 @@ std::string trim(std::string_view s) {
     return std::string(s);
 }
 
-std::vector<std::string> split_commas(const std::string& s) {
+std::vector<std::string> split_commas(const std::string& s)
+{
     std::vector<std::string> out;
     std::size_t start = 0;
     while (start <= s.size()) {
         auto comma = s.find(',', start);
-        auto part = trim(std::string_view(s).substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        auto part =
+            trim(std::string_view(s).substr(start, comma == std::string::npos ? std::string::npos : comma - start));
         if (!part.empty()) {
             out.push_back(part);
         }
@@ -43,10 +47,11 @@ std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
-} // namespace
+}  // namespace
 
 std::optional<ServerResponse> parse_odata_query(const ServerRequest& request, ODataQuery& query,
-                                                const ClauseCheck& check) {
+                                                const ClauseCheck& check)
+{
     query.params = parse_query(request.target);
     auto format = query_value(query.params, "$format");
     if (!format || *format != "json") {
@@ -109,7 +114,8 @@ std::optional<ServerResponse> parse_odata_query(const ServerRequest& request, OD
     return std::nullopt;
 }
 
-std::optional<ServerResponse> odata_require_get(const ServerRequest& request) {
+std::optional<ServerResponse> odata_require_get(const ServerRequest& request)
+{
     if (request.method == "GET") {
         return std::nullopt;
     }
@@ -118,13 +124,15 @@ std::optional<ServerResponse> odata_require_get(const ServerRequest& request) {
     return r;
 }
 
-ServerResponse odata_not_found(std::string_view segment) {
+ServerResponse odata_not_found(std::string_view segment)
+{
     return odata_error(404, "005056A509B11EE1B9A8FEC11C21D78E",
                        "Resource not found for the segment '" + std::string(segment) + "'.");
 }
 
 PageWindow page_window(const ODataQuery& query, std::size_t total, const std::string& base, std::string_view path,
-                       bool skip_paging) {
+                       bool skip_paging)
+{
     PageWindow w;
     w.begin = std::min(query.offset, total);
     std::size_t available = total - w.begin;
@@ -149,11 +157,13 @@ PageWindow page_window(const ODataQuery& query, std::size_t total, const std::st
     return w;
 }
 
-bool RowWriter::wanted(std::string_view name) const {
+bool RowWriter::wanted(std::string_view name) const
+{
     return m_select.empty() || std::find(m_select.begin(), m_select.end(), name) != m_select.end();
 }
 
-void RowWriter::key(std::string_view name) {
+void RowWriter::key(std::string_view name)
+{
     if (!m_first) {
         m_out += ',';
     }
@@ -162,21 +172,24 @@ void RowWriter::key(std::string_view name) {
     m_out += ':';
 }
 
-void RowWriter::string(std::string_view name, std::string_view value) {
+void RowWriter::string(std::string_view name, std::string_view value)
+{
     if (wanted(name)) {
         key(name);
         append_json_string(m_out, value);
     }
 }
 
-void RowWriter::raw(std::string_view name, std::string_view raw) {
+void RowWriter::raw(std::string_view name, std::string_view raw)
+{
     if (wanted(name)) {
         key(name);
         m_out += raw;
     }
 }
 
-void RowWriter::metadata(std::string_view uri, std::string_view type, std::string_view etag) {
+void RowWriter::metadata(std::string_view uri, std::string_view type, std::string_view etag)
+{
     key("__metadata");
     m_out += "{\"uri\":";
     append_json_string(m_out, uri);
@@ -190,7 +203,8 @@ void RowWriter::metadata(std::string_view uri, std::string_view type, std::strin
 }
 
 std::string odata_envelope(const std::string& rows, std::optional<std::size_t> count,
-                           const std::optional<std::string>& next) {
+                           const std::optional<std::string>& next)
+{
     std::string out;
     out.reserve(rows.size() + 256);
     out += "{\"d\":{";
@@ -208,10 +222,11 @@ std::string odata_envelope(const std::string& rows, std::optional<std::size_t> c
     return out;
 }
 
-ServerResponse odata_json(std::string body) {
+ServerResponse odata_json(std::string body)
+{
     auto r = json_response(200, std::move(body));
     r.headers.emplace_back("DataServiceVersion", "2.0");
     return r;
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -24,7 +24,7 @@ struct ODataQuery {
     std::optional<std::size_t> top;
     std::size_t offset = 0;  ///< $skiptoken, else $skip
     bool inline_count = false;
-    std::vector<std::string> select;  ///< empty: every field
+    std::vector<std::string> select;                     ///< empty: every field
     std::vector<std::pair<std::string, bool>> order_by;  ///< field, descending
 };
 
@@ -44,15 +44,15 @@ std::optional<ServerResponse> odata_require_get(const ServerRequest& request);
 ServerResponse odata_not_found(std::string_view segment);
 
 struct PageWindow {
-    std::size_t begin = 0;  ///< first row (index into the matching rows)
-    std::size_t count = 0;  ///< rows in this response
+    std::size_t begin = 0;            ///< first row (index into the matching rows)
+    std::size_t count = 0;            ///< rows in this response
     std::optional<std::string> next;  ///< absolute __next URL when more rows remain
 };
 
 /// The rows of this response among `total` matching rows; `next` repeats the request's options with
 /// `$skiptoken` (or `$skip` when `skip_paging`) moved forward and `$top` reduced.
-PageWindow page_window(const ODataQuery& query, std::size_t total, const std::string& base,
-                       std::string_view path, bool skip_paging);
+PageWindow page_window(const ODataQuery& query, std::size_t total, const std::string& base, std::string_view path,
+                       bool skip_paging);
 
 /// Writes one JSON object's members honouring $select (__metadata is always written).
 class RowWriter {
@@ -79,4 +79,4 @@ std::string odata_envelope(const std::string& rows, std::optional<std::size_t> c
 
 ServerResponse odata_json(std::string body);
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -9,15 +9,16 @@ namespace {
 struct Token {
     enum class Kind { identifier, literal, open, close, end };
     Kind kind = Kind::end;
-    std::string text;           ///< identifier, or the literal's unquoted text
-    std::string literal_type;   ///< for literals
+    std::string text;          ///< identifier, or the literal's unquoted text
+    std::string literal_type;  ///< for literals
 };
 
 class Parser {
 public:
     explicit Parser(std::string_view text) : m_text(text) {}
 
-    std::optional<FilterExpr> parse(std::string& error) {
+    std::optional<FilterExpr> parse(std::string& error)
+    {
         if (!advance(error)) {
             return std::nullopt;
         }
@@ -33,7 +34,8 @@ public:
     }
 
 private:
-    bool advance(std::string& error) {
+    bool advance(std::string& error)
+    {
         while (m_pos < m_text.size() && std::isspace(static_cast<unsigned char>(m_text[m_pos]))) {
             ++m_pos;
         }
@@ -79,7 +81,8 @@ private:
         return false;
     }
 
-    bool read_quoted(std::string& error) {
+    bool read_quoted(std::string& error)
+    {
         ++m_pos;  // opening quote
         std::string value;
         while (true) {
@@ -102,11 +105,13 @@ private:
         return true;
     }
 
-    bool is_keyword(std::string_view word) const {
+    bool is_keyword(std::string_view word) const
+    {
         return m_token.kind == Token::Kind::identifier && m_token.text == word;
     }
 
-    std::optional<FilterExpr> parse_or(std::string& error) {
+    std::optional<FilterExpr> parse_or(std::string& error)
+    {
         auto first = parse_and(error);
         if (!first || !is_keyword("or")) {
             return first;
@@ -127,7 +132,8 @@ private:
         return any;
     }
 
-    std::optional<FilterExpr> parse_and(std::string& error) {
+    std::optional<FilterExpr> parse_and(std::string& error)
+    {
         auto first = parse_primary(error);
         if (!first || !is_keyword("and")) {
             return first;
@@ -148,7 +154,8 @@ private:
         return all;
     }
 
-    std::optional<FilterExpr> parse_primary(std::string& error) {
+    std::optional<FilterExpr> parse_primary(std::string& error)
+    {
         if (m_token.kind == Token::Kind::open) {
             if (!advance(error)) {
                 return std::nullopt;
@@ -210,13 +217,15 @@ private:
     Token m_token;
 };
 
-} // namespace
+}  // namespace
 
-std::optional<FilterExpr> parse_filter(std::string_view text, std::string& error) {
+std::optional<FilterExpr> parse_filter(std::string_view text, std::string& error)
+{
     return Parser(text).parse(error);
 }
 
-bool for_each_clause(FilterExpr& expr, const std::function<bool(FilterClause&)>& fn) {
+bool for_each_clause(FilterExpr& expr, const std::function<bool(FilterClause&)>& fn)
+{
     if (expr.kind == FilterExpr::Kind::clause) {
         return fn(expr.clause);
     }
@@ -228,7 +237,8 @@ bool for_each_clause(FilterExpr& expr, const std::function<bool(FilterClause&)>&
     return true;
 }
 
-std::vector<const FilterClause*> conjunction_clauses(const FilterExpr& expr) {
+std::vector<const FilterClause*> conjunction_clauses(const FilterExpr& expr)
+{
     std::vector<const FilterClause*> out;
     if (expr.kind == FilterExpr::Kind::clause) {
         out.push_back(&expr.clause);
@@ -247,16 +257,23 @@ std::vector<const FilterClause*> conjunction_clauses(const FilterExpr& expr) {
     return out;
 }
 
-bool compare_result(FilterOp op, int cmp) {
+bool compare_result(FilterOp op, int cmp)
+{
     switch (op) {
-    case FilterOp::eq: return cmp == 0;
-    case FilterOp::ne: return cmp != 0;
-    case FilterOp::gt: return cmp > 0;
-    case FilterOp::ge: return cmp >= 0;
-    case FilterOp::lt: return cmp < 0;
-    case FilterOp::le: return cmp <= 0;
+    case FilterOp::eq:
+        return cmp == 0;
+    case FilterOp::ne:
+        return cmp != 0;
+    case FilterOp::gt:
+        return cmp > 0;
+    case FilterOp::ge:
+        return cmp >= 0;
+    case FilterOp::lt:
+        return cmp < 0;
+    case FilterOp::le:
+        return cmp <= 0;
     }
     return false;
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

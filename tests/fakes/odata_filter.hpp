@@ -41,9 +41,11 @@ std::vector<const FilterClause*> conjunction_clauses(const FilterExpr& expr);
 
 /// Evaluates `expr` with `test` deciding each clause.
 template <class Test>
-bool evaluate(const FilterExpr& expr, const Test& test) {
+bool evaluate(const FilterExpr& expr, const Test& test)
+{
     switch (expr.kind) {
-    case FilterExpr::Kind::clause: return test(expr.clause);
+    case FilterExpr::Kind::clause:
+        return test(expr.clause);
     case FilterExpr::Kind::all_of:
         for (const auto& c : expr.children) {
             if (!evaluate(c, test)) {
@@ -65,4 +67,4 @@ bool evaluate(const FilterExpr& expr, const Test& test) {
 /// Applies `op` to a three-way comparison result (<0, 0, >0) of "value op literal".
 bool compare_result(FilterOp op, int cmp);
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

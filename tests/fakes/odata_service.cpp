@@ -11,11 +11,13 @@ namespace {
 constexpr std::string_view k_prefix = "/sap/c4c/odata/v1/";
 constexpr std::int64_t k_ns_per_ms = 1'000'000;
 
-std::string sap_date(std::int64_t ms, bool offset) {
+std::string sap_date(std::int64_t ms, bool offset)
+{
     return "/Date(" + std::to_string(ms) + (offset ? "+0000)/" : ")/");
 }
 
-std::string weak_etag(std::int64_t ms) {
+std::string weak_etag(std::int64_t ms)
+{
     std::string iso = iso_from_ticks(ms * 10'000);
     std::string escaped;
     for (char c : iso) {
@@ -35,13 +37,15 @@ struct TimeRange {
     std::optional<std::int64_t> hi;
     bool hi_inclusive = true;
 
-    void lower(std::int64_t v, bool inclusive) {
+    void lower(std::int64_t v, bool inclusive)
+    {
         if (!lo || v > *lo || (v == *lo && !inclusive)) {
             lo = v;
             lo_inclusive = inclusive;
         }
     }
-    void upper(std::int64_t v, bool inclusive) {
+    void upper(std::int64_t v, bool inclusive)
+    {
         if (!hi || v < *hi || (v == *hi && !inclusive)) {
             hi = v;
             hi_inclusive = inclusive;
@@ -49,8 +53,9 @@ struct TimeRange {
     }
 };
 
-void write_row(std::string& out, const std::vector<std::string>& select,
-               const CollectionKind& kind, const BusinessObject& o, const std::string& collection_url) {
+void write_row(std::string& out, const std::vector<std::string>& select, const CollectionKind& kind,
+               const BusinessObject& o, const std::string& collection_url)
+{
     RowWriter w(out, select);
     std::string key(o.key());
     std::string uri = collection_url + "('" + key + "')";
@@ -96,9 +101,10 @@ void write_row(std::string& out, const std::vector<std::string>& select,
     w.end();
 }
 
-} // namespace
+}  // namespace
 
-ServerResponse ODataService::handle(const ServerRequest& request) {
+ServerResponse ODataService::handle(const ServerRequest& request)
+{
     if (auto refused = odata_require_get(request)) {
         return *refused;
     }
@@ -173,12 +179,24 @@ ServerResponse ODataService::handle(const ServerRequest& request) {
                 continue;
             }
             switch (c->op) {
-            case FilterOp::eq: range.lower(c->number, true); range.upper(c->number, true); break;
-            case FilterOp::ge: range.lower(c->number, true); break;
-            case FilterOp::gt: range.lower(c->number, false); break;
-            case FilterOp::le: range.upper(c->number, true); break;
-            case FilterOp::lt: range.upper(c->number, false); break;
-            case FilterOp::ne: break;
+            case FilterOp::eq:
+                range.lower(c->number, true);
+                range.upper(c->number, true);
+                break;
+            case FilterOp::ge:
+                range.lower(c->number, true);
+                break;
+            case FilterOp::gt:
+                range.lower(c->number, false);
+                break;
+            case FilterOp::le:
+                range.upper(c->number, true);
+                break;
+            case FilterOp::lt:
+                range.upper(c->number, false);
+                break;
+            case FilterOp::ne:
+                break;
             }
         }
     }
@@ -263,8 +281,8 @@ ServerResponse ODataService::handle(const ServerRequest& request) {
         }
         write_row(body, query.select, coll->kind(), objects[rows[window.begin + k]], collection_url);
     }
-    return odata_json(odata_envelope(body, query.inline_count ? std::optional<std::size_t>(rows.size()) : std::nullopt,
-                                     window.next));
+    return odata_json(
+        odata_envelope(body, query.inline_count ? std::optional<std::size_t>(rows.size()) : std::nullopt, window.next));
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -23,4 +23,4 @@ private:
     const std::string& m_fallback_host;  ///< host:port for __next when a request has no Host
 };
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -13,7 +13,8 @@ namespace {
 constexpr std::string_view k_prefix = "/sap/c4c/odata/analytics/ds/";
 
 /// Parses "DD.MM.YYYY hh:mm:ss UTC" into Unix seconds; the zone must be UTC.
-std::optional<std::int64_t> parse_rta_literal(std::string_view s, std::string& error) {
+std::optional<std::int64_t> parse_rta_literal(std::string_view s, std::string& error)
+{
     unsigned d = 0;
     unsigned mo = 0;
     int y = 0;
@@ -36,7 +37,8 @@ std::optional<std::int64_t> parse_rta_literal(std::string_view s, std::string& e
     return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
 }
 
-void key_figure(RowWriter& w, std::string_view name, std::uint32_t value, bool as_string, bool decimals) {
+void key_figure(RowWriter& w, std::string_view name, std::uint32_t value, bool as_string, bool decimals)
+{
     std::string text = std::to_string(value);
     if (as_string) {
         w.string(name, decimals ? text + ".000" : text);
@@ -45,9 +47,10 @@ void key_figure(RowWriter& w, std::string_view name, std::uint32_t value, bool a
     }
 }
 
-} // namespace
+}  // namespace
 
-std::optional<std::string> iana_zone(std::string_view sap_code) {
+std::optional<std::string> iana_zone(std::string_view sap_code)
+{
     static const std::pair<std::string_view, std::string_view> k_zones[] = {
         {"UTC", "UTC"},
         {"GMTUK", "Europe/London"},
@@ -66,7 +69,8 @@ std::optional<std::string> iana_zone(std::string_view sap_code) {
     return std::nullopt;
 }
 
-std::string RtaService::format_timestamp(std::int64_t unix_seconds) const {
+std::string RtaService::format_timestamp(std::int64_t unix_seconds) const
+{
     std::time_t t = static_cast<std::time_t>(unix_seconds);
     std::tm tm{};
     localtime_r(&t, &tm);
@@ -76,7 +80,8 @@ std::string RtaService::format_timestamp(std::int64_t unix_seconds) const {
     return buf + m_zone;
 }
 
-ServerResponse RtaService::handle(const ServerRequest& request, std::size_t missing_rows) {
+ServerResponse RtaService::handle(const ServerRequest& request, std::size_t missing_rows)
+{
     if (auto refused = odata_require_get(request)) {
         return *refused;
     }
@@ -205,4 +210,4 @@ ServerResponse RtaService::handle(const ServerRequest& request, std::size_t miss
         odata_envelope(body, query.inline_count ? std::optional<std::size_t>(count) : std::nullopt, window.next));
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

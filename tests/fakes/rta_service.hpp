@@ -25,7 +25,8 @@ public:
     /// `sap_zone` must be a code iana_zone() knows; the process TZ must already be set to that zone
     /// (the simulator does so at start-up) because rows are formatted with localtime_r.
     RtaService(World& world, std::string sap_zone, const std::string& fallback_host)
-        : m_world(world), m_zone(std::move(sap_zone)), m_fallback_host(fallback_host) {}
+        : m_world(world), m_zone(std::move(sap_zone)), m_fallback_host(fallback_host)
+    {}
 
     /// Answers a request under /sap/c4c/odata/analytics/ds/ (authentication already checked). The
     /// `missing_rows` oldest matching rows are left out of the answer while `__count` still counts them
@@ -42,4 +43,4 @@ private:
     std::mt19937_64 m_shuffle{20};       ///< the row order of answers without $orderby
 };
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -15,8 +15,8 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -52,7 +52,8 @@ struct Cli {
     SimOptions sim;
 };
 
-std::uint64_t parse_number(const std::string& flag, const std::string& value, std::uint64_t max) {
+std::uint64_t parse_number(const std::string& flag, const std::string& value, std::uint64_t max)
+{
     std::uint64_t v = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
     if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || v > max) {
@@ -61,7 +62,8 @@ std::uint64_t parse_number(const std::string& flag, const std::string& value, st
     return v;
 }
 
-Cli parse_cli(int argc, char** argv) {
+Cli parse_cli(int argc, char** argv)
+{
     Cli cli;
     std::optional<std::string> sink_user;
     std::optional<std::string> sink_password;
@@ -159,13 +161,15 @@ Cli parse_cli(int argc, char** argv) {
     return cli;
 }
 
-std::string utc_now() {
+std::string utc_now()
+{
     auto now = std::chrono::system_clock::now();
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     return iso_from_ms(ms);
 }
 
-void write_port_file(const std::string& path, unsigned short port) {
+void write_port_file(const std::string& path, unsigned short port)
+{
     // Written beside and renamed, so that a reader never sees a half-written file.
     std::string tmp = path + ".tmp";
     {
@@ -178,7 +182,8 @@ void write_port_file(const std::string& path, unsigned short port) {
     std::filesystem::rename(tmp, path);
 }
 
-net::awaitable<void> change_loop(net::steady_timer& timer, std::chrono::milliseconds period, Simulator& sim) {
+net::awaitable<void> change_loop(net::steady_timer& timer, std::chrono::milliseconds period, Simulator& sim)
+{
     while (true) {
         timer.expires_after(period);
         auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
@@ -189,9 +194,10 @@ net::awaitable<void> change_loop(net::steady_timer& timer, std::chrono::millisec
     }
 }
 
-} // namespace
+}  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv)
+{
     Cli cli;
     try {
         cli = parse_cli(argc, argv);
@@ -235,10 +241,12 @@ int main(int argc, char** argv) {
             }
             ServerResponse response = sim.handle(request);
             if (!quiet) {
-                auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-                std::string note = response.hang ? " (hang)" : response.truncate_after ? " (truncated)"
-                                                          : response.trickle_bytes > 0   ? " (trickled)"
-                                                                                         : "";
+                auto ms =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+                std::string note = response.hang                ? " (hang)"
+                                   : response.truncate_after    ? " (truncated)"
+                                   : response.trickle_bytes > 0 ? " (trickled)"
+                                                                : "";
                 std::fprintf(stderr, "%s c4c-sim: %s %s -> %u, %zu bytes, %lld ms%s\n", utc_now().c_str(),
                              method.c_str(), target.c_str(), response.status, response.body.size(),
                              static_cast<long long>(ms.count()), note.c_str());

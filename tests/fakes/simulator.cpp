@@ -8,21 +8,24 @@ namespace c4c::sim {
 
 namespace {
 
-std::int64_t floor_div_1000(std::int64_t ms) {
+std::int64_t floor_div_1000(std::int64_t ms)
+{
     return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) {
+bool starts_with(std::string_view s, std::string_view prefix)
+{
     return s.substr(0, prefix.size()) == prefix;
 }
 
 /// Modes that keep the real C4C answer and only shape it; the others replace it.
-bool shapes_answer(FaultMode mode) {
+bool shapes_answer(FaultMode mode)
+{
     return mode == FaultMode::trickle || mode == FaultMode::truncate || mode == FaultMode::broken_xml ||
            mode == FaultMode::missing_rows;
 }
 
-} // namespace
+}  // namespace
 
 Simulator::Simulator(SimOptions options)
     : m_options(std::move(options)),
@@ -30,16 +33,18 @@ Simulator::Simulator(SimOptions options)
       m_sink(m_options.sink, m_faults),
       m_odata(m_world, m_fallback_host),
       m_rta(m_world, m_options.rta_zone, m_fallback_host),
-      m_soap(m_world) {}
+      m_soap(m_world)
+{}
 
-ServerResponse Simulator::handle(const ServerRequest& request) {
+ServerResponse Simulator::handle(const ServerRequest& request)
+{
     if (starts_with(request.path(), "/_sim/")) {
         return handle_control(*this, request);
     }
     RequestEntry entry;
-    entry.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
+    entry.time_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     entry.method = request.method;
     entry.target = request.target;
     entry.authorization = request.header("authorization").has_value();
@@ -52,7 +57,8 @@ ServerResponse Simulator::handle(const ServerRequest& request) {
     return response;
 }
 
-ServerResponse Simulator::route(const ServerRequest& request) {
+ServerResponse Simulator::route(const ServerRequest& request)
+{
     std::string_view path = request.path();
     if (starts_with(path, "/sap/c4c/odata/v1/")) {
         return handle_c4c(request, "odata");
@@ -75,7 +81,8 @@ ServerResponse Simulator::route(const ServerRequest& request) {
     return json_response(404, R"({"error":"no such path in the simulator"})");
 }
 
-ServerResponse Simulator::handle_c4c(const ServerRequest& request, std::string_view kind) {
+ServerResponse Simulator::handle_c4c(const ServerRequest& request, std::string_view kind)
+{
     ServerResponse response = answer_c4c(request, kind);
     if (m_date_header) {
         // The tenant's clock, as a real server stamps every answer (RFC 9110 section 6.6.1).
@@ -84,7 +91,8 @@ ServerResponse Simulator::handle_c4c(const ServerRequest& request, std::string_v
     return response;
 }
 
-ServerResponse Simulator::answer_c4c(const ServerRequest& request, std::string_view kind) {
+ServerResponse Simulator::answer_c4c(const ServerRequest& request, std::string_view kind)
+{
     if (kind == "odata") {
         ++m_counters.odata;
     } else if (kind == "rta") {
@@ -117,4 +125,4 @@ ServerResponse Simulator::answer_c4c(const ServerRequest& request, std::string_v
     return response;
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -31,8 +31,8 @@ struct SimOptions {
 struct RequestEntry {
     std::int64_t time_ms = 0;  ///< Unix time in ms when the request was routed
     std::string method;
-    std::string target;        ///< path and query as sent
-    unsigned status = 0;       ///< the answer's status (a held connection still records its status)
+    std::string target;          ///< path and query as sent
+    unsigned status = 0;         ///< the answer's status (a held connection still records its status)
     bool authorization = false;  ///< an Authorization header was present
 };
 
@@ -83,4 +83,4 @@ private:
     bool m_date_header = true;
 };
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

@@ -12,12 +12,14 @@ namespace c4c::sim {
 
 namespace {
 
-std::string_view local_name(const char* name) {
+std::string_view local_name(const char* name)
+{
     const char* colon = std::strrchr(name, ':');
     return colon == nullptr ? std::string_view(name) : std::string_view(colon + 1);
 }
 
-pugi::xml_node find_local(pugi::xml_node node, std::string_view name) {
+pugi::xml_node find_local(pugi::xml_node node, std::string_view name)
+{
     for (auto child : node.children()) {
         if (child.type() != pugi::node_element) {
             continue;
@@ -32,7 +34,8 @@ pugi::xml_node find_local(pugi::xml_node node, std::string_view name) {
     return {};
 }
 
-std::string trimmed_text(pugi::xml_node node) {
+std::string trimmed_text(pugi::xml_node node)
+{
     std::string_view s = node.text().get();
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
         s.remove_prefix(1);
@@ -43,7 +46,8 @@ std::string trimmed_text(pugi::xml_node node) {
     return std::string(s);
 }
 
-void element(std::string& out, std::string_view indent, std::string_view name, std::string_view value) {
+void element(std::string& out, std::string_view indent, std::string_view name, std::string_view value)
+{
     out += indent;
     out += '<';
     out += name;
@@ -54,9 +58,10 @@ void element(std::string& out, std::string_view indent, std::string_view name, s
     out += ">\n";
 }
 
-} // namespace
+}  // namespace
 
-ServerResponse soap_fault(std::string_view faultcode, std::string_view faultstring) {
+ServerResponse soap_fault(std::string_view faultcode, std::string_view faultstring)
+{
     ServerResponse r;
     r.status = 500;
     r.content_type = "text/xml; charset=utf-8";
@@ -64,15 +69,15 @@ ServerResponse soap_fault(std::string_view faultcode, std::string_view faultstri
     return r;
 }
 
-std::string SoapService::response_body(const std::vector<const Message*>& messages, bool more) {
-    std::string out =
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-        "<soap-env:Envelope xmlns:soap-env=\"http://schemas.xmlsoap.org/soap/envelope/\">\n"
-        "  <soap-env:Header/>\n"
-        "  <soap-env:Body>\n"
-        "    <n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync "
-        "xmlns:n0=\"http://sap.com/xi/SAPGlobal20/Global\" "
-        "xmlns:prx=\"urn:sap.com:proxy:LX7:/1SAI/TAS1F0F2D3E4B5A6C7:804\">\n";
+std::string SoapService::response_body(const std::vector<const Message*>& messages, bool more)
+{
+    std::string out = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                      "<soap-env:Envelope xmlns:soap-env=\"http://schemas.xmlsoap.org/soap/envelope/\">\n"
+                      "  <soap-env:Header/>\n"
+                      "  <soap-env:Body>\n"
+                      "    <n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync "
+                      "xmlns:n0=\"http://sap.com/xi/SAPGlobal20/Global\" "
+                      "xmlns:prx=\"urn:sap.com:proxy:LX7:/1SAI/TAS1F0F2D3E4B5A6C7:804\">\n";
     constexpr std::string_view in3 = "        ";
     constexpr std::string_view in5 = "            ";
     for (const Message* m : messages) {
@@ -120,15 +125,16 @@ std::string SoapService::response_body(const std::vector<const Message*>& messag
     return out;
 }
 
-ServerResponse SoapService::handle(const ServerRequest& request) {
+ServerResponse SoapService::handle(const ServerRequest& request)
+{
     if (request.method != "POST") {
         return soap_fault("soap-env:Client", "Only POST is supported for SOAP requests");
     }
     pugi::xml_document doc;
     auto parsed = doc.load_buffer(request.body.data(), request.body.size());
     if (!parsed) {
-        return soap_fault("soap-env:Client", std::string("XML parse error: ") + parsed.description() +
-                                                 ", offset " + std::to_string(parsed.offset));
+        return soap_fault("soap-env:Client", std::string("XML parse error: ") + parsed.description() + ", offset " +
+                                                 std::to_string(parsed.offset));
     }
     auto root = find_local(doc, "BusinessDocumentMessageMonitoringFindByElementsRequest_sync");
     if (!root) {
@@ -138,7 +144,8 @@ ServerResponse SoapService::handle(const ServerRequest& request) {
     std::optional<std::int64_t> lower;
     std::optional<std::int64_t> upper;
     if (auto selection = find_local(root, "SelectionByLastChangeDateTime")) {
-        for (auto [name, target] : {std::pair{"LowerBoundaryDateTime", &lower}, std::pair{"UpperBoundaryDateTime", &upper}}) {
+        for (auto [name, target] :
+             {std::pair{"LowerBoundaryDateTime", &lower}, std::pair{"UpperBoundaryDateTime", &upper}}) {
             auto node = find_local(selection, name);
             if (!node) {
                 continue;
@@ -193,4 +200,4 @@ ServerResponse SoapService::handle(const ServerRequest& request) {
     return r;
 }
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

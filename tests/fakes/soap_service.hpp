@@ -29,4 +29,4 @@ private:
 /// A SOAP fault answer (HTTP 500, text/xml).
 ServerResponse soap_fault(std::string_view faultcode, std::string_view faultstring);
 
-} // namespace c4c::sim
+}  // namespace c4c::sim

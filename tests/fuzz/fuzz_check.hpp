@@ -62,12 +62,12 @@ inline bool valid_utf8(std::string_view text)
     return true;
 }
 
-} // namespace c4c::fuzz
+}  // namespace c4c::fuzz
 
 /// Aborts (a crash for libFuzzer, which keeps the input) when `condition` is false.
-#define C4C_FUZZ_CHECK(condition, what)                                                                       \
-    do {                                                                                                      \
-        if (!(condition)) {                                                                                   \
-            ::c4c::fuzz::check_failed(#condition, what, __FILE__, __LINE__);                                  \
-        }                                                                                                     \
+#define C4C_FUZZ_CHECK(condition, what)                                                                                \
+    do {                                                                                                               \
+        if (!(condition)) {                                                                                            \
+            ::c4c::fuzz::check_failed(#condition, what, __FILE__, __LINE__);                                           \
+        }                                                                                                              \
     } while (false)

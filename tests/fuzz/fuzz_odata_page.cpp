@@ -82,7 +82,7 @@ bool reference_refuses_only_a_huge_number(std::string_view text)
     return false;
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {

@@ -12,8 +12,8 @@ namespace {
 using namespace c4c::collectors;
 
 // Instants from year 1 to 9999, the range of a CTIMESTAMP.
-constexpr std::array<std::int64_t, 7> k_probes{-62'135'596'800, -2'208'988'800, 0,          1'700'000'000,
-                                               1'711'846'800,   4'102'444'800,  253'402'300'799};
+constexpr std::array<std::int64_t, 7> k_probes{-62'135'596'800, -2'208'988'800, 0, 1'700'000'000, 1'711'846'800,
+                                               4'102'444'800,   253'402'300'799};
 
 void probe(const TimeZone& zone)
 {
@@ -25,7 +25,7 @@ void probe(const TimeZone& zone)
     }
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {

@@ -44,7 +44,7 @@ bool same_page_fields(const QueryPage& a, const QueryPage& b)
            a.max_log_severity == b.max_log_severity;
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
@@ -68,7 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     C4C_FUZZ_CHECK(page->messages.size() == in_place->messages.size(), "the two parsers read different pages");
     for (std::size_t i = 0; i < page->messages.size(); ++i) {
-        C4C_FUZZ_CHECK(same_message(page->messages[i], in_place->messages[i]), "the two parsers read a message differently");
+        C4C_FUZZ_CHECK(same_message(page->messages[i], in_place->messages[i]),
+                       "the two parsers read a message differently");
     }
     C4C_FUZZ_CHECK(same_page_fields(*page, *in_place), "the two parsers read the page's conditions or log differently");
     for (const soap::Message& message : page->messages) {

@@ -139,7 +139,7 @@ public:
     struct Commit {
         std::string feed;
         std::vector<c4c::infra::Event> events;  ///< offered
-        std::size_t stored = 0;                      ///< of those, new
+        std::size_t stored = 0;                 ///< of those, new
         std::string checkpoint;
         std::string previous_checkpoint;  ///< the feed's checkpoint before this commit
     };
@@ -170,8 +170,11 @@ public:
                 ++stored;
             }
         }
-        commits.push_back(Commit{std::string(feed), {offered.begin(), offered.end()}, stored,
-                                 std::string(checkpoint), this->checkpoint(feed)});
+        commits.push_back(Commit{std::string(feed),
+                                 {offered.begin(), offered.end()},
+                                 stored,
+                                 std::string(checkpoint),
+                                 this->checkpoint(feed)});
         checkpoints[std::string(feed)] = std::string(checkpoint);
         return c4c::collectors::CommitStatus::committed;
     }
@@ -283,4 +286,4 @@ private:
     http::Client m_client;
 };
 
-} // namespace collector_tests
+}  // namespace collector_tests

@@ -12,7 +12,7 @@ namespace {
 
 std::vector<std::string> g_skipped;
 
-} // namespace
+}  // namespace
 
 void unit_tests::skip_test(std::string_view reason)
 {

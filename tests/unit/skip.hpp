@@ -12,4 +12,4 @@ namespace unit_tests {
 /// tests/CMakeLists.txt) instead of Passed.
 void skip_test(std::string_view reason);
 
-} // namespace unit_tests
+}  // namespace unit_tests

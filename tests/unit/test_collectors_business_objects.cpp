@@ -78,8 +78,8 @@ int number(std::string_view text)
 /// "YYYY-MM-DDThh:mm:ss.fffZ" -> unix ms (the only form the collector sends).
 std::optional<std::int64_t> parse_iso_ms(std::string_view s)
 {
-    if (s.size() != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-        s[19] != '.' || s[23] != 'Z') {
+    if (s.size() != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' ||
+        s[23] != 'Z') {
         return std::nullopt;
     }
     const std::int64_t days = days_from_civil(number(s.substr(0, 4)), static_cast<unsigned>(number(s.substr(5, 2))),
@@ -158,8 +158,7 @@ FakeQuery parse_target(std::string_view target)
             query.error = fmt::format("bad literal {}", literal);
             return query;
         }
-        if (clause.field == "EntityLastChangedOn" ? !clause.is_time
-                                                  : (clause.field != "ObjectID" || clause.is_time)) {
+        if (clause.field == "EntityLastChangedOn" ? !clause.is_time : (clause.field != "ObjectID" || clause.is_time)) {
             query.error = fmt::format("property {} cannot be compared with {}", clause.field, literal);
             return query;
         }
@@ -173,13 +172,19 @@ FakeQuery parse_target(std::string_view target)
     return query;
 }
 
-template <class T> bool compare(const T& a, const std::string& op, const T& b)
+template <class T>
+bool compare(const T& a, const std::string& op, const T& b)
 {
-    if (op == "eq") return a == b;
-    if (op == "ne") return a != b;
-    if (op == "gt") return a > b;
-    if (op == "ge") return a >= b;
-    if (op == "lt") return a < b;
+    if (op == "eq")
+        return a == b;
+    if (op == "ne")
+        return a != b;
+    if (op == "gt")
+        return a > b;
+    if (op == "ge")
+        return a >= b;
+    if (op == "lt")
+        return a < b;
     return a <= b;
 }
 
@@ -202,7 +207,8 @@ public:
 
     void add(std::string_view collection, std::string object_id, std::string id, std::int64_t changed_ms)
     {
-        collections[std::string(collection)].push_back(FakeRow{std::move(object_id), std::move(id), changed_ms, m_sequence++});
+        collections[std::string(collection)].push_back(
+            FakeRow{std::move(object_id), std::move(id), changed_ms, m_sequence++});
     }
 
     /// A user saves the record: it gets a new change time and moves behind every row already at that time.
@@ -218,7 +224,10 @@ public:
         FAIL("no such row " << object_id);
     }
 
-    const FakeRow& row(std::string_view collection, std::size_t index) { return collections[std::string(collection)].at(index); }
+    const FakeRow& row(std::string_view collection, std::size_t index)
+    {
+        return collections[std::string(collection)].at(index);
+    }
 
     /// Every row matching the query's $filter, in $orderby order (before $skip/$top).
     std::vector<FakeRow> evaluate(const FakeQuery& query)
@@ -293,8 +302,9 @@ public:
         body += R"("results":[)";
         for (std::size_t i = 0; i < rows.size(); ++i) {
             const auto& row = rows[i];
-            const std::string uri = fmt::format("https://my123456.crm.ondemand.com/sap/c4c/odata/v1/c4codataapi/{}('{}')",
-                                                query.collection, row.object_id);
+            const std::string uri =
+                fmt::format("https://my123456.crm.ondemand.com/sap/c4c/odata/v1/c4codataapi/{}('{}')", query.collection,
+                            row.object_id);
             if (i > 0) {
                 body += ',';
             }
@@ -369,7 +379,7 @@ std::string object_id(std::uint64_t i)
 
 /// `count` rows, three per second from `start` on: each page boundary falls inside a group of equal times.
 std::vector<std::pair<std::string, std::int64_t>> add_rows(FakeC4c& fake, std::string_view collection,
-                                                          std::size_t count, std::int64_t start, std::size_t first = 0)
+                                                           std::size_t count, std::int64_t start, std::size_t first = 0)
 {
     std::vector<std::pair<std::string, std::int64_t>> rows;
     for (std::size_t i = first; i < first + count; ++i) {
@@ -380,7 +390,8 @@ std::vector<std::pair<std::string, std::int64_t>> add_rows(FakeC4c& fake, std::s
     return rows;
 }
 
-std::multiset<std::pair<std::string, std::int64_t>> as_set(const std::vector<std::pair<std::string, std::int64_t>>& rows)
+std::multiset<std::pair<std::string, std::int64_t>>
+as_set(const std::vector<std::pair<std::string, std::int64_t>>& rows)
 {
     return {rows.begin(), rows.end()};
 }
@@ -405,11 +416,11 @@ std::string difference(const States& actual, const States& expected)
     return out;
 }
 
-#define CHECK_STATES(actual, expected)                                                                       \
-    do {                                                                                                     \
-        const States actual_states = (actual);                                                               \
-        const States expected_states = (expected);                                                           \
-        CHECK_MESSAGE(actual_states == expected_states, difference(actual_states, expected_states));          \
+#define CHECK_STATES(actual, expected)                                                                                 \
+    do {                                                                                                               \
+        const States actual_states = (actual);                                                                         \
+        const States expected_states = (expected);                                                                     \
+        CHECK_MESSAGE(actual_states == expected_states, difference(actual_states, expected_states));                   \
     } while (false)
 
 std::int64_t checkpoint_ms(MemoryStore& store, std::string_view feed)
@@ -417,7 +428,7 @@ std::int64_t checkpoint_ms(MemoryStore& store, std::string_view feed)
     return std::stoll(store.checkpoint(feed));
 }
 
-} // namespace
+}  // namespace
 
 // =========================================================================================================
 // Normalization
@@ -460,11 +471,11 @@ TEST_CASE("business_objects: normalization of the opportunity sample")
     SUBCASE("the same state always yields the same id, a new state a new one")
     {
         CHECK(normalize_business_object(k_tenant, k_opportunities, row, 7).id == event.id);
-        ODataRow changed = make_row({{"ObjectID", "00163E83B7A6D120B381FCFB80E50404"},
-                                     {"EntityLastChangedOn", "/Date(1795654682038)/"}});
+        ODataRow changed = make_row(
+            {{"ObjectID", "00163E83B7A6D120B381FCFB80E50404"}, {"EntityLastChangedOn", "/Date(1795654682038)/"}});
         CHECK(normalize_business_object(k_tenant, k_opportunities, changed, 42).id != event.id);
-        ODataRow same_with_offset = make_row({{"ObjectID", "00163E83B7A6D120B381FCFB80E50404"},
-                                              {"EntityLastChangedOn", "/Date(1795654682037+0000)/"}});
+        ODataRow same_with_offset = make_row(
+            {{"ObjectID", "00163E83B7A6D120B381FCFB80E50404"}, {"EntityLastChangedOn", "/Date(1795654682037+0000)/"}});
         CHECK(normalize_business_object(k_tenant, k_opportunities, same_with_offset, 42).id == event.id);
         CHECK(normalize_business_object("other-tenant", k_opportunities, row, 42).id != event.id);
         CHECK(normalize_business_object(k_tenant, "LeadCollection", row, 42).id != event.id);
@@ -563,8 +574,8 @@ TEST_CASE("business_objects: rows that cannot be normalized")
           "OpportunityCollection: a row without ID has no ObjectID");
     CHECK(business_object_row_problem(k_opportunities, make_row({{"ObjectID", "X"}, {"ID", "6"}})) ==
           "OpportunityCollection: row ID '6' (ObjectID X) has no EntityLastChangedOn");
-    CHECK(business_object_row_problem(k_opportunities,
-                                      make_row({{"ObjectID", "X"}, {"ID", "7"}, {"EntityLastChangedOn", "2026-01-01"}})) ==
+    CHECK(business_object_row_problem(
+              k_opportunities, make_row({{"ObjectID", "X"}, {"ID", "7"}, {"EntityLastChangedOn", "2026-01-01"}})) ==
           "OpportunityCollection: row ID '7' (ObjectID X) has an unreadable EntityLastChangedOn '2026-01-01'");
 }
 
@@ -690,10 +701,9 @@ TEST_CASE("business_objects: poll reads 2,500 rows in keyset pages, exactly once
 
     // The contract's request form; each next page is a new keyset query, never $skip/$skiptoken.
     REQUIRE(h.fake.targets.size() == 3);
-    CHECK(h.fake.targets[0] ==
-          "/sap/c4c/odata/v1/c4codataapi/OpportunityCollection?$format=json"
-          "&$filter=EntityLastChangedOn%20ge%20datetimeoffset%272026-11-25T01%3A58%3A02.037Z%27"
-          "&$orderby=EntityLastChangedOn%20asc&$top=1000&$inlinecount=allpages");
+    CHECK(h.fake.targets[0] == "/sap/c4c/odata/v1/c4codataapi/OpportunityCollection?$format=json"
+                               "&$filter=EntityLastChangedOn%20ge%20datetimeoffset%272026-11-25T01%3A58%3A02.037Z%27"
+                               "&$orderby=EntityLastChangedOn%20asc&$top=1000&$inlinecount=allpages");
     const std::int64_t page1_max = rows[999].second;
     const std::int64_t page2_max = rows[1999].second;
     CHECK(h.fake.targets[1] == fmt::format("/sap/c4c/odata/v1/c4codataapi/OpportunityCollection?$format=json"
@@ -721,8 +731,8 @@ TEST_CASE("business_objects: poll reads 2,500 rows in keyset pages, exactly once
     const PollOutcome second = h.poll();
     CHECK_MESSAGE(second.ok, second.message);
     CHECK(second.stored == 0);
-    const auto in_window = std::count_if(rows.begin(), rows.end(),
-                                         [&](const auto& r) { return r.second >= greatest - k_overlap_ms; });
+    const auto in_window =
+        std::count_if(rows.begin(), rows.end(), [&](const auto& r) { return r.second >= greatest - k_overlap_ms; });
     CHECK(second.records == static_cast<std::uint64_t>(in_window));
     REQUIRE(h.fake.targets.size() == 1);
     CHECK(h.fake.targets[0].find(fmt::format("ge%20datetimeoffset%27{}%27", encoded_iso(greatest - k_overlap_ms))) !=
@@ -832,10 +842,10 @@ TEST_CASE("business_objects: a full page of one change time is walked inside tha
         // main (100 + 900 at the instant), main from the instant (1000 at it), three pages inside the
         // instant by ObjectID (1000, 1000, 300), main after the instant (500).
         REQUIRE(h.fake.targets.size() == 6);
-        const std::string inside = fmt::format(
-            "$filter=EntityLastChangedOn%20ge%20datetimeoffset%27{}%27%20and%20EntityLastChangedOn%20lt%20"
-            "datetimeoffset%27{}%27",
-            encoded_iso(instant), encoded_iso(instant + 1));
+        const std::string inside =
+            fmt::format("$filter=EntityLastChangedOn%20ge%20datetimeoffset%27{}%27%20and%20EntityLastChangedOn%20lt%20"
+                        "datetimeoffset%27{}%27",
+                        encoded_iso(instant), encoded_iso(instant + 1));
         CHECK(h.fake.targets[1].find(fmt::format("ge%20datetimeoffset%27{}%27&", encoded_iso(instant))) !=
               std::string::npos);
         CHECK(h.fake.targets[2].ends_with(inside + "&$orderby=ObjectID%20asc&$top=1000"));
@@ -866,7 +876,8 @@ TEST_CASE("business_objects: a full page of one change time is walked inside tha
         // the instant (not among rows 100..1099 either, which the main pages read).
         auto unread_from = [&](std::size_t rank) {
             for (; rank < by_id.size(); ++rank) {
-                const auto it = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.first == by_id[rank]; });
+                const auto it =
+                    std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.first == by_id[rank]; });
                 if (it - rows.begin() >= 1100) {
                     return by_id[rank];
                 }
@@ -1111,8 +1122,8 @@ TEST_CASE("business_objects: a row dated in the future does not carry the checkp
     outcome = h.poll();
     CHECK_MESSAGE(outcome.ok, outcome.message);
     REQUIRE_FALSE(h.fake.targets.empty());
-    CHECK(h.fake.targets[0].find(
-              fmt::format("ge%20datetimeoffset%27{}%27", encoded_iso(k_now + 60'000 - k_overlap_ms))) != std::string::npos);
+    CHECK(h.fake.targets[0].find(fmt::format("ge%20datetimeoffset%27{}%27",
+                                             encoded_iso(k_now + 60'000 - k_overlap_ms))) != std::string::npos);
     CHECK(checkpoint_ms(h.store, k_opportunities) == k_now + 86'400'000);  // and never moves back
 }
 

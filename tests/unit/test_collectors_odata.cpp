@@ -5,10 +5,10 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <iterator>
 #include <random>
 #include <string>
@@ -211,7 +211,7 @@ TEST_CASE("odata: parse_odata_date table")
         {"/Date(-1000)/", -1000},
         {"/Date(-86400000+0000)/", -86400000},
         {"/Date(9223372036854)/", 9223372036854},
-        {"/Date(9223372036855)/", std::nullopt},   // beyond int64 nanoseconds
+        {"/Date(9223372036855)/", std::nullopt},  // beyond int64 nanoseconds
         {"/Date(-9223372036855)/", std::nullopt},
         {"/Date(99999999999999999999)/", std::nullopt},
         {"/Date()/", std::nullopt},
@@ -262,7 +262,8 @@ TEST_CASE("odata: resolve_next_url")
     {
         CHECK(resolve_next_url(base, "OpportunityCollection?$skiptoken=3") ==
               "https://my123456.crm.ondemand.com/sap/c4c/odata/v1/c4codataapi/OpportunityCollection?$skiptoken=3");
-        CHECK(resolve_next_url("http://127.0.0.1:8080/svc/C", "C?$skiptoken=3") == "http://127.0.0.1:8080/svc/C?$skiptoken=3");
+        CHECK(resolve_next_url("http://127.0.0.1:8080/svc/C", "C?$skiptoken=3") ==
+              "http://127.0.0.1:8080/svc/C?$skiptoken=3");
         CHECK(resolve_next_url("http://127.0.0.1:8080", "C?$skiptoken=3") == "http://127.0.0.1:8080/C?$skiptoken=3");
     }
     SUBCASE("rooted")
@@ -289,7 +290,8 @@ TEST_CASE("odata: string literal")
 TEST_CASE("odata: JSON strings, numbers and literals")
 {
     auto value_of = [](std::string_view member_json) -> std::optional<std::string> {
-        const auto page = parse_odata_page(std::string(R"({"d":{"results":[{"V":)") + std::string(member_json) + "}]}}");
+        const auto page =
+            parse_odata_page(std::string(R"({"d":{"results":[{"V":)") + std::string(member_json) + "}]}}");
         if (!page) {
             return std::nullopt;
         }
@@ -312,10 +314,32 @@ TEST_CASE("odata: JSON strings, numbers and literals")
     CHECK(value_of("null") == std::string("<absent>"));
     CHECK(value_of(" \t\r\n \"ws\" \n") == std::string("ws"));
 
-    for (const char* bad : {R"("\x")", R"("\u12G4")", R"("\ud800")", R"("\udc00")", R"("\ud800\u0041")", R"("\u12")",
-                            "\"tab\tinside\"", "\"new\nline\"", R"("unterminated)", R"("ends in escape\)", "01", "1.",
-                            ".5", "-", "1e", "+1", "tru", "nul", "falsey", "NaN", "'single'", "[1,]", "{\"a\":1,}",
-                            "{\"a\" 1}", "[1 2]", "{1:2}"}) {
+    for (const char* bad : {R"("\x")",
+                            R"("\u12G4")",
+                            R"("\ud800")",
+                            R"("\udc00")",
+                            R"("\ud800\u0041")",
+                            R"("\u12")",
+                            "\"tab\tinside\"",
+                            "\"new\nline\"",
+                            R"("unterminated)",
+                            R"("ends in escape\)",
+                            "01",
+                            "1.",
+                            ".5",
+                            "-",
+                            "1e",
+                            "+1",
+                            "tru",
+                            "nul",
+                            "falsey",
+                            "NaN",
+                            "'single'",
+                            "[1,]",
+                            "{\"a\":1,}",
+                            "{\"a\" 1}",
+                            "[1 2]",
+                            "{1:2}"}) {
         CAPTURE(bad);
         const auto page = parse_odata_page(std::string(R"({"d":{"results":[{"V":)") + bad + "}]}}");
         REQUIRE_FALSE(page.has_value());
@@ -366,10 +390,18 @@ TEST_CASE("odata: differential check against nlohmann::json on mutated pages")
         for (int m = 0; m < mutations && !text.empty(); ++m) {
             const std::size_t at = random() % text.size();
             switch (random() % 4) {
-            case 0: text.erase(at, 1); break;
-            case 1: text.insert(at, 1, alphabet[random() % alphabet.size()]); break;
-            case 2: text[at] = alphabet[random() % alphabet.size()]; break;
-            default: text.resize(at); break;
+            case 0:
+                text.erase(at, 1);
+                break;
+            case 1:
+                text.insert(at, 1, alphabet[random() % alphabet.size()]);
+                break;
+            case 2:
+                text[at] = alphabet[random() % alphabet.size()];
+                break;
+            default:
+                text.resize(at);
+                break;
             }
         }
         CAPTURE(text);

@@ -24,7 +24,7 @@ Pseudonymizer open_ok(const fs::path& dir)
     return *p;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("pseudonyms are keyed hashes, stable per key")
 {

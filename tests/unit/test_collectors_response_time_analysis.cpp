@@ -50,9 +50,15 @@ std::string page_json(const json& rows, std::optional<std::string> count = std::
 
 json row_json(std::string_view timestamp, std::string_view user = "OLIVIA.BROWN", std::string_view step = "STEP1")
 {
-    return json{{"CTIMESTAMP", timestamp},     {"CUSER", user},           {"CUI_COMPONENT", "COD_SRQ_AGENT_TI"},
-                {"TUI_COMPONENT", "Ticket"},   {"CSTEP_ID", step},        {"KRESPONSE_TIME", "1228"},
-                {"KSERVER_TIME", 606},         {"KNETWORK_TIME", "246.000"}, {"KCLIENT_TIME", 376}};
+    return json{{"CTIMESTAMP", timestamp},
+                {"CUSER", user},
+                {"CUI_COMPONENT", "COD_SRQ_AGENT_TI"},
+                {"TUI_COMPONENT", "Ticket"},
+                {"CSTEP_ID", step},
+                {"KRESPONSE_TIME", "1228"},
+                {"KSERVER_TIME", 606},
+                {"KNETWORK_TIME", "246.000"},
+                {"KCLIENT_TIME", 376}};
 }
 
 std::optional<double> double_attribute(const Event& event, std::string_view key)
@@ -79,7 +85,7 @@ std::vector<std::string> all_strings(const Event& event)
     return out;
 }
 
-} // namespace
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------------
 // parse_rta_page
@@ -111,9 +117,9 @@ TEST_CASE("parse_rta_page: the sample page")
 
 TEST_CASE("parse_rta_page: time zones are converted per row")
 {
-    const RtaPage page = parse_ok(page_json(json::array({row_json("25.11.2026 18:41:12 EST"),
-                                                         row_json("26.11.2026 00:41:12 CET"),
-                                                         row_json("26.11.2026 05:11:12 INDIA")})));
+    const RtaPage page =
+        parse_ok(page_json(json::array({row_json("25.11.2026 18:41:12 EST"), row_json("26.11.2026 00:41:12 CET"),
+                                        row_json("26.11.2026 05:11:12 INDIA")})));
     REQUIRE(page.rows.size() == 3);
     for (const auto& row : page.rows) {
         CHECK(row.timestamp_unix_s == 1795650072);
@@ -287,8 +293,8 @@ TEST_CASE("normalize_rta_row: clear user")
 
 TEST_CASE("normalize_rta_row: the same row in another SAP time zone keeps its id")
 {
-    const RtaPage page = parse_ok(page_json(json::array({row_json("25.11.2026 23:41:12 UTC"),
-                                                         row_json("26.11.2026 00:41:12 CET")})));
+    const RtaPage page =
+        parse_ok(page_json(json::array({row_json("25.11.2026 23:41:12 UTC"), row_json("26.11.2026 00:41:12 CET")})));
     CHECK(normalize_rta_row(k_tenant, page.rows[0], nullptr, 0).id ==
           normalize_rta_row(k_tenant, page.rows[1], nullptr, 0).id);
 }
@@ -427,7 +433,7 @@ public:
 
 constexpr std::int64_t k_checkpoint = 1795650000;  // 25.11.2026 23:40:00 UTC
 
-} // namespace
+}  // namespace
 
 TEST_CASE("poll: $skip paging over three pages; only the last commit moves the checkpoint")
 {

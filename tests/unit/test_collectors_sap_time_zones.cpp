@@ -79,7 +79,7 @@ std::string slim_tzif(std::int64_t transition, std::int32_t before, std::int32_t
     return out;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("civil time arithmetic")
 {
@@ -186,10 +186,9 @@ TEST_CASE("footer rules agree with the full tz database for every hour they both
         const char* file;
         const char* posix;
     };
-    for (const Case c : {Case{"America/New_York", "EST5EDT,M3.2.0,M11.1.0"},
-                         Case{"Australia/Sydney", "AEST-10AEDT,M10.1.0,M4.1.0/3"},
-                         Case{"Europe/Berlin", "CET-1CEST,M3.5.0,M10.5.0/3"},
-                         Case{"Asia/Kolkata", "IST-5:30"}}) {
+    for (const Case c :
+         {Case{"America/New_York", "EST5EDT,M3.2.0,M11.1.0"}, Case{"Australia/Sydney", "AEST-10AEDT,M10.1.0,M4.1.0/3"},
+          Case{"Europe/Berlin", "CET-1CEST,M3.5.0,M10.5.0/3"}, Case{"Asia/Kolkata", "IST-5:30"}}) {
         CAPTURE(c.file);
         auto full = TimeZone::from_tzif(read_file(std::string("/usr/share/zoneinfo/") + c.file));
         REQUIRE(full.has_value());
@@ -247,9 +246,9 @@ TEST_CASE("POSIX rule forms")
     }
     SUBCASE("invalid rules")
     {
-        for (const char* bad : {"", "EST", "EST5EDT,M13.1.0,M11.1.0", "EST5EDT,M3.6.0,M11.1.0",
-                                "EST5EDT,M3.2.7,M11.1.0", "EST5EDT,J0,J10", "EST5EDT,M3.2.0", "<EST5", "EST5 extra",
-                                "EST200"}) {
+        for (const char* bad :
+             {"", "EST", "EST5EDT,M13.1.0,M11.1.0", "EST5EDT,M3.6.0,M11.1.0", "EST5EDT,M3.2.7,M11.1.0",
+              "EST5EDT,J0,J10", "EST5EDT,M3.2.0", "<EST5", "EST5 extra", "EST200"}) {
             CAPTURE(bad);
             CHECK_FALSE(TimeZone::from_posix(bad).has_value());
         }

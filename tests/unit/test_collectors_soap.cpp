@@ -33,13 +33,14 @@ std::int64_t ns(std::string_view iso)
 }
 
 /// Wraps BusinessDocumentMessage elements into a response envelope.
-std::string response_with(std::string_view messages, std::string_view conditions =
-                                                         "<ProcessingConditions><ReturnedQueryHitsNumberValue>1</"
-                                                         "ReturnedQueryHitsNumberValue><MoreHitsAvailableIndicator>"
-                                                         "false</MoreHitsAvailableIndicator></ProcessingConditions>")
+std::string response_with(std::string_view messages,
+                          std::string_view conditions = "<ProcessingConditions><ReturnedQueryHitsNumberValue>1</"
+                                                        "ReturnedQueryHitsNumberValue><MoreHitsAvailableIndicator>"
+                                                        "false</MoreHitsAvailableIndicator></ProcessingConditions>")
 {
-    return std::string(R"(<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Body>)"
-                       R"(<n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync xmlns:n0="http://sap.com/xi/SAPGlobal20/Global">)") +
+    return std::string(
+               R"(<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Body>)"
+               R"(<n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync xmlns:n0="http://sap.com/xi/SAPGlobal20/Global">)") +
            std::string(messages) + std::string(conditions) +
            "</n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync></soap-env:Body></soap-env:Envelope>";
 }
@@ -97,7 +98,7 @@ void check_sample_page(const soap::QueryPage& page)
     CHECK(warning.log_items[0].note == "Business partner role could not be determined; default used");
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("soap: the query request carries bounds, paging conditions and escapes the last ID")
 {
@@ -114,7 +115,8 @@ TEST_CASE("soap: the query request carries bounds, paging conditions and escapes
     CHECK(std::string_view(envelope.attribute("xmlns:soapenv").value()) == "http://schemas.xmlsoap.org/soap/envelope/");
     CHECK(std::string_view(envelope.attribute("xmlns:glob").value()) == "http://sap.com/xi/SAPGlobal20/Global");
     CHECK(envelope.child("soapenv:Header"));
-    const auto root = envelope.child("soapenv:Body").child("glob:BusinessDocumentMessageMonitoringFindByElementsRequest_sync");
+    const auto root =
+        envelope.child("soapenv:Body").child("glob:BusinessDocumentMessageMonitoringFindByElementsRequest_sync");
     REQUIRE(root);
 
     const auto selection =
@@ -226,9 +228,10 @@ TEST_CASE("soap: elements are matched by local name, whatever the prefix")
 
 TEST_CASE("soap: an empty result")
 {
-    const auto xml = response_with("", "<ProcessingConditions><ReturnedQueryHitsNumberValue>0</ReturnedQueryHitsNumberValue>"
-                                       "<MoreHitsAvailableIndicator>false</MoreHitsAvailableIndicator>"
-                                       "<LastReturnedObjectID/></ProcessingConditions>");
+    const auto xml =
+        response_with("", "<ProcessingConditions><ReturnedQueryHitsNumberValue>0</ReturnedQueryHitsNumberValue>"
+                          "<MoreHitsAvailableIndicator>false</MoreHitsAvailableIndicator>"
+                          "<LastReturnedObjectID/></ProcessingConditions>");
     const auto page = soap::parse_query_response(xml);
     REQUIRE(page.has_value());
     CHECK(page->messages.empty());
@@ -247,10 +250,11 @@ TEST_CASE("soap: an empty result")
 
 TEST_CASE("soap: the response's own Log is kept apart from the messages'")
 {
-    const auto xml = response_with("", "<ProcessingConditions><MoreHitsAvailableIndicator>false</MoreHitsAvailableIndicator>"
-                                       "</ProcessingConditions><Log><MaximumLogItemSeverityCode>3</MaximumLogItemSeverityCode>"
-                                       "<Item><TypeID>QRY/001</TypeID><SeverityCode>3</SeverityCode>"
-                                       "<Note>Selection too broad</Note></Item></Log>");
+    const auto xml =
+        response_with("", "<ProcessingConditions><MoreHitsAvailableIndicator>false</MoreHitsAvailableIndicator>"
+                          "</ProcessingConditions><Log><MaximumLogItemSeverityCode>3</MaximumLogItemSeverityCode>"
+                          "<Item><TypeID>QRY/001</TypeID><SeverityCode>3</SeverityCode>"
+                          "<Note>Selection too broad</Note></Item></Log>");
     const auto page = soap::parse_query_response(xml);
     REQUIRE(page.has_value());
     CHECK(page->max_log_severity == 3);
@@ -331,8 +335,9 @@ TEST_CASE("soap: errors")
     }
     SUBCASE("a message without BusinessDocumentMessageID")
     {
-        const auto page = soap::parse_query_response(response_with(
-            "<BusinessDocumentMessage><LastChangeDateTime>2026-11-26T02:10:56Z</LastChangeDateTime></BusinessDocumentMessage>"));
+        const auto page =
+            soap::parse_query_response(response_with("<BusinessDocumentMessage><LastChangeDateTime>2026-11-26T02:10:"
+                                                     "56Z</LastChangeDateTime></BusinessDocumentMessage>"));
         REQUIRE_FALSE(page.has_value());
         CHECK(page.error().kind == soap::ParseError::Kind::field);
         CHECK(page.error().message.find("#1") != std::string::npos);
@@ -340,8 +345,9 @@ TEST_CASE("soap: errors")
     }
     SUBCASE("a message without LastChangeDateTime")
     {
-        const auto page = soap::parse_query_response(response_with(
-            "<BusinessDocumentMessage><BusinessDocumentMessageID>ABC</BusinessDocumentMessageID></BusinessDocumentMessage>"));
+        const auto page =
+            soap::parse_query_response(response_with("<BusinessDocumentMessage><BusinessDocumentMessageID>ABC</"
+                                                     "BusinessDocumentMessageID></BusinessDocumentMessage>"));
         REQUIRE_FALSE(page.has_value());
         CHECK(page.error().message.find("ABC") != std::string::npos);
         CHECK(page.error().message.find("LastChangeDateTime") != std::string::npos);
@@ -365,16 +371,18 @@ TEST_CASE("soap: errors")
             CHECK(page.error().message.find("ABC") != std::string::npos);
             CHECK(page.error().message.find(field) != std::string::npos);
         }
-        const auto more = soap::parse_query_response(response_with(
-            "", "<ProcessingConditions><MoreHitsAvailableIndicator>maybe</MoreHitsAvailableIndicator></ProcessingConditions>"));
+        const auto more =
+            soap::parse_query_response(response_with("", "<ProcessingConditions><MoreHitsAvailableIndicator>maybe</"
+                                                         "MoreHitsAvailableIndicator></ProcessingConditions>"));
         REQUIRE_FALSE(more.has_value());
         CHECK(more.error().message.find("MoreHitsAvailableIndicator") != std::string::npos);
     }
     SUBCASE("optional fields may be missing")
     {
-        const auto page = soap::parse_query_response(response_with(
-            "<BusinessDocumentMessage><BusinessDocumentMessageID> ABC </BusinessDocumentMessageID>"
-            "<LastChangeDateTime>2026-11-26T02:10:56Z</LastChangeDateTime><ProcessingStatusCode/></BusinessDocumentMessage>"));
+        const auto page = soap::parse_query_response(
+            response_with("<BusinessDocumentMessage><BusinessDocumentMessageID> ABC </BusinessDocumentMessageID>"
+                          "<LastChangeDateTime>2026-11-26T02:10:56Z</LastChangeDateTime><ProcessingStatusCode/></"
+                          "BusinessDocumentMessage>"));
         REQUIRE(page.has_value());
         REQUIRE(page->messages.size() == 1);
         CHECK(page->messages[0].id == "ABC");
@@ -415,14 +423,15 @@ TEST_CASE("soap: a huge page (100k messages) parses")
     for (int i = 0; i < k_count; ++i) {
         messages += "<BusinessDocumentMessage><BusinessDocumentMessageID>MSG";
         messages += std::to_string(i);
-        messages += "</BusinessDocumentMessageID><CreationDateTime>2026-11-26T02:08:05.0300000Z</CreationDateTime>"
-                    "<LastChangeDateTime>2026-11-26T02:10:56.1150000Z</LastChangeDateTime>"
-                    "<ProcessingStatusCode>4</ProcessingStatusCode><ProcessingStatusCodeText>Failed</ProcessingStatusCodeText>"
-                    "<DirectionCode>2</DirectionCode><ServiceInterfaceName>BusinessPartnerReplicationIn</ServiceInterfaceName>"
-                    "<SenderCommunicationSystemID>C4C</SenderCommunicationSystemID>"
-                    "<ReceiverCommunicationSystemID>S4H_CLNT200</ReceiverCommunicationSystemID><Log><Item>"
-                    "<TypeID>SRT/014</TypeID><SeverityCode>3</SeverityCode><Note>Mapping error: field &lt;CustomerID&gt; "
-                    "is empty &amp; no default</Note></Item></Log></BusinessDocumentMessage>\n";
+        messages +=
+            "</BusinessDocumentMessageID><CreationDateTime>2026-11-26T02:08:05.0300000Z</CreationDateTime>"
+            "<LastChangeDateTime>2026-11-26T02:10:56.1150000Z</LastChangeDateTime>"
+            "<ProcessingStatusCode>4</ProcessingStatusCode><ProcessingStatusCodeText>Failed</ProcessingStatusCodeText>"
+            "<DirectionCode>2</DirectionCode><ServiceInterfaceName>BusinessPartnerReplicationIn</ServiceInterfaceName>"
+            "<SenderCommunicationSystemID>C4C</SenderCommunicationSystemID>"
+            "<ReceiverCommunicationSystemID>S4H_CLNT200</ReceiverCommunicationSystemID><Log><Item>"
+            "<TypeID>SRT/014</TypeID><SeverityCode>3</SeverityCode><Note>Mapping error: field &lt;CustomerID&gt; "
+            "is empty &amp; no default</Note></Item></Log></BusinessDocumentMessage>\n";
     }
     const auto xml = response_with(messages, "<ProcessingConditions><ReturnedQueryHitsNumberValue>100000"
                                              "</ReturnedQueryHitsNumberValue><MoreHitsAvailableIndicator>true"
@@ -446,7 +455,7 @@ TEST_CASE("soap: a huge page (100k messages) parses")
 
 TEST_CASE("soap: ISO 8601 date-times")
 {
-    constexpr std::int64_t k_base = 1'795'659'056'000'000'000; // 2026-11-26T02:10:56Z
+    constexpr std::int64_t k_base = 1'795'659'056'000'000'000;  // 2026-11-26T02:10:56Z
     struct Case {
         const char* text;
         std::optional<std::int64_t> expected;

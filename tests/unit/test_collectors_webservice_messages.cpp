@@ -17,8 +17,8 @@
 namespace soap = c4c::collectors::soap;
 using namespace collector_tests;
 using c4c::collectors::CommitStatus;
-using c4c::infra::Event;
 using c4c::collectors::PollOutcome;
+using c4c::infra::Event;
 using c4c::infra::Severity;
 using Clock = std::chrono::system_clock;
 
@@ -49,7 +49,7 @@ bool valid_utf8(std::string_view text)
     return true;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("webservice_messages: normalizing the sample's waiting, successful, failed and warning messages")
 {
@@ -179,7 +179,8 @@ TEST_CASE("webservice_messages: severity, body and attributes of unusual message
         message.service_interface = "X";
         message.direction_code = "9";
         message.receiver_system = "S4";
-        message.log_items = {{soap::k_warning, "", "a warning"}, {soap::k_error, "E/1", "first error"},
+        message.log_items = {{soap::k_warning, "", "a warning"},
+                             {soap::k_error, "E/1", "first error"},
                              {soap::k_error, "", "second error"}};
         message.max_log_severity = 3;
         const auto event = c4c::collectors::normalize_message("t", message, 0);
@@ -305,8 +306,9 @@ std::string message_xml(const std::string& id, const std::string& change_time, i
 http::ServerResponse soap_page(const std::vector<std::string>& ids, bool more_hits, const std::string& last_id,
                                int status = soap::k_successful)
 {
-    std::string body = R"(<?xml version="1.0" encoding="utf-8"?><soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Header/><soap-env:Body>)"
-                       R"(<n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync xmlns:n0="http://sap.com/xi/SAPGlobal20/Global">)";
+    std::string body =
+        R"(<?xml version="1.0" encoding="utf-8"?><soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Header/><soap-env:Body>)"
+        R"(<n0:BusinessDocumentMessageMonitoringFindByElementsResponse_sync xmlns:n0="http://sap.com/xi/SAPGlobal20/Global">)";
     for (const auto& id : ids) {
         body += message_xml(id, "2026-11-26T05:23:16.8700000Z", status);
     }
@@ -362,7 +364,7 @@ std::string iso(Clock::time_point time)
     return soap::format_iso8601_ms(time);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("webservice_messages: poll pages through LastReturnedObjectID and advances the checkpoint at the end")
 {
@@ -665,7 +667,7 @@ Clock::time_point parse_iso(const std::string& text)
     return *parsed;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("webservice_messages: with the tenant 15 minutes behind, bounds and checkpoint follow its Date")
 {

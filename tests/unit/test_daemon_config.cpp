@@ -41,29 +41,34 @@ constexpr const char* k_use_case_integration = "integration_monitoring";
 constexpr const char* k_use_case_real_user = "real_user_monitoring";
 constexpr const char* k_use_case_business_process = "business_process_monitoring";
 
-const WebserviceMessagesSettings& ws_settings(const c4c::collectors::SourceConfig& source) {
+const WebserviceMessagesSettings& ws_settings(const c4c::collectors::SourceConfig& source)
+{
     return source.settings.get<WebserviceMessagesSettings>();
 }
 
-const ResponseTimeAnalysisSettings& rta_settings(const c4c::collectors::SourceConfig& source) {
+const ResponseTimeAnalysisSettings& rta_settings(const c4c::collectors::SourceConfig& source)
+{
     return source.settings.get<ResponseTimeAnalysisSettings>();
 }
 
-const BusinessObjectsSettings& bo_settings(const c4c::collectors::SourceConfig& source) {
+const BusinessObjectsSettings& bo_settings(const c4c::collectors::SourceConfig& source)
+{
     return source.settings.get<BusinessObjectsSettings>();
 }
 
 /// A fresh directory per test under the system temp directory, removed afterwards.
 class TempDir {
 public:
-    TempDir() {
+    TempDir()
+    {
         static std::atomic<int> counter{0};
         m_path = fs::temp_directory_path() /
                  ("c4c-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
         fs::remove_all(m_path);
         fs::create_directories(m_path);
     }
-    ~TempDir() {
+    ~TempDir()
+    {
         std::error_code ignored;
         fs::remove_all(m_path, ignored);
     }
@@ -72,7 +77,8 @@ public:
 
     const fs::path& path() const { return m_path; }
 
-    fs::path write(const fs::path& name, std::string_view content) const {
+    fs::path write(const fs::path& name, std::string_view content) const
+    {
         const auto file = m_path / name;
         fs::create_directories(file.parent_path());
         std::ofstream(file, std::ios::binary) << content;
@@ -89,7 +95,8 @@ private:
 /// Sets or unsets an environment variable for the scope of a test.
 class ScopedEnv {
 public:
-    ScopedEnv(const char* name, const char* value) : m_name(name) {
+    ScopedEnv(const char* name, const char* value) : m_name(name)
+    {
         if (const char* old = std::getenv(name)) {
             m_old = old;
         }
@@ -99,7 +106,8 @@ public:
             ::unsetenv(name);
         }
     }
-    ~ScopedEnv() {
+    ~ScopedEnv()
+    {
         if (m_old) {
             ::setenv(m_name.c_str(), m_old->c_str(), 1);
         } else {
@@ -114,7 +122,8 @@ private:
     std::optional<std::string> m_old;
 };
 
-std::string all_errors(const LoadResult& result) {
+std::string all_errors(const LoadResult& result)
+{
     std::string text;
     for (const auto& error : result.errors) {
         text += error.format() + "\n";
@@ -123,7 +132,8 @@ std::string all_errors(const LoadResult& result) {
 }
 
 /// The first error whose message contains `needle`, or nullptr.
-const ConfigError* find_error(const LoadResult& result, std::string_view needle) {
+const ConfigError* find_error(const LoadResult& result, std::string_view needle)
+{
     for (const auto& error : result.errors) {
         if (error.message.find(needle) != std::string::npos) {
             return &error;
@@ -133,7 +143,8 @@ const ConfigError* find_error(const LoadResult& result, std::string_view needle)
 }
 
 /// Asserts that exactly one error contains `needle` and that it sits at line:column.
-void check_error(const LoadResult& result, std::string_view needle, int line, int column) {
+void check_error(const LoadResult& result, std::string_view needle, int line, int column)
+{
     INFO("looking for '", needle, "' in:\n", all_errors(result));
     const auto* error = find_error(result, needle);
     REQUIRE(error != nullptr);
@@ -144,14 +155,16 @@ void check_error(const LoadResult& result, std::string_view needle, int line, in
     CHECK_FALSE(result.config.has_value());
 }
 
-void check_error(const LoadResult& result, std::string_view needle) {
+void check_error(const LoadResult& result, std::string_view needle)
+{
     INFO("looking for '", needle, "' in:\n", all_errors(result));
     CHECK(find_error(result, needle) != nullptr);
     CHECK_FALSE(result.config.has_value());
 }
 
 /// The loaded configuration (a copy, so that it may outlive a temporary result).
-Config check_ok(const LoadResult& result) {
+Config check_ok(const LoadResult& result)
+{
     INFO(all_errors(result));
     REQUIRE(result.errors.empty());
     REQUIRE(result.config.has_value());
@@ -170,12 +183,14 @@ password = "pw"
 url = "http://127.0.0.1:9090/logs"
 )";
 
-std::string minimal_with(std::string_view extra) {
+std::string minimal_with(std::string_view extra)
+{
     return std::string(k_minimal) + std::string(extra);
 }
 
 /// A throw-away self-signed certificate in PEM.
-std::string self_signed_pem() {
+std::string self_signed_pem()
+{
     const std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(EVP_EC_gen("P-256"), &EVP_PKEY_free);
     REQUIRE(key);
     const std::unique_ptr<X509, void (*)(X509*)> cert(X509_new(), &X509_free);
@@ -202,7 +217,8 @@ std::string self_signed_pem() {
 
 TEST_SUITE_BEGIN("config");
 
-TEST_CASE("the contract's example loads with every value in place") {
+TEST_CASE("the contract's example loads with every value in place")
+{
     TempDir dir;
     const ScopedEnv credentials("CREDENTIALS_DIRECTORY", nullptr);
     dir.write("c4c-acme-prod", "c4c-password\n");
@@ -330,7 +346,8 @@ name = "acme-prod"
     CHECK(tenant.endpoints.at(k_use_case_health).interval == 30s);
 }
 
-TEST_CASE("defaults apply to whatever is left out") {
+TEST_CASE("defaults apply to whatever is left out")
+{
     TempDir dir;
     const auto result = dir.load(R"([[tenants]]
 name = "t1"
@@ -402,14 +419,17 @@ url = "http://127.0.0.1:9090/bpm"
     }
 }
 
-TEST_CASE("top-level settings are read and checked") {
+TEST_CASE("top-level settings are read and checked")
+{
     TempDir dir;
-    SUBCASE("a relative state_dir is resolved against the config file's directory") {
+    SUBCASE("a relative state_dir is resolved against the config file's directory")
+    {
         const auto& config = check_ok(dir.load(minimal_with("").insert(0, "state_dir = \"state/../data\"\n")));
         CHECK(config.state_dir == dir.path() / "data");
         CHECK(config.state_dir.is_absolute());
     }
-    SUBCASE("explicit values") {
+    SUBCASE("explicit values")
+    {
         const auto& config = check_ok(dir.load(R"(shutdown_timeout = "1m30s"
 [http]
 listen = "[::1]:0"
@@ -422,7 +442,8 @@ format = "json"
         CHECK(config.log_level == "debug");
         CHECK(config.log_format == "json");
     }
-    SUBCASE("bad values, each at its value") {
+    SUBCASE("bad values, each at its value")
+    {
         const auto result = dir.load(R"(state_dir = 5
 shutdown_timeout = "10"
 [http]
@@ -438,20 +459,24 @@ format = "xml"
         check_error(result, "log.format: must be text or json", 7, 10);
         CHECK(result.errors.size() == 5);
     }
-    SUBCASE("no tenants") {
+    SUBCASE("no tenants")
+    {
         const auto result = dir.load("state_dir = \"/tmp\"\n");
         check_error(result, "at least one [[tenants]] entry is required", 0, 0);
     }
-    SUBCASE("tenants that are not an array of tables") {
+    SUBCASE("tenants that are not an array of tables")
+    {
         check_error(dir.load("tenants = 1\n"), "tenants: expected an array of tables", 1, 11);
         check_error(dir.load("tenants = [1]\n"), "tenants[0]: expected a table", 1, 12);
     }
-    SUBCASE("http and log must be tables") {
+    SUBCASE("http and log must be tables")
+    {
         check_error(dir.load(minimal_with("").insert(0, "http = \"127.0.0.1:1\"\n")), "http: expected a table", 1, 8);
     }
 }
 
-TEST_CASE("http.listen accepts host:port and [v6]:port") {
+TEST_CASE("http.listen accepts host:port and [v6]:port")
+{
     TempDir dir;
     for (const char* listen : {"127.0.0.1:9479", "[::1]:9479", "localhost:0", "0.0.0.0:65535", "[::]:80"}) {
         CAPTURE(listen);
@@ -469,10 +494,12 @@ TEST_CASE("http.listen accepts host:port and [v6]:port") {
     }
 }
 
-TEST_CASE("a TOML syntax error is reported at its position") {
+TEST_CASE("a TOML syntax error is reported at its position")
+{
     TempDir dir;
     const auto file = (dir.path() / "collector.toml").string();
-    SUBCASE("an unterminated string") {
+    SUBCASE("an unterminated string")
+    {
         const auto result = dir.load("state_dir = \"/tmp\"\nshutdown_timeout = \"10s\n");
         REQUIRE(result.errors.size() == 1);
         CHECK_FALSE(result.config.has_value());
@@ -481,7 +508,8 @@ TEST_CASE("a TOML syntax error is reported at its position") {
         CHECK(result.errors[0].column == 24);
         CHECK(result.errors[0].format().starts_with(file + ":2:24: Error while parsing string"));
     }
-    SUBCASE("a table defined twice") {
+    SUBCASE("a table defined twice")
+    {
         const auto result = dir.load("[http]\nlisten = \"127.0.0.1:1\"\n\n[http]\n");
         REQUIRE(result.errors.size() == 1);
         CHECK(result.errors[0].format() ==
@@ -489,7 +517,8 @@ TEST_CASE("a TOML syntax error is reported at its position") {
     }
 }
 
-TEST_CASE("a missing configuration file is one error without a position") {
+TEST_CASE("a missing configuration file is one error without a position")
+{
     TempDir dir;
     const auto result = load_config(dir.path() / "nope.toml");
     REQUIRE(result.errors.size() == 1);
@@ -498,7 +527,8 @@ TEST_CASE("a missing configuration file is one error without a position") {
           (dir.path() / "nope.toml").string() + ": cannot read the configuration: No such file or directory");
 }
 
-TEST_CASE("unknown keys are errors at the key, everywhere, all at once") {
+TEST_CASE("unknown keys are errors at the key, everywhere, all at once")
+{
     TempDir dir;
     const auto result = dir.load(R"(colour = "blue"
 [http]
@@ -539,7 +569,8 @@ interval = "30s"
                          [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; }));
 }
 
-TEST_CASE("a wrong type names the dotted key, the tenant and the position of the value") {
+TEST_CASE("a wrong type names the dotted key, the tenant and the position of the value")
+{
     TempDir dir;
     const auto result = dir.load(R"([[tenants]]
 name = "acme-prod"
@@ -571,13 +602,16 @@ max_batch_bytes = "4 MiB"
                                            "\"30s\" (tenant acme-prod)");
 }
 
-TEST_CASE("tenant names are checked and unique") {
+TEST_CASE("tenant names are checked and unique")
+{
     TempDir dir;
-    SUBCASE("duplicate") {
+    SUBCASE("duplicate")
+    {
         const auto result = dir.load(std::string(k_minimal) + std::string(k_minimal));
         check_error(result, "tenants[1].name: duplicate tenant name 't1' (also tenants[0])", 11, 8);
     }
-    SUBCASE("missing") {
+    SUBCASE("missing")
+    {
         auto text = std::string(k_minimal);
         text.erase(text.find("name = \"t1\"\n"), 12);
         check_error(dir.load(text), "tenants[0]: missing required key 'name'", 1, 1);
@@ -588,7 +622,8 @@ TEST_CASE("tenant names are checked and unique") {
         text.replace(text.find("\"t1\""), 4, "\"" + std::string(name) + "\"");
         check_error(dir.load(text), "tenants[0].name: must be 1 to 63 characters from [a-z0-9-]", 2, 8);
     }
-    SUBCASE("63 characters is the limit") {
+    SUBCASE("63 characters is the limit")
+    {
         auto text = std::string(k_minimal);
         text.replace(text.find("\"t1\""), 4, "\"" + std::string(63, 'a') + "\"");
         CHECK(check_ok(dir.load(text)).tenants.at(0).name.size() == 63);
@@ -597,7 +632,8 @@ TEST_CASE("tenant names are checked and unique") {
     }
 }
 
-TEST_CASE("the c4c table") {
+TEST_CASE("the c4c table")
+{
     TempDir dir;
     const auto with_c4c = [&](std::string_view c4c) {
         return dir.load(R"([[tenants]]
@@ -608,19 +644,22 @@ url = "http://127.0.0.1:9090/logs"
 [tenants.c4c]
 )" + std::string(c4c));
     };
-    SUBCASE("missing table") {
+    SUBCASE("missing table")
+    {
         auto text = std::string(k_minimal);
         text.erase(text.find("[tenants.c4c]"), 14);
         check_error(dir.load(text), "tenants[0]: missing required key 'c4c'");
     }
-    SUBCASE("missing keys are reported at the table header") {
+    SUBCASE("missing keys are reported at the table header")
+    {
         const auto result = with_c4c("");
         check_error(result, "tenants[0].c4c: missing required key 'url' (tenant t1)", 6, 1);
         check_error(result, "tenants[0].c4c: missing required key 'user'", 6, 1);
         check_error(result, "tenants[0].c4c: missing required key 'password' or 'password_file'", 6, 1);
         CHECK(result.errors.size() == 3);
     }
-    SUBCASE("url") {
+    SUBCASE("url")
+    {
         for (const char* url : {"ftp://host", "https://host/?sap-client=100", "https://host#x", "https:///path",
                                 "my123456.crm.ondemand.com", "https://user:pw@host", "http://host:99999"}) {
             CAPTURE(url);
@@ -633,7 +672,8 @@ url = "http://127.0.0.1:9090/logs"
             check_ok(with_c4c("url = \"https://host:8443/prefix//\"\nuser = \"u\"\npassword = \"p\"\n"));
         CHECK(config.tenants[0].c4c.url == "https://host:8443/prefix");
     }
-    SUBCASE("limits") {
+    SUBCASE("limits")
+    {
         const auto result = with_c4c(R"(url = "http://h"
 user = ""
 password = "p"
@@ -650,14 +690,16 @@ max_connections = 65
                   .tenants[0]
                   .c4c.max_connections == 64);
     }
-    SUBCASE("password and password_file together") {
+    SUBCASE("password and password_file together")
+    {
         dir.write("pw", "x\n");
         const auto result = with_c4c("url = \"http://h\"\nuser = \"u\"\npassword = \"p\"\npassword_file = \"pw\"\n");
         check_error(result, "tenants[0].c4c.password_file: set either password or password_file, not both", 10, 17);
     }
 }
 
-TEST_CASE("sources") {
+TEST_CASE("sources")
+{
     TempDir dir;
     const auto with_source = [&](std::string_view source) {
         return dir.load(R"([[tenants]]
@@ -677,7 +719,8 @@ url = "http://127.0.0.1:9090/bpm"
     constexpr std::string_view k_other_two = R"([tenants.sources.webservice_messages]
 [tenants.sources.response_time_analysis]
 )";
-    SUBCASE("common keys") {
+    SUBCASE("common keys")
+    {
         const auto result = with_source(std::string(k_other_two) + R"([tenants.sources.business_objects]
 page_size = 0
 interval = "0s"
@@ -696,7 +739,8 @@ overlap = "-1m"
         check_error(with_source(std::string(k_other_two) + "[tenants.sources.business_objects]\npage_size = 10001\n"),
                     "page_size: must be between 1 and 10000");
     }
-    SUBCASE("source-specific keys") {
+    SUBCASE("source-specific keys")
+    {
         const auto& config = check_ok(with_source(R"([tenants.sources.webservice_messages]
 path = "/sap/bc/srt/scs/sap/other"
 [tenants.sources.response_time_analysis]
@@ -714,7 +758,8 @@ collections = ["LeadCollection"]
         CHECK(bo_settings(sources.at(k_source_business_objects)).collections ==
               std::vector<std::string>{"LeadCollection"});
     }
-    SUBCASE("bad source-specific values") {
+    SUBCASE("bad source-specific values")
+    {
         const auto result = with_source(R"([tenants.sources.webservice_messages]
 path = "sap/bc/srt"
 [tenants.sources.response_time_analysis]
@@ -738,7 +783,8 @@ collections = []
             check_error(with_source(text + "\n"), "business_objects.collections: ");
         }
     }
-    SUBCASE("a key of another source is named as such") {
+    SUBCASE("a key of another source is named as such")
+    {
         const auto result = with_source(R"([tenants.sources.webservice_messages]
 collections = ["A"]
 [tenants.sources.response_time_analysis]
@@ -750,7 +796,8 @@ pseudonymize_users = true
         check_error(result, "unknown key 'path' for source response_time_analysis", 16, 1);
         check_error(result, "unknown key 'pseudonymize_users' for source business_objects", 18, 1);
     }
-    SUBCASE("a source must be a table") {
+    SUBCASE("a source must be a table")
+    {
         auto result = dir.load(R"([[tenants]]
 name = "t1"
 [tenants.c4c]
@@ -765,7 +812,8 @@ business_objects = true
     }
 }
 
-TEST_CASE("endpoints and their authentication") {
+TEST_CASE("endpoints and their authentication")
+{
     TempDir dir;
     const auto with_endpoint = [&](std::string_view endpoint) {
         return dir.load(std::string(R"([[tenants]]
@@ -782,7 +830,8 @@ url = "http://127.0.0.1:9090/logs"
     const auto endpoint_of = [](const Config& config) -> const EndpointConfig& {
         return config.tenants.at(0).endpoints.at(k_use_case_business_process);
     };
-    SUBCASE("limits and sizes") {
+    SUBCASE("limits and sizes")
+    {
         const auto& config = check_ok(with_endpoint(R"(timeout = "5s"
 max_batch_events = 100000
 max_batch_bytes = 1024
@@ -813,7 +862,8 @@ max_outbox_bytes = -1
         CHECK(result.errors.size() == 5);
         check_error(with_endpoint("max_batch_events = 100001\n"), "max_batch_events: must be between 1 and 100000");
     }
-    SUBCASE("url") {
+    SUBCASE("url")
+    {
         auto text = std::string(R"([[tenants]]
 name = "t1"
 [tenants.c4c]
@@ -828,7 +878,8 @@ password = "pw"
                     "business_process_monitoring.url: the scheme must be http:// or https://", 9, 7);
         check_error(dir.load(text + "url = \"https://alm/logs#frag\"\n"), "must not have a fragment", 9, 7);
     }
-    SUBCASE("basic") {
+    SUBCASE("basic")
+    {
         const auto& config = check_ok(with_endpoint("auth = \"basic\"\nuser = \"u\"\npassword = \"p\"\n"));
         CHECK(endpoint_of(config).auth == AuthKind::basic);
         CHECK(endpoint_of(config).user == "u");
@@ -839,7 +890,8 @@ password = "pw"
         check_error(result, "business_process_monitoring.client_id: does not apply to auth = \"basic\"", 11, 13);
         CHECK(result.errors.size() == 3);
     }
-    SUBCASE("oauth2") {
+    SUBCASE("oauth2")
+    {
         dir.write("secret", "s3\n");
         const auto& config = check_ok(with_endpoint(R"(auth = "oauth2"
 token_url = "https://sub.authentication.eu10.hana.ondemand.com/oauth/token"
@@ -861,18 +913,21 @@ client_secret_file = "secret"
                                   "client_secret = \"s\"\n"),
                     "token_url: not a valid absolute URL", 11, 13);
     }
-    SUBCASE("none takes no credentials") {
+    SUBCASE("none takes no credentials")
+    {
         const auto result = with_endpoint("auth = \"none\"\npassword = \"p\"\ntoken_url = \"https://t\"\n");
         check_error(result, "password: does not apply to auth = \"none\"", 11, 12);
         check_error(result, "token_url: does not apply to auth = \"none\"", 12, 13);
         CHECK(result.errors.size() == 2);
     }
-    SUBCASE("an unknown auth is one error, not one per credential key") {
+    SUBCASE("an unknown auth is one error, not one per credential key")
+    {
         const auto result = with_endpoint("auth = \"kerberos\"\nuser = \"u\"\npassword = \"p\"\n");
         check_error(result, "auth: must be basic, oauth2 or none", 10, 8);
         CHECK(result.errors.size() == 1);
     }
-    SUBCASE("health_monitoring takes an interval") {
+    SUBCASE("health_monitoring takes an interval")
+    {
         const auto& config = check_ok(with_endpoint(R"([tenants.endpoints.health_monitoring]
 url = "http://127.0.0.1:9090/metrics"
 interval = "15s"
@@ -884,7 +939,8 @@ interval = "15s"
     }
 }
 
-TEST_CASE("sources and endpoints come in pairs") {
+TEST_CASE("sources and endpoints come in pairs")
+{
     TempDir dir;
     const std::string head = R"([[tenants]]
 name = "t1"
@@ -893,7 +949,8 @@ url = "http://127.0.0.1:8080"
 user = "CRUN"
 password = "pw"
 )";
-    SUBCASE("an enabled source without its endpoint") {
+    SUBCASE("an enabled source without its endpoint")
+    {
         const auto result = dir.load(head + R"([tenants.sources.webservice_messages]
 [tenants.sources.business_objects]
 [tenants.endpoints.business_process_monitoring]
@@ -905,7 +962,8 @@ url = "http://127.0.0.1:9090/bpm"
                     7, 1);
         CHECK(result.errors.size() == 1);
     }
-    SUBCASE("an endpoint without its source") {
+    SUBCASE("an endpoint without its source")
+    {
         const auto result = dir.load(head + R"([tenants.sources.business_objects]
 [tenants.endpoints.business_process_monitoring]
 url = "http://127.0.0.1:9090/bpm"
@@ -918,7 +976,8 @@ url = "http://127.0.0.1:9090/rum"
                     10, 1);
         CHECK(result.errors.size() == 1);
     }
-    SUBCASE("a disabled source needs no endpoint") {
+    SUBCASE("a disabled source needs no endpoint")
+    {
         const auto& config = check_ok(dir.load(head + R"([tenants.sources.webservice_messages]
 enabled = false
 [tenants.sources.business_objects]
@@ -928,14 +987,16 @@ url = "http://127.0.0.1:9090/bpm"
         CHECK_FALSE(config.tenants[0].sources.at(k_source_webservice_messages).enabled);
         CHECK(config.tenants[0].endpoints.size() == 1);
     }
-    SUBCASE("a disabled source may keep its endpoint") {
+    SUBCASE("a disabled source may keep its endpoint")
+    {
         check_ok(dir.load(head + R"([tenants.sources.business_objects]
 enabled = false
 [tenants.endpoints.business_process_monitoring]
 url = "http://127.0.0.1:9090/bpm"
 )"));
     }
-    SUBCASE("health_monitoring needs no source") {
+    SUBCASE("health_monitoring needs no source")
+    {
         check_ok(dir.load(head + R"([tenants.sources.business_objects]
 [tenants.endpoints.business_process_monitoring]
 url = "http://127.0.0.1:9090/bpm"
@@ -943,92 +1004,109 @@ url = "http://127.0.0.1:9090/bpm"
 url = "http://127.0.0.1:9090/metrics"
 )"));
     }
-    SUBCASE("a tenant without sources") {
+    SUBCASE("a tenant without sources")
+    {
         check_error(dir.load(head), "tenants[0]: no source configured", 1, 1);
     }
 }
 
-TEST_CASE("secrets from ${ENV}") {
+TEST_CASE("secrets from ${ENV}")
+{
     TempDir dir;
     auto text = minimal_with("");
     text.replace(text.find("password = \"pw\""), 15, "password = \"${C4C_TEST_PASSWORD}\"");
-    SUBCASE("present") {
+    SUBCASE("present")
+    {
         const ScopedEnv env("C4C_TEST_PASSWORD", "from-env");
         CHECK(check_ok(dir.load(text)).tenants[0].c4c.password.reveal() == "from-env");
     }
-    SUBCASE("missing: the error names the variable") {
+    SUBCASE("missing: the error names the variable")
+    {
         const ScopedEnv env("C4C_TEST_PASSWORD", nullptr);
         check_error(dir.load(text), "tenants[0].c4c.password: environment variable C4C_TEST_PASSWORD is not set", 6,
                     12);
     }
-    SUBCASE("empty") {
+    SUBCASE("empty")
+    {
         const ScopedEnv env("C4C_TEST_PASSWORD", "");
         check_error(dir.load(text), "environment variable C4C_TEST_PASSWORD is empty", 6, 12);
     }
-    SUBCASE("only the whole value is a reference") {
+    SUBCASE("only the whole value is a reference")
+    {
         const ScopedEnv env("C4C_TEST_PASSWORD", nullptr);
         text.replace(text.find("${C4C_TEST_PASSWORD}"), 20, "a${C4C_TEST_PASSWORD}");
         CHECK(check_ok(dir.load(text)).tenants[0].c4c.password.reveal() == "a${C4C_TEST_PASSWORD}");
     }
-    SUBCASE("an empty inline secret") {
+    SUBCASE("an empty inline secret")
+    {
         text.replace(text.find("\"${C4C_TEST_PASSWORD}\""), 22, "\"\"");
         check_error(dir.load(text), "tenants[0].c4c.password: the secret is empty", 6, 12);
     }
 }
 
-TEST_CASE("secrets from *_file") {
+TEST_CASE("secrets from *_file")
+{
     TempDir dir;
     TempDir credentials;
     auto text = minimal_with("");
     text.replace(text.find("password = \"pw\""), 15, "password_file = \"c4c-t1\"");
-    SUBCASE("from $CREDENTIALS_DIRECTORY first") {
+    SUBCASE("from $CREDENTIALS_DIRECTORY first")
+    {
         const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path().c_str());
         credentials.write("c4c-t1", "from-credentials\n");
         dir.write("c4c-t1", "from-config-dir\n");
         CHECK(check_ok(dir.load(text)).tenants[0].c4c.password.reveal() == "from-credentials");
     }
-    SUBCASE("then beside the configuration file") {
+    SUBCASE("then beside the configuration file")
+    {
         const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path().c_str());
         dir.write("c4c-t1", "from-config-dir\r\n");
         CHECK(check_ok(dir.load(text)).tenants[0].c4c.password.reveal() == "from-config-dir");
     }
-    SUBCASE("relative to the configuration file without $CREDENTIALS_DIRECTORY") {
+    SUBCASE("relative to the configuration file without $CREDENTIALS_DIRECTORY")
+    {
         const ScopedEnv env("CREDENTIALS_DIRECTORY", nullptr);
         dir.write("secrets/c4c-t1", "x");
         text.replace(text.find("\"c4c-t1\""), 8, "\"secrets/c4c-t1\"");
         CHECK(check_ok(dir.load(text)).tenants[0].c4c.password.reveal() == "x");
     }
-    SUBCASE("an absolute path") {
+    SUBCASE("an absolute path")
+    {
         const auto file = credentials.write("abs", "absolute\n");
         text.replace(text.find("\"c4c-t1\""), 8, "\"" + file.string() + "\"");
         CHECK(check_ok(dir.load(text)).tenants[0].c4c.password.reveal() == "absolute");
     }
-    SUBCASE("only one line ending is stripped") {
+    SUBCASE("only one line ending is stripped")
+    {
         const ScopedEnv env("CREDENTIALS_DIRECTORY", nullptr);
         dir.write("c4c-t1", " spaced \n\n");
         CHECK(check_ok(dir.load(text)).tenants[0].c4c.password.reveal() == " spaced \n");
     }
-    SUBCASE("missing: the error names the path it tried") {
+    SUBCASE("missing: the error names the path it tried")
+    {
         const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path().c_str());
         check_error(dir.load(text),
                     "tenants[0].c4c.password_file: cannot read " + (dir.path() / "c4c-t1").string() +
                         ": No such file or directory",
                     6, 17);
     }
-    SUBCASE("empty") {
+    SUBCASE("empty")
+    {
         const ScopedEnv env("CREDENTIALS_DIRECTORY", nullptr);
         dir.write("c4c-t1", "\n");
         check_error(dir.load(text), "tenants[0].c4c.password_file: " + (dir.path() / "c4c-t1").string() + " is empty",
                     6, 17);
     }
-    SUBCASE("a directory is not a secret") {
+    SUBCASE("a directory is not a secret")
+    {
         const ScopedEnv env("CREDENTIALS_DIRECTORY", nullptr);
         fs::create_directories(dir.path() / "c4c-t1");
         check_error(dir.load(text), "tenants[0].c4c.password_file: cannot read ", 6, 17);
     }
 }
 
-TEST_CASE("no secret value ever appears in an error") {
+TEST_CASE("no secret value ever appears in an error")
+{
     TempDir dir;
     const ScopedEnv credentials("CREDENTIALS_DIRECTORY", nullptr);
     const std::string canary = "Canary-S3cr3t-7f2a";
@@ -1092,27 +1170,32 @@ user = "${C4C_TEST_CANARY}"
     }
 }
 
-TEST_CASE("ca_file must be readable PEM") {
+TEST_CASE("ca_file must be readable PEM")
+{
     TempDir dir;
     auto text = minimal_with("");
     text.insert(text.find("[tenants.sources"), "ca_file = \"tls/ca.pem\"\n");
-    SUBCASE("valid: stored as an absolute path") {
+    SUBCASE("valid: stored as an absolute path")
+    {
         dir.write("tls/ca.pem", "# a comment before the block\n" + self_signed_pem());
         CHECK(check_ok(dir.load(text)).tenants[0].c4c.ca_file == (dir.path() / "tls/ca.pem").string());
     }
-    SUBCASE("missing") {
+    SUBCASE("missing")
+    {
         check_error(dir.load(text),
                     "tenants[0].c4c.ca_file: cannot read " + (dir.path() / "tls/ca.pem").string() +
                         ": No such file or directory",
                     7, 11);
     }
-    SUBCASE("not PEM") {
+    SUBCASE("not PEM")
+    {
         dir.write("tls/ca.pem", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n");
         check_error(dir.load(text),
                     "tenants[0].c4c.ca_file: " + (dir.path() / "tls/ca.pem").string() + " holds no PEM certificate", 7,
                     11);
     }
-    SUBCASE("an endpoint's ca_file, absolute") {
+    SUBCASE("an endpoint's ca_file, absolute")
+    {
         const auto pem = dir.write("alm-ca.pem", self_signed_pem());
         auto endpoint_text = minimal_with("ca_file = \"" + pem.string() + "\"\n");
         const auto& config = check_ok(dir.load(endpoint_text));
@@ -1122,7 +1205,8 @@ TEST_CASE("ca_file must be readable PEM") {
     }
 }
 
-TEST_CASE("the reference configuration loads") {
+TEST_CASE("the reference configuration loads")
+{
     TempDir credentials;
     const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path().c_str());
     credentials.write("c4c-acme-prod", "c4c-password\n");
@@ -1142,7 +1226,8 @@ TEST_CASE("the reference configuration loads") {
     }
 }
 
-TEST_CASE("configurations compare by value, each source's own settings included, so a reload can tell what changed") {
+TEST_CASE("configurations compare by value, each source's own settings included, so a reload can tell what changed")
+{
     TempDir dir;
     const std::string other_tenant = R"([[tenants]]
 name = "t2"

@@ -57,7 +57,7 @@ DeliveryOptions fast_options()
     return options;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("auth helpers: form encoding (RFC 6749 2.3.1) and host extraction")
 {
@@ -299,7 +299,8 @@ TEST_CASE("parse_token_response: the token, its lifetime as a number or a string
     const std::chrono::duration<double> fallback(3600);
     auto lifetime = [&](std::string_view expires_in) {
         const auto answer = parse_token_response(
-            200, std::string(R"({"access_token":"abc","token_type":"Bearer","expires_in":)") + std::string(expires_in) + "}",
+            200,
+            std::string(R"({"access_token":"abc","token_type":"Bearer","expires_in":)") + std::string(expires_in) + "}",
             "client", fallback);
         REQUIRE(answer.has_value());
         CHECK(answer->access_token == "abc");
@@ -312,8 +313,8 @@ TEST_CASE("parse_token_response: the token, its lifetime as a number or a string
     CHECK(lifetime("-5") == 0.0);
     CHECK(lifetime("1e300") == 1e9);
 
-    const auto refused = parse_token_response(401, R"({"error":"invalid_client","error_description":"Bad\ncredentials"})",
-                                              "sb-client", fallback);
+    const auto refused = parse_token_response(
+        401, R"({"error":"invalid_client","error_description":"Bad\ncredentials"})", "sb-client", fallback);
     REQUIRE_FALSE(refused.has_value());
     CHECK(refused.error().reason == "auth");
     CHECK(refused.error().message ==

@@ -34,7 +34,7 @@ std::size_t envelope_bytes()
     return c4c::exporters::logs_envelope_prefix(k_resource).size() + c4c::exporters::logs_envelope_suffix().size();
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("batcher: max_batch_events")
 {

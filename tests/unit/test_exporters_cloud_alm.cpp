@@ -61,7 +61,7 @@ struct Running {
     }
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("log lines: waits read naturally")
 {
@@ -189,8 +189,8 @@ TEST_CASE("cloud_alm: 400 splits batches down to the poison rows, which alone ar
     h.alm.respond = [&](const Received& request) {
         for (const auto& id : request.event_ids()) {
             if (poison.contains(id)) {
-                return answer(400, "{\"error\":\"invalid log record " + id + "\",\"detail\":\"" + std::string(300, 'x') +
-                                       "\"}");
+                return answer(400, "{\"error\":\"invalid log record " + id + "\",\"detail\":\"" +
+                                       std::string(300, 'x') + "\"}");
             }
         }
         accepted.insert(h.alm.received.size() - 1);
@@ -420,7 +420,8 @@ TEST_CASE("cloud_alm: 401 pauses the endpoint with one clear line, and it resume
         CHECK(co_await eventually([&] { return running.done; }, 1s));
     }());
 
-    CHECK(h.alm.received.front().authorization == c4c::infra::http::basic_authorization("alm-user", "pa55-w0rd-secret"));
+    CHECK(h.alm.received.front().authorization ==
+          c4c::infra::http::basic_authorization("alm-user", "pa55-w0rd-secret"));
     CHECK(observer.failures_of("http_401") >= 2);
     CHECK(outbox.rejected.empty());
     const std::string text = logs.all();
@@ -491,7 +492,8 @@ TEST_CASE("cloud_alm: drain() returns false at once when paused, and on an unrea
     MemoryOutbox other;
     other.add_events(1);
     RecordingObserver other_observer;
-    CloudAlmExporter offline(h.io.get_executor(), config, h.resource(), h.client, other, other_observer, fast_options());
+    CloudAlmExporter offline(h.io.get_executor(), config, h.resource(), h.client, other, other_observer,
+                             fast_options());
     CHECK_FALSE(h.run(offline.drain(150ms)));
     CHECK(other.rows.size() == 1);
     CHECK(!other_observer.failures.empty());

@@ -23,10 +23,20 @@ constexpr std::string_view k_metrics_path = "/api/calm-metrics/v1/metrics";
 std::vector<MetricPoint> snapshot()
 {
     std::vector<MetricPoint> points;
-    points.push_back({"c4c.source.availability", "1 when the last poll succeeded", "1", MetricPoint::Kind::gauge,
-                      {{"sap.c4c.source", std::string("webservice_messages")}}, 1.0, 0});
-    points.push_back({"c4c.source.records", "Records read from C4C", "{record}", MetricPoint::Kind::sum,
-                      {{"sap.c4c.source", std::string("webservice_messages")}}, std::int64_t{42}, 0});
+    points.push_back({"c4c.source.availability",
+                      "1 when the last poll succeeded",
+                      "1",
+                      MetricPoint::Kind::gauge,
+                      {{"sap.c4c.source", std::string("webservice_messages")}},
+                      1.0,
+                      0});
+    points.push_back({"c4c.source.records",
+                      "Records read from C4C",
+                      "{record}",
+                      MetricPoint::Kind::sum,
+                      {{"sap.c4c.source", std::string("webservice_messages")}},
+                      std::int64_t{42},
+                      0});
     return points;
 }
 
@@ -47,7 +57,7 @@ HealthOptions fast_options()
     return options;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("health: push_once sends an OTLP metrics document, gzip")
 {
@@ -100,8 +110,9 @@ TEST_CASE("health: a failed push is counted and reported false; 401 pauses until
     CHECK(observer.paused_calls == std::vector<bool>{true, false});
 
     // Nothing to report: nothing is sent.
-    HealthExporter empty(health_endpoint(h), h.resource("health_monitoring"), h.client, observer,
-                         [] { return std::vector<MetricPoint>{}; }, fast_options());
+    HealthExporter empty(
+        health_endpoint(h), h.resource("health_monitoring"), h.client, observer,
+        [] { return std::vector<MetricPoint>{}; }, fast_options());
     const auto before = h.alm.received.size();
     CHECK(h.run(empty.push_once()));
     CHECK(h.alm.received.size() == before);

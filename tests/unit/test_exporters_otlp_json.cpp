@@ -11,11 +11,11 @@
 #include <fstream>
 #include <sstream>
 
+using c4c::exporters::MetricPoint;
+using c4c::exporters::ResourceInfo;
 using c4c::infra::Attribute;
 using c4c::infra::Event;
 using c4c::infra::Severity;
-using c4c::exporters::MetricPoint;
-using c4c::exporters::ResourceInfo;
 using nlohmann::json;
 
 namespace {
@@ -59,7 +59,7 @@ json read_sample()
     return json::parse(text.str());
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("JSON strings: escapes and round trips through a real parser")
 {
@@ -94,16 +94,18 @@ TEST_CASE("JSON strings: invalid UTF-8 becomes U+FFFD and the output stays valid
         std::string expected;
     };
     const Case cases[] = {
-        {"a\xFF" "b", "a" + fffd + "b"},                      // never valid
-        {"\xC3", fffd},                                       // truncated at the end
-        {"\xC3(", fffd + "("},                                // bad continuation
-        {"\xE2\x82", fffd},                                   // truncated 3-byte: one maximal subpart
+        {"a\xFF"
+         "b",
+         "a" + fffd + "b"},     // never valid
+        {"\xC3", fffd},         // truncated at the end
+        {"\xC3(", fffd + "("},  // bad continuation
+        {"\xE2\x82", fffd},     // truncated 3-byte: one maximal subpart
         {"\xE2\x82x", fffd + "x"},
-        {"\xC0\xAF", fffd + fffd},                            // overlong
-        {"\xED\xA0\x80", fffd + fffd + fffd},                 // UTF-16 surrogate
-        {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd},      // above U+10FFFF
-        {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},             // valid 4-byte
-        {"\x80\x80", fffd + fffd},                            // lone continuations
+        {"\xC0\xAF", fffd + fffd},                        // overlong
+        {"\xED\xA0\x80", fffd + fffd + fffd},             // UTF-16 surrogate
+        {"\xF4\x90\x80\x80", fffd + fffd + fffd + fffd},  // above U+10FFFF
+        {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},         // valid 4-byte
+        {"\x80\x80", fffd + fffd},                        // lone continuations
     };
     for (const auto& c : cases) {
         CAPTURE(c.input);
@@ -135,7 +137,8 @@ TEST_CASE("log record: fields, types and attribute order")
 
     const auto& attributes = record["attributes"];
     REQUIRE(attributes.size() == 4 + event.attributes.size());
-    CHECK(attributes[0] == json::parse(R"({"key":"event.id","value":{"stringValue":"0123456789abcdef0123456789abcdef"}})"));
+    CHECK(attributes[0] ==
+          json::parse(R"({"key":"event.id","value":{"stringValue":"0123456789abcdef0123456789abcdef"}})"));
     CHECK(attributes[1]["key"] == "sap.c4c.source");
     CHECK(attributes[2]["key"] == "sap.c4c.object_type");
     CHECK(attributes[3]["key"] == "sap.c4c.object_id");
@@ -176,7 +179,8 @@ TEST_CASE("logs envelope: prefix + records + suffix has the structure of the Clo
 TEST_CASE("dry-run line: the record with its resource merged in, on one line")
 {
     const Event event = sample_event();
-    const std::string line = c4c::exporters::to_dry_run_line(sample_resource(), c4c::exporters::encode_log_record(event));
+    const std::string line =
+        c4c::exporters::to_dry_run_line(sample_resource(), c4c::exporters::encode_log_record(event));
     CHECK(line.find('\n') == std::string::npos);
     const json parsed = json::parse(line);
     CHECK(parsed["resource"] == json::parse(R"({"service.name":"acme-prod","sap.c4c.tenant":"acme-prod",
@@ -195,16 +199,41 @@ TEST_CASE("metrics: gauges and cumulative sums grouped by name")
 {
     const ResourceInfo resource{"acme-prod", "https://my123456.crm.ondemand.com", "health_monitoring"};
     std::vector<MetricPoint> points;
-    points.push_back({"c4c.source.up", "1 when the last poll succeeded", "1", MetricPoint::Kind::gauge,
-                      {{"sap.c4c.source", std::string("business_objects")}}, std::int64_t{1}, 0});
-    points.push_back({"c4c.source.records", "records fetched", "{record}", MetricPoint::Kind::sum,
-                      {{"sap.c4c.source", std::string("business_objects")}}, std::int64_t{1234}, 0});
-    points.push_back({"c4c.source.up", "", "", MetricPoint::Kind::gauge,
-                      {{"sap.c4c.source", std::string("webservice_messages")}}, std::int64_t{0}, 0});
-    points.push_back({"c4c.source.request_duration", "", "s", MetricPoint::Kind::gauge,
-                      {{"sap.c4c.source", std::string("webservice_messages")}}, 0.125, 0});
-    points.push_back({"c4c.source.records", "", "", MetricPoint::Kind::sum,
-                      {{"sap.c4c.source", std::string("webservice_messages")}}, std::int64_t{7}, 1500});
+    points.push_back({"c4c.source.up",
+                      "1 when the last poll succeeded",
+                      "1",
+                      MetricPoint::Kind::gauge,
+                      {{"sap.c4c.source", std::string("business_objects")}},
+                      std::int64_t{1},
+                      0});
+    points.push_back({"c4c.source.records",
+                      "records fetched",
+                      "{record}",
+                      MetricPoint::Kind::sum,
+                      {{"sap.c4c.source", std::string("business_objects")}},
+                      std::int64_t{1234},
+                      0});
+    points.push_back({"c4c.source.up",
+                      "",
+                      "",
+                      MetricPoint::Kind::gauge,
+                      {{"sap.c4c.source", std::string("webservice_messages")}},
+                      std::int64_t{0},
+                      0});
+    points.push_back({"c4c.source.request_duration",
+                      "",
+                      "s",
+                      MetricPoint::Kind::gauge,
+                      {{"sap.c4c.source", std::string("webservice_messages")}},
+                      0.125,
+                      0});
+    points.push_back({"c4c.source.records",
+                      "",
+                      "",
+                      MetricPoint::Kind::sum,
+                      {{"sap.c4c.source", std::string("webservice_messages")}},
+                      std::int64_t{7},
+                      1500});
 
     const std::string text = c4c::exporters::encode_metrics(resource, points, 2000, 1000);
     const json doc = json::parse(text);
@@ -224,7 +253,8 @@ TEST_CASE("metrics: gauges and cumulative sums grouped by name")
     REQUIRE(up.size() == 2);
     CHECK(up[0]["asInt"] == "1");
     CHECK(up[0]["timeUnixNano"] == "2000");
-    CHECK(up[0]["attributes"][0] == json::parse(R"({"key":"sap.c4c.source","value":{"stringValue":"business_objects"}})"));
+    CHECK(up[0]["attributes"][0] ==
+          json::parse(R"({"key":"sap.c4c.source","value":{"stringValue":"business_objects"}})"));
     CHECK(up[1]["asInt"] == "0");
     CHECK_FALSE(up[0].contains("startTimeUnixNano"));
 
@@ -245,7 +275,8 @@ TEST_CASE("log record encoding is fast enough for 150k records/s")
     Event event = sample_event();
     event.body = "Web service message 00163E0A1B2C1EDE8F9A2D3E4F5A6B7C failed: Receiver system not reachable";
     for (int i = 0; i < 8; ++i) {
-        event.attributes.push_back({"sap.c4c.field_" + std::to_string(i), std::string("some value ä ") + std::to_string(i)});
+        event.attributes.push_back(
+            {"sap.c4c.field_" + std::to_string(i), std::string("some value ä ") + std::to_string(i)});
     }
     constexpr int k_records = 50'000;
     std::size_t bytes = 0;
@@ -255,8 +286,7 @@ TEST_CASE("log record encoding is fast enough for 150k records/s")
         event.time_unix_nano += 1000;
         bytes += c4c::exporters::encode_log_record(event).size();
     }
-    const double per_record_us =
-        static_cast<double>(std::clock() - started) / CLOCKS_PER_SEC * 1e6 / k_records;
+    const double per_record_us = static_cast<double>(std::clock() - started) / CLOCKS_PER_SEC * 1e6 / k_records;
     MESSAGE("encode_log_record: " << per_record_us << " us CPU/record, " << bytes / k_records << " bytes/record");
     CHECK(bytes > 0);
 #if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)

@@ -11,13 +11,13 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #endif
 
-#include "infra/event.hpp"
-#include "exporters/endpoint_config.hpp"
-#include "infra/http/client.hpp"
-#include "infra/http/server.hpp"
 #include "exporters/batcher.hpp"
+#include "exporters/endpoint_config.hpp"
 #include "exporters/exporter.hpp"
 #include "exporters/otlp_json.hpp"
+#include "infra/event.hpp"
+#include "infra/http/client.hpp"
+#include "infra/http/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -55,8 +55,8 @@ struct Received {
     std::string content_encoding;
     std::string authorization;
     std::string encoded_credentials;  ///< X-CF-ENCODED-CREDENTIALS
-    std::string body;      ///< decoded
-    bool body_ok = true;   ///< gunzip succeeded (or no gzip)
+    std::string body;                 ///< decoded
+    bool body_ok = true;              ///< gunzip succeeded (or no gzip)
     std::chrono::steady_clock::time_point at;
     int unanswered_before = 0;  ///< requests received and not yet answered when this one arrived
 
@@ -102,10 +102,7 @@ public:
     }
     ~FakeAlm() { m_server.stop(); }
 
-    std::string url(std::string_view path) const
-    {
-        return "http://" + host() + std::string(path);
-    }
+    std::string url(std::string_view path) const { return "http://" + host() + std::string(path); }
     std::string host() const { return "127.0.0.1:" + std::to_string(m_port); }
     void stop() { m_server.stop(); }
 
@@ -278,8 +275,7 @@ public:
 class LogCapture {
 public:
     LogCapture()
-        : m_previous(spdlog::default_logger()),
-          m_sink(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000))
+        : m_previous(spdlog::default_logger()), m_sink(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000))
     {
         auto logger = std::make_shared<spdlog::logger>("capture", m_sink);
         logger->set_level(spdlog::level::debug);
@@ -431,4 +427,4 @@ inline asio::awaitable<void> pause_for(std::chrono::milliseconds wait)
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
-} // namespace exporter_tests
+}  // namespace exporter_tests

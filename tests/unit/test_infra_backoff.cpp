@@ -17,7 +17,7 @@ std::optional<milliseconds> retry_after(std::string_view value, system_clock::ti
     return parse_retry_after(value, now);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("backoff: Retry-After delta-seconds")
 {
@@ -41,25 +41,25 @@ TEST_CASE("backoff: Retry-After HTTP dates")
     CHECK(retry_after("Sun Nov  6 08:49:37 1994", before_1994) == seconds(77));
     CHECK(retry_after("Sun, 6 Nov 1994 08:49:37 GMT", before_1994) == seconds(77));
     CHECK(retry_after("Sun, 06 Nov 1994 08:49:37 GMT", before_1994 + milliseconds(76'500)) == milliseconds(500));
-    CHECK(retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == milliseconds(0));        // in the past
+    CHECK(retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == milliseconds(0));  // in the past
     CHECK(retry_after("Thu, 26 Nov 2026 00:10:00 GMT") == minutes(10));
-    CHECK(retry_after("Fri, 31 Dec 9999 23:59:59 GMT") == hours(24));              // capped
+    CHECK(retry_after("Fri, 31 Dec 9999 23:59:59 GMT") == hours(24));  // capped
     CHECK(retry_after("Thu, 01 Jan 0001 00:00:00 GMT") == milliseconds(0));
 }
 
 TEST_CASE("backoff: malformed Retry-After dates are refused")
 {
     for (const char* value : {
-             "Sun, 06 Nov 1994 08:49:37 UTC",   // not GMT
-             "Sun, 06 Nov 1994 08:49:37",       // no zone
-             "Sun, 06 Nov 1994 08:49:37 GMT x", // trailing text
-             "Sun, 31 Feb 2026 08:49:37 GMT",   // no such day
-             "Sun, 06 Nov 1994 24:00:00 GMT",   // no such hour
-             "Sun, 06 Nov 1994 -1:49:37 GMT",   // negative field
-             "Sun, 06 Foo 1994 08:49:37 GMT",   // no such month
-             "Sun, 06 Nov 0000 08:49:37 GMT",   // year 0
-             "Sun, 06 Nov 19945 08:49:37 GMT",  // five-digit year
-             ", 06 Nov 1994 08:49:37 GMT",      // no day name
+             "Sun, 06 Nov 1994 08:49:37 UTC",    // not GMT
+             "Sun, 06 Nov 1994 08:49:37",        // no zone
+             "Sun, 06 Nov 1994 08:49:37 GMT x",  // trailing text
+             "Sun, 31 Feb 2026 08:49:37 GMT",    // no such day
+             "Sun, 06 Nov 1994 24:00:00 GMT",    // no such hour
+             "Sun, 06 Nov 1994 -1:49:37 GMT",    // negative field
+             "Sun, 06 Foo 1994 08:49:37 GMT",    // no such month
+             "Sun, 06 Nov 0000 08:49:37 GMT",    // year 0
+             "Sun, 06 Nov 19945 08:49:37 GMT",   // five-digit year
+             ", 06 Nov 1994 08:49:37 GMT",       // no day name
          }) {
         CAPTURE(value);
         CHECK_FALSE(retry_after(value));
@@ -70,7 +70,8 @@ TEST_CASE("backoff: malformed Retry-After dates are refused")
 // read as year 199, whose instant overflowed the clock's nanoseconds (undefined behaviour).
 TEST_CASE("backoff: Retry-After regression inputs from fuzzing")
 {
-    CHECK_FALSE(retry_after("Sun Nov  6 08:49:37 199\xc2\xc2\xc2\xc2" "3"));
+    CHECK_FALSE(retry_after("Sun Nov  6 08:49:37 199\xc2\xc2\xc2\xc2"
+                            "3"));
     CHECK_FALSE(retry_after("Sun Nov  6 08:49:37 199"));
     CHECK(retry_after("Sun Nov  6 08:49:37 1000") == milliseconds(0));
     CHECK(retry_after("Sun, 06 Nov 1200 08:49:37 GMT") == milliseconds(0));

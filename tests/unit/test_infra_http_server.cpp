@@ -39,11 +39,13 @@ namespace {
 class TestServer {
 public:
     TestServer(ServerOptions options, c4c::infra::http::Handler handler)
-        : m_server(std::make_unique<Server>(m_ioc.get_executor(), std::move(options), std::move(handler))) {
+        : m_server(std::make_unique<Server>(m_ioc.get_executor(), std::move(options), std::move(handler)))
+    {
         m_server->start();
         m_thread = std::thread([this] { m_ioc.run(); });
     }
-    ~TestServer() {
+    ~TestServer()
+    {
         net::post(m_ioc, [this] { m_server->stop(); });
         m_thread.join();
     }
@@ -51,7 +53,8 @@ public:
     TestServer& operator=(const TestServer&) = delete;
 
     unsigned short port() const { return m_server->local_endpoint().port(); }
-    std::size_t open_connections() {
+    std::size_t open_connections()
+    {
         std::promise<std::size_t> result;
         net::post(m_ioc, [&] { result.set_value(m_server->open_connections()); });
         return result.get_future().get();
@@ -68,24 +71,28 @@ struct Client {
     tcp::socket socket{ioc};
     boost::beast::flat_buffer buffer;
 
-    explicit Client(unsigned short port) {
+    explicit Client(unsigned short port)
+    {
         socket.connect({net::ip::make_address("127.0.0.1"), port});
         // Bound every blocking read so that a broken server fails the test instead of hanging it.
         timeval tv{3, 0};
         ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     }
     void send(const std::string& raw) { net::write(socket, net::buffer(raw)); }
-    bhttp::response<bhttp::string_body> read() {
+    bhttp::response<bhttp::string_body> read()
+    {
         bhttp::response<bhttp::string_body> res;
         bhttp::read(socket, buffer, res);
         return res;
     }
-    bhttp::response<bhttp::string_body> get(const std::string& target) {
+    bhttp::response<bhttp::string_body> get(const std::string& target)
+    {
         send("GET " + target + " HTTP/1.1\r\nHost: test\r\n\r\n");
         return read();
     }
     /// True when the server closed the connection (EOF or reset) without sending anything.
-    bool closed_without_answer() {
+    bool closed_without_answer()
+    {
         char c = 0;
         boost::system::error_code ec;
         auto n = socket.read_some(net::buffer(&c, 1), ec);
@@ -93,7 +100,8 @@ struct Client {
     }
 };
 
-net::awaitable<ServerResponse> echo(ServerRequest request) {
+net::awaitable<ServerResponse> echo(ServerRequest request)
+{
     ServerResponse r;
     r.body = request.method + " " + std::string(request.path()) + " " + request.body;
     if (auto h = request.header("x-test")) {
@@ -102,9 +110,10 @@ net::awaitable<ServerResponse> echo(ServerRequest request) {
     co_return r;
 }
 
-} // namespace
+}  // namespace
 
-TEST_CASE("http server: basic GET") {
+TEST_CASE("http server: basic GET")
+{
     TestServer server({}, echo);
     Client client(server.port());
     client.send("GET /hello?x=1 HTTP/1.1\r\nHost: test\r\nX-TEST: abc\r\n\r\n");
@@ -115,7 +124,8 @@ TEST_CASE("http server: basic GET") {
     CHECK(res["X-Echo"] == "abc");
 }
 
-TEST_CASE("http server: keep-alive serves two requests on one connection") {
+TEST_CASE("http server: keep-alive serves two requests on one connection")
+{
     std::atomic<int> calls{0};
     TestServer server({}, [&](ServerRequest request) -> net::awaitable<ServerResponse> {
         ++calls;
@@ -132,14 +142,16 @@ TEST_CASE("http server: keep-alive serves two requests on one connection") {
     CHECK(calls == 2);
 }
 
-TEST_CASE("http server: POST body is passed through") {
+TEST_CASE("http server: POST body is passed through")
+{
     TestServer server({}, echo);
     Client client(server.port());
     client.send("POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
     CHECK(client.read().body() == "POST /p hello");
 }
 
-TEST_CASE("http server: oversized header is refused with 431 or a close") {
+TEST_CASE("http server: oversized header is refused with 431 or a close")
+{
     ServerOptions options;
     options.max_header_bytes = 1024;
     TestServer server(options, echo);
@@ -156,7 +168,8 @@ TEST_CASE("http server: oversized header is refused with 431 or a close") {
     }
 }
 
-TEST_CASE("http server: body too large is refused with 413") {
+TEST_CASE("http server: body too large is refused with 413")
+{
     ServerOptions options;
     options.max_body_bytes = 1024;
     TestServer server(options, echo);
@@ -167,7 +180,8 @@ TEST_CASE("http server: body too large is refused with 413") {
     CHECK(client.closed_without_answer());
 }
 
-TEST_CASE("http server: a slowloris client is closed after read_timeout") {
+TEST_CASE("http server: a slowloris client is closed after read_timeout")
+{
     ServerOptions options;
     options.read_timeout = 300ms;
     TestServer server(options, echo);
@@ -180,7 +194,8 @@ TEST_CASE("http server: a slowloris client is closed after read_timeout") {
     CHECK(elapsed < 2s);
 }
 
-TEST_CASE("http server: an idle keep-alive connection is closed after idle_timeout") {
+TEST_CASE("http server: an idle keep-alive connection is closed after idle_timeout")
+{
     ServerOptions options;
     options.idle_timeout = 200ms;
     TestServer server(options, echo);
@@ -191,7 +206,8 @@ TEST_CASE("http server: an idle keep-alive connection is closed after idle_timeo
     CHECK(std::chrono::steady_clock::now() - start < 2s);
 }
 
-TEST_CASE("http server: at max_connections a new connection replaces the one waiting longest") {
+TEST_CASE("http server: at max_connections a new connection replaces the one waiting longest")
+{
     ServerOptions options;
     options.max_connections = 3;
     options.read_timeout = 5s;
@@ -222,7 +238,8 @@ TEST_CASE("http server: at max_connections a new connection replaces the one wai
     CHECK(server.open_connections() == 3);
 }
 
-TEST_CASE("http server: at max_connections with every connection being served, a new one is closed at once") {
+TEST_CASE("http server: at max_connections with every connection being served, a new one is closed at once")
+{
     ServerOptions options;
     options.max_connections = 2;
     std::atomic<int> in_handler{0};
@@ -253,7 +270,8 @@ TEST_CASE("http server: at max_connections with every connection being served, a
     CHECK(b.read().result_int() == 200);
 }
 
-TEST_CASE("http server: a handler exception answers 500") {
+TEST_CASE("http server: a handler exception answers 500")
+{
     TestServer server({}, [](ServerRequest) -> net::awaitable<ServerResponse> {
         throw std::runtime_error("boom");
         co_return ServerResponse{};
@@ -263,7 +281,8 @@ TEST_CASE("http server: a handler exception answers 500") {
     CHECK(client.get("/").result_int() == 500);  // the connection survives
 }
 
-TEST_CASE("http server: truncate_after announces the full body and closes early") {
+TEST_CASE("http server: truncate_after announces the full body and closes early")
+{
     TestServer server({}, [](ServerRequest) -> net::awaitable<ServerResponse> {
         ServerResponse r;
         r.body = std::string(100, 'x');
@@ -282,7 +301,8 @@ TEST_CASE("http server: truncate_after announces the full body and closes early"
     CHECK(raw.size() - header_end - 4 == 10);
 }
 
-TEST_CASE("http server: trickle delivers the whole body slowly") {
+TEST_CASE("http server: trickle delivers the whole body slowly")
+{
     TestServer server({}, [](ServerRequest) -> net::awaitable<ServerResponse> {
         ServerResponse r;
         r.body = "abcdef";
@@ -297,7 +317,8 @@ TEST_CASE("http server: trickle delivers the whole body slowly") {
     CHECK(std::chrono::steady_clock::now() - start >= 90ms);
 }
 
-TEST_CASE("http server: hang answers nothing and closes afterwards") {
+TEST_CASE("http server: hang answers nothing and closes afterwards")
+{
     TestServer server({}, [](ServerRequest) -> net::awaitable<ServerResponse> {
         ServerResponse r;
         r.hang = 200ms;
@@ -310,7 +331,8 @@ TEST_CASE("http server: hang answers nothing and closes afterwards") {
     CHECK(std::chrono::steady_clock::now() - start >= 150ms);
 }
 
-TEST_CASE("http server: an address that cannot be bound throws, naming it") {
+TEST_CASE("http server: an address that cannot be bound throws, naming it")
+{
     net::io_context ioc;
     ServerOptions options;
     options.listen = "192.0.2.1:1";  // TEST-NET-1: not a local address
@@ -320,7 +342,8 @@ TEST_CASE("http server: an address that cannot be bound throws, naming it") {
     CHECK_THROWS_AS(make(), std::runtime_error);
 }
 
-TEST_CASE("http server: binds the IPv6 loopback") {
+TEST_CASE("http server: binds the IPv6 loopback")
+{
     net::io_context ioc;
     ServerOptions options;
     options.listen = "[::1]:0";

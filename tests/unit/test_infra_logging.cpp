@@ -81,5 +81,6 @@ TEST_CASE("json log: every line is valid JSON, whatever bytes a message carries"
     REQUIRE_FALSE(json.is_discarded());
     CHECK(json["level"] == "warning");
     const std::string msg = json["msg"];
-    CHECK(msg == "answer bad \xEF\xBF\xBD\xEF\xBF\xBD utf-8, \x01 control, \"quoted\" \\ tab\t nul " + std::string(1, '\0') + " end");
+    CHECK(msg == "answer bad \xEF\xBF\xBD\xEF\xBF\xBD utf-8, \x01 control, \"quoted\" \\ tab\t nul " +
+                     std::string(1, '\0') + " end");
 }

@@ -4,11 +4,11 @@
 
 #include <sqlite3.h>
 
-#include <filesystem>
 #include <chrono>
+#include <filesystem>
 #include <random>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 using c4c::infra::CommitResult;
@@ -63,7 +63,7 @@ void write_old_store(const std::filesystem::path& dir, const char* sql)
     sqlite3_close(db);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("state store: a page and its checkpoint are committed together and survive a reopen")
 {
@@ -235,7 +235,9 @@ TEST_CASE("state store: the WAL is checkpointed by the store's own thread, and n
     for (auto& c : noise) {
         c = static_cast<char>(random());
     }
-    auto payload_of = [&](std::size_t n) { return std::string_view(noise).substr((n * 4001) % (noise.size() - 4000), 4000); };
+    auto payload_of = [&](std::size_t n) {
+        return std::string_view(noise).substr((n * 4001) % (noise.size() - 4000), 4000);
+    };
     constexpr std::size_t k_pages = 40;
     constexpr std::size_t k_page_events = 500;  // 40 pages of 2 MB: some 6000 WAL frames of 16 KiB
     std::int64_t endpoint = 0;
@@ -318,7 +320,7 @@ void deliver(StateStore& store, std::int64_t endpoint, std::size_t count, const 
     REQUIRE(store.remove(endpoint, rows));
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("state store: delivered chunks are deleted, and the delivered watermark survives a reopen")
 {

@@ -19,4 +19,4 @@ inline constexpr bool k_sanitized = false;
 inline constexpr bool k_sanitized = false;
 #endif
 
-} // namespace unit_tests
+}  // namespace unit_tests
