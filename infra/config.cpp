@@ -334,8 +334,8 @@ struct Section {
 
 class Loader {
 public:
-    explicit Loader(fs::path file)
-        : m_file(std::move(file)), m_dir(fs::absolute(m_file).parent_path().lexically_normal()) {}
+    Loader(fs::path file, const LoadOptions& options)
+        : m_file(std::move(file)), m_dir(fs::absolute(m_file).parent_path().lexically_normal()), m_options(options) {}
 
     LoadResult load(std::string_view text) {
         LoadResult result;
@@ -477,6 +477,9 @@ private:
             fail(section, "missing required key '" + std::string(key) + "' or '" + file_key + "'");
             return;
         }
+        if (!m_options.read_credentials) {
+            return;
+        }
         if (inline_field) {
             read_inline_secret(section, key, *inline_field, out);
         } else if (file_field) {
@@ -548,7 +551,7 @@ private:
 
     void read_ca_file(Section& section, std::string& out) {
         const auto field = get<std::string>(section, "ca_file");
-        if (!field || field->value.empty()) {
+        if (!field || field->value.empty() || !m_options.read_credentials) {
             return;
         }
         const auto path = absolute_in(m_dir, field->value);
@@ -785,6 +788,7 @@ private:
 
     fs::path m_file;
     fs::path m_dir;
+    LoadOptions m_options;
     std::vector<ConfigError> m_errors;
 };
 
@@ -797,17 +801,17 @@ std::string ConfigError::format() const {
     return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
 }
 
-LoadResult load_config(const std::filesystem::path& file) {
+LoadResult load_config(const std::filesystem::path& file, const LoadOptions& options) {
     const auto text = read_file(file, k_max_config_file_bytes);
     if (!text.content) {
         return {std::nullopt, {{file.string(), 0, 0, "cannot read the configuration: " + text.error}}};
     }
-    return load_config_text(*text.content, file);
+    return load_config_text(*text.content, file, options);
 }
 
-LoadResult load_config_text(std::string_view text, const std::filesystem::path& file) {
+LoadResult load_config_text(std::string_view text, const std::filesystem::path& file, const LoadOptions& options) {
     try {
-        return Loader(file).load(text);
+        return Loader(file, options).load(text);
     } catch (const std::exception& error) {
         return {std::nullopt, {{file.string(), 0, 0, std::string("cannot load the configuration: ") + error.what()}}};
     } catch (...) {

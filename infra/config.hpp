@@ -125,15 +125,23 @@ struct LoadResult {
     std::vector<ConfigError> errors;
 };
 
+/// What loading reads besides the file itself.
+struct LoadOptions {
+    /// false: secrets stay unresolved (empty) and CA files unread, for the operator commands, which need
+    /// the tenants and state_dir only and run where systemd's credentials are not ($CREDENTIALS_DIRECTORY).
+    bool read_credentials = true;
+};
+
 /// Parses and validates the file, resolves `${ENV}` secrets and `*_file` secrets (relative paths are
 /// looked up in `$CREDENTIALS_DIRECTORY` first, then beside the config file), checks that every
 /// referenced CA file is readable PEM. Never throws; never puts a secret into an error message.
-LoadResult load_config(const std::filesystem::path& file);
+LoadResult load_config(const std::filesystem::path& file, const LoadOptions& options = {});
 
 /// As load_config, for a configuration already in memory (load_config reads the file, then calls this).
 /// `file` is not read: it names the configuration in errors and is the base of relative paths
 /// (`state_dir`, `*_file`, `ca_file`). Secrets and CA files are still read from disk.
-LoadResult load_config_text(std::string_view text, const std::filesystem::path& file);
+LoadResult load_config_text(std::string_view text, const std::filesystem::path& file,
+                            const LoadOptions& options = {});
 
 /// Parses "500ms", "30s", "5m", "2h", "1d" (and combinations such as "1h30m"). nullopt when invalid.
 std::optional<Duration> parse_duration(std::string_view text);
