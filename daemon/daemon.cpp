@@ -3,10 +3,12 @@
 #include "collectors/collector.hpp"
 #include "infra/backoff.hpp"
 #include "daemon/self_monitoring.hpp"
+#include "daemon/status_recorder.hpp"
 #include "infra/http/client.hpp"
 #include "infra/http/server.hpp"
 #include "infra/logging.hpp"
 #include "infra/metrics.hpp"
+#include "infra/state_lock.hpp"
 #include "infra/state_store.hpp"
 #include "infra/systemd_notify.hpp"
 #include "infra/tasks.hpp"
@@ -101,13 +103,19 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
     {
         metrics.sent->Increment(static_cast<double>(count));
         metrics.send_duration->Observe(elapsed.count());
+        delivery.sent();
     }
-    void failed(std::string_view reason) override { metrics.failures(reason).Increment(); }
+    void failed(std::string_view reason) override
+    {
+        metrics.failures(reason).Increment();
+        delivery.failed(reason);
+    }
     void rejected(std::size_t count) override { metrics.rejected->Increment(static_cast<double>(count)); }
-    void paused(bool value) override
+    void paused(bool value, std::string_view why) override
     {
         is_paused = value;
         metrics.paused->Set(value ? 1 : 0);
+        delivery.paused(value, why);
     }
 
     bool accepting() const
@@ -133,6 +141,7 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
     StateStore* store;
     std::int64_t id;
     EndpointMetrics metrics;
+    DeliveryRecorder delivery{store, id};  // for `status`
     bool is_paused = false;
     std::unique_ptr<exporters::Exporter> exporter;
 };
@@ -306,6 +315,7 @@ struct Daemon::Impl {
 
     Config config;
     RunOptions options;
+    std::optional<StateLock> state_lock;  // held while this process owns state_dir
     asio::io_context io{1};
     std::unique_ptr<StateStore> store;
     Metrics metrics;
@@ -433,6 +443,9 @@ struct Daemon::Impl {
 
     void record(SourceRuntime& source, const collectors::PollOutcome& outcome)
     {
+        if (!options.dry_run) {
+            record_poll(*store, source.tenant.name, source.config.name, outcome, std::chrono::system_clock::now());
+        }
         source.polled = true;
         source.records_total += outcome.records;
         source.failed_messages_total += outcome.failed_messages;
@@ -716,6 +729,9 @@ struct Daemon::Impl {
 
     int run()
     {
+        if (!options.dry_run) {
+            state_lock.emplace(StateLock::acquire(config.state_dir, options.once ? "once" : "daemon", 10s));
+        }
         if (options.dry_run) {
             store = StateStore::open_read_only(config.state_dir);
         } else {

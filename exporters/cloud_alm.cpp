@@ -422,7 +422,7 @@ void CloudAlmExporter::enter_pause(const PostOutcome& outcome)
 {
     if (!m_paused) {
         m_paused = true;
-        m_observer.paused(true);
+        m_observer.paused(true, outcome.detail);
         m_pause_log.admit();  // the reminder below comes one log_interval after this line at the earliest
         spdlog::error("tenant {} endpoint {}: Cloud ALM refused the credentials ({}); delivery is paused, check "
                       "credentials (auth, user/password or client_id/client_secret/token_url). Retrying after "
@@ -440,7 +440,7 @@ void CloudAlmExporter::leave_pause()
     if (m_paused) {
         m_paused = false;
         m_pause_delay = m_options.pause_base;
-        m_observer.paused(false);
+        m_observer.paused(false, {});
         spdlog::info("tenant {} endpoint {}: credentials accepted again, delivery resumed", m_resource.tenant,
                      m_poster.label());
     }

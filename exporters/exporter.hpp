@@ -50,8 +50,9 @@ public:
     virtual void failed(std::string_view reason) = 0;
     /// `count` events were moved aside as rejected.
     virtual void rejected(std::size_t count) = 0;
-    /// The endpoint is paused (401/403) or resumed.
-    virtual void paused(bool paused) = 0;
+    /// The endpoint is paused (401/403: `why` is the answer, or the token endpoint's failure) or resumed
+    /// (`why` empty).
+    virtual void paused(bool paused, std::string_view why) = 0;
 };
 
 /// The resource that every batch of one endpoint describes (CONTRACT.md section 4).
