@@ -105,7 +105,10 @@ Status collect_status(const Config& config, StateStore* store, DaemonStatus daem
     std::map<std::pair<std::string, std::string>, PollRecord> polls;
     std::vector<CheckpointRecord> checkpoints;
     std::map<std::int64_t, DeliveryRecord> deliveries;
-    if (!store) {
+    if (store && store->schema_version() == 0) {
+        status.note = "the state store is being created: a daemon is starting";
+        store = nullptr;
+    } else if (!store) {
         status.note = "no state store yet: the daemon has not run with this state_dir";
     } else {
         if (store->schema_version() < k_schema_version) {

@@ -179,6 +179,11 @@ void migrate_schema(SqliteConnection& db, ChunkPacker& packer)
 
 int stored_schema_version(SqliteConnection& db)
 {
+    // A file a daemon is creating this moment has no tables yet: a reader finds nothing, and says nothing.
+    ScopedStatement meta(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"));
+    if (!meta || meta.step() != SQLITE_ROW) {
+        return 0;
+    }
     ScopedStatement version(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
     if (version && version.step() == SQLITE_ROW) {
         return std::stoi(version.column_text(0));

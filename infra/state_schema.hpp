@@ -22,7 +22,8 @@ inline constexpr int k_outbox_schema_version = 3;
 /// SQLite fails (the file is left unchanged), and refuses a file a newer version wrote (left untouched).
 void migrate_schema(SqliteConnection& db, ChunkPacker& packer);
 
-/// The schema version the file records (0 when none): for a read-only open, which migrates nothing.
+/// The schema version the file records (0 when none, or when the file has no tables yet): for a read-only
+/// open, which migrates nothing.
 int stored_schema_version(SqliteConnection& db);
 
 }  // namespace c4c::infra

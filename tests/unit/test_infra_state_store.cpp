@@ -670,3 +670,16 @@ TEST_CASE("state store: a schema 3 file gains the operator tables and keeps its 
     CHECK(store.record_poll(poll));
     CHECK(store.poll_records().size() == 1);
 }
+
+TEST_CASE("state store: a file a daemon is just creating reads as empty, read-only")
+{
+    TempDir dir;
+    std::filesystem::create_directories(dir.path);
+    exec_sql(dir.path / "state.db", "PRAGMA journal_mode=WAL;");
+    auto store = StateStore::open_read_only(dir.path);
+    REQUIRE(store);
+    CHECK(store->schema_version() == 0);
+    CHECK(store->rejected_events().empty());
+    CHECK(store->checkpoint_records().empty());
+    CHECK(store->poll_records().empty());
+}
