@@ -14,9 +14,14 @@ const char* const k_operator_usage =
     "\n"
     "operator commands (whether or not the daemon runs):\n"
     "  c4c-alm-collector status --config FILE [--json]\n"
+    "  c4c-alm-collector rejected list --config FILE [--json]\n"
+    "  c4c-alm-collector rejected requeue --config FILE (--all | ID...)\n"
+    "  c4c-alm-collector rejected drop --config FILE ID...\n"
     "\n"
     "  status         per source its checkpoint, last poll and quarantined records; per endpoint its\n"
     "                 queue, oldest event, set-aside events and delivery state\n"
+    "  rejected       events Cloud ALM refused one by one: list them with the answer, requeue them (a\n"
+    "                 running daemon delivers them at once) or drop them\n"
     "  --json         machine-readable output\n";
 
 namespace {
@@ -31,7 +36,7 @@ int usage_error(std::string_view reason)
 
 bool is_operator_command(std::string_view word)
 {
-    return word == "status";
+    return word == "status" || word == "rejected";
 }
 
 // The first word that is not an option or the value of --config: the command, if it is one of ours.
@@ -80,7 +85,7 @@ std::string parse(int argc, char** argv, cli::Arguments& args, bool& help)
     if (args.config.empty()) {
         return args.command + ": --config FILE is required";
     }
-    return cli::check_status(args);
+    return args.command == "status" ? cli::check_status(args) : cli::check_rejected(args);
 }
 
 }  // namespace
@@ -111,7 +116,8 @@ std::optional<int> run_operator_command(int argc, char** argv)
     // The store's few log lines (a failed statement) go to stderr, never into the output.
     infra::setup_logging("warn", "text");
     try {
-        return cli::run_status(*loaded.config, args);
+        return args.command == "status" ? cli::run_status(*loaded.config, args)
+                                        : cli::run_rejected(*loaded.config, args);
     } catch (const std::exception& e) {
         return cli::fail(e.what());
     }

@@ -1,6 +1,6 @@
 #pragma once
 
-// The operator commands behind daemon/cli.hpp, one file each: cli_status.cpp.
+// The operator commands behind daemon/cli.hpp, one file each: cli_status.cpp, cli_rejected.cpp.
 
 #include "infra/config.hpp"
 
@@ -21,9 +21,11 @@ struct Arguments {
 
 /// A usage error of the command, "" when there is none. Checked before the configuration is read.
 std::string check_status(const Arguments& args);
+std::string check_rejected(const Arguments& args);
 
 /// Runs the command; its exit code.
 int run_status(const infra::Config& config, const Arguments& args);
+int run_rejected(const infra::Config& config, const Arguments& args);
 
 /// Writes "c4c-alm-collector: MESSAGE" to stderr; returns 1.
 int fail(std::string_view message);

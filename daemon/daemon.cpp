@@ -2,6 +2,7 @@
 
 #include "collectors/collector.hpp"
 #include "infra/backoff.hpp"
+#include "daemon/operator_jobs.hpp"
 #include "daemon/self_monitoring.hpp"
 #include "daemon/status_recorder.hpp"
 #include "infra/http/client.hpp"
@@ -727,6 +728,18 @@ struct Daemon::Impl {
         io.stop();
     }
 
+    // Wakes the delivery loop of an endpoint whose queue an operator job changed.
+    void wake_endpoint(std::int64_t id)
+    {
+        for (auto& tenant : tenants) {
+            for (auto& [use_case, endpoint] : tenant->endpoints) {
+                if (endpoint->id == id && endpoint->exporter) {
+                    endpoint->exporter->notify();
+                }
+            }
+        }
+    }
+
     int run()
     {
         if (!options.dry_run) {
@@ -757,6 +770,9 @@ struct Daemon::Impl {
         service_tasks.spawn(executor(), "signals", signal_loop());
         service_tasks.spawn(executor(), "prune", every(std::chrono::minutes(15), [this] { prune_seen_ids(); }));
         service_tasks.spawn(executor(), "trim", every(std::chrono::seconds(30), [this] { trim_memory(); }));
+        service_tasks.spawn(executor(), "operator jobs", every(1s, [this] {
+                                run_operator_jobs(*store, [this](std::int64_t endpoint) { wake_endpoint(endpoint); });
+                            }));
         if (auto period = systemd::watchdog_period()) {
             // Ping at half the period systemd waits for, as sd_watchdog_enabled(3) advises.
             service_tasks.spawn(executor(), "watchdog",

@@ -1,5 +1,5 @@
 """The operator commands (CONTRACT.md section 1) through the real binaries: `status` while a backlog drains
-and after the daemon stopped."""
+and after the daemon stopped, `rejected list | requeue | drop` with and without a running daemon."""
 
 import json
 import subprocess
@@ -31,6 +31,9 @@ class OperatorTestCase(DaemonTestCase):
     def status(self, daemon):
         return self.run_json(daemon, "status")
 
+    def rejected(self, daemon):
+        return self.run_json(daemon, "rejected", "list")["rejected"]
+
     @staticmethod
     def tenant(status):
         [tenant] = [t for t in status["tenants"] if t["name"] == TENANT]
@@ -43,6 +46,12 @@ class OperatorTestCase(DaemonTestCase):
     def endpoint(self, status, name=USE_CASE):
         [endpoint] = [e for e in self.tenant(status)["endpoints"] if e["name"] == name]
         return endpoint
+
+    def event_ids(self, daemon):
+        code, out, _ = daemon.run("--once", "--dry-run")
+        self.assertEqual(code, 0)
+        events = [json.loads(line) for line in out.splitlines()]
+        return [next(a["value"]["stringValue"] for a in e["attributes"] if a["key"] == "event.id") for e in events]
 
 
 class StatusTest(OperatorTestCase):
@@ -148,6 +157,101 @@ class StatusTest(OperatorTestCase):
         daemon.write_config(text.replace('password = "demo-password"', 'password_file = "only-under-systemd"'))
         self.assertEqual(self.source(self.status(daemon))["state"], "down")
         self.assertEqual(daemon.stop(), 0)
+
+
+class RejectedTest(OperatorTestCase):
+    sim_args = ("--objects", "10")
+
+    def test_requeue_after_a_poison_record_is_fixed_at_the_sink(self):
+        daemon = self.daemon(extra_endpoint="  max_batch_events = 10")
+        ids = self.event_ids(daemon)
+        poison = ids[len(ids) // 2]
+        self.sim.fault(target="logs", reject_event_ids=[poison], count=-1)
+        daemon.start()
+        wait_until(lambda: self.sim.sink(USE_CASE)["unique"] == len(ids) - 1, 60, message="all but the poison record")
+
+        [entry] = wait_until(lambda: self.rejected(daemon), 30, message="the poison record set aside")
+        self.assertEqual((entry["event_id"], entry["tenant"], entry["endpoint"]), (poison, TENANT, USE_CASE))
+        self.assertIn("400", entry["answer"])
+        self.assertIn(poison, json.dumps(entry["record"]))
+        code, out, err, _ = command(daemon, "rejected", "list")
+        self.assertEqual((code, err), (0, ""))
+        self.assertRegex(out, rf"(?m)^{entry['id']}\s+{TENANT}\s+{USE_CASE}\s+.*{poison}.*400")
+        self.assertEqual(self.endpoint(self.status(daemon))["rejected"], 1)
+
+        # Fixed at the sink: requeued, the running daemon delivers it within a second or two.
+        self.sim.clear_faults()
+        started = time.monotonic()
+        code, out, err, _ = command(daemon, "rejected", "requeue", str(entry["id"]))
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn("requeued 1 event(s): the running daemon delivers them now", out)
+        wait_until(lambda: self.sim.sink(USE_CASE)["unique"] == len(ids), 10, interval=0.05,
+                   message="the requeued record at the sink")
+        self.assertLess(time.monotonic() - started, 4.0)
+        self.assertEqual(self.rejected(daemon), [])
+        status = self.status(daemon)
+        self.assertEqual(self.endpoint(status)["rejected"], 0)
+        self.assertEqual(self.sim.sink(USE_CASE)["duplicates"], 0)
+        self.assertIn(poison, {r["event_id"] for r in self.sim.received(USE_CASE)})
+        self.assertRegex(daemon.logs(), r"operator job \d+: requeued 1 set-aside event")
+
+        # A second requeue of the same id: nothing is set aside under it any more.
+        code, out, err, _ = command(daemon, "rejected", "requeue", str(entry["id"]))
+        self.assertEqual(code, 1)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn(f"no set-aside event with id {entry['id']}", err)
+        self.assertEqual(daemon.stop(), 0)
+
+    def test_drop_and_requeue_without_a_daemon(self):
+        daemon = self.daemon(extra_endpoint="  max_batch_events = 10")
+        ids = self.event_ids(daemon)
+        poison = [ids[3], ids[-2]]
+        self.sim.fault(target="logs", reject_event_ids=poison, count=-1)
+        code, _, _ = daemon.run("--once")
+        self.assertEqual(code, 1)  # something was set aside
+        listed = self.rejected(daemon)
+        self.assertEqual(sorted(e["event_id"] for e in listed), sorted(poison))
+        by_event = {e["event_id"]: e["id"] for e in listed}
+
+        code, out, err, _ = command(daemon, "rejected", "drop", str(by_event[poison[0]]))
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn("dropped 1 set-aside event(s)", out)
+        code, out, err, _ = command(daemon, "rejected", "requeue", "--all")
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn("requeued 1 event(s): they are delivered when the daemon runs", out)
+        status = self.status(daemon)
+        self.assertEqual(self.endpoint(status)["outbox"]["events"], 1)
+        self.assertEqual(self.endpoint(status)["rejected"], 0)
+        code, out, _, _ = command(daemon, "rejected", "list")
+        self.assertEqual((code, out), (0, "no set-aside events\n"))
+
+        self.sim.clear_faults()
+        code, _, _ = daemon.run("--once")
+        self.assertEqual(code, 0)
+        received = {r["event_id"] for r in self.sim.received(USE_CASE)}
+        self.assertEqual(received, set(ids) - {poison[0]})
+        self.assertEqual(self.sim.sink(USE_CASE)["duplicates"], 0)
+
+        code, out, err, _ = command(daemon, "rejected", "requeue", "--all", "--json")
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(json.loads(out), {"requeued": 0, "by": "command"})
+        code, out, err, _ = command(daemon, "rejected", "drop", "999")
+        self.assertEqual((code, out), (1, ""))
+        self.assertEqual(err, "c4c-alm-collector: no set-aside event with id 999 (see rejected list); "
+                              "nothing was dropped\n")
+
+    def test_usage_errors_exit_2_with_one_line(self):
+        daemon = self.daemon()
+        for args in (["rejected"], ["rejected", "frob"], ["rejected", "requeue"], ["rejected", "requeue", "x"],
+                     ["rejected", "requeue", "--all", "3"], ["rejected", "drop"], ["rejected", "drop", "--all"],
+                     ["rejected", "list", "4"], ["status", "extra"], ["status", "--once"]):
+            code, out, err, _ = command(daemon, *args)
+            self.assertEqual(code, 2, args)
+            self.assertEqual(out, "", args)
+            self.assertEqual(len(err.strip().splitlines()), 1, (args, err))
+        done = subprocess.run([BIN, "status"], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("--config", done.stderr)
 
 
 if __name__ == "__main__":
