@@ -4,6 +4,7 @@
 #include "infra/backoff.hpp"
 #include "daemon/operator_jobs.hpp"
 #include "daemon/self_monitoring.hpp"
+#include "daemon/status_page.hpp"
 #include "daemon/status_recorder.hpp"
 #include "infra/http/client.hpp"
 #include "infra/http/server.hpp"
@@ -536,6 +537,9 @@ struct Daemon::Impl {
 
     http::ServerResponse serve(const http::ServerRequest& request)
     {
+        if (auto answer = serve_status(request, config, store.get())) {
+            return std::move(*answer);
+        }
         return self_monitoring::serve(request, self_monitoring::State{ready, store != nullptr, not_ready_reasons()},
                              [this] { return metrics.serialize(); });
     }
@@ -764,7 +768,7 @@ struct Daemon::Impl {
             executor(), server_options,
             [this](http::ServerRequest request) -> asio::awaitable<http::ServerResponse> { co_return serve(request); });
         server->start();
-        spdlog::info("c4c-alm-collector {} serving /metrics, /healthz, /readyz on {}", k_version,
+        spdlog::info("c4c-alm-collector {} serving /, /status, /metrics, /healthz, /readyz on {}", k_version,
                      config.http_listen);
 
         service_tasks.spawn(executor(), "signals", signal_loop());
