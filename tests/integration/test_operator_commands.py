@@ -2,6 +2,7 @@
 and after the daemon stopped, `rejected list | requeue | drop` with and without a running daemon."""
 
 import json
+import os
 import subprocess
 import time
 import unittest
@@ -11,6 +12,8 @@ from harness import BIN, DaemonTestCase, wait_until
 USE_CASE = "business_process_monitoring"
 TENANT = "acme-prod"
 COMMAND_SECONDS = 10  # an operator command never waits for the daemon beyond a moment
+SOURCE_DIR = os.environ.get("C4C_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+COMPLETION = os.path.join(SOURCE_DIR, "conf/bash-completion/c4c-alm-collector")
 
 
 def command(daemon, *args, timeout=60):
@@ -212,6 +215,17 @@ class RejectedTest(OperatorTestCase):
         listed = self.rejected(daemon)
         self.assertEqual(sorted(e["event_id"] for e in listed), sorted(poison))
         by_event = {e["event_id"]: e["id"] for e in listed}
+
+        # Bash completes the subcommands, and the ids from `rejected list`.
+        def complete(*words):
+            quoted = " ".join(f"'{word}'" for word in (BIN, *words))
+            script = (f"source '{COMPLETION}'; COMP_WORDS=({quoted}); COMP_CWORD={len(words)}; "
+                      "_c4c_alm_collector; echo \"${COMPREPLY[*]}\"")
+            return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30).stdout.split()
+        self.assertEqual(complete("rejected", ""), ["list", "requeue", "drop"])
+        self.assertEqual(complete("rejected", "requeue", "--a"), ["--all"])
+        self.assertEqual(sorted(complete("rejected", "drop", "--config", daemon.config, "")),
+                         sorted(str(i) for i in by_event.values()))
 
         code, out, err, _ = command(daemon, "rejected", "drop", str(by_event[poison[0]]))
         self.assertEqual((code, err), (0, ""))
