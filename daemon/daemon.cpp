@@ -112,7 +112,11 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
         metrics.failures(reason).Increment();
         delivery.failed(reason);
     }
-    void rejected(std::size_t count) override { metrics.rejected->Increment(static_cast<double>(count)); }
+    void rejected(std::size_t count) override
+    {
+        metrics.rejected->Increment(static_cast<double>(count));
+        delivery.rejected();
+    }
     void paused(bool value, std::string_view why) override
     {
         is_paused = value;

@@ -34,6 +34,13 @@ void DeliveryRecorder::sent()
     set("ok", "");
 }
 
+void DeliveryRecorder::rejected()
+{
+    if (m_state != "paused") {
+        set("ok", "");
+    }
+}
+
 void DeliveryRecorder::failed(std::string_view reason)
 {
     if (m_state != "paused") {

@@ -21,7 +21,8 @@ void record_poll(infra::StateStore& store, std::string_view tenant, std::string_
 
 /// An endpoint's delivery state as its exporter reports it (exporters::DeliveryObserver): "paused" from
 /// paused(true) until paused(false) or an accepted batch, "retrying" from a failed send until the next
-/// accepted batch, "ok" otherwise. A paused endpoint stays paused through the failures of its retries.
+/// accepted batch or set-aside record (a refused batch fails before it is split), "ok" otherwise. A paused
+/// endpoint stays paused through the failures of its retries.
 class DeliveryRecorder {
 public:
     /// Records "ok" at once (a new exporter starts unpaused) when `store` is writable; a null or read-only
@@ -29,6 +30,7 @@ public:
     DeliveryRecorder(infra::StateStore* store, std::int64_t endpoint);
 
     void sent();
+    void rejected();
     void failed(std::string_view reason);
     void paused(bool paused, std::string_view why);
 

@@ -165,6 +165,11 @@ TEST_CASE("status recorder: paused outlasts the failures of its retries; an acce
     recorder.failed("http_500");
     recorder.sent();
     CHECK(state().state == "ok");
+    // A refused batch fails, then is split; its last record set aside, delivery goes on.
+    recorder.failed("http_400");
+    CHECK(state().state == "retrying");
+    recorder.rejected();
+    CHECK(state().state == "ok");
 
     // A read-only store (--dry-run) records nothing.
     auto reader = infra::StateStore::open_read_only(dir.path);
