@@ -144,7 +144,7 @@ struct StoreOutbox final : exporters::Outbox, exporters::DeliveryObserver {
     void sent(std::size_t count, std::chrono::duration<double>) override { delivered += count; }
     void failed(std::string_view reason) override { ++failures, last_failure = std::string(reason); }
     void rejected(std::size_t) override {}
-    void paused(bool) override {}
+    void paused(bool, std::string_view) override {}
     void endpoint_up(bool) override {}
 
     infra::StateStore& store;

@@ -1,5 +1,5 @@
-# Install rules for everything but the binary (systemd unit, example config, man page, Prometheus
-# rules, Grafana dashboard), the Debian package (`cpack -G DEB`) and the packaging tests.
+# Install rules for everything but the binary (systemd unit, example config, man page, bash completion,
+# Prometheus rules, Grafana dashboard), the Debian package (`cpack -G DEB`) and the packaging tests.
 #
 # Include it from the top-level CMakeLists.txt after project() and the binary's install(TARGETS):
 #   include(Packaging)
@@ -58,6 +58,10 @@ if(C4C_GZIP)
 else()
   install(FILES "${C4C_MAN_PAGE}" DESTINATION "${CMAKE_INSTALL_MANDIR}/man8")
 endif()
+
+# Bash completion of the options and operator commands, where bash-completion loads it on demand.
+install(FILES "${C4C_PACKAGING_ROOT}/conf/bash-completion/c4c-alm-collector"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/bash-completion/completions")
 
 # Monitoring: /usr/share/c4c-alm-collector/{alerts.yml,*.json}, to be copied or referenced by the
 # Prometheus and Grafana set-ups.

@@ -557,6 +557,19 @@ SourceSettings read_business_objects_settings(infra::ConfigReader& reader, infra
 
 }  // namespace
 
+namespace {
+
+std::optional<std::chrono::system_clock::time_point> business_objects_checkpoint_instant(std::string_view checkpoint)
+{
+    const auto ms = parse_business_objects_checkpoint(checkpoint);
+    if (!ms || *ms < 0 || *ms / 1000 >= infra::k_max_unix_seconds) {
+        return std::nullopt;
+    }
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(*ms));
+}
+
+}  // namespace
+
 const CollectorKind k_business_objects_kind{
     .name = k_source_business_objects,
     .use_case = "business_process_monitoring",
@@ -567,6 +580,7 @@ const CollectorKind k_business_objects_kind{
     .read_settings = &read_business_objects_settings,
     .make = &make_business_objects_collector,
     .failed_items = std::nullopt,
+    .checkpoint_instant = &business_objects_checkpoint_instant,
 };
 
 }  // namespace c4c::collectors

@@ -160,6 +160,9 @@ struct CollectorKind {
     std::unique_ptr<Collector> (*make)(const SourceConfig& config);
     /// Set when the feed counts failed items upstream.
     std::optional<FailedItemsMetric> failed_items;
+    /// The instant a stored checkpoint of this feed stands for (each collector writes its own text), for
+    /// the operator's `status`; nullopt when it is empty or unreadable.
+    std::optional<std::chrono::system_clock::time_point> (*checkpoint_instant)(std::string_view checkpoint) = nullptr;
 };
 
 /// Every collector that exists, in one place (collectors/registry.cpp), in the order messages list them.

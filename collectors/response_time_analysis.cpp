@@ -498,6 +498,20 @@ SourceSettings read_response_time_analysis_settings(infra::ConfigReader& reader,
 
 }  // namespace
 
+namespace {
+
+// The checkpoint is whole unix seconds.
+std::optional<std::chrono::system_clock::time_point> rta_checkpoint_instant(std::string_view checkpoint)
+{
+    const auto seconds = parse_checkpoint(checkpoint);
+    if (!seconds || *seconds >= infra::k_max_unix_seconds) {
+        return std::nullopt;
+    }
+    return std::chrono::system_clock::time_point(std::chrono::seconds(*seconds));
+}
+
+}  // namespace
+
 const CollectorKind k_response_time_analysis_kind{
     .name = k_source_response_time_analysis,
     .use_case = "real_user_monitoring",
@@ -508,6 +522,7 @@ const CollectorKind k_response_time_analysis_kind{
     .read_settings = &read_response_time_analysis_settings,
     .make = &make_response_time_analysis_collector,
     .failed_items = std::nullopt,
+    .checkpoint_instant = &rta_checkpoint_instant,
 };
 
 }  // namespace c4c::collectors

@@ -425,6 +425,7 @@ const CollectorKind k_webservice_messages_kind{
     .failed_items = FailedItemsMetric{.name = "c4c.webservice_messages.failed",
                                       .description = "Web-service messages seen in status Failed",
                                       .unit = "{message}"},
+    .checkpoint_instant = &parse_messages_checkpoint,
 };
 
 }  // namespace c4c::collectors

@@ -224,20 +224,22 @@ private:
 
 }  // namespace
 
-LoadResult load_config(const fs::path& file, const Registry& registry)
+LoadResult load_config(const fs::path& file, const Registry& registry, const LoadOptions& options)
 {
     LoadResult result;
     if (const auto text = infra::read_config_file(file, result.errors)) {
-        return load_config_text(*text, file, registry);
+        return load_config_text(*text, file, registry, options);
     }
     return result;
 }
 
-LoadResult load_config_text(std::string_view text, const fs::path& file, const Registry& registry)
+LoadResult load_config_text(std::string_view text, const fs::path& file, const Registry& registry,
+                            const LoadOptions& options)
 {
-    return infra::read_config_text<Config>(text, file, [&](infra::ConfigReader& reader, const toml::table& root) {
-        return ConfigLoader(reader, registry).read(root);
-    });
+    return infra::read_config_text<Config>(
+        text, file,
+        [&](infra::ConfigReader& reader, const toml::table& root) { return ConfigLoader(reader, registry).read(root); },
+        options.read_credentials);
 }
 
 }  // namespace c4c::daemon

@@ -56,11 +56,20 @@ using LoadResult = infra::ConfigLoad<Config>;
 /// looked up in `$CREDENTIALS_DIRECTORY` first, then beside the config file), checks that every
 /// referenced CA file is readable PEM. Sources and endpoints are those of `registry`. Never throws;
 /// never puts a secret into an error message.
-LoadResult load_config(const std::filesystem::path& file, const Registry& registry = {});
+/// What loading reads besides the file itself.
+struct LoadOptions {
+    /// false: secrets stay unresolved (empty) and CA files unread, for the operator commands, which need
+    /// the tenants and state_dir only and run where systemd's credentials are not ($CREDENTIALS_DIRECTORY).
+    bool read_credentials = true;
+};
+
+LoadResult load_config(const std::filesystem::path& file, const Registry& registry = {},
+                       const LoadOptions& options = {});
 
 /// As load_config, for a configuration already in memory (load_config reads the file, then calls this).
 /// `file` is not read: it names the configuration in errors and is the base of relative paths
 /// (`state_dir`, `*_file`, `ca_file`). Secrets and CA files are still read from disk.
-LoadResult load_config_text(std::string_view text, const std::filesystem::path& file, const Registry& registry = {});
+LoadResult load_config_text(std::string_view text, const std::filesystem::path& file, const Registry& registry = {},
+                            const LoadOptions& options = {});
 
 }  // namespace c4c::daemon

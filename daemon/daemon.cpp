@@ -2,13 +2,16 @@
 
 #include "collectors/collector.hpp"
 #include "daemon/health_snapshot.hpp"
+#include "daemon/operator_jobs.hpp"
 #include "daemon/runtime.hpp"
 #include "daemon/scheduler.hpp"
 #include "daemon/self_monitoring.hpp"
+#include "daemon/status_page.hpp"
 #include "exporters/exporter.hpp"
 #include "infra/http/server.hpp"
 #include "infra/logging.hpp"
 #include "infra/metrics.hpp"
+#include "infra/state_lock.hpp"
 #include "infra/state_store.hpp"
 #include "infra/systemd_notify.hpp"
 #include "infra/tasks.hpp"
@@ -44,6 +47,7 @@ struct Daemon::Impl {
     Config config;
     RunOptions options;
     Registry registry;
+    std::optional<StateLock> state_lock;  // held while this process owns state_dir
     asio::io_context io{1};
     std::unique_ptr<StateStore> store;
     Metrics metrics;
@@ -123,6 +127,9 @@ struct Daemon::Impl {
 
     http::ServerResponse serve(const http::ServerRequest& request)
     {
+        if (auto answer = serve_status(request, config, store.get())) {
+            return std::move(*answer);
+        }
         return self_monitoring::serve(request, self_monitoring::State{ready, store != nullptr, not_ready_reasons()},
                                       [this] { return metrics.serialize(); });
     }
@@ -319,8 +326,23 @@ struct Daemon::Impl {
         io.stop();
     }
 
+    // Wakes the delivery loop of an endpoint whose queue an operator job changed.
+    void wake_endpoint(std::int64_t id)
+    {
+        for (auto& tenant : tenants) {
+            for (auto& [use_case, endpoint] : tenant->endpoints) {
+                if (endpoint->id == id && endpoint->exporter) {
+                    endpoint->exporter->notify();
+                }
+            }
+        }
+    }
+
     int run()
     {
+        if (!options.dry_run) {
+            state_lock.emplace(StateLock::acquire(config.state_dir, options.once ? "once" : "daemon", 10s));
+        }
         if (options.dry_run) {
             store = StateStore::open_read_only(config.state_dir);
         } else {
@@ -340,11 +362,15 @@ struct Daemon::Impl {
             executor(), server_options,
             [this](http::ServerRequest request) -> asio::awaitable<http::ServerResponse> { co_return serve(request); });
         server->start();
-        spdlog::info("c4c-alm-collector {} serving /metrics, /healthz, /readyz on {}", k_version, config.http_listen);
+        spdlog::info("c4c-alm-collector {} serving /, /status, /metrics, /healthz, /readyz on {}", k_version,
+                     config.http_listen);
 
         service_tasks.spawn(executor(), "signals", signal_loop());
         service_tasks.spawn(executor(), "prune", every(std::chrono::minutes(15), [this] { prune_seen_ids(); }));
         service_tasks.spawn(executor(), "trim", every(std::chrono::seconds(30), [this] { trim_memory(); }));
+        service_tasks.spawn(executor(), "operator jobs", every(1s, [this] {
+                                run_operator_jobs(*store, [this](std::int64_t endpoint) { wake_endpoint(endpoint); });
+                            }));
         if (auto period = systemd::watchdog_period()) {
             // Ping at half the period systemd waits for, as sd_watchdog_enabled(3) advises.
             service_tasks.spawn(executor(), "watchdog",

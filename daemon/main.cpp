@@ -1,6 +1,7 @@
 // c4c-alm-collector: polls SAP Cloud for Customer tenants and feeds SAP Cloud ALM.
 // Command line: CONTRACT.md section 1.
 
+#include "daemon/cli.hpp"
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
 #include "infra/logging.hpp"
@@ -88,12 +89,16 @@ std::optional<std::string> parse(int argc, char** argv, Arguments& args)
 
 int main(int argc, char** argv)
 {
+    if (auto code = c4c::daemon::run_operator_command(argc, argv)) {
+        return *code;
+    }
     Arguments args;
     if (auto error = parse(argc, argv, args)) {
         return usage_error(*error);
     }
     if (args.help) {
         std::fputs(k_usage, stdout);
+        std::fputs(c4c::daemon::k_operator_usage, stdout);
         return 0;
     }
     if (args.version) {

@@ -70,22 +70,26 @@ void EndpointRuntime::sent(std::size_t count, std::chrono::duration<double> elap
 {
     metrics.sent->Increment(static_cast<double>(count));
     metrics.send_duration->Observe(elapsed.count());
+    delivery.sent();
 }
 
 void EndpointRuntime::failed(std::string_view reason)
 {
     metrics.failures(reason).Increment();
+    delivery.failed(reason);
 }
 
 void EndpointRuntime::rejected(std::size_t count)
 {
     metrics.rejected->Increment(static_cast<double>(count));
+    delivery.rejected();
 }
 
-void EndpointRuntime::paused(bool value)
+void EndpointRuntime::paused(bool value, std::string_view why)
 {
     is_paused = value;
     metrics.paused->Set(value ? 1 : 0);
+    delivery.paused(value, why);
 }
 
 void EndpointRuntime::endpoint_up(bool value)
@@ -160,16 +164,17 @@ bool OutboxFeedStore::accepting()
 
 SourceRuntime::SourceRuntime(const TenantConfig& tenant_, const collectors::SourceConfig& config_,
                              EndpointRuntime& endpoint_, Metrics& registry, const collectors::CollectorKind& kind_,
-                             bool dry_run)
+                             bool dry_run_)
     : tenant(tenant_),
       config(config_),
       kind(kind_),
       endpoint(endpoint_),
       metrics(registry.source(tenant_.name, config_.name, kind_.failed_items.has_value())),
-      collector(kind_.make(config_))
+      collector(kind_.make(config_)),
+      dry_run(dry_run_)
 {
     std::string feed_prefix = tenant_.name + "/" + config_.name + "/";
-    if (dry_run) {
+    if (dry_run_) {
         store = std::make_unique<DryRunStore>(endpoint.store, endpoint.resource, std::move(feed_prefix));
     } else {
         store = std::make_unique<OutboxFeedStore>(endpoint, std::move(feed_prefix));

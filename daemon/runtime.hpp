@@ -8,6 +8,7 @@
 #include "collectors/collector.hpp"
 #include "collectors/tenant_clock.hpp"
 #include "daemon/config.hpp"
+#include "daemon/status_recorder.hpp"
 #include "exporters/exporter.hpp"
 #include "infra/http/client.hpp"
 #include "infra/logging.hpp"
@@ -45,7 +46,7 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
     void sent(std::size_t count, std::chrono::duration<double> elapsed) override;
     void failed(std::string_view reason) override;
     void rejected(std::size_t count) override;
-    void paused(bool value) override;
+    void paused(bool value, std::string_view why) override;
     void endpoint_up(bool value) override;
 
     /// True when the endpoint is fed through an outbox (not a snapshot exporter such as Health Monitoring).
@@ -62,6 +63,7 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
     infra::StateStore* store;
     std::int64_t id;
     infra::EndpointMetrics metrics;
+    DeliveryRecorder delivery{store, id};  ///< the endpoint's delivery state, for `status`
     bool is_paused = false;
     std::unique_ptr<exporters::Exporter> exporter;  ///< none in dry-run
 };
@@ -99,6 +101,7 @@ struct SourceRuntime final : collectors::RequestObserver {
     infra::SourceMetrics metrics;
     std::unique_ptr<collectors::Collector> collector;
     std::unique_ptr<collectors::FeedStore> store;
+    bool dry_run = false;  ///< nothing is written to the state store
     // Figures for Health Monitoring.
     bool up = false;
     bool polled = false;

@@ -1,5 +1,6 @@
 #include "daemon/scheduler.hpp"
 
+#include "daemon/status_recorder.hpp"
 #include "infra/backoff.hpp"
 #include "infra/logging.hpp"
 #include "infra/metrics.hpp"
@@ -63,6 +64,10 @@ bool counted_by_poll(const collectors::FailureReason& reason)
 
 void record(SourceRuntime& source, const collectors::PollOutcome& outcome)
 {
+    if (!source.dry_run && source.endpoint.store != nullptr) {
+        record_poll(*source.endpoint.store, source.tenant.name, source.config.name, outcome,
+                    std::chrono::system_clock::now());
+    }
     source.polled = true;
     source.records_total += outcome.records;
     source.failed_messages_total += outcome.failed_messages;

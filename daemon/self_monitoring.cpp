@@ -33,8 +33,6 @@ http::ServerResponse serve(const http::ServerRequest& request, const State& stat
             body["reasons"] = state.not_ready;
         }
         response.body = body.dump() + "\n";
-    } else if (path == "/") {
-        response.body = "c4c-alm-collector: /metrics /healthz /readyz\n";
     } else {
         response.status = 404;
         response.body = "not found\n";

@@ -1,7 +1,8 @@
 #pragma once
 
 // The self-monitoring endpoints on `http.listen`: /metrics (Prometheus text), /healthz (the event loop
-// answers), /readyz (configuration loaded and state store open; 503 with the reasons otherwise).
+// answers), /readyz (configuration loaded and state store open; 503 with the reasons otherwise). `/` and
+// `/status` are daemon/status_page.hpp's.
 
 #include "infra/http/server.hpp"
 

@@ -456,7 +456,7 @@ CloudAlmExporter::Round CloudAlmExporter::enter_refusing(const PostOutcome& outc
         m_refusing = true;
         if (!m_paused) {
             m_paused = true;
-            m_observer.paused(true);
+            m_observer.paused(true, "refuses every request: " + outcome.detail);
         }
         spdlog::error("tenant {} endpoint {}: Cloud ALM refuses every request ({}); check the endpoint url (its "
                       "serviceId) and the Cloud ALM service. Delivery is paused and retried with backoff; nothing is "
@@ -531,7 +531,7 @@ void CloudAlmExporter::enter_pause(const PostOutcome& outcome)
         m_refusing = false;
         if (!m_paused) {
             m_paused = true;
-            m_observer.paused(true);
+            m_observer.paused(true, outcome.detail);
         }
         m_pause_log.admit();  // the reminder below comes one log_interval after this line at the earliest
         spdlog::error("tenant {} endpoint {}: Cloud ALM refused the credentials ({}); delivery is paused, check "
@@ -550,7 +550,7 @@ void CloudAlmExporter::leave_pause()
     if (m_paused) {
         m_paused = false;
         m_pause_delay = m_options.pause_base;
-        m_observer.paused(false);
+        m_observer.paused(false, {});
         if (std::exchange(m_refusing, false)) {
             spdlog::info("tenant {} endpoint {}: Cloud ALM accepts requests again, delivery resumed", m_resource.tenant,
                          m_poster.label());

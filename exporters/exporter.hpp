@@ -57,8 +57,9 @@ public:
     virtual void failed(std::string_view reason) = 0;
     /// `count` events were moved aside as rejected.
     virtual void rejected(std::size_t count) = 0;
-    /// The endpoint is paused (401/403, or it refuses every request) or resumed.
-    virtual void paused(bool paused) = 0;
+    /// The endpoint is paused (401/403: `why` is the answer or the token endpoint's failure; or it refuses
+    /// every request) or resumed (`why` empty).
+    virtual void paused(bool paused, std::string_view why) = 0;
     /// The endpoint accepts requests (true), or is paused or unreachable (false); called on changes only,
     /// and up until told otherwise.
     virtual void endpoint_up(bool up) = 0;

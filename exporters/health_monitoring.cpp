@@ -90,7 +90,7 @@ asio::awaitable<bool> HealthExporter::push_once()
         m_observer.sent(points.size(), outcome.elapsed);
         if (m_paused) {
             m_paused = false;
-            m_observer.paused(false);
+            m_observer.paused(false, {});
             spdlog::info("tenant {} endpoint {}: credentials accepted again, health metrics flow", m_resource.tenant,
                          m_poster.label());
         }
@@ -98,7 +98,7 @@ asio::awaitable<bool> HealthExporter::push_once()
     case PostOutcome::Kind::unauthorized:
         if (!m_paused) {
             m_paused = true;
-            m_observer.paused(true);
+            m_observer.paused(true, outcome.detail);
             spdlog::error("tenant {} endpoint {}: Cloud ALM refused the credentials ({}); health metrics are not "
                           "delivered, check credentials. Retrying every {}",
                           m_resource.tenant, m_poster.label(), outcome.detail, format_wait(m_interval));

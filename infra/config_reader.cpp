@@ -305,7 +305,7 @@ void ConfigReader::read_secret(ConfigSection& section, std::string_view key, Sec
         return;
     }
     const auto& field = inline_field ? inline_field : file_field;
-    if (!field) {
+    if (!field || !m_read_credentials) {
         return;
     }
     auto lookup = inline_field ? resolve_inline_secret(field->value) : read_secret_file(field->value, m_dir);
@@ -319,7 +319,7 @@ void ConfigReader::read_secret(ConfigSection& section, std::string_view key, Sec
 void ConfigReader::read_ca_file(ConfigSection& section, std::string& out)
 {
     const auto field = get<std::string>(section, "ca_file");
-    if (!field || field->value.empty()) {
+    if (!field || field->value.empty() || !m_read_credentials) {
         return;
     }
     const auto path = resolve(field->value);

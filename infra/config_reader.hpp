@@ -139,6 +139,11 @@ public:
     /// `file` names the configuration in messages; its directory is the base of relative paths.
     explicit ConfigReader(std::filesystem::path file);
 
+    /// false: read_secret and read_ca_file check the keys' presence but leave the values unread (secrets
+    /// empty, CA files unchecked), for commands that need the tenants and state_dir only and run where
+    /// systemd's credentials are not ($CREDENTIALS_DIRECTORY).
+    void read_credentials(bool read) { m_read_credentials = read; }
+
     const std::filesystem::path& file() const { return m_file; }
     /// `path` made absolute against the configuration file's directory.
     std::filesystem::path resolve(const std::filesystem::path& path) const;
@@ -212,6 +217,7 @@ public:
 private:
     std::filesystem::path m_file;
     std::filesystem::path m_dir;
+    bool m_read_credentials = true;
     std::vector<ConfigError> m_errors;
 };
 
@@ -220,10 +226,12 @@ private:
 /// messages and is the base of relative paths, but is not read. Never throws: an exception becomes one
 /// error without a position.
 template <class T, class ReadFn>
-ConfigLoad<T> read_config_text(std::string_view text, const std::filesystem::path& file, ReadFn read)
+ConfigLoad<T> read_config_text(std::string_view text, const std::filesystem::path& file, ReadFn read,
+                               bool read_credentials = true)
 {
     try {
         ConfigReader reader(file);
+        reader.read_credentials(read_credentials);
         ConfigLoad<T> result;
         if (auto root = reader.parse(text)) {
             T config = read(reader, *root);

@@ -47,6 +47,32 @@ CREATE TABLE IF NOT EXISTS rejected (
     payload TEXT NOT NULL,
     answer TEXT NOT NULL,
     rejected_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS source_status (
+    tenant TEXT NOT NULL,
+    source TEXT NOT NULL,
+    polled_at INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    message TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    stored INTEGER NOT NULL,
+    last_success_at INTEGER,
+    consecutive_failures INTEGER NOT NULL,
+    PRIMARY KEY (tenant, source)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS endpoint_status (
+    endpoint INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    since INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    state TEXT NOT NULL,
+    progress TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL);
 )sql";
 
 // Schema 1 keyed `seen` by event_id alone. Event ids are hashes, so every page of new events dirtied
@@ -136,6 +162,7 @@ void migrate_schema(SqliteConnection& db, ChunkPacker& packer)
         if (found == 1 || found == 2) {
             migrate_outbox(db, packer);
         }
+        // Schema 4 only added tables (source_status, endpoint_status, jobs): k_schema created them above.
     } catch (const std::runtime_error& part) {
         db.exec("ROLLBACK");
         throw std::runtime_error("cannot migrate " + file + " from schema " + std::to_string(found) + " to " +
@@ -152,6 +179,11 @@ void migrate_schema(SqliteConnection& db, ChunkPacker& packer)
 
 int stored_schema_version(SqliteConnection& db)
 {
+    // A file a daemon is creating this moment has no tables yet: a reader finds nothing, and says nothing.
+    ScopedStatement meta(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"));
+    if (!meta || meta.step() != SQLITE_ROW) {
+        return 0;
+    }
     ScopedStatement version(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
     if (version && version.step() == SQLITE_ROW) {
         return std::stoi(version.column_text(0));

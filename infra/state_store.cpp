@@ -134,12 +134,17 @@ void StateStore::open(bool read_only)
         m_checkpointer = std::make_unique<WalCheckpointer>(m_file);
         sqlite3_wal_hook(m_db->handle(), &WalCheckpointer::committed, m_checkpointer.get());
     } else {
+        // One read transaction: the queues are read as of one commit of a running daemon.
+        m_db->exec("BEGIN");
         m_schema = stored_schema_version(*m_db);
     }
-    // A read-only open of an older file (--dry-run before the first run of this version) reads its
-    // checkpoints only; its outbox is migrated by the next normal start.
-    if (m_schema == k_schema_version) {
+    // A read-only open of a file whose outbox is laid out otherwise (--dry-run before the first run of
+    // this version) reads its checkpoints only; its outbox is migrated by the next normal start.
+    if (m_schema >= k_outbox_schema_version && m_schema <= k_schema_version) {
         load_queues();
+    }
+    if (read_only) {
+        m_db->exec("COMMIT");
     }
 }
 
@@ -614,6 +619,207 @@ bool StateStore::reject(std::int64_t endpoint, const StoredEvent& row, std::stri
     }
     ++owner.figures.rejected;
     return true;
+}
+
+std::optional<std::int64_t> StateStore::find_endpoint(std::string_view tenant, std::string_view use_case)
+{
+    ScopedStatement find(m_db->prepare("SELECT id FROM endpoints WHERE tenant = ?1 AND use_case = ?2"));
+    if (!find) {
+        return std::nullopt;
+    }
+    find.text(1, tenant);
+    find.text(2, use_case);
+    if (find.step() != SQLITE_ROW) {
+        return std::nullopt;
+    }
+    return find.column_integer(0);
+}
+
+// One set-aside event as requeue and drop read it.
+struct StateStore::RejectedRow {
+    std::int64_t id = 0;
+    std::int64_t endpoint = 0;
+    std::string event_id;
+    std::string payload;
+};
+
+// The selected rows of the rejected table, in id order, inside the caller's transaction; ids that are not
+// there go to `change.missing`. False when SQLite failed.
+bool StateStore::select_rejected(const RejectedSelection& which, std::vector<RejectedRow>& rows, RejectedChange& change)
+{
+    auto read = [&](const ScopedStatement& row) {
+        rows.push_back(
+            RejectedRow{row.column_integer(0), row.column_integer(1), row.column_text(2), row.column_text(3)});
+    };
+    if (which.all) {
+        ScopedStatement select(m_db->prepare("SELECT seq, endpoint, event_id, payload FROM rejected ORDER BY seq"));
+        if (!select) {
+            return false;
+        }
+        int rc = SQLITE_ROW;
+        while ((rc = select.step()) == SQLITE_ROW) {
+            read(select);
+        }
+        return rc == SQLITE_DONE;
+    }
+    std::vector<std::int64_t> ids = which.ids;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    ScopedStatement select(m_db->prepare("SELECT seq, endpoint, event_id, payload FROM rejected WHERE seq = ?1"));
+    if (!select) {
+        return false;
+    }
+    for (const auto id : ids) {
+        select.integer(1, id);
+        const int rc = select.step();
+        if (rc == SQLITE_ROW) {
+            read(select);
+        } else if (rc == SQLITE_DONE) {
+            change.missing.push_back(id);
+        } else {
+            return false;
+        }
+        sqlite3_reset(select.get());
+    }
+    return true;
+}
+
+bool StateStore::delete_rejected(const std::vector<RejectedRow>& rows)
+{
+    ScopedStatement erase(m_db->prepare("DELETE FROM rejected WHERE seq = ?1"));
+    if (!erase) {
+        return false;
+    }
+    for (const auto& row : rows) {
+        erase.integer(1, row.id);
+        if (erase.step() != SQLITE_DONE) {
+            return false;
+        }
+        sqlite3_reset(erase.get());
+    }
+    return true;
+}
+
+RejectedChange StateStore::requeue_rejected(const RejectedSelection& which,
+                                            const std::function<bool(const RejectedChange&)>& also)
+{
+    RejectedChange change;
+    if (!m_db->exec("BEGIN IMMEDIATE")) {
+        change.failed = true;
+        return change;
+    }
+    auto fail = [&](std::string_view what) {
+        m_db->log_failure(what);
+        m_db->exec("ROLLBACK");
+        change.failed = true;
+        change.events = 0;
+        change.endpoints.clear();
+        return change;
+    };
+    std::vector<RejectedRow> rows;
+    if (!select_rejected(which, rows, change)) {
+        return fail("reading set-aside events");
+    }
+    if (!change.missing.empty()) {
+        m_db->exec("ROLLBACK");
+        return change;
+    }
+    // Each endpoint's events go to the end of its queue, packed like a page, in the order they were set aside.
+    struct Added {
+        std::vector<Chunk> chunks;
+        std::size_t events = 0;
+        std::size_t bytes = 0;
+    };
+    std::map<std::int64_t, Added> added;
+    const std::int64_t now = unix_ms_now();
+    ChunkPacker& packer = *m_packer;
+    std::int64_t endpoint = -1;
+    auto flush = [&]() {
+        if (packer.events() == 0) {
+            return true;
+        }
+        Added& to = added[endpoint];
+        const auto first_seq = queue(endpoint).next_seq + static_cast<std::int64_t>(to.events);
+        to.events += packer.events();
+        to.bytes += packer.bytes();
+        return store_chunk(endpoint, first_seq, packer.take(), now, to.chunks);
+    };
+    std::vector<const RejectedRow*> ordered;
+    for (const auto& row : rows) {
+        ordered.push_back(&row);
+    }
+    std::stable_sort(ordered.begin(), ordered.end(),
+                     [](const RejectedRow* a, const RejectedRow* b) { return a->endpoint < b->endpoint; });
+    packer.clear();
+    for (const RejectedRow* row : ordered) {
+        if ((row->endpoint != endpoint || packer.full()) && !flush()) {
+            return fail("requeueing set-aside events");
+        }
+        endpoint = row->endpoint;
+        packer.add(row->event_id, row->payload);
+    }
+    if (!flush()) {
+        return fail("requeueing set-aside events");
+    }
+    if (!delete_rejected(rows)) {
+        return fail("deleting requeued events from the rejected table");
+    }
+    change.events = rows.size();
+    for (const auto& [id, to] : added) {
+        change.endpoints.push_back(id);
+    }
+    if (also && !also(change)) {
+        m_db->exec("ROLLBACK");  // `also` said why
+        return RejectedChange{true, {}, 0, {}};
+    }
+    if (!m_db->exec("COMMIT")) {
+        return fail("committing requeued events");
+    }
+    for (auto& [id, to] : added) {
+        Queue& owner = queue(id);
+        owner.chunks.insert(owner.chunks.end(), to.chunks.begin(), to.chunks.end());
+        owner.next_seq += static_cast<std::int64_t>(to.events);
+        owner.figures.events += to.events;
+        owner.figures.bytes += to.bytes;
+        owner.figures.rejected -= std::min(owner.figures.rejected, to.events);
+    }
+    return change;
+}
+
+RejectedChange StateStore::drop_rejected(const RejectedSelection& which,
+                                         const std::function<bool(const RejectedChange&)>& also)
+{
+    RejectedChange change;
+    if (!m_db->exec("BEGIN IMMEDIATE")) {
+        change.failed = true;
+        return change;
+    }
+    std::vector<RejectedRow> rows;
+    const bool read = select_rejected(which, rows, change);
+    if (!read || !change.missing.empty()) {
+        if (!read) {
+            m_db->log_failure("reading set-aside events");
+            change.failed = true;
+        }
+        m_db->exec("ROLLBACK");
+        return change;
+    }
+    change.events = rows.size();
+    const bool deleted = delete_rejected(rows);
+    if (!deleted || (also && !also(change)) || !m_db->exec("COMMIT")) {
+        if (!deleted) {
+            m_db->log_failure("dropping set-aside events");
+        }
+        m_db->exec("ROLLBACK");
+        change.failed = true;
+        change.events = 0;
+        return change;
+    }
+    for (const auto& row : rows) {
+        auto& figures = queue(row.endpoint).figures;
+        figures.rejected -= std::min<std::size_t>(figures.rejected, 1);
+    }
+    return change;
 }
 
 OutboxFigures StateStore::figures(std::int64_t endpoint) const

@@ -18,6 +18,9 @@
 //               state twice, even after delivery
 //   checkpoints where each feed resumes
 //   rejected    events an endpoint refused for good, kept for the operator
+//   source_status, endpoint_status  each source's last poll and each endpoint's delivery state, as the
+//               daemon last recorded them, for `status` (running or stopped)
+//   jobs        operator commands for a running daemon (infra/jobs.hpp)
 //
 // A page of events and its feed's new checkpoint are written in one transaction (commit_page), so
 // after a crash either both are there or neither is, and the feed re-reads what was lost.
@@ -30,6 +33,8 @@
 // them; a large page is deflated on another while the loop inserts its ids into `seen` (joined before
 // commit_page returns). The tables and their migrations are infra/state_schema.hpp's, the chunk format
 // infra/outbox_chunks.hpp's, the SQLite connection infra/sqlite.hpp's.
+
+#include "infra/jobs.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -68,6 +73,60 @@ struct OutboxFigures {
 };
 
 enum class CommitResult { committed, failed };
+
+/// The outcome of a source's last poll, as the daemon recorded it.
+struct PollRecord {
+    std::string tenant;
+    std::string source;
+    std::int64_t polled_at_ms = 0;
+    bool ok = false;
+    std::string outcome;  ///< "ok", or the failure's metric label ("http_503", "outbox_full", ...)
+    std::string message;  ///< the operator's line for a failure; "" when ok
+    std::uint64_t records = 0;
+    std::uint64_t stored = 0;
+    std::optional<std::int64_t> last_success_ms;  ///< kept across failed polls (ignored by record_poll)
+    std::uint64_t consecutive_failures = 0;       ///< counted by record_poll (ignored by it)
+};
+
+/// How an endpoint's delivery stands, as the daemon recorded it when it changed.
+struct DeliveryRecord {
+    std::int64_t endpoint = 0;
+    std::string state;   ///< "ok", "retrying" or "paused"
+    std::string reason;  ///< why, when not ok
+    std::int64_t since_ms = 0;
+};
+
+struct CheckpointRecord {
+    std::string feed;  ///< "tenant/source/feed"
+    std::string value;
+    std::int64_t updated_at_ms = 0;
+};
+
+/// One event moved aside (the rejected table).
+struct RejectedEvent {
+    std::int64_t id = 0;  ///< what the operator names it by
+    std::string tenant;
+    std::string use_case;
+    std::string event_id;
+    std::string payload;
+    std::string answer;  ///< the endpoint's refusal
+    std::int64_t rejected_at_ms = 0;
+};
+
+/// Which set-aside events an operator command means: every one, or those ids.
+struct RejectedSelection {
+    bool all = false;
+    std::vector<std::int64_t> ids;
+};
+
+/// What requeue_rejected or drop_rejected did.
+struct RejectedChange {
+    bool failed = false;                  ///< the store failed: nothing changed (logged)
+    std::vector<std::int64_t> missing;    ///< selected ids that are not set aside: nothing changed
+    std::size_t events = 0;               ///< events requeued or dropped
+    std::vector<std::int64_t> endpoints;  ///< endpoints whose queues got events back
+    bool ok() const { return !failed && missing.empty(); }
+};
 
 class ChunkPacker;
 class PackThread;
@@ -114,6 +173,42 @@ public:
     /// Enqueue time of the oldest queued row of `endpoint`, if any.
     std::optional<std::chrono::system_clock::time_point> oldest(std::int64_t endpoint);
 
+    /// The endpoint's id if it was ever registered (a read-only store registers none).
+    std::optional<std::int64_t> find_endpoint(std::string_view tenant, std::string_view use_case);
+
+    /// Puts set-aside events back at the end of their endpoints' queues, in one transaction with `also`
+    /// (when given; false rolls everything back). Nothing changes when a selected id is not set aside.
+    /// The caller wakes the endpoints' exporters.
+    RejectedChange requeue_rejected(const RejectedSelection& which,
+                                    const std::function<bool(const RejectedChange&)>& also = {});
+    /// Deletes set-aside events, in one transaction with `also`; nothing when a selected id is missing.
+    RejectedChange drop_rejected(const RejectedSelection& which,
+                                 const std::function<bool(const RejectedChange&)>& also = {});
+
+    // ---- the operator's view (infra/state_status.cpp). Writers run on a writable store only; readers
+    // ---- give nothing on a file older than schema 4.
+
+    /// Records the outcome of a poll (one row per source, replaced; counts consecutive failures and
+    /// keeps the last success). False when the store failed.
+    bool record_poll(const PollRecord& poll);
+    std::vector<PollRecord> poll_records();
+    /// Records an endpoint's delivery state. False when the store failed.
+    bool record_delivery(const DeliveryRecord& delivery);
+    std::vector<DeliveryRecord> delivery_records();
+    std::vector<CheckpointRecord> checkpoint_records();
+    /// Every set-aside event, oldest first.
+    std::vector<RejectedEvent> rejected_events();
+    /// Pending and running operator jobs, oldest first (infra/jobs.hpp).
+    std::vector<Job> open_jobs();
+    bool update_job(std::int64_t id, JobState state, std::string_view progress, std::string_view result);
+    /// Deletes finished jobs older than `horizon`.
+    std::size_t prune_jobs(std::chrono::system_clock::time_point horizon);
+
+    /// The file's schema version (k_schema_version once opened writable).
+    int schema_version() const { return m_schema; }
+    /// False for a read-only open.
+    bool writable() const { return m_checkpointer != nullptr; }
+
     /// Forgets seen event ids whose record time is before `horizon` (no overlap window reaches them).
     /// Returns how many were removed.
     std::size_t prune_seen(std::chrono::system_clock::time_point horizon);
@@ -134,6 +229,9 @@ private:
     struct Chunk;
     struct Queue;
     struct Removal;
+    struct RejectedRow;
+    bool select_rejected(const RejectedSelection& which, std::vector<RejectedRow>& rows, RejectedChange& change);
+    bool delete_rejected(const std::vector<RejectedRow>& rows);
     Queue& queue(std::int64_t endpoint);
     bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, const PackedChunk& packed, std::int64_t enqueued_at,
                      std::vector<Chunk>& stored);

@@ -11,6 +11,9 @@
 
 namespace c4c::infra {
 
+/// Unix seconds beyond which (the year 2255) nanoseconds since the epoch no longer fit system_clock.
+inline constexpr std::int64_t k_max_unix_seconds = 9'000'000'000;
+
 /// A date and time of day on the proleptic Gregorian calendar, without a zone, in whole seconds.
 struct CivilTime {
     int year = 1970;

@@ -414,7 +414,7 @@ class UpgradeTest(DeliveryTestCase):
         self.assertIsNotNone(values)
         self.assertEqual(daemon.stop(), 0)
         with sqlite3.connect(path) as db:
-            self.assertEqual(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0], "3")
+            self.assertEqual(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0], "4")
             self.assertIsNone(db.execute("SELECT name FROM sqlite_schema WHERE name = 'outbox'").fetchone())
             self.assertEqual(db.execute("SELECT count(*) FROM outbox_chunks").fetchone()[0], 0)
         db.close()

@@ -33,6 +33,7 @@ EXPECTED_FILES = [
     "./usr/lib/systemd/system/c4c-alm-collector.service",
     "./etc/c4c-alm-collector/c4c-alm-collector.toml",
     "./usr/share/man/man8/c4c-alm-collector.8.gz",
+    "./usr/share/bash-completion/completions/c4c-alm-collector",
     "./usr/share/c4c-alm-collector/alerts.yml",
 ]
 

@@ -1205,6 +1205,28 @@ TEST_CASE("ca_file must be readable PEM")
     }
 }
 
+TEST_CASE("without credentials: the structure is checked, secrets and CA files are not read")
+{
+    TempDir dir;
+    const ScopedEnv credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const ScopedEnv env("C4C_TEST_PASSWORD", nullptr);
+    auto text = minimal_with("ca_file = \"missing-ca.pem\"\n");
+    text.replace(text.find("password = \"pw\""), 15, "password_file = \"not-here\"");
+    const auto path = dir.write("collector.toml", text);
+    CHECK_FALSE(load_config(path).config);
+    const auto result = load_config(path, Registry{}, LoadOptions{false});
+    const auto& config = check_ok(result);
+    CHECK(config.tenants[0].c4c.password.empty());
+    CHECK(config.tenants[0].endpoints.at(k_use_case_business_process).ca_file.empty());
+
+    // What is not about credentials is still an error.
+    dir.write("collector.toml", text + "bogus = 1\n");
+    CHECK_FALSE(load_config(path, Registry{}, LoadOptions{false}).config);
+    text.replace(text.find("password_file = \"not-here\""), 26, "password = \"${C4C_TEST_PASSWORD}\"");
+    dir.write("collector.toml", text);
+    CHECK(load_config(path, Registry{}, LoadOptions{false}).config);
+}
+
 TEST_CASE("the reference configuration loads")
 {
     TempDir credentials;

@@ -262,7 +262,7 @@ public:
     }
     void failed(std::string_view reason) override { failures.emplace_back(reason); }
     void rejected(std::size_t count) override { rejected_events += count; }
-    void paused(bool value) override { paused_calls.push_back(value); }
+    void paused(bool value, std::string_view) override { paused_calls.push_back(value); }
     void endpoint_up(bool value) override { up_calls.push_back(value); }
 
     std::size_t failures_of(std::string_view reason) const

@@ -529,3 +529,159 @@ TEST_CASE("state store: a large page with ids seen before stores only its new ev
         CHECK(rows[i].seq == rows[0].seq + static_cast<std::int64_t>(i));
     }
 }
+
+namespace {
+
+// Runs `sql` on the store's file through a connection of the test's own.
+void exec_sql(const std::filesystem::path& file, const char* sql)
+{
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
+// Moves the event `id` aside with `answer`, as the exporter does with a record refused for good.
+void reject_event(StateStore& store, std::int64_t endpoint, const std::string& id, const std::string& answer)
+{
+    for (const auto& row : store.peek(endpoint, 1000, std::size_t{1} << 30)) {
+        if (row.event_id == id) {
+            REQUIRE(store.reject(endpoint, row, answer));
+            return;
+        }
+    }
+    FAIL("event " << id << " is not queued");
+}
+
+}  // namespace
+
+TEST_CASE("state store: requeued events go to the end of their queues, in one transaction with the job")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    const auto bpm = store.endpoint_id("acme", "business_process_monitoring");
+    const auto iem = store.endpoint_id("acme", "integration_monitoring");
+    commit_events(store, bpm, "b", 3, R"({"b":1})");
+    commit_events(store, iem, "i", 2, R"({"i":1})", 100);
+    reject_event(store, bpm, "b1", "HTTP 400: bad b1");
+    reject_event(store, iem, "i0", "HTTP 400: bad i0");
+    CHECK(store.figures(bpm).events == 2);
+    CHECK(store.figures(bpm).rejected == 1);
+
+    const auto rejected = store.rejected_events();
+    REQUIRE(rejected.size() == 2);
+    CHECK(rejected[0].event_id == "b1");
+    CHECK(rejected[0].tenant == "acme");
+    CHECK(rejected[0].use_case == "business_process_monitoring");
+    CHECK(rejected[0].answer == "HTTP 400: bad b1");
+    CHECK(rejected[0].payload == R"({"b":1})");
+    CHECK(rejected[1].event_id == "i0");
+
+    SUBCASE("an unknown id changes nothing")
+    {
+        const auto change = store.requeue_rejected({false, {rejected[0].id, 999}});
+        CHECK_FALSE(change.ok());
+        CHECK(change.missing == std::vector<std::int64_t>{999});
+        CHECK(store.rejected_events().size() == 2);
+        CHECK(store.figures(bpm).events == 2);
+    }
+    SUBCASE("a failing job rolls the requeue back")
+    {
+        const auto change = store.requeue_rejected({true, {}}, [](const auto&) { return false; });
+        CHECK(change.failed);
+        CHECK(store.rejected_events().size() == 2);
+        CHECK(store.figures(bpm).rejected == 1);
+    }
+    SUBCASE("requeue by id, then all")
+    {
+        bool also_ran = false;
+        auto change = store.requeue_rejected({false, {rejected[0].id}}, [&](const auto& done) {
+            also_ran = true;
+            return done.events == 1;
+        });
+        CHECK(change.ok());
+        CHECK(also_ran);
+        CHECK(change.endpoints == std::vector<std::int64_t>{bpm});
+        CHECK(store.figures(bpm).events == 3);
+        CHECK(store.figures(bpm).rejected == 0);
+        auto rows = store.peek(bpm, 10, 1 << 20);
+        REQUIRE(rows.size() == 3);
+        CHECK(rows[2].event_id == "b1");
+        CHECK(rows[2].payload == R"({"b":1})");
+        CHECK(rows[1].seq < rows[2].seq);
+
+        change = store.requeue_rejected({true, {}});
+        CHECK(change.events == 1);
+        CHECK(store.rejected_events().empty());
+        CHECK(store.figures(iem).events == 2);
+        CHECK(store.peek(iem, 10, 1 << 20).back().event_id == "i0");
+
+        // The queue on disk says the same after a reopen, and delivers in that order.
+        deliver(store, bpm, 2, "b0");
+        StateStore reopened(dir.path);
+        CHECK(reopened.figures(bpm).events == 1);
+        CHECK(reopened.figures(bpm).rejected == 0);
+        rows = reopened.peek(bpm, 10, 1 << 20);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].event_id == "b1");
+    }
+    SUBCASE("drop")
+    {
+        const auto change = store.drop_rejected({false, {rejected[1].id}});
+        CHECK(change.ok());
+        CHECK(change.events == 1);
+        CHECK(store.figures(iem).rejected == 0);
+        CHECK(store.figures(iem).events == 1);
+        REQUIRE(store.rejected_events().size() == 1);
+        CHECK(store.drop_rejected({false, {rejected[1].id}}).missing == std::vector<std::int64_t>{rejected[1].id});
+    }
+}
+
+TEST_CASE("state store: a schema 3 file gains the operator tables and keeps its queue; read-only it reads as is")
+{
+    TempDir dir;
+    std::int64_t endpoint = 0;
+    {
+        StateStore store(dir.path);
+        endpoint = store.endpoint_id("acme", "business_process_monitoring");
+        commit_events(store, endpoint, "e", 4, "{}");
+        reject_event(store, endpoint, "e2", "HTTP 400");
+    }
+    // What schema 3 wrote: the same outbox, without the three tables.
+    exec_sql(dir.path / "state.db", "DROP TABLE source_status; DROP TABLE endpoint_status; DROP TABLE jobs; "
+                                    "UPDATE meta SET value = '3' WHERE key = 'schema_version';");
+    {
+        auto old = StateStore::open_read_only(dir.path);
+        REQUIRE(old);
+        CHECK(old->schema_version() == 3);
+        CHECK_FALSE(old->writable());
+        CHECK(old->figures(endpoint).events == 3);
+        CHECK(old->figures(endpoint).rejected == 1);
+        CHECK(old->poll_records().empty());
+        CHECK(old->open_jobs().empty());
+    }
+    StateStore store(dir.path);
+    CHECK(store.schema_version() == 4);
+    CHECK(store.figures(endpoint).events == 3);
+    CHECK(store.peek(endpoint, 10, 1 << 20).front().event_id == "e0");
+    c4c::infra::PollRecord poll;
+    poll.tenant = "acme";
+    poll.source = "business_objects";
+    poll.ok = true;
+    poll.outcome = "ok";
+    CHECK(store.record_poll(poll));
+    CHECK(store.poll_records().size() == 1);
+}
+
+TEST_CASE("state store: a file a daemon is just creating reads as empty, read-only")
+{
+    TempDir dir;
+    std::filesystem::create_directories(dir.path);
+    exec_sql(dir.path / "state.db", "PRAGMA journal_mode=WAL;");
+    auto store = StateStore::open_read_only(dir.path);
+    REQUIRE(store);
+    CHECK(store->schema_version() == 0);
+    CHECK(store->rejected_events().empty());
+    CHECK(store->checkpoint_records().empty());
+    CHECK(store->poll_records().empty());
+}

@@ -1,0 +1,136 @@
+#include "daemon/cli.hpp"
+
+#include "daemon/cli_commands.hpp"
+#include "infra/logging.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <string_view>
+
+namespace c4c::daemon {
+
+const char* const k_operator_usage =
+    "\n"
+    "operator commands (whether or not the daemon runs):\n"
+    "  c4c-alm-collector status --config FILE [--json]\n"
+    "  c4c-alm-collector rejected list --config FILE [--json]\n"
+    "  c4c-alm-collector rejected requeue --config FILE (--all | ID...)\n"
+    "  c4c-alm-collector rejected drop --config FILE ID...\n"
+    "\n"
+    "  status         per source its checkpoint, last poll and quarantined records; per endpoint its\n"
+    "                 queue, oldest event, set-aside events and delivery state\n"
+    "  rejected       events Cloud ALM refused one by one: list them with the answer, requeue them (a\n"
+    "                 running daemon delivers them at once) or drop them\n"
+    "  --json         machine-readable output\n";
+
+namespace {
+
+constexpr int k_exit_usage = 2;
+
+int usage_error(std::string_view reason)
+{
+    std::fprintf(stderr, "c4c-alm-collector: %.*s (try --help)\n", static_cast<int>(reason.size()), reason.data());
+    return k_exit_usage;
+}
+
+bool is_operator_command(std::string_view word)
+{
+    return word == "status" || word == "rejected";
+}
+
+// The first word that is not an option or the value of --config: the command, if it is one of ours.
+std::optional<std::string_view> command_word(int argc, char** argv)
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--config" || arg == "-c") {
+            ++i;
+        } else if (!arg.starts_with("-")) {
+            return arg;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string parse(int argc, char** argv, cli::Arguments& args, bool& help)
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--config" || arg == "-c") {
+            if (i + 1 >= argc) {
+                return "--config needs a file name";
+            }
+            args.config = argv[++i];
+        } else if (arg.starts_with("--config=")) {
+            args.config = std::string(arg.substr(9));
+        } else if (arg == "--json") {
+            args.json = true;
+        } else if (arg == "--all") {
+            args.all = true;
+        } else if (arg == "--help" || arg == "-h") {
+            help = true;
+        } else if (arg.starts_with("-")) {
+            return "unknown option '" + std::string(arg) + "' for " +
+                   (args.command.empty() ? "this command" : args.command);
+        } else if (args.command.empty()) {
+            args.command = std::string(arg);
+        } else {
+            args.words.emplace_back(arg);
+        }
+    }
+    if (help) {
+        return {};
+    }
+    if (args.config.empty()) {
+        return args.command + ": --config FILE is required";
+    }
+    return args.command == "status" ? cli::check_status(args) : cli::check_rejected(args);
+}
+
+}  // namespace
+
+std::optional<int> run_operator_command(int argc, char** argv)
+{
+    const auto word = command_word(argc, argv);
+    if (!word || !is_operator_command(*word)) {
+        return std::nullopt;
+    }
+    cli::Arguments args;
+    bool help = false;
+    if (const auto error = parse(argc, argv, args, help); !error.empty()) {
+        return usage_error(error);
+    }
+    if (help) {
+        std::fputs(k_operator_usage, stdout);
+        return 0;
+    }
+    // Secrets are not needed, and not there outside systemd's credentials directory.
+    auto loaded = load_config(args.config, Registry{}, LoadOptions{false});
+    if (!loaded.config) {
+        for (const auto& error : loaded.errors) {
+            std::fprintf(stderr, "%s\n", error.format().c_str());
+        }
+        return k_exit_usage;
+    }
+    // The store's few log lines (a failed statement) go to stderr, never into the output.
+    infra::setup_logging("warn", "text");
+    try {
+        return args.command == "status" ? cli::run_status(*loaded.config, args)
+                                        : cli::run_rejected(*loaded.config, args);
+    } catch (const std::exception& e) {
+        return cli::fail(e.what());
+    }
+}
+
+namespace cli {
+
+int fail(std::string_view message)
+{
+    std::fprintf(stderr, "c4c-alm-collector: %.*s\n", static_cast<int>(message.size()), message.data());
+    return 1;
+}
+
+}  // namespace cli
+
+}  // namespace c4c::daemon

@@ -1,0 +1,25 @@
+#pragma once
+
+// The operator commands of CONTRACT.md section 1, beside the daemon's own command line:
+//
+//   c4c-alm-collector status --config FILE [--json]
+//   c4c-alm-collector rejected list --config FILE [--json]
+//   c4c-alm-collector rejected requeue --config FILE (--all | ID...)
+//   c4c-alm-collector rejected drop --config FILE ID...
+//
+// Each works whether or not the daemon runs and never blocks or corrupts it: status and list read the
+// state store through a read-only connection; requeue and drop leave the queues to a running daemon (a
+// job in the store, infra/jobs.hpp) and do the work themselves, under the state directory's lock, when
+// none runs. Exit codes: 0 done, 1 failed (one line on stderr), 2 usage error (one line on stderr).
+
+#include <optional>
+
+namespace c4c::daemon {
+
+/// Runs the operator command that argv names; nullopt when it names none (the daemon's own command line).
+std::optional<int> run_operator_command(int argc, char** argv);
+
+/// The operator commands' usage lines, for --help.
+extern const char* const k_operator_usage;
+
+}  // namespace c4c::daemon

@@ -1,0 +1,33 @@
+#pragma once
+
+// The operator commands behind daemon/cli.hpp, one file each: cli_status.cpp, cli_rejected.cpp.
+
+#include "daemon/config.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace c4c::daemon::cli {
+
+/// An operator command line, parsed.
+struct Arguments {
+    std::string command;             ///< "status" or "rejected"
+    std::vector<std::string> words;  ///< what follows the command: "list", "requeue", ids
+    std::string config;
+    bool json = false;
+    bool all = false;
+};
+
+/// A usage error of the command, "" when there is none. Checked before the configuration is read.
+std::string check_status(const Arguments& args);
+std::string check_rejected(const Arguments& args);
+
+/// Runs the command; its exit code.
+int run_status(const Config& config, const Arguments& args);
+int run_rejected(const Config& config, const Arguments& args);
+
+/// Writes "c4c-alm-collector: MESSAGE" to stderr; returns 1.
+int fail(std::string_view message);
+
+}  // namespace c4c::daemon::cli
