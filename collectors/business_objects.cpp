@@ -127,22 +127,36 @@ RowFields extract_fields(const ODataRow& row)
     return fields;
 }
 
-std::string row_problem(std::string_view collection, const RowFields& fields)
+struct RowProblem {
+    QuarantineReason reason;
+    std::string text;
+};
+
+std::optional<RowProblem> row_problem(std::string_view collection, const RowFields& fields)
 {
     const std::string which =
         fields.value[id].empty() ? std::string("a row without ID") : fmt::format("row ID '{}'", fields.value[id]);
     if (fields.value[object_id].empty()) {
-        return fmt::format("{}: {} has no ObjectID", collection, which);
+        return RowProblem{QuarantineReason::missing_key, fmt::format("{}: {} has no ObjectID", collection, which)};
     }
     if (!fields.present[changed_on]) {
-        return fmt::format("{}: {} (ObjectID {}) has no EntityLastChangedOn", collection, which,
-                           fields.value[object_id]);
+        return RowProblem{QuarantineReason::invalid_time, fmt::format("{}: {} (ObjectID {}) has no EntityLastChangedOn",
+                                                                      collection, which, fields.value[object_id])};
     }
     if (!parse_odata_date(fields.value[changed_on])) {
-        return fmt::format("{}: {} (ObjectID {}) has an unreadable EntityLastChangedOn '{}'", collection, which,
-                           fields.value[object_id], fields.value[changed_on]);
+        return RowProblem{QuarantineReason::invalid_time,
+                          fmt::format("{}: {} (ObjectID {}) has an unreadable EntityLastChangedOn '{}'", collection,
+                                      which, fields.value[object_id], fields.value[changed_on])};
     }
-    return {};
+    return std::nullopt;
+}
+
+std::optional<std::int64_t> checkpoint_time_ns(std::optional<std::int64_t> checkpoint_ms)
+{
+    if (!checkpoint_ms) {
+        return std::nullopt;
+    }
+    return *checkpoint_ms * k_ns_per_ms;
 }
 
 void add_string(Event& event, std::string_view key, std::string_view value)
@@ -248,10 +262,12 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
 
     KeysetWalk walk(lower, page_size);
     const std::size_t page_cap = business_objects_page_cap(page_size);
-    std::vector<RowFields> fields;  // views into the current page's rows
+    std::vector<RowFields> fields;    // views into the current page's rows
+    std::vector<std::size_t> usable;  // indexes of the rows that can be normalized
     std::vector<KeysetWalk::Key> keys;
     std::vector<bool> fresh;
     std::vector<Event> events;
+    std::vector<QuarantinedRecord> bad;
 
     for (std::size_t page_number = 1; !walk.done(); ++page_number) {
         const std::string where = fmt::format("{} page {}", collection, page_number);
@@ -286,40 +302,59 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
         }
 
         auto parsed = parse_odata_page(reply.response.body);
-        reply.response.body = std::string();
         if (!parsed) {
             co_return with_progress(parse_failure(context, where, parsed.error().message), outcome);
         }
         const ODataPage& page = *parsed;
 
+        // A row that cannot be normalized is quarantined with its text as sent; the walk goes on over the
+        // others (a row without its key or change time gives it no position anyway).
         keys.clear();
         keys.reserve(page.rows.size());
         fields.clear();
         fields.reserve(page.rows.size());
-        for (const auto& row : page.rows) {
-            fields.push_back(extract_fields(row));
+        usable.clear();
+        bad.clear();
+        for (std::size_t i = 0; i < page.rows.size(); ++i) {
+            fields.push_back(extract_fields(page.rows[i]));
             const RowFields& row_fields = fields.back();
-            const auto changed = parse_odata_date(row_fields.value[changed_on]);
-            if (row_fields.value[object_id].empty() || !changed) {
-                co_return with_progress(parse_failure(context, where, row_problem(collection, row_fields)), outcome);
+            if (auto problem = row_problem(collection, row_fields)) {
+                const ODataRow& row = page.rows[i];
+                bad.push_back(QuarantinedRecord{problem->reason, std::string(row_fields.value[object_id]),
+                                                std::move(problem->text),
+                                                reply.response.body.substr(row.raw_offset(), row.raw_size())});
+                continue;
             }
-            keys.push_back(KeysetWalk::Key{row_fields.value[object_id], *changed});
+            usable.push_back(i);
+            const std::int64_t changed = *parse_odata_date(row_fields.value[changed_on]);  // checked just above
+            keys.push_back(KeysetWalk::Key{row_fields.value[object_id], changed});
         }
-        if (auto problem = walk.accept(keys, page.next.has_value(), fresh); !problem.empty()) {
+        reply.response.body = std::string();
+        const bool more = page.next.has_value() || page.rows.size() >= page_size;
+        if (keys.empty() && more) {
+            co_return with_progress(
+                parse_failure(context, where,
+                              fmt::format("all {} rows of the page were quarantined, so the walk has no position to "
+                                          "continue from; raise page_size",
+                                          page.rows.size())),
+                outcome);
+        }
+        if (auto problem = walk.accept(keys, more, fresh); !problem.empty()) {
             co_return with_progress(parse_failure(context, where, problem), outcome);
         }
 
         const std::int64_t observed = infra::unix_nanos(std::chrono::system_clock::now());
         events.clear();
-        events.reserve(page.rows.size());
+        events.reserve(keys.size());
         std::optional<std::int64_t> page_max;
-        for (std::size_t i = 0; i < page.rows.size(); ++i) {
-            page_max = std::max(page_max.value_or(keys[i].time_ms), keys[i].time_ms);
-            if (fresh[i]) {
-                events.push_back(normalize_fields(context.tenant, collection, fields[i], keys[i].time_ms, observed));
+        for (std::size_t k = 0; k < keys.size(); ++k) {
+            page_max = std::max(page_max.value_or(keys[k].time_ms), keys[k].time_ms);
+            if (fresh[k]) {
+                events.push_back(
+                    normalize_fields(context.tenant, collection, fields[usable[k]], keys[k].time_ms, observed));
             }
         }
-        outcome.records += events.size();
+        outcome.records += events.size() + bad.size();
 
         // Every row changed before page_max is stored once this page is: earlier pages and this one
         // covered [lower, page_max] in change-time order. A change time after the start of this poll on the
@@ -333,12 +368,13 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
                 checkpoint = candidate;
             }
         }
-        if (events.empty() && checkpoint == committed) {
+        if (events.empty() && bad.empty() && checkpoint == committed) {
             continue;
         }
         std::size_t stored = 0;
         const std::string checkpoint_text = checkpoint ? std::to_string(*checkpoint) : stored_checkpoint;
-        const auto status = context.store.commit(collection, events, checkpoint_text, stored);
+        const auto status = context.store.commit(
+            collection, FeedPage{events, bad, checkpoint_text, checkpoint_time_ns(checkpoint)}, stored);
         if (status != CommitStatus::committed) {
             co_return with_progress(commit_failure(context, status), outcome);
         }
@@ -383,7 +419,31 @@ Event normalize_business_object(std::string_view tenant, std::string_view collec
 
 std::string business_object_row_problem(std::string_view collection, const ODataRow& row)
 {
-    return row_problem(collection, extract_fields(row));
+    auto problem = row_problem(collection, extract_fields(row));
+    return problem ? std::move(problem->text) : std::string();
+}
+
+Normalized normalize_business_object_raw(std::string_view tenant, std::string_view collection, std::string_view raw,
+                                         std::int64_t observed_unix_nano)
+{
+    // The row's object, as one page holding it: the same parser and checks as the page path.
+    std::string page_text = "{\"d\":{\"results\":[";
+    page_text += raw;
+    page_text += "]}}";
+    const auto page = parse_odata_page(page_text);
+    if (!page || page->rows.size() != 1 || page->rows[0].raw_size() != raw.size()) {
+        return QuarantinedRecord{QuarantineReason::invalid_value,
+                                 {},
+                                 fmt::format("{}: the record is not one JSON object", collection),
+                                 std::string(raw)};
+    }
+    const RowFields fields = extract_fields(page->rows[0]);
+    if (auto problem = row_problem(collection, fields)) {
+        return QuarantinedRecord{problem->reason, std::string(fields.value[object_id]), std::move(problem->text),
+                                 std::string(raw)};
+    }
+    return normalize_fields(tenant, collection, fields, *parse_odata_date(fields.value[changed_on]),
+                            observed_unix_nano);
 }
 
 std::optional<std::int64_t> parse_business_objects_checkpoint(std::string_view checkpoint)

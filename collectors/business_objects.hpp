@@ -64,13 +64,20 @@ std::string business_object_name(std::string_view collection);
 /// sap.c4c.amount + sap.c4c.currency (AmountValue/CurrencyCode, ExpectedRevenueAmount/...CurrencyCode,
 /// NetAmount/...CurrencyCode, TotalNetAmount/...CurrencyCode: the first present), sap.c4c.priority_code
 /// (ServicePriorityCode, else PriorityCode), sap.c4c.processing_type_code (ProcessingTypeCode).
-/// Precondition: the row has an ObjectID and a parseable EntityLastChangedOn (the collector rejects a
-/// page with a row that has not; see business_object_row_problem). Pure; never throws.
+/// Precondition: the row has an ObjectID and a parseable EntityLastChangedOn (the collector quarantines a
+/// row that has not; see business_object_row_problem). Pure; never throws.
 Event normalize_business_object(std::string_view tenant, std::string_view collection, const ODataRow& row,
                                 std::int64_t observed_unix_nano);
 
 /// Empty when the row can be normalized, else why not (names the collection and the row's ID).
 std::string business_object_row_problem(std::string_view collection, const ODataRow& row);
+
+/// The event of one row from its JSON object's text alone (QuarantinedRecord::raw of this source), or why it
+/// is quarantined (missing_key without ObjectID, invalid_time without a readable EntityLastChangedOn,
+/// invalid_value for a text that is not one JSON object): for a `quarantine retry`. The same event as the
+/// page path for the same row.
+Normalized normalize_business_object_raw(std::string_view tenant, std::string_view collection, std::string_view raw,
+                                         std::int64_t observed_unix_nano);
 
 /// Parses a stored checkpoint (decimal unix ms); nullopt when empty or unreadable.
 std::optional<std::int64_t> parse_business_objects_checkpoint(std::string_view checkpoint);
@@ -143,10 +150,11 @@ std::size_t business_objects_page_cap(std::size_t page_size);
 /// The collector. For each configured collection in order: keyset walk (above), each page committed with
 /// its events and checkpoint max(old, min(greatest change time of the page, poll start)); a page with
 /// nothing new and no checkpoint to advance is not committed. A failure stops the poll with
-/// that error; pages and collections committed before it stand. Outcome reasons besides those of
-/// c4c_request(): "parse" (unreadable page, an OData error object, a row without ObjectID or
-/// EntityLastChangedOn, a tenant that pages without progress), "outbox_full" (checked before every
-/// request: no request is sent), "store". Runs on the event loop; never throws.
+/// that error; pages and collections committed before it stand. A row without ObjectID or a readable
+/// EntityLastChangedOn is quarantined with its page (a page of nothing but such rows that asks for more
+/// stops the walk: it gives no position to go on from). Outcome reasons besides those of c4c_request():
+/// "parse" (unreadable page, an OData error object, a tenant that pages without progress), "outbox_full"
+/// (checked before every request: no request is sent), "store". Runs on the event loop; never throws.
 class BusinessObjectsCollector final : public Collector {
 public:
     boost::asio::awaitable<PollOutcome> poll(PollContext& context) override;

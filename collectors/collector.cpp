@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 namespace c4c::collectors {
 
 FailureReason FailureReason::http(unsigned status)
@@ -16,6 +18,26 @@ FailureReason FailureReason::network(boost::system::error_code error)
     FailureReason reason(Kind::network);
     reason.error = error;
     return reason;
+}
+
+const char* quarantine_label(QuarantineReason reason)
+{
+    switch (reason) {
+    case QuarantineReason::unknown_timezone:
+        return "unknown_timezone";
+    case QuarantineReason::missing_key:
+        return "missing_key";
+    case QuarantineReason::invalid_time:
+        return "invalid_time";
+    case QuarantineReason::invalid_value:
+        return "invalid_value";
+    }
+    return "invalid_value";
+}
+
+void throw_exception_from_error(const QuarantinedRecord& record, const boost::source_location& /*location*/)
+{
+    throw std::runtime_error(record.detail);
 }
 
 std::string FailureReason::label() const

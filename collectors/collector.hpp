@@ -12,7 +12,9 @@
 #include "infra/units.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/assert/source_location.hpp>
 #include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -38,6 +40,47 @@ enum class CommitStatus {
     failed,       ///< nothing stored: the state store failed (logged by the store)
 };
 
+/// Why a C4C record could not be normalized (CONTRACT.md section 3). quarantine_label() is the `reason`
+/// label of source_records_quarantined_total.
+enum class QuarantineReason {
+    unknown_timezone,  ///< an RTA CTIMESTAMP in an SAP time-zone code that is not mapped (or customer-defined)
+    missing_key,       ///< no ObjectID, no BusinessDocumentMessageID
+    invalid_time,      ///< a change or creation time missing, unparsable or out of range
+    invalid_value,     ///< another field unusable: a key figure or status that is no number, a row that is no object
+};
+inline constexpr QuarantineReason k_quarantine_reasons[] = {
+    QuarantineReason::unknown_timezone, QuarantineReason::missing_key, QuarantineReason::invalid_time,
+    QuarantineReason::invalid_value};
+/// "unknown_timezone", "missing_key", "invalid_time", "invalid_value".
+const char* quarantine_label(QuarantineReason reason);
+
+/// A C4C record that cannot be normalized. It is stored instead of an event (with its page and checkpoint),
+/// so one bad record never stops a feed; `raw` is what a later `quarantine retry` normalizes again with
+/// the normalize_*_raw() entry point of its collector.
+struct QuarantinedRecord {
+    QuarantineReason reason = QuarantineReason::invalid_value;
+    std::string object_key;  ///< the record's key when it has one (ObjectID, BusinessDocumentMessageID, CSTEP_ID)
+    std::string detail;      ///< one line for the operator: what is wrong, naming the field; never a user ID
+    std::string raw;         ///< the record as C4C sent it: a row's JSON object, a message's XML element
+};
+
+/// Only reached through result::value() on a quarantined record; throws std::runtime_error with its detail.
+[[noreturn]] void throw_exception_from_error(const QuarantinedRecord& record, const boost::source_location& location);
+
+/// What one record's raw text normalizes to: its event, or why it is quarantined.
+using Normalized = boost::system::result<Event, QuarantinedRecord>;
+
+/// One page of a feed, for FeedStore::commit.
+struct FeedPage {
+    std::span<const Event> events;
+    std::span<const QuarantinedRecord> quarantined;  ///< the page's records that could not be normalized
+    std::string_view checkpoint;                     ///< the feed's new checkpoint
+    /// The instant `checkpoint` stands for, ns since the epoch on the tenant's clock: the feed's next poll
+    /// reads from it minus overlap, so no record before that can be read again (the store forgets
+    /// event ids by it). nullopt while the checkpoint is empty (the next poll reads from now - lookback).
+    std::optional<std::int64_t> checkpoint_time_ns;
+};
+
 /// Durable state of one source, implemented by the daemon on top of the state store.
 /// All members run synchronously on the event loop and never throw.
 class FeedStore {
@@ -46,10 +89,10 @@ public:
     /// The checkpoint last committed for `feed` (a collector-chosen key, e.g. a collection name),
     /// or an empty string when there is none yet.
     virtual std::string checkpoint(std::string_view feed) = 0;
-    /// Stores the events whose event.id was never stored before, and the feed's new checkpoint, in one
+    /// Stores the page's events whose event.id was never stored before, its quarantined records (those
+    /// not quarantined before are counted and logged once) and the feed's new checkpoint, in one
     /// transaction. Returns the number of events newly stored through `stored` (may be 0).
-    virtual CommitStatus commit(std::string_view feed, std::span<const Event> events, std::string_view checkpoint,
-                                std::size_t& stored) = 0;
+    virtual CommitStatus commit(std::string_view feed, const FeedPage& page, std::size_t& stored) = 0;
     /// False while the endpoint this source feeds is at its outbox limit.
     virtual bool accepting() = 0;
 };
@@ -66,7 +109,7 @@ struct FailureReason {
         soap_fault,        ///< a SOAP Fault, or a query the tenant's log reports as refused
         outbox_full,       ///< nothing stored: the endpoint's outbox is at its limit
         store,             ///< nothing stored: the state store failed
-        timezone,          ///< an SAP time zone could not be converted
+        timezone,          ///< the tz database could not be read for an SAP time zone (an unknown code is quarantined)
         pseudonymization,  ///< the pseudonymization key could not be loaded or created
         paging,            ///< a data source did not end within the page cap
         internal,          ///< an unexpected exception inside the collector

@@ -282,9 +282,11 @@ private:
                 return skip_value(depth);
             }
             m_row.reserve(m_row_bytes + 64);
+            const auto begin = static_cast<std::size_t>(m_p - m_begin);
             if (!members(depth + 1, [this, depth](std::string_view key) { return row_member(key, depth + 1); })) {
                 return false;
             }
+            m_row.set_span(begin, static_cast<std::size_t>(m_p - m_begin) - begin);
             m_row_bytes = m_row.bytes();
             m_page.rows.push_back(std::move(m_row));
             m_row = ODataRow{};

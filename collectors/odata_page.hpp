@@ -74,11 +74,23 @@ public:
     void reserve(std::size_t bytes) { m_data.reserve(bytes); }
     std::size_t bytes() const { return m_data.size(); }
 
+    /// Where the row's JSON object lies in the parsed body (offset and size; 0, 0 for a row built by add()):
+    /// its text as C4C sent it, for a record that is quarantined.
+    std::size_t raw_offset() const { return m_raw_offset; }
+    std::size_t raw_size() const { return m_raw_size; }
+    void set_span(std::size_t offset, std::size_t size)
+    {
+        m_raw_offset = offset;
+        m_raw_size = size;
+    }
+
 private:
     static constexpr std::size_t k_header = 2 * sizeof(std::uint32_t);
     /// Records back to back: name size (u32), value size (u32), name, value.
     std::string m_data;
     std::size_t m_count = 0;
+    std::size_t m_raw_offset = 0;
+    std::size_t m_raw_size = 0;
 };
 
 /// One page of a collection query.

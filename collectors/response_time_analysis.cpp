@@ -1,6 +1,7 @@
 #include "collectors/response_time_analysis.hpp"
 
 #include "collectors/c4c_request.hpp"
+#include "collectors/odata_page.hpp"
 #include "collectors/sap_time_zones.hpp"
 #include "collectors/tenant_clock.hpp"
 #include "infra/config_reader.hpp"
@@ -153,6 +154,84 @@ bool nesting_within(std::string_view text, int limit)
     return true;
 }
 
+struct RowProblem {
+    QuarantinedRecord record;
+    bool zone_unreadable = false;  ///< the tz database failed: not the record's fault, the poll fails instead
+};
+
+std::optional<RowProblem> row_problem(QuarantineReason reason, const RtaRow& row, std::string detail)
+{
+    return RowProblem{QuarantinedRecord{reason, row.step_id, std::move(detail), {}}, false};
+}
+
+// One element of d.results (1-based `index`, for messages) into `row`, or why it cannot be normalized.
+// Messages name the row by CSTEP_ID, never by its user.
+std::optional<RowProblem> parse_row(const json& item, std::size_t index, RtaRow& row)
+{
+    if (!item.is_object()) {
+        return row_problem(QuarantineReason::invalid_value, row, fmt::format("row {}: not an object", index));
+    }
+    struct TextField {
+        const char* name;
+        std::string* target;
+    };
+    // CSTEP_ID first: it names the row in the messages below.
+    for (const TextField field :
+         {TextField{"CSTEP_ID", &row.step_id}, TextField{"CUSER", &row.user},
+          TextField{"CUI_COMPONENT", &row.ui_component}, TextField{"TUI_COMPONENT", &row.ui_component_text}}) {
+        if (!text_field(item, field.name, *field.target)) {
+            return row_problem(QuarantineReason::invalid_value, row,
+                               fmt::format("row {} (CSTEP_ID '{}'): {} is not a string", index,
+                                           infra::printable(row.step_id), field.name));
+        }
+    }
+
+    const auto ts = item.find("CTIMESTAMP");
+    if (ts == item.end() || !ts->is_string()) {
+        return row_problem(QuarantineReason::invalid_time, row,
+                           fmt::format("row {} (CSTEP_ID '{}'): CTIMESTAMP missing or not a string", index,
+                                       infra::printable(row.step_id)));
+    }
+    const std::string& ts_text = ts->get_ref<const std::string&>();
+    const auto seconds = parse_rta_timestamp(ts_text);
+    if (!seconds) {
+        const std::string detail =
+            fmt::format("row {} (CSTEP_ID '{}', CTIMESTAMP '{}'): {}", index, infra::printable(row.step_id),
+                        infra::printable(ts_text), seconds.error().message);
+        switch (seconds.error().code) {
+        case TimeErrc::zone_unreadable:
+            return RowProblem{QuarantinedRecord{{}, row.step_id, detail, {}}, true};
+        case TimeErrc::unknown_zone:
+            return row_problem(QuarantineReason::unknown_timezone, row, detail);
+        case TimeErrc::malformed_timestamp:
+        case TimeErrc::invalid_time:
+            break;
+        }
+        return row_problem(QuarantineReason::invalid_time, row, detail);
+    }
+    if (*seconds < 0 || *seconds > k_max_unix_seconds) {
+        return row_problem(QuarantineReason::invalid_time, row,
+                           fmt::format("row {} (CSTEP_ID '{}'): CTIMESTAMP '{}' is out of range", index,
+                                       infra::printable(row.step_id), infra::printable(ts_text)));
+    }
+    row.timestamp_unix_s = *seconds;
+
+    struct Figure {
+        const char* name;
+        std::optional<double>* target;
+    };
+    for (const Figure figure : {Figure{"KRESPONSE_TIME", &row.response_ms}, Figure{"KSERVER_TIME", &row.server_ms},
+                                Figure{"KNETWORK_TIME", &row.network_ms}, Figure{"KCLIENT_TIME", &row.client_ms}}) {
+        std::string bad;
+        if (!key_figure(item, figure.name, *figure.target, bad)) {
+            return row_problem(QuarantineReason::invalid_value, row,
+                               fmt::format("row {} (CSTEP_ID '{}'): {} {} is not a number", index,
+                                           infra::printable(row.step_id), figure.name, bad));
+        }
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view body)
@@ -190,58 +269,51 @@ boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view bo
 
     page.rows.reserve(results->size());
     std::size_t index = 0;
+    std::vector<std::size_t> bad_objects;  // for each bad row that is an object: its place among the objects
+    std::size_t objects = 0;
     for (const json& item : *results) {
         ++index;
-        if (!item.is_object()) {
-            return rta_error(RtaErrc::parse, fmt::format("row {}: not an object", index));
-        }
         RtaRow row;
-        struct TextField {
-            const char* name;
-            std::string* target;
-        };
-        for (const TextField field :
-             {TextField{"CUSER", &row.user}, TextField{"CUI_COMPONENT", &row.ui_component},
-              TextField{"TUI_COMPONENT", &row.ui_component_text}, TextField{"CSTEP_ID", &row.step_id}}) {
-            if (!text_field(item, field.name, *field.target)) {
-                return rta_error(RtaErrc::parse, fmt::format("row {}: {} is not a string", index, field.name));
+        auto problem = parse_row(item, index, row);
+        if (!problem) {
+            page.rows.push_back(std::move(row));
+        } else if (problem->zone_unreadable) {
+            return rta_error(RtaErrc::timezone, std::move(problem->record.detail));
+        } else {
+            if (item.is_object()) {
+                bad_objects.push_back(objects);
+            }
+            problem->record.raw = item.is_object() ? std::string() : item.dump();
+            page.bad_rows.push_back(std::move(problem->record));
+        }
+        objects += item.is_object() ? 1 : 0;
+    }
+    page.elements = index;
+    if (!bad_objects.empty()) {
+        // nlohmann keeps no offsets, and its dump() reorders members: the rows' text as C4C sent it comes
+        // from the OData page parser, which reads d.results' objects in the same order. (Should the two
+        // disagree on a pathological body, say duplicate members, the dump is kept instead.)
+        const auto spans = parse_odata_page(body);
+        const bool same = spans && spans->rows.size() == objects;
+        std::size_t next = 0;
+        for (auto& record : page.bad_rows) {
+            if (!record.raw.empty()) {
+                continue;  // not an object: its dump is its text
+            }
+            const std::size_t place = bad_objects[next++];
+            if (same) {
+                const ODataRow& row = spans->rows[place];
+                record.raw = std::string(body.substr(row.raw_offset(), row.raw_size()));
+            } else {
+                std::size_t seen = 0;
+                for (const json& item : *results) {
+                    if (item.is_object() && seen++ == place) {
+                        record.raw = item.dump();
+                        break;
+                    }
+                }
             }
         }
-
-        const auto ts = item.find("CTIMESTAMP");
-        if (ts == item.end() || !ts->is_string()) {
-            return rta_error(RtaErrc::parse, fmt::format("row {} (CSTEP_ID '{}'): CTIMESTAMP missing or not a string",
-                                                         index, infra::printable(row.step_id)));
-        }
-        const std::string& ts_text = ts->get_ref<const std::string&>();
-        const auto seconds = parse_rta_timestamp(ts_text);
-        if (!seconds) {
-            const bool zone =
-                seconds.error().code == TimeErrc::unknown_zone || seconds.error().code == TimeErrc::zone_unreadable;
-            return rta_error(zone ? RtaErrc::timezone : RtaErrc::parse,
-                             fmt::format("row {} (CSTEP_ID '{}', CTIMESTAMP '{}'): {}", index,
-                                         infra::printable(row.step_id), infra::printable(ts_text),
-                                         seconds.error().message));
-        }
-        if (*seconds < 0 || *seconds > k_max_unix_seconds) {
-            return rta_error(RtaErrc::parse,
-                             fmt::format("row {}: CTIMESTAMP '{}' is out of range", index, infra::printable(ts_text)));
-        }
-        row.timestamp_unix_s = *seconds;
-
-        struct Figure {
-            const char* name;
-            std::optional<double>* target;
-        };
-        for (const Figure figure : {Figure{"KRESPONSE_TIME", &row.response_ms}, Figure{"KSERVER_TIME", &row.server_ms},
-                                    Figure{"KNETWORK_TIME", &row.network_ms}, Figure{"KCLIENT_TIME", &row.client_ms}}) {
-            std::string bad;
-            if (!key_figure(item, figure.name, *figure.target, bad)) {
-                return rta_error(RtaErrc::parse, fmt::format("row {} (CSTEP_ID '{}'): {} {} is not a number", index,
-                                                             infra::printable(row.step_id), figure.name, bad));
-            }
-        }
-        page.rows.push_back(std::move(row));
     }
     return page;
 }
@@ -311,6 +383,31 @@ Event normalize_rta_row(std::string_view tenant, const RtaRow& row, const Pseudo
         }
     }
     return event;
+}
+
+Normalized normalize_rta_raw(std::string_view tenant, std::string_view raw, const Pseudonymizer* pseudonymizer,
+                             std::int64_t observed_unix_nano)
+{
+    const auto quarantined = [&](QuarantineReason reason, std::string detail) {
+        return QuarantinedRecord{reason, {}, std::move(detail), std::string(raw)};
+    };
+    if (!nesting_within(raw, k_rta_max_depth)) {
+        return quarantined(QuarantineReason::invalid_value, "the row is nested too deep");
+    }
+    const json item = json::parse(raw.begin(), raw.end(), nullptr, /*allow_exceptions=*/false);
+    if (item.is_discarded()) {
+        return quarantined(QuarantineReason::invalid_value, "the row is not valid JSON");
+    }
+    RtaRow row;
+    if (auto problem = parse_row(item, 1, row)) {
+        // The tz database being unreadable is no verdict on the row: it stays as it was.
+        problem->record.raw = std::string(raw);
+        if (problem->zone_unreadable) {
+            problem->record.reason = QuarantineReason::unknown_timezone;
+        }
+        return std::move(problem->record);
+    }
+    return normalize_rta_row(tenant, row, pseudonymizer, observed_unix_nano);
 }
 
 std::string rta_page_url(std::string_view c4c_url, const SourceConfig& source, std::int64_t since_unix_s,
@@ -426,7 +523,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
                 failure.ok = false;
                 failure.reason = FailureReason::Kind::timezone;
                 failure.message = fmt::format("tenant {} source {}: {}: {}; nothing from this page was stored and the "
-                                              "checkpoint stays until the time zone can be converted",
+                                              "checkpoint stays until the time zone data can be read",
                                               context.tenant, source.name, where, parsed.error().message);
                 co_return with_progress(std::move(failure), outcome);
             }
@@ -435,7 +532,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         const RtaPage page = std::move(parsed).value();  // has a value: checked above
 
         const std::vector<RtaRow>& rows = page.rows;
-        outcome.records += rows.size();
+        outcome.records += page.elements;
         std::vector<Event> events;
         events.reserve(rows.size());
         for (const RtaRow& row : rows) {
@@ -443,8 +540,10 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
             greatest = std::max(greatest.value_or(row.timestamp_unix_s), row.timestamp_unix_s);
         }
 
-        const bool last = rows.empty() || (page.count ? skip + rows.size() >= *page.count : rows.size() < page_size);
-        skip += rows.size();
+        // Quarantined rows take their places in the $skip walk like the others.
+        const std::uint64_t read = page.elements;
+        const bool last = read == 0 || (page.count ? skip + read >= *page.count : read < page_size);
+        skip += read;
         if (page.count) {
             promised = page.count;
         }
@@ -463,11 +562,16 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         } else if (last && greatest) {
             new_checkpoint = std::to_string(std::max(std::min(*greatest, now_s), checkpoint.value_or(0)));
         }
-        if (events.empty() && new_checkpoint == old_checkpoint) {
+        if (events.empty() && page.bad_rows.empty() && new_checkpoint == old_checkpoint) {
             break;
         }
         std::size_t stored = 0;
-        const CommitStatus status = context.store.commit(k_rta_feed, events, new_checkpoint, stored);
+        const auto new_checkpoint_s = parse_checkpoint(new_checkpoint);
+        const CommitStatus status = context.store.commit(
+            k_rta_feed,
+            FeedPage{events, page.bad_rows, new_checkpoint,
+                     new_checkpoint_s ? std::optional<std::int64_t>(*new_checkpoint_s * 1'000'000'000) : std::nullopt},
+            stored);
         if (status != CommitStatus::committed) {
             co_return with_progress(commit_failure(context, status), outcome);
         }

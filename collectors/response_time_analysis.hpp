@@ -80,14 +80,16 @@ struct RtaRow {
 };
 
 struct RtaPage {
-    std::vector<RtaRow> rows;            ///< d.results, in the order sent
-    std::optional<std::uint64_t> count;  ///< d.__count (a string in OData v2), when present
-    std::string next;                    ///< d.__next, when present (informational: paging uses $skip)
+    std::vector<RtaRow> rows;                 ///< d.results that can be normalized, in the order sent
+    std::vector<QuarantinedRecord> bad_rows;  ///< the others (raw: the row's JSON text as sent), in order
+    std::uint64_t elements = 0;               ///< d.results' size: rows and bad rows (the $skip walk counts both)
+    std::optional<std::uint64_t> count;       ///< d.__count (a string in OData v2), when present
+    std::string next;                         ///< d.__next, when present (informational: paging uses $skip)
 };
 
 enum class RtaErrc {
-    parse = 1,  ///< not JSON, not the OData shape, a malformed CTIMESTAMP or a non-numeric key figure
-    timezone,   ///< a CTIMESTAMP in an SAP time zone that is unknown (or whose tz data is unreadable)
+    parse = 1,  ///< not JSON, not the OData shape, a bad __count
+    timezone,   ///< the tz database cannot be read for a row's SAP time zone (a host problem, not the row's)
 };
 
 struct RtaParseError {
@@ -103,8 +105,10 @@ struct RtaParseError {
 inline constexpr int k_rta_max_depth = 64;
 
 /// Parses one page (the JSON body). Pure and total: any input yields a page or an error, never an
-/// exception, so it can be fuzzed. Unknown fields are ignored. Rows must carry CTIMESTAMP. Nesting
-/// deeper than k_rta_max_depth is an error.
+/// exception, so it can be fuzzed. Unknown fields are ignored. A row that cannot be normalized goes to
+/// bad_rows: one that is no object, lacks CTIMESTAMP or has it malformed or out of range (invalid_time),
+/// in an SAP time zone that is not mapped (unknown_timezone, naming the code), or with a text field or key
+/// figure of the wrong kind (invalid_value). Nesting deeper than k_rta_max_depth is an error.
 boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view json);
 
 /// The normalized event of one row (pure). `pseudonymizer` null: the user is sent in clear.
@@ -117,6 +121,12 @@ boost::system::result<RtaPage, RtaParseError> parse_rta_page(std::string_view js
 /// appears nowhere in the event.
 Event normalize_rta_row(std::string_view tenant, const RtaRow& row, const Pseudonymizer* pseudonymizer,
                         std::int64_t observed_unix_nano);
+
+/// The event of one row from its JSON object's text alone (QuarantinedRecord::raw of this source), or why it
+/// is quarantined: for a `quarantine retry` (the same event as the page path for the same row, with the
+/// same pseudonymizer).
+Normalized normalize_rta_raw(std::string_view tenant, std::string_view raw, const Pseudonymizer* pseudonymizer,
+                             std::int64_t observed_unix_nano);
 
 /// The URL of one page: rows with CTIMESTAMP >= `since_unix_s`, skipping `skip` of them.
 std::string rta_page_url(std::string_view c4c_url, const SourceConfig& source, std::int64_t since_unix_s,

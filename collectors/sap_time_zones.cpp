@@ -475,17 +475,45 @@ struct SapZone {
     std::string_view iana;
 };
 
-// SAP codes (TTZZ) whose meaning is certain. SAP's CET, EST, CST, MST and PST observe daylight saving
-// (their DST rules EU and USA) despite the names; MSTNO is Arizona, without it.
+// The codes of SAP's standard table TTZZ (../shared/sap-time-zones.md) whose zone is certain, besides the
+// fixed offsets UTC+N / UTC-N (fixed_offset_hours below). SAP's CET, EST, CST, MST and PST observe daylight
+// saving (their DST rules EU and USA) despite the names; MSTNO (Arizona) and CSTNO (Saskatchewan) do not.
+// RUSnn is the Russian zone at UTC offset nn (checked against tzdata; RUS13 and RUS14 name no Russian
+// zone). Codes whose meaning only SAP's own description could settle (BRZLEA, EST_, ESTNO, GST, GSTE, GSTW,
+// NST, UTC+53, UTC+63, UTC-83, VERM02, VERM10, VERP02, VERP10, RUS13, RUS14) and customer-defined codes
+// are not guessed: their rows are quarantined, with the code in the reason.
 constexpr std::array k_sap_zones{
     SapZone{"UTC", "Etc/UTC"},
     SapZone{"GMTUK", "Europe/London"},
+    SapZone{"UK", "Europe/London"},
     SapZone{"WET", "Europe/Lisbon"},
+    SapZone{"AZOREN", "Atlantic/Azores"},
     SapZone{"CET", "Europe/Berlin"},
+    SapZone{"WDFT", "Europe/Berlin"},
     SapZone{"EET", "Europe/Helsinki"},
-    SapZone{"RUS03", "Europe/Moscow"},
+    SapZone{"CYPRUS", "Asia/Nicosia"},
+    SapZone{"EGYPT", "Africa/Cairo"},
     SapZone{"ISRAEL", "Asia/Jerusalem"},
+    SapZone{"JORDAN", "Asia/Amman"},
+    SapZone{"LBANON", "Asia/Beirut"},
+    SapZone{"SYRIA", "Asia/Damascus"},
+    SapZone{"IRAQ", "Asia/Baghdad"},
+    SapZone{"IRAN", "Asia/Tehran"},
+    SapZone{"AFGHAN", "Asia/Kabul"},
+    SapZone{"CAT", "Africa/Maputo"},
+    SapZone{"WAT", "Africa/Lagos"},
+    SapZone{"RUS03", "Europe/Moscow"},
+    SapZone{"RUS04", "Europe/Samara"},
+    SapZone{"RUS05", "Asia/Yekaterinburg"},
+    SapZone{"RUS06", "Asia/Omsk"},
+    SapZone{"RUS07", "Asia/Krasnoyarsk"},
+    SapZone{"RUS08", "Asia/Irkutsk"},
+    SapZone{"RUS09", "Asia/Yakutsk"},
+    SapZone{"RUS10", "Asia/Vladivostok"},
+    SapZone{"RUS11", "Asia/Magadan"},
+    SapZone{"RUS12", "Asia/Kamchatka"},
     SapZone{"INDIA", "Asia/Kolkata"},
+    SapZone{"NEPAL", "Asia/Kathmandu"},
     SapZone{"CHINA", "Asia/Shanghai"},
     SapZone{"HONGKO", "Asia/Hong_Kong"},
     SapZone{"SINGAP", "Asia/Singapore"},
@@ -496,14 +524,32 @@ constexpr std::array k_sap_zones{
     SapZone{"AUSSA", "Australia/Adelaide"},
     SapZone{"AUSQLD", "Australia/Brisbane"},
     SapZone{"AUSNSW", "Australia/Sydney"},
+    SapZone{"AUSACT", "Australia/Sydney"},
     SapZone{"AUSVIC", "Australia/Melbourne"},
     SapZone{"AUSTAS", "Australia/Hobart"},
-    SapZone{"BRAZIL", "America/Sao_Paulo"},
-    SapZone{"EST", "America/New_York"},
-    SapZone{"CST", "America/Chicago"},
+    SapZone{"AUSLHI", "Australia/Lord_Howe"},
+    SapZone{"NZST", "Pacific/Auckland"},
+    SapZone{"NZCHA", "Pacific/Chatham"},
+    SapZone{"NORFLK", "Pacific/Norfolk"},
+    SapZone{"HAW", "Pacific/Honolulu"},
+    SapZone{"ALA", "America/Anchorage"},
+    SapZone{"ALAW", "America/Adak"},
+    SapZone{"PST", "America/Los_Angeles"},
     SapZone{"MST", "America/Denver"},
     SapZone{"MSTNO", "America/Phoenix"},
-    SapZone{"PST", "America/Los_Angeles"},
+    SapZone{"CST", "America/Chicago"},
+    SapZone{"CSTNO", "America/Regina"},
+    SapZone{"EST", "America/New_York"},
+    SapZone{"AST", "America/Halifax"},
+    SapZone{"NFDL", "America/St_Johns"},
+    SapZone{"PIERRE", "America/Miquelon"},
+    SapZone{"BRAZIL", "America/Sao_Paulo"},
+    SapZone{"BRZLAN", "America/Noronha"},
+    SapZone{"BRZLWE", "America/Manaus"},
+    SapZone{"CHILE", "America/Santiago"},
+    SapZone{"CHILEE", "Pacific/Easter"},
+    SapZone{"PARAGY", "America/Asuncion"},
+    SapZone{"FLKLND", "Atlantic/Stanley"},
 };
 
 // "UTC+N" / "UTC-N": SAP's fixed whole-hour offsets, without daylight saving.
@@ -578,6 +624,21 @@ bool digits(std::string_view text, std::size_t pos, std::size_t count, int& valu
 }
 
 }  // namespace
+
+std::vector<std::string> sap_zone_codes()
+{
+    std::vector<std::string> codes;
+    for (const auto& zone : k_sap_zones) {
+        codes.emplace_back(zone.sap);
+    }
+    for (int hours = 1; hours <= 14; ++hours) {
+        codes.push_back(fmt::format("UTC+{}", hours));
+    }
+    for (int hours = 1; hours <= 12; ++hours) {
+        codes.push_back(fmt::format("UTC-{}", hours));
+    }
+    return codes;
+}
 
 std::optional<std::string> iana_zone_of(std::string_view sap_code)
 {

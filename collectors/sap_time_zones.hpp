@@ -85,6 +85,10 @@ private:
     std::shared_ptr<const PosixRule> m_rule;  ///< after the last transition, when present
 };
 
+/// Every SAP time-zone code iana_zone_of() knows: the named codes of SAP's standard table whose zone is
+/// certain, then UTC+1 ... UTC+14 and UTC-1 ... UTC-12.
+std::vector<std::string> sap_zone_codes();
+
 /// The IANA zone an SAP time-zone code stands for ("CET" -> "Europe/Berlin"), or nullopt when the code
 /// is unknown. Codes are matched exactly (SAP codes are upper case). Fixed-offset codes "UTC+N" /
 /// "UTC-N" (whole hours, no daylight saving) map to "Etc/GMT-N" / "Etc/GMT+N".

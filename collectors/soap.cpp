@@ -7,6 +7,7 @@
 #include <charconv>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 namespace c4c::collectors::soap {
 
@@ -152,7 +153,25 @@ std::string describe_message(const Message& message, std::size_t index)
                               : fmt::format("BusinessDocumentMessage {}", message.id);
 }
 
-std::optional<ParseError> read_message(const pugi::xml_node& element, std::size_t index, Message& message)
+using Problem = BadMessage::Problem;
+
+struct MessageProblem {
+    Problem problem;
+    std::string message;
+};
+
+/// The element's markup as pugixml writes it back: the quarantined record's raw text.
+std::string element_text(const pugi::xml_node& node)
+{
+    struct Writer final : pugi::xml_writer {
+        std::string text;
+        void write(const void* data, std::size_t size) override { text.append(static_cast<const char*>(data), size); }
+    } writer;
+    node.print(writer, "", pugi::format_raw);
+    return std::move(writer.text);
+}
+
+std::optional<MessageProblem> read_message(const pugi::xml_node& element, std::size_t index, Message& message)
 {
     std::string_view creation_text;
     std::string_view change_text;
@@ -188,33 +207,39 @@ std::optional<ParseError> read_message(const pugi::xml_node& element, std::size_
 
     const auto owner = describe_message(message, index);
     if (message.id.empty()) {
-        return field_error(fmt::format("{} has no BusinessDocumentMessageID", owner));
+        return MessageProblem{Problem::missing_id, fmt::format("{} has no BusinessDocumentMessageID", owner)};
     }
     if (change_text.empty()) {
-        return field_error(fmt::format("{} has no LastChangeDateTime", owner));
+        return MessageProblem{Problem::invalid_time, fmt::format("{} has no LastChangeDateTime", owner)};
     }
     const auto change = parse_iso8601_ns(change_text);
     if (!change) {
-        return field_error(fmt::format("{}: LastChangeDateTime '{}' is not an ISO 8601 date-time", owner, change_text));
+        return MessageProblem{
+            Problem::invalid_time,
+            fmt::format("{}: LastChangeDateTime '{}' is not an ISO 8601 date-time", owner, change_text)};
     }
     message.last_change_time_ns = *change;
     if (!creation_text.empty()) {
         const auto creation = parse_iso8601_ns(creation_text);
         if (!creation) {
-            return field_error(
-                fmt::format("{}: CreationDateTime '{}' is not an ISO 8601 date-time", owner, creation_text));
+            return MessageProblem{
+                Problem::invalid_time,
+                fmt::format("{}: CreationDateTime '{}' is not an ISO 8601 date-time", owner, creation_text)};
         }
         message.creation_time_ns = *creation;
     }
     if (!status_text.empty()) {
         const auto status = parse_int(status_text);
         if (!status) {
-            return field_error(fmt::format("{}: ProcessingStatusCode '{}' is not a number", owner, status_text));
+            return MessageProblem{Problem::invalid_value,
+                                  fmt::format("{}: ProcessingStatusCode '{}' is not a number", owner, status_text)};
         }
         message.status_code = *status;
     }
     if (log) {
-        return read_log(log, owner, message.log_items, message.max_log_severity);
+        if (auto error = read_log(log, owner, message.log_items, message.max_log_severity)) {
+            return MessageProblem{Problem::invalid_value, std::move(error->message)};
+        }
     }
     return std::nullopt;
 }
@@ -301,8 +326,10 @@ Result read_document(const pugi::xml_document& document, const pugi::xml_parse_r
         const auto name = local_name(node);
         if (name == "BusinessDocumentMessage") {
             Message message;
-            if (auto error = read_message(node, page.messages.size(), message)) {
-                return std::move(*error);
+            if (auto problem = read_message(node, page.messages.size() + page.bad_messages.size(), message)) {
+                page.bad_messages.push_back(BadMessage{problem->problem, std::move(message.id),
+                                                       std::move(problem->message), element_text(node)});
+                continue;
             }
             page.messages.push_back(std::move(message));
         } else if (name == "ProcessingConditions") {
@@ -325,6 +352,11 @@ Result read_document(const pugi::xml_document& document, const pugi::xml_parse_r
 }  // namespace
 
 void throw_exception_from_error(const ParseError& error, const boost::source_location& location)
+{
+    throw std::runtime_error(fmt::format("{} ({}:{})", error.message, location.file_name(), location.line()));
+}
+
+void throw_exception_from_error(const BadMessage& error, const boost::source_location& location)
 {
     throw std::runtime_error(fmt::format("{} ({}:{})", error.message, location.file_name(), location.line()));
 }
@@ -373,6 +405,21 @@ boost::system::result<QueryPage, ParseError> parse_query_response_in_place(std::
     const auto parsed =
         document.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default, pugi::encoding_auto);
     return read_document(document, parsed, nul);
+}
+
+boost::system::result<Message, BadMessage> parse_message(std::string_view xml)
+{
+    pugi::xml_document document;
+    const auto parsed = document.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_auto);
+    const auto element = document.document_element();
+    if (!parsed || xml.find('\0') != std::string_view::npos || local_name(element) != "BusinessDocumentMessage") {
+        return BadMessage{Problem::invalid_value, {}, "not a BusinessDocumentMessage element", std::string(xml)};
+    }
+    Message message;
+    if (auto problem = read_message(element, 0, message)) {
+        return BadMessage{problem->problem, std::move(message.id), std::move(problem->message), std::string(xml)};
+    }
+    return message;
 }
 
 std::optional<std::int64_t> parse_iso8601_ns(std::string_view text)

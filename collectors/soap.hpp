@@ -54,14 +54,29 @@ struct Message {
     int max_log_severity = 0;  ///< max of Log/MaximumLogItemSeverityCode and every item's SeverityCode; 0 without log
 };
 
+/// A BusinessDocumentMessage that cannot be read, kept for quarantine (the page and its other messages
+/// are fine).
+struct BadMessage {
+    enum class Problem {
+        missing_id,     ///< no BusinessDocumentMessageID
+        invalid_time,   ///< LastChangeDateTime missing or not ISO 8601, or a malformed CreationDateTime
+        invalid_value,  ///< ProcessingStatusCode or a log severity that is no number
+    };
+    Problem problem = Problem::invalid_value;
+    std::string id;       ///< BusinessDocumentMessageID, "" when absent
+    std::string message;  ///< one line for the operator: names the field and the message
+    std::string raw;      ///< the element as sent (its markup re-serialized by pugixml, content unchanged)
+};
+
 /// One response page.
 struct QueryPage {
     std::vector<Message> messages;
-    bool more_hits = false;          ///< ProcessingConditions/MoreHitsAvailableIndicator
-    std::string last_returned_id;    ///< ProcessingConditions/LastReturnedObjectID, echoed in the next request
-    int returned_hits = 0;           ///< ReturnedQueryHitsNumberValue, or the number of messages when absent
-    std::vector<LogItem> log_items;  ///< the response's own Log (not a message's): query-level problems
-    int max_log_severity = 0;        ///< as Message::max_log_severity, for the response's own Log
+    std::vector<BadMessage> bad_messages;  ///< in document order; their IDs still count for paging
+    bool more_hits = false;                ///< ProcessingConditions/MoreHitsAvailableIndicator
+    std::string last_returned_id;          ///< ProcessingConditions/LastReturnedObjectID, echoed in the next request
+    int returned_hits = 0;                 ///< ReturnedQueryHitsNumberValue, or the number of messages when absent
+    std::vector<LogItem> log_items;        ///< the response's own Log (not a message's): query-level problems
+    int max_log_severity = 0;              ///< as Message::max_log_severity, for the response's own Log
 };
 
 /// Why a response could not be used.
@@ -70,7 +85,7 @@ struct ParseError {
         xml,        ///< not well-formed XML, NUL bytes included (message carries a description and byte offset)
         fault,      ///< a SOAP Fault (fault_code and fault_string are set)
         structure,  ///< no Envelope, Body or response element
-        field,      ///< a message lacks a required field or a value is malformed (names field and message ID)
+        field,      ///< a value of ProcessingConditions or of the response's own Log is malformed
     };
     Kind kind = Kind::structure;
     std::string message;       ///< one line for the operator
@@ -80,6 +95,8 @@ struct ParseError {
 
 /// Lets result<T, ParseError>::value() throw (std::runtime_error) like result<T, error_code> does.
 [[noreturn]] void throw_exception_from_error(const ParseError& error, const boost::source_location& location);
+/// The same for result<T, BadMessage>.
+[[noreturn]] void throw_exception_from_error(const BadMessage& error, const boost::source_location& location);
 
 /// The query envelope, shaped like tests/samples/soap-request.xml: messages whose LastChangeDateTime lies
 /// in [lower, upper] (IntervalBoundaryTypeCode 3, both bounds included, written in UTC with milliseconds),
@@ -88,14 +105,19 @@ std::string build_query_request(std::chrono::system_clock::time_point lower,
                                 std::chrono::system_clock::time_point upper, int max_hits,
                                 std::string_view last_returned_id);
 
-/// Parses one response page. A SOAP Fault, malformed XML, a missing Body or response element, a message
-/// without BusinessDocumentMessageID or LastChangeDateTime, and a malformed value are errors. Unknown
+/// Parses one response page. A SOAP Fault, malformed XML, a missing Body or response element, and a
+/// malformed value of ProcessingConditions or of the response's Log are errors. A message without
+/// BusinessDocumentMessageID or LastChangeDateTime, or with a malformed value, goes to bad_messages. Unknown
 /// elements are ignored. Copies `xml` once (pugixml needs a mutable buffer).
 boost::system::result<QueryPage, ParseError> parse_query_response(std::string_view xml);
 
 /// As parse_query_response, but parses inside `buffer` (no copy; `buffer` is garbage afterwards). For
 /// large bodies that the caller owns anyway.
 boost::system::result<QueryPage, ParseError> parse_query_response_in_place(std::string& buffer);
+
+/// Parses one BusinessDocumentMessage element on its own (BadMessage::raw, for a quarantine retry): its
+/// message, or why it cannot be read (a text that is no such element is invalid_value).
+boost::system::result<Message, BadMessage> parse_message(std::string_view xml);
 
 /// Parses an ISO 8601 / xsd:dateTime instant, `YYYY-MM-DDThh:mm:ss[.f...][Z|+hh:mm|-hh:mm|+hhmm]`, into
 /// unix nanoseconds. Fractions of any length are truncated to nanoseconds; a value without a zone is UTC

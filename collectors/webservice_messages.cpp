@@ -159,6 +159,33 @@ std::string query_log_summary(const soap::QueryPage& page)
     return text.empty() ? std::string("(no note)") : text;
 }
 
+QuarantineReason quarantine_reason(soap::BadMessage::Problem problem)
+{
+    switch (problem) {
+    case soap::BadMessage::Problem::missing_id:
+        return QuarantineReason::missing_key;
+    case soap::BadMessage::Problem::invalid_time:
+        return QuarantineReason::invalid_time;
+    case soap::BadMessage::Problem::invalid_value:
+        return QuarantineReason::invalid_value;
+    }
+    return QuarantineReason::invalid_value;
+}
+
+QuarantinedRecord quarantined(soap::BadMessage bad)
+{
+    return QuarantinedRecord{quarantine_reason(bad.problem), std::move(bad.id), std::move(bad.message),
+                             std::move(bad.raw)};
+}
+
+std::optional<std::int64_t> checkpoint_time_ns(std::optional<Clock::time_point> checkpoint)
+{
+    if (!checkpoint) {
+        return std::nullopt;
+    }
+    return infra::unix_nanos(*checkpoint);
+}
+
 asio::awaitable<PollOutcome> poll_pages(PollContext& context)
 {
     const std::string old_checkpoint = context.store.checkpoint(k_messages_feed);
@@ -224,7 +251,7 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
 
         // An A2X query reports a refused selection in the response's own Log, without any message; taking
         // that for an empty interval would advance the checkpoint over data never read.
-        if (page.messages.empty() && page.max_log_severity >= soap::k_error) {
+        if (page.messages.empty() && page.bad_messages.empty() && page.max_log_severity >= soap::k_error) {
             co_return with_progress(soap_fault_outcome(context, fmt::format("{} reported an error for the query: {}",
                                                                             where, query_log_summary(page))),
                                     outcome);
@@ -232,7 +259,7 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
         // A tenant that claims more hits without making progress would keep this loop going forever.
         if (page.more_hits) {
             std::string_view problem;
-            if (page.messages.empty()) {
+            if (page.messages.empty() && page.bad_messages.empty()) {
                 problem = "MoreHitsAvailableIndicator is true but the page holds no message";
             } else if (page.last_returned_id.empty()) {
                 problem = "MoreHitsAvailableIndicator is true but LastReturnedObjectID is empty";
@@ -259,20 +286,28 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
                 ++outcome.failed_messages;
             }
         }
-        outcome.records += page.messages.size();
+        std::vector<QuarantinedRecord> bad;
+        bad.reserve(page.bad_messages.size());
+        for (auto& message : page.bad_messages) {
+            bad.push_back(quarantined(std::move(message)));
+        }
+        outcome.records += page.messages.size() + bad.size();
 
         const bool last_page = !page.more_hits;
         std::string new_checkpoint = old_checkpoint;
+        std::optional<std::int64_t> new_checkpoint_ns = checkpoint_time_ns(checkpoint);
         if (last_page) {
             // Without a TenantClock (tests, tools) the host's clock is the tenant's.
             const auto end = context.clock != nullptr ? interval_checkpoint(interval, tenant_sent, newest)
                                                       : std::optional<Clock::time_point>(interval.upper);
             if (end) {
                 new_checkpoint = soap::format_iso8601_ms(*end);
+                new_checkpoint_ns = checkpoint_time_ns(parse_messages_checkpoint(new_checkpoint));
             }
         }
         std::size_t stored = 0;
-        const auto status = context.store.commit(k_messages_feed, events, new_checkpoint, stored);
+        const auto status =
+            context.store.commit(k_messages_feed, FeedPage{events, bad, new_checkpoint, new_checkpoint_ns}, stored);
         if (status != CommitStatus::committed) {
             co_return with_progress(commit_failure(context, status), outcome);
         }
@@ -348,6 +383,15 @@ Event normalize_message(std::string_view tenant, const soap::Message& message, s
     }
     add_string(event, "sap.c4c.message.log", log_text(message.log_items));
     return event;
+}
+
+Normalized normalize_message_raw(std::string_view tenant, std::string_view raw, std::int64_t observed_unix_nano)
+{
+    auto message = soap::parse_message(raw);
+    if (!message) {
+        return quarantined(std::move(message.error()));
+    }
+    return normalize_message(tenant, *message, observed_unix_nano);
 }
 
 QueryInterval query_interval(std::optional<Clock::time_point> checkpoint, Clock::time_point now,

@@ -46,6 +46,10 @@ inline constexpr std::size_t k_message_log_max_bytes = 4096;
 /// creation_time, max_log_severity (int), log), each omitted when empty. Pure; never throws.
 Event normalize_message(std::string_view tenant, const soap::Message& message, std::int64_t observed_unix_nano);
 
+/// The event of one message from its element's text alone (QuarantinedRecord::raw of this source), or why
+/// it is quarantined: for a `quarantine retry`. The same as the page path for the same element.
+Normalized normalize_message_raw(std::string_view tenant, std::string_view raw, std::int64_t observed_unix_nano);
+
 /// The query interval of a poll: lower = checkpoint - overlap (or now - lookback without a checkpoint),
 /// upper = now, both truncated to milliseconds (the precision sent to C4C and stored as checkpoint). A
 /// checkpoint later than `now` (the clock went back) is treated as `now`. nullopt checkpoint = none.
@@ -69,7 +73,9 @@ interval_checkpoint(const QueryInterval& interval, std::optional<std::chrono::sy
 std::optional<std::chrono::system_clock::time_point> parse_messages_checkpoint(std::string_view checkpoint);
 
 /// The collector. Each poll POSTs `{c4c.url}{source.path}` (Content-Type text/xml, SOAPAction) page after
-/// page through c4c_request(). Outcome reasons besides those of c4c_request(): "soap_fault" (a SOAP Fault,
+/// page through c4c_request(). A message that cannot be read (no BusinessDocumentMessageID, an unreadable
+/// LastChangeDateTime, ...) is quarantined with its page. Outcome reasons besides those of c4c_request():
+/// "soap_fault" (a SOAP Fault,
 /// or an error in the response's own Log without any message), "parse" (malformed page, or a tenant that
 /// pages without progress), "outbox_full", "store". Runs on the event loop; never throws.
 class WebServiceMessagesCollector final : public Collector {

@@ -55,6 +55,7 @@ private:
             config.state_dir = m_reader.resolve(state_dir);
         }
         m_reader.read(top, "shutdown_timeout", config.shutdown_timeout);
+        m_reader.read(top, "retention", config.retention, positive);
         if (auto http = m_reader.table(top, "http")) {
             m_reader.read(*http, "listen", config.http_listen, listen_address);
             m_reader.finish(*http);

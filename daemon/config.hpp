@@ -42,6 +42,7 @@ struct Config {
     std::filesystem::path file;  ///< the file it was loaded from
     std::filesystem::path state_dir{"/var/lib/c4c-alm-collector"};
     infra::Duration shutdown_timeout{std::chrono::seconds(10)};
+    infra::Duration retention{std::chrono::days(30)};  ///< how long rejected events and quarantined records are kept
     std::string http_listen = "127.0.0.1:9479";
     std::string log_level = "info";
     std::string log_format = "text";

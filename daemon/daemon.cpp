@@ -2,6 +2,7 @@
 
 #include "collectors/collector.hpp"
 #include "daemon/health_snapshot.hpp"
+#include "daemon/housekeeping.hpp"
 #include "daemon/operator_jobs.hpp"
 #include "daemon/runtime.hpp"
 #include "daemon/scheduler.hpp"
@@ -56,6 +57,7 @@ struct Daemon::Impl {
     std::list<std::unique_ptr<TenantRuntime>> abandoned;  // tasks that ignored cancellation still use these
     TaskGroup tenant_tasks{"tenant"};
     TaskGroup service_tasks{"service"};
+    Housekeeping housekeeping;
     bool ready = false;
     bool stopping = false;
     int exit_code = 0;
@@ -197,21 +199,6 @@ struct Daemon::Impl {
             store->release_memory();
         }
         malloc_trim(0);
-    }
-
-    void prune_seen_ids()
-    {
-        Duration widest{0};
-        for (const auto& tenant : config.tenants) {
-            for (const auto& [name, source] : tenant.sources) {
-                widest = std::max(widest, source.overlap);
-            }
-        }
-        // No overlap window reaches further back than this, so such ids can never be re-read.
-        const auto horizon = std::chrono::system_clock::now() - widest - std::chrono::hours(72);
-        if (const auto removed = store->prune_seen(horizon); removed > 0) {
-            spdlog::debug("forgot {} delivered event ids older than the overlap windows", removed);
-        }
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------------
@@ -366,7 +353,8 @@ struct Daemon::Impl {
                      config.http_listen);
 
         service_tasks.spawn(executor(), "signals", signal_loop());
-        service_tasks.spawn(executor(), "prune", every(std::chrono::minutes(15), [this] { prune_seen_ids(); }));
+        service_tasks.spawn(executor(), "housekeeping",
+                            every(std::chrono::seconds(30), [this] { housekeeping.tick(*store, config); }));
         service_tasks.spawn(executor(), "trim", every(std::chrono::seconds(30), [this] { trim_memory(); }));
         service_tasks.spawn(executor(), "operator jobs", every(1s, [this] {
                                 run_operator_jobs(*store, [this](std::int64_t endpoint) { wake_endpoint(endpoint); });

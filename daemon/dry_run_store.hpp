@@ -18,18 +18,20 @@ namespace c4c::daemon {
 
 class DryRunStore final : public collectors::FeedStore {
 public:
-    /// `store` may be null (no state yet). `resource` describes the printed events; `feed_prefix`
-    /// ("tenant/source/") keys the source's checkpoints.
-    DryRunStore(infra::StateStore* store, exporters::ResourceInfo resource, std::string feed_prefix);
+    /// `store` may be null (no state yet). `resource` describes the printed events; the source's
+    /// checkpoints are keyed "tenant/source/feed". Quarantined records are logged, not kept.
+    DryRunStore(infra::StateStore* store, exporters::ResourceInfo resource, std::string tenant, std::string source);
 
     std::string checkpoint(std::string_view feed) override;
-    collectors::CommitStatus commit(std::string_view feed, std::span<const infra::Event> events,
-                                    std::string_view checkpoint, std::size_t& stored) override;
+    collectors::CommitStatus commit(std::string_view feed, const collectors::FeedPage& page,
+                                    std::size_t& stored) override;
     bool accepting() override { return true; }
 
 private:
     infra::StateStore* m_store;
     exporters::ResourceInfo m_resource;
+    std::string m_tenant;
+    std::string m_source;
     std::string m_feed_prefix;
     std::map<std::string, std::string> m_checkpoints;
     std::set<std::string> m_seen;

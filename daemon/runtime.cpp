@@ -1,6 +1,7 @@
 #include "daemon/runtime.hpp"
 
 #include "daemon/dry_run_store.hpp"
+#include "daemon/quarantine.hpp"
 #include "exporters/otlp_json.hpp"
 
 #include <algorithm>
@@ -117,8 +118,13 @@ void EndpointRuntime::refresh_metrics()
 // ---------------------------------------------------------------------------------------------------
 // OutboxFeedStore
 
-OutboxFeedStore::OutboxFeedStore(EndpointRuntime& endpoint, std::string feed_prefix)
-    : m_endpoint(endpoint), m_feed_prefix(std::move(feed_prefix))
+OutboxFeedStore::OutboxFeedStore(EndpointRuntime& endpoint, std::string tenant, std::string source,
+                                 infra::SourceMetrics& metrics)
+    : m_endpoint(endpoint),
+      m_tenant(std::move(tenant)),
+      m_source(std::move(source)),
+      m_feed_prefix(m_tenant + "/" + m_source + "/"),
+      m_metrics(metrics)
 {}
 
 std::string OutboxFeedStore::checkpoint(std::string_view feed)
@@ -126,14 +132,15 @@ std::string OutboxFeedStore::checkpoint(std::string_view feed)
     return m_endpoint.store->checkpoint(m_feed_prefix + std::string(feed));
 }
 
-collectors::CommitStatus OutboxFeedStore::commit(std::string_view feed, std::span<const infra::Event> events,
-                                                 std::string_view checkpoint_value, std::size_t& stored)
+collectors::CommitStatus OutboxFeedStore::commit(std::string_view feed, const collectors::FeedPage& page,
+                                                 std::size_t& stored)
 {
     stored = 0;
     const std::string key = m_feed_prefix + std::string(feed);
     if (!m_endpoint.accepting()) {
         return collectors::CommitStatus::outbox_full;
     }
+    const std::span<const infra::Event> events = page.events;
     std::vector<std::string> payloads;
     payloads.reserve(events.size());
     std::vector<PendingEvent> pending;
@@ -144,9 +151,16 @@ collectors::CommitStatus OutboxFeedStore::commit(std::string_view feed, std::spa
     for (std::size_t i = 0; i < events.size(); ++i) {
         pending.push_back(PendingEvent{events[i].id, events[i].time_unix_nano, payloads[i]});
     }
-    if (m_endpoint.store->commit_page(key, m_endpoint.id, pending, checkpoint_value, stored) !=
-        CommitResult::committed) {
+    const auto quarantined = quarantine_entries(m_tenant, m_source, feed, page.quarantined);
+    PageCommitted result;
+    if (m_endpoint.store->commit_page(key, m_endpoint.id,
+                                      PageCommit{pending, quarantined, page.checkpoint, page.checkpoint_time_ns},
+                                      result) != CommitResult::committed) {
         return collectors::CommitStatus::failed;
+    }
+    stored = result.stored;
+    for (const std::size_t index : result.newly_quarantined) {
+        report_quarantined(m_tenant, m_source, feed, page.quarantined[index], &m_metrics);
     }
     if (stored > 0 && m_endpoint.exporter) {
         m_endpoint.exporter->notify();
@@ -173,11 +187,10 @@ SourceRuntime::SourceRuntime(const TenantConfig& tenant_, const collectors::Sour
       collector(kind_.make(config_)),
       dry_run(dry_run_)
 {
-    std::string feed_prefix = tenant_.name + "/" + config_.name + "/";
     if (dry_run_) {
-        store = std::make_unique<DryRunStore>(endpoint.store, endpoint.resource, std::move(feed_prefix));
+        store = std::make_unique<DryRunStore>(endpoint.store, endpoint.resource, tenant_.name, config_.name);
     } else {
-        store = std::make_unique<OutboxFeedStore>(endpoint, std::move(feed_prefix));
+        store = std::make_unique<OutboxFeedStore>(endpoint, tenant_.name, config_.name, metrics);
     }
 }
 

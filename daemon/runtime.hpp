@@ -72,17 +72,21 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
 /// outbox (encoded as OTLP log records), and a commit wakes the endpoint's exporter.
 class OutboxFeedStore final : public collectors::FeedStore {
 public:
-    /// `feed_prefix` ("tenant/source/") keys the source's checkpoints in the store.
-    OutboxFeedStore(EndpointRuntime& endpoint, std::string feed_prefix);
+    /// The feeds of `source` of `tenant`; their checkpoints are keyed "tenant/source/feed" in the store.
+    /// Records quarantined for the first time are counted in `metrics` and logged (daemon/quarantine.hpp).
+    OutboxFeedStore(EndpointRuntime& endpoint, std::string tenant, std::string source, infra::SourceMetrics& metrics);
 
     std::string checkpoint(std::string_view feed) override;
-    collectors::CommitStatus commit(std::string_view feed, std::span<const infra::Event> events,
-                                    std::string_view checkpoint, std::size_t& stored) override;
+    collectors::CommitStatus commit(std::string_view feed, const collectors::FeedPage& page,
+                                    std::size_t& stored) override;
     bool accepting() override;
 
 private:
     EndpointRuntime& m_endpoint;
+    std::string m_tenant;
+    std::string m_source;
     std::string m_feed_prefix;
+    infra::SourceMetrics& m_metrics;
 };
 
 /// One source of one tenant: its collector, its store, its figures.

@@ -59,6 +59,9 @@ Metrics::Metrics()
       m_source_schedule_lag(named(prometheus::BuildHistogram(), "c4c_alm_collector_source_schedule_lag_seconds",
                                   "How late polls start: actual start minus planned start")
                                 .Register(*m_registry)),
+      m_source_quarantined(named(prometheus::BuildCounter(), "c4c_alm_collector_source_records_quarantined_total",
+                                 "C4C records that could not be normalized, kept in the state store, by reason")
+                               .Register(*m_registry)),
       m_outbox_events(
           named(prometheus::BuildGauge(), "c4c_alm_collector_outbox_events", "Events waiting in the durable outbox")
               .Register(*m_registry)),
@@ -117,6 +120,14 @@ SourceMetrics Metrics::source(const std::string& tenant, const std::string& sour
     // Known reasons start at 0, so that rate() and alerts see the series before the first failure.
     for (const char* reason : {"timeout", "connect", "tls", "http_401", "http_429", "http_503", "parse"}) {
         metrics.errors(reason);
+    }
+    auto* quarantined = &m_source_quarantined;
+    metrics.quarantined = [quarantined, tenant, source](std::string_view reason) -> prometheus::Counter& {
+        return quarantined->Add({{"tenant", tenant}, {"source", source}, {"reason", std::string(reason)}});
+    };
+    // collectors::QuarantineReason's labels, at 0 from the start for increase() in the alert.
+    for (const char* reason : {"unknown_timezone", "missing_key", "invalid_time", "invalid_value"}) {
+        metrics.quarantined(reason);
     }
     return metrics;
 }

@@ -29,6 +29,8 @@ struct SourceMetrics {
     prometheus::Gauge* blocked = nullptr;            ///< 1 while its endpoint's outbox is full
     prometheus::Histogram* schedule_lag = nullptr;   ///< actual poll start minus planned start, seconds
     std::function<prometheus::Counter&(std::string_view reason)> errors;
+    /// source_records_quarantined_total: records that could not be normalized, by reason
+    std::function<prometheus::Counter&(std::string_view reason)> quarantined;
 };
 
 /// Handles for one endpoint of one tenant.
@@ -68,6 +70,7 @@ private:
     prometheus::Family<prometheus::Counter>& m_source_failed_messages;
     prometheus::Family<prometheus::Gauge>& m_source_blocked;
     prometheus::Family<prometheus::Histogram>& m_source_schedule_lag;
+    prometheus::Family<prometheus::Counter>& m_source_quarantined;
     prometheus::Family<prometheus::Gauge>& m_outbox_events;
     prometheus::Family<prometheus::Gauge>& m_outbox_bytes;
     prometheus::Family<prometheus::Gauge>& m_outbox_oldest;

@@ -2,9 +2,16 @@
 
 #include "infra/outbox_chunks.hpp"
 #include "infra/sqlite.hpp"
+#include "infra/time.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace c4c::infra {
 
@@ -35,11 +42,25 @@ CREATE TABLE IF NOT EXISTS outbox_gaps (
 CREATE TABLE IF NOT EXISTS seen (
     record_time INTEGER NOT NULL,
     event_id TEXT NOT NULL,
+    feed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (record_time, event_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
-    feed TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    feed TEXT NOT NULL UNIQUE,
     value TEXT NOT NULL,
-    updated_at INTEGER NOT NULL);
+    updated_at INTEGER NOT NULL,
+    checkpoint_ns INTEGER);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    digest TEXT NOT NULL UNIQUE,
+    tenant TEXT NOT NULL,
+    source TEXT NOT NULL,
+    feed TEXT NOT NULL,
+    object_key TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    first_seen INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rejected (
     seq INTEGER PRIMARY KEY,
     endpoint INTEGER NOT NULL,
@@ -141,6 +162,116 @@ void migrate_outbox(SqliteConnection& db, ChunkPacker& packer)
     }
 }
 
+// ---- Schema 5 (issue 14: seen forgotten per feed by its checkpoint, quarantine, incremental vacuum) ----
+// One migration step, kept together: this step runs for every file older than 5 (migrate_schema below),
+// and switch_to_incremental_vacuum() completes it after the transaction.
+//
+// `seen` gets the feed each id was stored for (checkpoints.id), so that each feed's ids are forgotten by
+// its own checkpoint (a quiet feed keeps its checkpoint for months and must not hold back the others'):
+// ids stored before have feed 0 and are forgotten once no feed can read them. The key stays (record_time,
+// event_id): ids are unique across feeds, so the old ids still stop a record state from being stored
+// twice, and pruning scans one range of record times. `checkpoints` gets an
+// explicit id (stable across VACUUM, which renumbers implicit rowids) and the checkpoint's instant
+// (checkpoint_ns), which the collectors now hand over with every commit; for the checkpoints already
+// stored it is read from the three formats the collectors wrote (decimal unix milliseconds of business
+// objects, decimal unix seconds of RTA, ISO 8601 of web-service messages). The quarantine table is made
+// by k_schema.
+const char* const k_migrate_to_5 = R"sql(
+ALTER TABLE seen ADD COLUMN feed INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE checkpoints_v5 (
+    id INTEGER PRIMARY KEY,
+    feed TEXT NOT NULL UNIQUE,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    checkpoint_ns INTEGER);
+INSERT INTO checkpoints_v5 (feed, value, updated_at) SELECT feed, value, updated_at FROM checkpoints ORDER BY feed;
+DROP TABLE checkpoints;
+ALTER TABLE checkpoints_v5 RENAME TO checkpoints;
+)sql";
+
+// The instant of a checkpoint written before schema 5, in ns; nullopt for any other text (the collector
+// then reads from now - lookback, and the store treats it the same way).
+std::optional<std::int64_t> legacy_checkpoint_ns(std::string_view value)
+{
+    std::int64_t number = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+    if (!value.empty() && ec == std::errc() && end == value.data() + value.size() && number >= 0) {
+        // Milliseconds have 13 digits since 2001, seconds 10 until 2286.
+        constexpr std::int64_t k_milliseconds_from = 100'000'000'000;
+        return number >= k_milliseconds_from ? number * 1'000'000 : number * 1'000'000'000;
+    }
+    // YYYY-MM-DDThh:mm:ss.fffZ
+    int year = 0;
+    int month = 0;
+    int day = 0;
+    int hour = 0;
+    int minute = 0;
+    int second = 0;
+    int millis = 0;
+    if (value.size() != 24 || value[4] != '-' || value[7] != '-' || value[10] != 'T' || value[13] != ':' ||
+        value[16] != ':' || value[19] != '.' || value[23] != 'Z') {
+        return std::nullopt;
+    }
+    const auto field = [&](std::size_t at, std::size_t size, int& out) {
+        const auto [stop, error] = std::from_chars(value.data() + at, value.data() + at + size, out);
+        return error == std::errc() && stop == value.data() + at + size;
+    };
+    if (!field(0, 4, year) || !field(5, 2, month) || !field(8, 2, day) || !field(11, 2, hour) ||
+        !field(14, 2, minute) || !field(17, 2, second) || !field(20, 3, millis) || !valid_date(year, month, day)) {
+        return std::nullopt;
+    }
+    return civil_to_seconds(CivilTime{year, month, day, hour, minute, second}) * 1'000'000'000 +
+           std::int64_t{millis} * 1'000'000;
+}
+
+void migrate_to_5(SqliteConnection& db)
+{
+    if (!db.exec(k_migrate_to_5)) {
+        throw std::runtime_error("seen ids and checkpoints");
+    }
+    ScopedStatement rows(db.prepare("SELECT id, value FROM checkpoints"));
+    ScopedStatement set(db.prepare("UPDATE checkpoints SET checkpoint_ns = ?2 WHERE id = ?1"));
+    if (!rows || !set) {
+        throw std::runtime_error("checkpoint instants");
+    }
+    int rc = SQLITE_ROW;
+    while ((rc = rows.step()) == SQLITE_ROW) {
+        if (const auto ns = legacy_checkpoint_ns(rows.column_text(1))) {
+            set.integer(1, rows.column_integer(0));
+            set.integer(2, *ns);
+            if (set.step() != SQLITE_DONE) {
+                throw std::runtime_error("checkpoint instants");
+            }
+            sqlite3_reset(set.get());
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        throw std::runtime_error("checkpoint instants");
+    }
+}
+
+// A file made before schema 5 keeps the auto_vacuum mode it was created with (none); switching takes one
+// VACUUM, which cannot run inside a transaction. New files get INCREMENTAL from StateStore::open().
+void switch_to_incremental_vacuum(SqliteConnection& db)
+{
+    ScopedStatement mode(db.prepare("PRAGMA auto_vacuum"));
+    const bool incremental = mode && mode.step() == SQLITE_ROW && mode.column_integer(0) == 2;
+    sqlite3_reset(mode.get());
+    if (incremental) {
+        return;
+    }
+    std::error_code ignored;
+    spdlog::info("state store {}: rewriting the file once ({} MiB) so that it can give space back (incremental "
+                 "vacuum); this takes a while for a large file",
+                 db.file().string(), std::filesystem::file_size(db.file(), ignored) >> 20);
+    if (!db.exec("PRAGMA auto_vacuum=INCREMENTAL") || !db.exec("VACUUM")) {
+        // The file works as it is, it only keeps the space it has; the next start tries again.
+        db.log_failure("switching to incremental vacuum");
+    }
+}
+
+// ---- end of schema 5 ----
+
 }  // namespace
 
 void migrate_schema(SqliteConnection& db, ChunkPacker& packer)
@@ -163,6 +294,9 @@ void migrate_schema(SqliteConnection& db, ChunkPacker& packer)
             migrate_outbox(db, packer);
         }
         // Schema 4 only added tables (source_status, endpoint_status, jobs): k_schema created them above.
+        if (found >= 1 && found < 5) {
+            migrate_to_5(db);
+        }
     } catch (const std::runtime_error& part) {
         db.exec("ROLLBACK");
         throw std::runtime_error("cannot migrate " + file + " from schema " + std::to_string(found) + " to " +
@@ -175,6 +309,8 @@ void migrate_schema(SqliteConnection& db, ChunkPacker& packer)
         db.exec("ROLLBACK");
         throw std::runtime_error("cannot write the schema version of " + file);
     }
+    sqlite3_reset(set.get());
+    switch_to_incremental_vacuum(db);
 }
 
 int stored_schema_version(SqliteConnection& db)

@@ -1,5 +1,6 @@
 #include "infra/state_store.hpp"
 
+#include "infra/event.hpp"
 #include "infra/outbox_chunks.hpp"
 #include "infra/sqlite.hpp"
 #include "infra/state_schema.hpp"
@@ -122,9 +123,12 @@ void StateStore::open(bool read_only)
         // secure_delete=FAST: Debian's SQLite overwrites every freed page by default, which would write a
         // deleted chunk out once more; FAST zeroes deleted content only where that costs no extra write
         // (freed pages are reused by the next chunks; the state_dir is the service user's alone).
-        if (!m_db->exec("PRAGMA page_size=16384") || !m_db->exec("PRAGMA journal_mode=WAL") ||
-            !m_db->exec("PRAGMA synchronous=NORMAL") || !m_db->exec("PRAGMA foreign_keys=ON") ||
-            !m_db->exec("PRAGMA cache_size=-16384") || !m_db->exec("PRAGMA secure_delete=FAST")) {
+        // auto_vacuum=INCREMENTAL (effective for a new file; migrate_schema switches an older one): deleted
+        // chunks leave free pages that vacuum_step() can give back to the file system.
+        if (!m_db->exec("PRAGMA page_size=16384") || !m_db->exec("PRAGMA auto_vacuum=INCREMENTAL") ||
+            !m_db->exec("PRAGMA journal_mode=WAL") || !m_db->exec("PRAGMA synchronous=NORMAL") ||
+            !m_db->exec("PRAGMA foreign_keys=ON") || !m_db->exec("PRAGMA cache_size=-16384") ||
+            !m_db->exec("PRAGMA secure_delete=FAST")) {
             throw std::runtime_error("cannot configure state store " + m_file.string() + ": " + m_db->error_message());
         }
         migrate_schema(*m_db, *m_packer);
@@ -282,7 +286,19 @@ bool StateStore::store_chunk(std::int64_t endpoint, std::int64_t first_seq, cons
 CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoint, std::span<const PendingEvent> events,
                                      std::string_view checkpoint, std::size_t& stored)
 {
-    stored = 0;
+    PageCommitted result;
+    const auto status = commit_page(feed, endpoint, PageCommit{events, {}, checkpoint, std::nullopt}, result);
+    stored = result.stored;
+    return status;
+}
+
+CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoint, const PageCommit& page,
+                                     PageCommitted& result)
+{
+    result = PageCommitted{};
+    std::size_t& stored = result.stored;
+    const std::span<const PendingEvent> events = page.events;
+    const std::string_view checkpoint = page.checkpoint;
     std::size_t page_bytes = 0;
     for (const auto& event : events) {
         page_bytes += event.payload.size();
@@ -314,18 +330,54 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
     auto fail = [&](std::string_view what) {
         m_db->log_failure(what);
         m_db->exec("ROLLBACK");
-        stored = 0;
+        result = PageCommitted{};
         return CommitResult::failed;
     };
+    // The checkpoint first: its row's id is the feed's number in `seen`.
+    {
+        ScopedStatement save(
+            m_db->prepare("INSERT INTO checkpoints (feed, value, updated_at, checkpoint_ns) VALUES (?1, ?2, ?3, ?4) "
+                          "ON CONFLICT (feed) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, "
+                          "checkpoint_ns = excluded.checkpoint_ns"));
+        if (!save) {
+            return fail("preparing the checkpoint update");
+        }
+        save.text(1, feed);
+        save.text(2, checkpoint);
+        save.integer(3, unix_ms_now());
+        if (page.checkpoint_ns) {
+            save.integer(4, *page.checkpoint_ns);
+        } else {
+            sqlite3_bind_null(save.get(), 4);
+        }
+        if (save.step() != SQLITE_DONE) {
+            return fail("saving the checkpoint");
+        }
+    }
+    std::int64_t feed_id = 0;
+    if (auto known = m_feed_ids.find(feed); known != m_feed_ids.end()) {
+        feed_id = known->second;
+    } else {
+        ScopedStatement find(m_db->prepare("SELECT id FROM checkpoints WHERE feed = ?1"));
+        if (!find) {
+            return fail("preparing the feed look-up");
+        }
+        find.text(1, feed);
+        if (find.step() != SQLITE_ROW) {
+            return fail("looking up the feed");
+        }
+        feed_id = find.column_integer(0);
+    }
     {
         ScopedStatement remember(
-            m_db->prepare("INSERT INTO seen (event_id, record_time) VALUES (?1, ?2) ON CONFLICT DO NOTHING"));
+            m_db->prepare("INSERT INTO seen (event_id, record_time, feed) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"));
         if (!remember) {
             return fail("preparing the page insert");
         }
         for (std::size_t i = 0; i < events.size(); ++i) {
             remember.text(1, events[i].event_id);
             remember.integer(2, events[i].record_time_ns);
+            remember.integer(3, feed_id);
             if (remember.step() != SQLITE_DONE) {
                 return fail("remembering an event id");
             }
@@ -356,23 +408,39 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
         first_seq += static_cast<std::int64_t>(chunk.events);
         bytes += chunk.bytes;
     }
-    {
-        ScopedStatement save(
-            m_db->prepare("INSERT INTO checkpoints (feed, value, updated_at) VALUES (?1, ?2, ?3) "
-                          "ON CONFLICT (feed) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"));
-        if (!save) {
-            return fail("preparing the checkpoint update");
+    if (!page.quarantined.empty()) {
+        ScopedStatement keep(m_db->prepare(
+            "INSERT INTO quarantine (digest, tenant, source, feed, object_key, reason, detail, raw, first_seen) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (digest) DO NOTHING"));
+        if (!keep) {
+            return fail("preparing the quarantine insert");
         }
-        save.text(1, feed);
-        save.text(2, checkpoint);
-        save.integer(3, unix_ms_now());
-        if (save.step() != SQLITE_DONE) {
-            return fail("saving the checkpoint");
+        for (std::size_t i = 0; i < page.quarantined.size(); ++i) {
+            const QuarantineEntry& record = page.quarantined[i];
+            // A record read again (an overlap window) is the same text: quarantined, counted and logged once.
+            const std::string digest = make_event_id(record.tenant, record.source, record.feed, record.raw, 0);
+            keep.text(1, digest);
+            keep.text(2, record.tenant);
+            keep.text(3, record.source);
+            keep.text(4, record.feed);
+            keep.text(5, record.object_key);
+            keep.text(6, record.reason);
+            keep.text(7, record.detail);
+            keep.text(8, record.raw);
+            keep.integer(9, unix_ms_now());
+            if (keep.step() != SQLITE_DONE) {
+                return fail("quarantining a record");
+            }
+            sqlite3_reset(keep.get());
+            if (sqlite3_changes(m_db->handle()) > 0) {
+                result.newly_quarantined.push_back(i);
+            }
         }
     }
     if (!m_db->exec("COMMIT")) {
         return fail("committing a page");
     }
+    m_feed_ids.emplace(std::string(feed), feed_id);
     owner.chunks.insert(owner.chunks.end(), chunks.begin(), chunks.end());
     owner.next_seq += static_cast<std::int64_t>(stored);
     owner.figures.events += stored;
@@ -850,6 +918,141 @@ void StateStore::release_memory()
     }
     m_packer->release();
     sqlite3_db_release_memory(m_db->handle());
+}
+
+std::vector<FeedCheckpoint> StateStore::feed_checkpoints()
+{
+    std::vector<FeedCheckpoint> rows;
+    ScopedStatement select(m_db->prepare("SELECT id, feed, value, checkpoint_ns FROM checkpoints ORDER BY id"));
+    int rc = SQLITE_ROW;
+    while (select && (rc = select.step()) == SQLITE_ROW) {
+        FeedCheckpoint row{select.column_integer(0), select.column_text(1), select.column_text(2), std::nullopt};
+        if (sqlite3_column_type(select.get(), 3) != SQLITE_NULL) {
+            row.checkpoint_ns = select.column_integer(3);
+        }
+        rows.push_back(std::move(row));
+    }
+    if (!select || rc != SQLITE_DONE) {
+        m_db->log_failure("reading the checkpoints");
+        return {};
+    }
+    return rows;
+}
+
+std::size_t StateStore::prune_seen(std::span<const SeenHorizon> horizons, std::int64_t others_ns)
+{
+    // The horizons go to a table of the connection's own, so that one range scan of `seen` (up to the
+    // latest horizon) looks each row's up.
+    std::int64_t latest = others_ns;
+    for (const auto& horizon : horizons) {
+        latest = std::max(latest, horizon.horizon_ns);
+    }
+    if (!m_db->exec("CREATE TEMP TABLE IF NOT EXISTS seen_horizons (feed INTEGER PRIMARY KEY, horizon INTEGER)") ||
+        !m_db->exec("BEGIN IMMEDIATE")) {
+        return 0;
+    }
+    const auto fail = [&](std::string_view what) -> std::size_t {
+        m_db->log_failure(what);
+        m_db->exec("ROLLBACK");
+        return 0;
+    };
+    if (!m_db->exec("DELETE FROM temp.seen_horizons")) {
+        return fail("pruning seen event ids");
+    }
+    {
+        ScopedStatement add(m_db->prepare("INSERT OR REPLACE INTO temp.seen_horizons (feed, horizon) VALUES (?1, ?2)"));
+        if (!add) {
+            return fail("pruning seen event ids");
+        }
+        for (const auto& horizon : horizons) {
+            add.integer(1, horizon.feed_id);
+            add.integer(2, horizon.horizon_ns);
+            if (add.step() != SQLITE_DONE) {
+                return fail("pruning seen event ids");
+            }
+            sqlite3_reset(add.get());
+        }
+    }
+    std::size_t removed = 0;
+    {
+        ScopedStatement erase(
+            m_db->prepare("DELETE FROM seen WHERE record_time < ?1 AND record_time < coalesce((SELECT horizon FROM "
+                          "temp.seen_horizons h WHERE h.feed = seen.feed), ?2)"));
+        if (!erase) {
+            return fail("pruning seen event ids");
+        }
+        erase.integer(1, latest);
+        erase.integer(2, others_ns);
+        if (erase.step() != SQLITE_DONE) {
+            return fail("pruning seen event ids");
+        }
+        removed = static_cast<std::size_t>(sqlite3_changes(m_db->handle()));
+    }
+    if (!m_db->exec("COMMIT")) {
+        return fail("pruning seen event ids");
+    }
+    return removed;
+}
+
+Purged StateStore::purge_set_aside(std::chrono::system_clock::time_point cutoff)
+{
+    Purged purged;
+    const std::int64_t before = unix_millis(cutoff);
+    const auto erase = [&](const char* sql, std::size_t& count) {
+        ScopedStatement statement(m_db->prepare(sql));
+        if (!statement) {
+            return;
+        }
+        statement.integer(1, before);
+        if (statement.step() != SQLITE_DONE) {
+            m_db->log_failure("deleting records past their retention");
+            return;
+        }
+        count = static_cast<std::size_t>(sqlite3_changes(m_db->handle()));
+    };
+    erase("DELETE FROM rejected WHERE rejected_at < ?1", purged.rejected);
+    erase("DELETE FROM quarantine WHERE first_seen < ?1", purged.quarantined);
+    if (purged.rejected > 0) {
+        for (auto& [endpoint, owner] : m_queues) {
+            owner->figures.rejected = 0;
+        }
+        ScopedStatement rejected(m_db->prepare("SELECT endpoint, count(*) FROM rejected GROUP BY endpoint"));
+        while (rejected && rejected.step() == SQLITE_ROW) {
+            queue(rejected.column_integer(0)).figures.rejected = static_cast<std::size_t>(rejected.column_integer(1));
+        }
+    }
+    return purged;
+}
+
+std::size_t StateStore::pragma_value(const char* pragma)
+{
+    ScopedStatement statement(m_db->prepare(pragma));
+    return statement && statement.step() == SQLITE_ROW ? static_cast<std::size_t>(statement.column_integer(0)) : 0;
+}
+
+std::size_t StateStore::free_bytes()
+{
+    return pragma_value("PRAGMA freelist_count") * pragma_value("PRAGMA page_size");
+}
+
+std::size_t StateStore::vacuum_step(std::size_t max_pages, std::size_t keep_bytes)
+{
+    const std::size_t page = pragma_value("PRAGMA page_size");
+    const std::size_t free = free_bytes();
+    if (page == 0 || free <= keep_bytes) {
+        return 0;
+    }
+    const std::size_t pages = std::min(max_pages, (free - keep_bytes) / page);
+    if (pages == 0) {
+        return 0;
+    }
+    // A pragma with an argument cannot be bound; the number is ours.
+    const std::string sql = "PRAGMA incremental_vacuum(" + std::to_string(pages) + ")";
+    if (!m_db->exec(sql.c_str())) {
+        m_db->log_failure("giving free pages back to the file system");
+        return 0;
+    }
+    return pages;
 }
 
 std::size_t StateStore::prune_seen(std::chrono::system_clock::time_point horizon)

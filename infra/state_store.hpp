@@ -13,14 +13,20 @@
 //               JSON takes about a tenth of its size on disk.
 //   outbox_gaps events taken out ahead of the watermark (a batch accepted while the one before it
 //               failed), skipped by peek() until the watermark reaches them
-//   seen        every event.id ever stored, keyed by (record time, event.id) (pruned once no overlap
-//               window can re-read it), so that re-reading an overlap window never enqueues a record
-//               state twice, even after delivery
-//   checkpoints where each feed resumes
-//   rejected    events an endpoint refused for good, kept for the operator
+//   seen        every event.id stored, keyed by (record time, event.id), with the feed it was stored for,
+//               so that re-reading an overlap window never enqueues a record state twice, even after
+//               delivery; a feed's ids are forgotten only once its own checkpoint shows that it cannot
+//               read them again (prune_seen)
+//   checkpoints where each feed resumes: the collector's text and the instant it stands for
+//   rejected    events an endpoint refused for good, kept for the operator (for the retention period)
+//   quarantine  C4C records that could not be normalized, with their raw text and reason, once each (for
+//               the retention period)
 //   source_status, endpoint_status  each source's last poll and each endpoint's delivery state, as the
 //               daemon last recorded them, for `status` (running or stopped)
 //   jobs        operator commands for a running daemon (infra/jobs.hpp)
+//
+// auto_vacuum is INCREMENTAL: the space of deleted chunks is kept for the next ones, and vacuum_step()
+// gives what goes beyond a slack back to the file system in bounded steps after a large backlog.
 //
 // A page of events and its feed's new checkpoint are written in one transaction (commit_page), so
 // after a crash either both are there or neither is, and the feed re-reads what was lost.
@@ -63,6 +69,51 @@ struct StoredEvent {
     std::int64_t seq = 0;  ///< its place in its endpoint's queue
     std::string event_id;
     std::string payload;  ///< its OTLP logRecord: a complete JSON object, one element of `logRecords`
+};
+
+/// A C4C record that could not be normalized, as stored in the quarantine table.
+struct QuarantineEntry {
+    std::string_view tenant;
+    std::string_view source;
+    std::string_view feed;        ///< the collector's feed (a collection name, "rta", "messages")
+    std::string_view object_key;  ///< the record's key, "" when it has none
+    std::string_view reason;      ///< the metric label ("unknown_timezone", "missing_key", ...)
+    std::string_view detail;      ///< one line: what is wrong
+    std::string_view raw;         ///< the record's text as C4C sent it
+};
+
+/// One page for commit_page.
+struct PageCommit {
+    std::span<const PendingEvent> events;
+    std::span<const QuarantineEntry> quarantined;
+    std::string_view checkpoint;                ///< the feed's new checkpoint
+    std::optional<std::int64_t> checkpoint_ns;  ///< its instant (tenant clock, ns); nullopt while empty
+};
+
+/// What commit_page stored of a page.
+struct PageCommitted {
+    std::size_t stored = 0;                      ///< events new to the outbox
+    std::vector<std::size_t> newly_quarantined;  ///< indexes into PageCommit::quarantined of first-time records
+};
+
+/// One row of the checkpoints table, as pruning `seen` reads it.
+struct FeedCheckpoint {
+    std::int64_t id = 0;  ///< the feed's number in `seen`
+    std::string feed;     ///< the feed key ("tenant/source/feed")
+    std::string value;
+    std::optional<std::int64_t> checkpoint_ns;  ///< nullopt: no instant (empty or unreadable checkpoint)
+};
+
+/// Where pruning `seen` stops for one feed: its ids with a record time before `horizon_ns` are forgotten.
+struct SeenHorizon {
+    std::int64_t feed_id = 0;  ///< FeedCheckpoint::id
+    std::int64_t horizon_ns = 0;
+};
+
+/// Rows deleted by purge_set_aside.
+struct Purged {
+    std::size_t rejected = 0;
+    std::size_t quarantined = 0;
 };
 
 /// Queue figures of one endpoint, kept in memory and exact.
@@ -151,8 +202,12 @@ public:
     /// The feed's checkpoint, or "" when none.
     std::string checkpoint(std::string_view feed);
 
-    /// In one transaction: inserts every event whose id was never stored before into `endpoint`'s
-    /// outbox and sets the feed's checkpoint. `stored` receives how many were new.
+    /// In one transaction: inserts every event whose id was never stored for the feed before into
+    /// `endpoint`'s outbox, the quarantined records not quarantined before (the same tenant, source, feed and
+    /// raw text) into the quarantine table, and sets the feed's checkpoint and its instant.
+    CommitResult commit_page(std::string_view feed, std::int64_t endpoint, const PageCommit& page,
+                             PageCommitted& result);
+    /// The same for a page of events only, with a checkpoint of no known instant.
     CommitResult commit_page(std::string_view feed, std::int64_t endpoint, std::span<const PendingEvent> events,
                              std::string_view checkpoint, std::size_t& stored);
 
@@ -209,9 +264,24 @@ public:
     /// False for a read-only open.
     bool writable() const { return m_checkpointer != nullptr; }
 
-    /// Forgets seen event ids whose record time is before `horizon` (no overlap window reaches them).
-    /// Returns how many were removed.
+    /// Every checkpoint row (empty when the store failed).
+    std::vector<FeedCheckpoint> feed_checkpoints();
+
+    /// Forgets, in one transaction, each listed feed's seen ids whose record time is before its horizon, and
+    /// the ids of any other feed (0: stored before schema 5, of no known feed) before `others_ns`. Returns
+    /// how many were removed.
+    std::size_t prune_seen(std::span<const SeenHorizon> horizons, std::int64_t others_ns);
+    /// Forgets the seen ids of every feed whose record time is before `horizon`.
     std::size_t prune_seen(std::chrono::system_clock::time_point horizon);
+
+    /// Deletes rejected events and quarantined records set aside before `cutoff` (the retention).
+    Purged purge_set_aside(std::chrono::system_clock::time_point cutoff);
+
+    /// Bytes of free pages in the file.
+    std::size_t free_bytes();
+    /// Gives free pages beyond `keep_bytes` back to the file system, at most `max_pages` in this call (one
+    /// short transaction; in WAL mode the file shrinks at the next WAL checkpoint). Returns how many.
+    std::size_t vacuum_step(std::size_t max_pages, std::size_t keep_bytes);
 
     /// How many WAL checkpoints the checkpoint thread completed.
     std::uint64_t wal_checkpoints() const;
@@ -242,6 +312,8 @@ private:
     void apply_removal(Queue& queue, Removal& removal);
     void load_queues();
     void count_queued(Queue& queue);
+    /// The integer a PRAGMA query answers (0 when it fails).
+    std::size_t pragma_value(const char* pragma);
 
     std::filesystem::path m_file;
     std::unique_ptr<SqliteConnection> m_db;
@@ -255,7 +327,8 @@ private:
     };
     Unpacked m_unpacked[2];  ///< the chunks unpacked last (a batch spans two; both lanes read the same)
     std::size_t m_unpacked_next = 0;
-    std::unique_ptr<WalCheckpointer> m_checkpointer;  ///< none when read-only
+    std::unique_ptr<WalCheckpointer> m_checkpointer;              ///< none when read-only
+    std::map<std::string, std::int64_t, std::less<>> m_feed_ids;  ///< checkpoints.id of each feed key
 };
 
 }  // namespace c4c::infra

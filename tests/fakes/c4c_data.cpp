@@ -240,7 +240,30 @@ std::string World::random_hex(std::string_view prefix, std::size_t length)
     return out;
 }
 
-void World::add_object(std::size_t collection, std::int64_t change_ms, std::int64_t now)
+const char* malformed_name(Malformed malformed)
+{
+    switch (malformed) {
+    case Malformed::none:
+        return "";
+    case Malformed::no_key:
+        return "no_key";
+    case Malformed::bad_time:
+        return "bad_time";
+    }
+    return "";
+}
+
+std::optional<Malformed> parse_malformed(std::string_view name)
+{
+    for (Malformed m : {Malformed::no_key, Malformed::bad_time}) {
+        if (name == malformed_name(m)) {
+            return m;
+        }
+    }
+    return std::nullopt;
+}
+
+void World::add_object(std::size_t collection, std::int64_t change_ms, std::int64_t now, Malformed malformed)
 {
     auto& coll = m_collections[collection];
     const auto& kind = coll.kind();
@@ -259,6 +282,7 @@ void World::add_object(std::size_t collection, std::int64_t change_ms, std::int6
     o.priority = static_cast<std::uint8_t>(uniform(1, 4));
     o.currency = static_cast<std::uint8_t>(uniform(0, currency_codes().size() - 1));
     o.has_external_id = uniform(0, 4) == 0;
+    o.malformed = malformed;
     coll.objects().push_back(o);
     coll.touch();
     m_bo_history.push_back({static_cast<std::uint8_t>(collection),
@@ -270,7 +294,7 @@ std::int64_t World::tenant_ticks() const
     return now_ticks() + m_clock_offset_ms * k_ticks_per_ms;
 }
 
-void World::change_business_objects(Collection* only, std::size_t count, std::size_t add)
+void World::change_business_objects(Collection* only, std::size_t count, std::size_t add, Malformed added)
 {
     const std::int64_t now = tenant_ms();
     for (std::size_t c = 0; c < m_collections.size(); ++c) {
@@ -297,7 +321,7 @@ void World::change_business_objects(Collection* only, std::size_t count, std::si
             m_bo_history.push_back({static_cast<std::uint8_t>(c), i, o.change_ms, o.status});
         }
         for (std::size_t k = 0; k < add; ++k) {
-            add_object(c, now, now);
+            add_object(c, now, now, added);
         }
         coll.touch();
     }
@@ -330,11 +354,12 @@ void World::finish_message(Message& m, int status)
     }
 }
 
-void World::change_messages(std::size_t count, std::size_t add)
+void World::change_messages(std::size_t count, std::size_t add, Malformed added)
 {
     const std::int64_t now = tenant_ticks();
     for (std::size_t k = 0; k < add; ++k) {
         m_messages.push_back(make_message(now, now));
+        m_messages.back().malformed = added;
         auto roll = uniform(0, 9);
         finish_message(m_messages.back(), roll < 4 ? 1 : roll < 6 ? 4 : 3);
         m_message_history.push_back({static_cast<std::uint32_t>(m_messages.size() - 1), now, m_messages.back().status});
@@ -378,11 +403,13 @@ RtaRow World::make_rta_row(std::int64_t timestamp_s)
     return r;
 }
 
-void World::add_rta_rows(std::size_t add)
+void World::add_rta_rows(std::size_t add, const std::string& zone, Malformed added)
 {
     const std::int64_t now_s = tenant_ms() / 1000;
     for (std::size_t k = 0; k < add; ++k) {
         auto row = make_rta_row(now_s);
+        row.zone = zone;
+        row.malformed = added;
         auto pos = std::upper_bound(m_rta.begin(), m_rta.end(), row, [](const RtaRow& a, const RtaRow& b) {
             return a.timestamp_s != b.timestamp_s ? a.timestamp_s < b.timestamp_s : a.step_id < b.step_id;
         });

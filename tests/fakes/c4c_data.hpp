@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -32,6 +33,17 @@ const std::vector<CollectionKind>& collection_kinds();
 
 using ObjectKey = std::array<char, 32>;
 
+/// A record the tenant sends damaged, for the daemon's quarantine (POST /_sim/change "malformed"). The
+/// simulator still files it under its key and time; only the answer leaves the key out or spoils the time.
+enum class Malformed : std::uint8_t {
+    none,
+    no_key,    ///< sent without ObjectID / BusinessDocumentMessageID
+    bad_time,  ///< EntityLastChangedOn / LastChangeDateTime / CTIMESTAMP sent as text no parser reads
+};
+/// "no_key", "bad_time" ("" for none); parse_malformed() reads them back (nullopt for anything else).
+const char* malformed_name(Malformed malformed);
+std::optional<Malformed> parse_malformed(std::string_view name);
+
 struct BusinessObject {
     ObjectKey object_id{};  ///< 32 uppercase hex digits
     std::uint32_t id = 0;   ///< business number, "1001", ...
@@ -45,6 +57,7 @@ struct BusinessObject {
     std::uint8_t priority = 0;
     std::uint8_t currency = 0;
     bool has_external_id = false;
+    Malformed malformed = Malformed::none;
     std::string_view key() const { return {object_id.data(), object_id.size()}; }
 };
 
@@ -85,6 +98,7 @@ struct Message {
     std::string sender;
     std::string receiver;
     std::vector<LogItem> log;
+    Malformed malformed = Malformed::none;
 };
 const char* message_status_text(int status);
 
@@ -96,7 +110,9 @@ struct RtaRow {
     std::uint32_t server_ms = 0;
     std::uint32_t network_ms = 0;
     std::uint32_t client_ms = 0;
-    bool alternate_format = false;  ///< which key figures are strings
+    bool alternate_format = false;          ///< which key figures are strings
+    std::string zone;                       ///< SAP time-zone code CTIMESTAMP is shown in; "" for the display zone
+    Malformed malformed = Malformed::none;  ///< bad_time only
 };
 
 /// UI components of RTA rows: CUI_COMPONENT, TUI_COMPONENT.
@@ -147,10 +163,12 @@ public:
 
     /// Changes `count` random objects (new status, EntityLastChangedOn = now) and adds `add` new ones,
     /// in `only` or in every collection when `only` is nullptr.
-    void change_business_objects(Collection* only, std::size_t count, std::size_t add);
+    void change_business_objects(Collection* only, std::size_t count, std::size_t add,
+                                 Malformed added = Malformed::none);
     /// Adds `add` messages; moves `count` waiting (else in-process) messages to a final status.
-    void change_messages(std::size_t count, std::size_t add);
-    void add_rta_rows(std::size_t add);
+    void change_messages(std::size_t count, std::size_t add, Malformed added = Malformed::none);
+    /// Adds `add` rows stamped now, shown in SAP time-zone code `zone` ("" for the display zone).
+    void add_rta_rows(std::size_t add, const std::string& zone = {}, Malformed added = Malformed::none);
     /// One --change-every step: 3 changed + 1 new object per collection, 2 new messages and 1
     /// changed, 5 new RTA rows.
     void tick();
@@ -161,7 +179,8 @@ public:
 private:
     std::string random_hex(std::string_view prefix, std::size_t length);
     std::uint64_t uniform(std::uint64_t lo, std::uint64_t hi);  ///< inclusive
-    void add_object(std::size_t collection, std::int64_t change_ms, std::int64_t now);
+    void add_object(std::size_t collection, std::int64_t change_ms, std::int64_t now,
+                    Malformed malformed = Malformed::none);
     Message make_message(std::int64_t creation_ticks, std::int64_t last_change_ticks);
     void finish_message(Message& m, int status);
     RtaRow make_rta_row(std::int64_t timestamp_s);

@@ -45,32 +45,49 @@ json stats(Simulator& sim)
     return out;
 }
 
+// A damaged record says so ("malformed"), so that tests can tell what the daemon must quarantine.
+void mark(json& entry, Malformed malformed)
+{
+    if (malformed != Malformed::none) {
+        entry["malformed"] = malformed_name(malformed);
+    }
+}
+
 json business_object_entry(Simulator& sim, std::size_t collection, std::uint32_t index, std::int64_t change_ms,
                            std::uint8_t status)
 {
     auto& coll = sim.world().collections()[collection];
     const auto& o = coll.objects()[index];
-    return {{"collection", coll.kind().name},
-            {"object_id", std::string(o.key())},
-            {"id", std::to_string(o.id)},
-            {"change_ms", change_ms},
-            {"status", coll.kind().statuses[status].first}};
+    json entry = {{"collection", coll.kind().name},
+                  {"object_id", std::string(o.key())},
+                  {"id", std::to_string(o.id)},
+                  {"change_ms", change_ms},
+                  {"status", coll.kind().statuses[status].first}};
+    mark(entry, o.malformed);
+    return entry;
 }
 
 json message_entry(const Message& m, std::int64_t last_change_ticks, int status)
 {
-    return {{"message_id", m.id},
-            {"last_change", iso_from_ticks(last_change_ticks)},
-            {"last_change_unix_nano", std::to_string(last_change_ticks * 100)},
-            {"status", std::to_string(status)}};
+    json entry = {{"message_id", m.id},
+                  {"last_change", iso_from_ticks(last_change_ticks)},
+                  {"last_change_unix_nano", std::to_string(last_change_ticks * 100)},
+                  {"status", std::to_string(status)}};
+    mark(entry, m.malformed);
+    return entry;
 }
 
 json rta_entry(const RtaRow& r)
 {
-    return {{"step_id", r.step_id},
-            {"timestamp_ms", r.timestamp_s * 1000},
-            {"user", user_names()[r.user]},
-            {"ui_component", rta_components()[r.component].first}};
+    json entry = {{"step_id", r.step_id},
+                  {"timestamp_ms", r.timestamp_s * 1000},
+                  {"user", user_names()[r.user]},
+                  {"ui_component", rta_components()[r.component].first}};
+    if (!r.zone.empty()) {
+        entry["timezone"] = r.zone;
+    }
+    mark(entry, r.malformed);
+    return entry;
 }
 
 std::optional<json> records(Simulator& sim, std::string_view kind, bool history)
@@ -138,6 +155,20 @@ ServerResponse change(Simulator& sim, const json& body)
     }
     auto kind = body["kind"].get<std::string>();
     std::string error;
+    // The records added are sent damaged: "no_key" (business objects, messages) or "bad_time".
+    Malformed malformed = Malformed::none;
+    if (body.contains("malformed")) {
+        const auto parsed =
+            body["malformed"].is_string() ? parse_malformed(body["malformed"].get<std::string>()) : std::nullopt;
+        if (!parsed || (kind == "response_time_analysis" && *parsed == Malformed::no_key)) {
+            return bad(400, kind == "response_time_analysis" ? "\"malformed\" must be \"bad_time\""
+                                                             : "\"malformed\" must be \"no_key\" or \"bad_time\"");
+        }
+        malformed = *parsed;
+    }
+    if (body.contains("timezone") && kind != "response_time_analysis") {
+        return bad(400, "\"timezone\" is for response_time_analysis rows only");
+    }
     if (kind == "business_objects") {
         Collection* only = nullptr;
         if (body.contains("collection")) {
@@ -151,20 +182,28 @@ ServerResponse change(Simulator& sim, const json& body)
         if (!count || !add) {
             return bad(400, error);
         }
-        world.change_business_objects(only, *count, *add);
+        world.change_business_objects(only, *count, *add, malformed);
     } else if (kind == "webservice_messages") {
         auto count = count_field(body, "count", 1, error);
         auto add = count_field(body, "add", 2, error);
         if (!count || !add) {
             return bad(400, error);
         }
-        world.change_messages(*count, *add);
+        world.change_messages(*count, *add, malformed);
     } else if (kind == "response_time_analysis") {
         auto add = count_field(body, "add", 5, error);
         if (!add) {
             return bad(400, error);
         }
-        world.add_rta_rows(*add);
+        std::string zone;
+        if (body.contains("timezone")) {
+            // Any code SAP could send: one of its table (shown in that zone) or not (shown with UTC's digits).
+            if (!body["timezone"].is_string() || !plausible_zone_code(body["timezone"].get<std::string>())) {
+                return bad(400, "\"timezone\" must be an SAP time-zone code (1 to 16 of A-Z a-z 0-9 + - _)");
+            }
+            zone = body["timezone"].get<std::string>();
+        }
+        world.add_rta_rows(*add, zone, malformed);
     } else {
         return bad(400, "unknown \"kind\" " + kind);
     }

@@ -64,7 +64,9 @@ void write_row(std::string& out, const std::vector<std::string>& select, const C
     const auto& status = kind.statuses[o.status];
     w.begin();
     w.metadata(uri, "c4codata." + kind.entity, weak_etag(o.change_ms));
-    w.string("ObjectID", key);
+    if (o.malformed != Malformed::no_key) {
+        w.string("ObjectID", key);
+    }
     w.string("ID", id);
     if (w.wanted("Name")) {
         w.string("Name", kind.label + " " + id + " \xE2\x80\x93 " + company_names()[o.company]);
@@ -89,7 +91,7 @@ void write_row(std::string& out, const std::vector<std::string>& select, const C
         w.string("CurrencyCode", currency_codes()[o.currency]);
     }
     auto changed = sap_date(o.change_ms, kind.offset_dates);
-    w.string("EntityLastChangedOn", changed);
+    w.string("EntityLastChangedOn", o.malformed == Malformed::bad_time ? std::string("/Date(not a time)/") : changed);
     w.string("ETag", changed);
     std::string nav = kind.entity + "Notes";
     if (w.wanted(nav)) {

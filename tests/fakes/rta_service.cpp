@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 namespace c4c::sim {
@@ -51,33 +52,153 @@ void key_figure(RowWriter& w, std::string_view name, std::uint32_t value, bool a
 
 std::optional<std::string> iana_zone(std::string_view sap_code)
 {
+    // The certain rows of ../shared/sap-time-zones.md, written down here on their own (not shared with the
+    // daemon's table), so that the integration tests compare two readings of SAP's table.
     static const std::pair<std::string_view, std::string_view> k_zones[] = {
         {"UTC", "UTC"},
         {"GMTUK", "Europe/London"},
+        {"UK", "Europe/London"},
+        {"WET", "Europe/Lisbon"},
         {"CET", "Europe/Berlin"},
-        {"EST", "America/New_York"},
-        {"PST", "America/Los_Angeles"},
+        {"WDFT", "Europe/Berlin"},
+        {"EET", "Europe/Helsinki"},
+        {"AZOREN", "Atlantic/Azores"},
+        {"CYPRUS", "Asia/Nicosia"},
+        {"EGYPT", "Africa/Cairo"},
+        {"ISRAEL", "Asia/Jerusalem"},
+        {"JORDAN", "Asia/Amman"},
+        {"LBANON", "Asia/Beirut"},
+        {"SYRIA", "Asia/Damascus"},
+        {"IRAQ", "Asia/Baghdad"},
+        {"IRAN", "Asia/Tehran"},
+        {"AFGHAN", "Asia/Kabul"},
         {"INDIA", "Asia/Kolkata"},
+        {"NEPAL", "Asia/Kathmandu"},
         {"JAPAN", "Asia/Tokyo"},
+        {"CAT", "Africa/Maputo"},
+        {"WAT", "Africa/Lagos"},
+        {"RUS03", "Europe/Moscow"},
+        // RUSnn: the Russian zone at UTC offset nn (the table's note on RUS03).
+        {"RUS04", "Europe/Samara"},
+        {"RUS05", "Asia/Yekaterinburg"},
+        {"RUS06", "Asia/Omsk"},
+        {"RUS07", "Asia/Krasnoyarsk"},
+        {"RUS08", "Asia/Irkutsk"},
+        {"RUS09", "Asia/Yakutsk"},
+        {"RUS10", "Asia/Vladivostok"},
+        {"RUS11", "Asia/Magadan"},
+        {"RUS12", "Asia/Kamchatka"},
+        // East Asia, in SAP's standard delivery too.
+        {"CHINA", "Asia/Shanghai"},
+        {"HONGKO", "Asia/Hong_Kong"},
+        {"SINGAP", "Asia/Singapore"},
+        {"KOREA", "Asia/Seoul"},
+        {"AUSWA", "Australia/Perth"},
+        {"AUSNT", "Australia/Darwin"},
+        {"AUSSA", "Australia/Adelaide"},
+        {"AUSQLD", "Australia/Brisbane"},
         {"AUSNSW", "Australia/Sydney"},
+        {"AUSACT", "Australia/Sydney"},
+        {"AUSVIC", "Australia/Melbourne"},
+        {"AUSTAS", "Australia/Hobart"},
+        {"AUSLHI", "Australia/Lord_Howe"},
+        {"NZST", "Pacific/Auckland"},
+        {"NZCHA", "Pacific/Chatham"},
+        {"NORFLK", "Pacific/Norfolk"},
+        {"HAW", "Pacific/Honolulu"},
+        {"ALA", "America/Anchorage"},
+        {"ALAW", "America/Adak"},
+        {"PST", "America/Los_Angeles"},
+        {"MST", "America/Denver"},
+        {"MSTNO", "America/Phoenix"},
+        {"CST", "America/Chicago"},
+        {"CSTNO", "America/Regina"},
+        {"EST", "America/New_York"},
+        {"AST", "America/Halifax"},
+        {"NFDL", "America/St_Johns"},
+        {"PIERRE", "America/Miquelon"},
+        {"BRAZIL", "America/Sao_Paulo"},
+        {"BRZLAN", "America/Noronha"},
+        {"BRZLWE", "America/Manaus"},
+        {"CHILE", "America/Santiago"},
+        {"CHILEE", "Pacific/Easter"},
+        {"PARAGY", "America/Asuncion"},
+        {"FLKLND", "Atlantic/Stanley"},
     };
     for (const auto& [code, zone] : k_zones) {
         if (code == sap_code) {
             return std::string(zone);
         }
     }
+    // UTC+1 ... UTC+14, UTC-1 ... UTC-12: fixed offsets (POSIX Etc/GMT names invert the sign).
+    if (sap_code.size() >= 5 && sap_code.substr(0, 3) == "UTC" && (sap_code[3] == '+' || sap_code[3] == '-') &&
+        sap_code[4] != '0') {
+        int hours = 0;
+        for (char c : sap_code.substr(4)) {
+            if (c < '0' || c > '9' || hours > 14) {
+                return std::nullopt;
+            }
+            hours = hours * 10 + (c - '0');
+        }
+        if (hours >= 1 && hours <= (sap_code[3] == '+' ? 14 : 12)) {
+            return std::string("Etc/GMT") + (sap_code[3] == '+' ? '-' : '+') + std::to_string(hours);
+        }
+    }
     return std::nullopt;
 }
+
+bool plausible_zone_code(std::string_view code)
+{
+    return !code.empty() && code.size() <= 16 && std::all_of(code.begin(), code.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+               c == '_';
+    });
+}
+
+namespace {
+
+std::string format_tm(const std::tm& tm, std::string_view code)
+{
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%02d.%02d.%04d %02d:%02d:%02d ", tm.tm_mday, tm.tm_mon + 1, tm.tm_year + 1900,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return buf + std::string(code);
+}
+
+}  // namespace
 
 std::string RtaService::format_timestamp(std::int64_t unix_seconds) const
 {
     std::time_t t = static_cast<std::time_t>(unix_seconds);
     std::tm tm{};
     localtime_r(&t, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%02d.%02d.%04d %02d:%02d:%02d ", tm.tm_mday, tm.tm_mon + 1, tm.tm_year + 1900,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return buf + m_zone;
+    return format_tm(tm, m_zone);
+}
+
+std::string RtaService::format_row_timestamp(const RtaRow& row) const
+{
+    if (row.malformed == Malformed::bad_time) {
+        return "not a time";
+    }
+    if (row.zone.empty() || row.zone == m_zone) {
+        return format_timestamp(row.timestamp_s);
+    }
+    std::time_t t = static_cast<std::time_t>(row.timestamp_s);
+    std::tm tm{};
+    const auto zone = iana_zone(row.zone);
+    if (!zone) {
+        // A code SAP's table does not have (as far as the simulator knows): the digits are UTC's.
+        gmtime_r(&t, &tm);
+        return format_tm(tm, row.zone);
+    }
+    // The process zone is the display zone; for this row it is switched and back (one thread only).
+    const auto display = iana_zone(m_zone).value_or("UTC");
+    ::setenv("TZ", zone->c_str(), 1);
+    ::tzset();
+    localtime_r(&t, &tm);
+    ::setenv("TZ", display.c_str(), 1);
+    ::tzset();
+    return format_tm(tm, row.zone);
 }
 
 ServerResponse RtaService::handle(const ServerRequest& request, std::size_t missing_rows)
@@ -194,7 +315,7 @@ ServerResponse RtaService::handle(const ServerRequest& request, std::size_t miss
         w.begin();
         w.metadata(entity_url + "('" + r.step_id + "')", type, {});
         w.string("ID", r.step_id);
-        w.string("CTIMESTAMP", format_timestamp(r.timestamp_s));
+        w.string("CTIMESTAMP", format_row_timestamp(r));
         w.string("CUSER", users[r.user]);
         w.string("CUI_COMPONENT", components[r.component].first);
         w.string("TUI_COMPONENT", components[r.component].second);

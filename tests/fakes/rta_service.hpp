@@ -17,8 +17,12 @@
 
 namespace c4c::sim {
 
-/// The IANA zone for an SAP time-zone code (UTC, GMTUK, CET, EST, PST, INDIA, JAPAN, AUSNSW), or nullopt.
+/// The IANA zone for an SAP time-zone code of the certain part of SAP's standard table (UTC+N, UTC-N
+/// included), or nullopt.
 std::optional<std::string> iana_zone(std::string_view sap_code);
+
+/// Whether `code` looks like an SAP time-zone code at all (1 to 16 of A-Z a-z 0-9 + - _), known or not.
+bool plausible_zone_code(std::string_view code);
 
 class RtaService {
 public:
@@ -35,6 +39,9 @@ public:
 
     /// "DD.MM.YYYY hh:mm:ss CODE" for a Unix time, in the display zone.
     std::string format_timestamp(std::int64_t unix_seconds) const;
+    /// A row's CTIMESTAMP: in its own zone when it has one (a code iana_zone() does not know is shown with
+    /// the UTC digits), "not a time" for a bad_time row.
+    std::string format_row_timestamp(const RtaRow& row) const;
 
 private:
     World& m_world;

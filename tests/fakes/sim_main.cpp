@@ -128,7 +128,7 @@ Cli parse_cli(int argc, char** argv)
             cli.sim.rta_zone = value();
             if (!iana_zone(cli.sim.rta_zone)) {
                 throw UsageError("--rta-timezone: unknown SAP time zone \"" + cli.sim.rta_zone +
-                                 "\" (UTC GMTUK CET EST PST INDIA JAPAN AUSNSW)");
+                                 "\" (a code of SAP's standard table: UTC, CET, EST, NZST, UTC+3, ...)");
             }
         } else if (flag == "--soap-path") {
             cli.sim.soap_path = value();

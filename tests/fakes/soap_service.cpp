@@ -82,9 +82,12 @@ std::string SoapService::response_body(const std::vector<const Message*>& messag
     constexpr std::string_view in5 = "            ";
     for (const Message* m : messages) {
         out += "      <BusinessDocumentMessage>\n";
-        element(out, in3, "BusinessDocumentMessageID", m->id);
+        if (m->malformed != Malformed::no_key) {
+            element(out, in3, "BusinessDocumentMessageID", m->id);
+        }
         element(out, in3, "CreationDateTime", iso_from_ticks(m->creation_ticks));
-        element(out, in3, "LastChangeDateTime", iso_from_ticks(m->last_change_ticks));
+        element(out, in3, "LastChangeDateTime",
+                m->malformed == Malformed::bad_time ? std::string("not a time") : iso_from_ticks(m->last_change_ticks));
         element(out, in3, "ProcessingStatusCode", std::to_string(m->status));
         element(out, in3, "ProcessingStatusCodeText", message_status_text(m->status));
         element(out, in3, "DirectionCode", std::to_string(m->direction));

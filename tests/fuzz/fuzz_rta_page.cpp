@@ -16,6 +16,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         C4C_FUZZ_CHECK(!page.error().message.empty(), "an error without a message");
         return 0;
     }
+    C4C_FUZZ_CHECK(page->rows.size() + page->bad_rows.size() == page->elements, "a row neither read nor set apart");
+    for (const QuarantinedRecord& record : page->bad_rows) {
+        C4C_FUZZ_CHECK(!record.raw.empty() && !record.detail.empty(), "a quarantined row without text or reason");
+        // The row's text alone must give the same verdict (a quarantine retry starts from it).
+        C4C_FUZZ_CHECK(!normalize_rta_raw("fuzz", record.raw, nullptr, 1).has_value(),
+                       "a quarantined row normalizes from its raw text");
+    }
     for (const RtaRow& row : page->rows) {
         // A row's instant must come back from the filter form unchanged (it is the checkpoint's unit).
         const auto again = parse_rta_timestamp(format_rta_filter_timestamp(row.timestamp_unix_s));

@@ -72,6 +72,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                        "the two parsers read a message differently");
     }
     C4C_FUZZ_CHECK(same_page_fields(*page, *in_place), "the two parsers read the page's conditions or log differently");
+    C4C_FUZZ_CHECK(page->bad_messages.size() == in_place->bad_messages.size(), "the two parsers read different pages");
+    for (const soap::BadMessage& message : page->bad_messages) {
+        C4C_FUZZ_CHECK(!message.raw.empty() && !message.message.empty(), "a bad message without text or reason");
+    }
     for (const soap::Message& message : page->messages) {
         C4C_FUZZ_CHECK(!message.id.empty(), "a message without BusinessDocumentMessageID");
         const auto again = soap::parse_iso8601_ns(soap::format_iso8601_ns(message.last_change_time_ns));

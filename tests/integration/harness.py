@@ -3,6 +3,7 @@
 Everything here talks to live processes over real sockets; nothing is mocked."""
 
 import base64
+import glob
 import hashlib
 import hmac
 import json
@@ -38,6 +39,26 @@ def sanitizer_report(text):
     """The part of a process's stderr from the first sanitizer finding on (builds with C4C_SANITIZE)."""
     positions = [text.find(marker) for marker in SANITIZER_MARKERS if marker in text]
     return text[max(0, min(positions) - 200):][:8000] if positions else ""
+
+
+def faketime_library():
+    """libfaketime's multi-threaded variant (Debian package faketime), or None when it is not installed."""
+    for pattern in ("/usr/lib/*/faketime/libfaketimeMT.so.1", "/usr/lib/faketime/libfaketimeMT.so.1",
+                    "/usr/local/lib/faketime/libfaketimeMT.so.1"):
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
+def faketime_env(offset):
+    """An environment in which a process sees the wall clock moved by `offset` ("+5d", "+31d"), with its
+    monotonic clock left alone (timers keep their pace). Loaded directly rather than through the faketime
+    wrapper, which forks: a signal to the wrapper would not reach the daemon."""
+    env = dict(os.environ, LD_PRELOAD=faketime_library(), FAKETIME=offset, DONT_FAKE_MONOTONIC="1")
+    # Under ASan the sanitizer's runtime must come first; libfaketime only wraps clock calls.
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+    return env
 
 
 def free_port():
@@ -183,15 +204,16 @@ class Daemon:
         with open(self.config, "w") as f:
             f.write(text)
 
-    def start(self, *args):
+    def start(self, *args, env=None):
         self.log = open(self.log_path, "a")
         self.process = subprocess.Popen([BIN, "--config", self.config, *args], stdout=subprocess.PIPE,
-                                        stderr=self.log, text=True, preexec_fn=die_with_parent)
+                                        stderr=self.log, text=True, preexec_fn=die_with_parent, env=env)
         return self.process
 
-    def run(self, *args, timeout=120):
+    def run(self, *args, timeout=120, env=None):
         """Runs to completion (--once, --check): returns (exit code, stdout, stderr)."""
-        done = subprocess.run([BIN, "--config", self.config, *args], capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run([BIN, "--config", self.config, *args], capture_output=True, text=True, timeout=timeout,
+                              env=env)
         with open(self.log_path, "a") as log:
             log.write(done.stderr)
         return done.returncode, done.stdout, done.stderr

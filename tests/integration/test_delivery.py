@@ -8,6 +8,7 @@ import email.utils
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import struct
@@ -76,6 +77,13 @@ def write_schema_2(path, events):
                    [(endpoint, event_id, payload.decode()) for endpoint, event_id, payload in events])
     db.commit()
     db.close()
+
+
+def schema_version():
+    """k_schema_version of infra/state_schema.hpp: the schema this build writes."""
+    source = os.environ.get("C4C_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+    with open(os.path.join(source, "infra/state_schema.hpp")) as f:
+        return int(re.search(r"k_schema_version = (\d+);", f.read()).group(1))
 
 
 def log_requests(sim):
@@ -414,9 +422,12 @@ class UpgradeTest(DeliveryTestCase):
         self.assertIsNotNone(values)
         self.assertEqual(daemon.stop(), 0)
         with sqlite3.connect(path) as db:
-            self.assertEqual(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0], "4")
+            self.assertEqual(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0],
+                             str(schema_version()))
             self.assertIsNone(db.execute("SELECT name FROM sqlite_schema WHERE name = 'outbox'").fetchone())
             self.assertEqual(db.execute("SELECT count(*) FROM outbox_chunks").fetchone()[0], 0)
+            self.assertEqual(db.execute("PRAGMA auto_vacuum").fetchone()[0], 2)  # incremental, after one VACUUM
+            self.assertIsNotNone(db.execute("SELECT name FROM sqlite_schema WHERE name = 'quarantine'").fetchone())
         db.close()
 
 

@@ -142,10 +142,13 @@ public:
         std::size_t stored = 0;                 ///< of those, new
         std::string checkpoint;
         std::string previous_checkpoint;  ///< the feed's checkpoint before this commit
+        std::vector<c4c::collectors::QuarantinedRecord> quarantined;
+        std::optional<std::int64_t> checkpoint_time_ns;
     };
     std::map<std::string, std::string, std::less<>> checkpoints;
     std::set<std::string> ids;
-    std::vector<c4c::infra::Event> events;  ///< every event stored, in order
+    std::vector<c4c::infra::Event> events;                        ///< every event stored, in order
+    std::vector<c4c::collectors::QuarantinedRecord> quarantined;  ///< every record quarantined, in order
     std::vector<Commit> commits;
     bool accepting_now = true;
     int accepting_calls = 0;
@@ -157,25 +160,28 @@ public:
         return it == checkpoints.end() ? std::string() : it->second;
     }
 
-    c4c::collectors::CommitStatus commit(std::string_view feed, std::span<const c4c::infra::Event> offered,
-                                         std::string_view checkpoint, std::size_t& stored) override
+    c4c::collectors::CommitStatus commit(std::string_view feed, const c4c::collectors::FeedPage& page,
+                                         std::size_t& stored) override
     {
         stored = 0;
         if (status != c4c::collectors::CommitStatus::committed) {
             return status;
         }
-        for (const auto& event : offered) {
+        for (const auto& event : page.events) {
             if (ids.insert(event.id).second) {
                 events.push_back(event);
                 ++stored;
             }
         }
         commits.push_back(Commit{std::string(feed),
-                                 {offered.begin(), offered.end()},
+                                 {page.events.begin(), page.events.end()},
                                  stored,
-                                 std::string(checkpoint),
-                                 this->checkpoint(feed)});
-        checkpoints[std::string(feed)] = std::string(checkpoint);
+                                 std::string(page.checkpoint),
+                                 this->checkpoint(feed),
+                                 {page.quarantined.begin(), page.quarantined.end()},
+                                 page.checkpoint_time_ns});
+        quarantined.insert(quarantined.end(), page.quarantined.begin(), page.quarantined.end());
+        checkpoints[std::string(feed)] = std::string(page.checkpoint);
         return c4c::collectors::CommitStatus::committed;
     }
 

@@ -92,7 +92,8 @@ struct FakeRow {
     std::string object_id;
     std::string id;
     std::int64_t changed_ms = 0;
-    std::uint64_t sequence = 0;  // order among rows of one change time: when it was (last) written
+    std::uint64_t sequence = 0;    // order among rows of one change time: when it was (last) written
+    bool unreadable_time = false;  // EntityLastChangedOn is sent as text no parser reads
 };
 
 struct Clause {
@@ -313,11 +314,13 @@ public:
                 body += fmt::format(R"("ObjectID":"{}",)", row.object_id);
             }
             // Both date forms C4C uses, and the JSON escape of the slash.
+            const std::string changed =
+                row.unreadable_time ? std::string("yesterday") : fmt::format("{}", row.changed_ms);
             body += fmt::format(
                 R"("ID":"{}","Name":"Deal {}","LifeCycleStatusCode":"2","LifeCycleStatusCodeText":"In Process",)"
                 R"("CreationDateTime":"\/Date({})\/","EntityLastChangedOn":"/Date({}{})/",)"
                 R"("Notes":{{"__deferred":{{"uri":"{}/Notes"}}}}}})",
-                row.id, row.id, k_t0 - 86'400'000, row.changed_ms, i % 2 ? "+0000" : "", uri);
+                row.id, row.id, k_t0 - 86'400'000, changed, i % 2 ? "+0000" : "", uri);
         }
         body += "]";
         if (more) {
@@ -984,13 +987,63 @@ TEST_CASE("business_objects: failures")
         CHECK(outcome.message.find("<html><head><title>Logon") != std::string::npos);
         CHECK(h.store.commits.empty());
     }
-    SUBCASE("a row without ObjectID is a parse error naming the collection and the row")
+    SUBCASE("a row without ObjectID or with an unreadable time is quarantined; the others are stored, the walk "
+            "goes on")
     {
         h.fake.add(k_opportunities, "", "4711", k_now - 3'600'000);
+        h.fake.add(k_opportunities, "00163EBAD", "4712", k_now - 3'000'000);
+        h.fake.collections[std::string(k_opportunities)].back().unreadable_time = true;
         const PollOutcome outcome = h.poll();
+        INFO(outcome.message);
+        REQUIRE(outcome.ok);
+        CHECK_STATES(h.store.states(std::string(k_opportunities)), as_set(rows));
+        CHECK(checkpoint_ms(h.store, k_opportunities) == rows.back().second);
+        REQUIRE(h.store.quarantined.size() == 2);
+        const auto& no_key = h.store.quarantined[0];
+        CHECK(no_key.reason == QuarantineReason::missing_key);
+        CHECK(no_key.object_key.empty());
+        CHECK(no_key.detail == "OpportunityCollection: row ID '4711' has no ObjectID");
+        CHECK(no_key.raw.starts_with(R"({"__metadata":{"uri":)"));
+        CHECK(no_key.raw.ends_with(R"(/Notes"}}})"));
+        CHECK(no_key.raw.find(R"("ID":"4711")") != std::string::npos);
+        const auto& no_time = h.store.quarantined[1];
+        CHECK(no_time.reason == QuarantineReason::invalid_time);
+        CHECK(no_time.object_key == "00163EBAD");
+        CHECK(no_time.detail.find("unreadable EntityLastChangedOn '/Date(yesterday") != std::string::npos);
+
+        // The raw text alone normalizes to the same verdict, and a repaired row to its event.
+        for (const auto& record : h.store.quarantined) {
+            const auto again = normalize_business_object_raw(k_tenant, k_opportunities, record.raw, 1);
+            REQUIRE_FALSE(again.has_value());
+            CHECK(again.error().reason == record.reason);
+            CHECK(again.error().detail == record.detail);
+            CHECK(again.error().raw == record.raw);
+        }
+        std::string repaired = h.store.quarantined[1].raw;
+        repaired.replace(repaired.find("yesterday"), 9, std::to_string(k_now - 3'000'000));
+        const auto event = normalize_business_object_raw(k_tenant, k_opportunities, repaired, 1);
+        REQUIRE(event.has_value());
+        CHECK(event->object_id == "00163EBAD");
+        CHECK(event->time_unix_nano == (k_now - 3'000'000) * 1'000'000);
+        CHECK(event->id ==
+              make_event_id(k_tenant, "business_objects", k_opportunities, "00163EBAD", event->time_unix_nano));
+        CHECK_FALSE(normalize_business_object_raw(k_tenant, k_opportunities, "[1]", 1).has_value());
+        CHECK(normalize_business_object_raw(k_tenant, k_opportunities, "{} {}", 1).error().reason ==
+              QuarantineReason::invalid_value);
+    }
+    SUBCASE("a page of nothing but rows that cannot be normalized, asking for more, stops the walk")
+    {
+        h.source.page_size = 2;
+        FakeC4c& fake = h.fake;
+        fake.collections[std::string(k_opportunities)].clear();
+        fake.add(k_opportunities, "", "1", k_now - 3'600'000);
+        fake.add(k_opportunities, "", "2", k_now - 3'500'000);
+        fake.add(k_opportunities, "00163E01", "3", k_now - 3'400'000);
+        const PollOutcome outcome = h.poll();
+        CHECK_FALSE(outcome.ok);
         CHECK(outcome.reason.label() == "parse");
-        CHECK(outcome.message.find("OpportunityCollection: row ID '4711' has no ObjectID") != std::string::npos);
-        CHECK(h.store.commits.empty());
+        CHECK(outcome.message.find("all 2 rows of the page were quarantined") != std::string::npos);
+        CHECK(h.store.quarantined.empty());  // nothing of that page was committed
     }
     SUBCASE("an OData error answer is quoted in the message")
     {

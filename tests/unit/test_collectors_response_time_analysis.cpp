@@ -39,6 +39,15 @@ RtaParseError parse_error(std::string_view body)
     return page.error();
 }
 
+/// The one row of `body` that is quarantined (the page itself is fine).
+QuarantinedRecord bad_row(std::string_view body)
+{
+    const RtaPage page = parse_ok(body);
+    REQUIRE(page.bad_rows.size() == 1);
+    CHECK(page.elements == page.rows.size() + 1);
+    return page.bad_rows[0];
+}
+
 std::string page_json(const json& rows, std::optional<std::string> count = std::nullopt)
 {
     json d = {{"results", rows}};
@@ -167,51 +176,108 @@ TEST_CASE("parse_rta_page: errors")
         CHECK(parse_error(R"({"error":{"code":"x"}})").message.find("missing d") == 0);
         CHECK(parse_error(R"({"d":{}})").message == "missing d.results");
         CHECK(parse_error(R"({"d":{"results":{}}})").message == "missing d.results");
-        CHECK(parse_error(R"({"d":{"results":[1]}})").message == "row 1: not an object");
         CHECK(parse_error(R"({"d":{"results":[],"__count":"many"}})").message.find("__count") != std::string::npos);
         CHECK(parse_error(R"({"d":{"results":[],"__count":-1}})").code == RtaErrc::parse);
+    }
+}
+
+TEST_CASE("parse_rta_page: rows that cannot be normalized are kept apart with their text, the page is read")
+{
+    SUBCASE("a row that is not an object")
+    {
+        const auto record = bad_row(R"({"d":{"results":[1]}})");
+        CHECK(record.reason == QuarantineReason::invalid_value);
+        CHECK(record.detail == "row 1: not an object");
+        CHECK(record.raw == "1");
     }
     SUBCASE("non-numeric key figure, naming the field and row")
     {
         json bad = row_json("25.11.2026 23:41:12 UTC", "U", "STEP2");
         bad["KSERVER_TIME"] = "abc";
-        const auto e = parse_error(page_json(json::array({row_json("25.11.2026 23:41:12 UTC"), bad})));
-        CHECK(e.code == RtaErrc::parse);
-        CHECK(e.message.find("row 2") != std::string::npos);
-        CHECK(e.message.find("STEP2") != std::string::npos);
-        CHECK(e.message.find("KSERVER_TIME 'abc' is not a number") != std::string::npos);
+        const auto record = bad_row(page_json(json::array({row_json("25.11.2026 23:41:12 UTC"), bad})));
+        CHECK(record.reason == QuarantineReason::invalid_value);
+        CHECK(record.object_key == "STEP2");
+        CHECK(record.detail.find("row 2") != std::string::npos);
+        CHECK(record.detail.find("STEP2") != std::string::npos);
+        CHECK(record.detail.find("KSERVER_TIME 'abc' is not a number") != std::string::npos);
+        CHECK(json::parse(record.raw) == bad);
         for (const json& value : {json("12ms"), json("nan"), json("inf"), json(true), json::object(), json::array()}) {
             CAPTURE(value.dump());
             json odd = row_json("25.11.2026 23:41:12 UTC");
             odd["KCLIENT_TIME"] = value;
-            CHECK(parse_error(page_json(json::array({odd}))).message.find("KCLIENT_TIME") != std::string::npos);
+            CHECK(bad_row(page_json(json::array({odd}))).detail.find("KCLIENT_TIME") != std::string::npos);
         }
     }
-    SUBCASE("unknown time zone: its own error kind, naming the code and the row")
+    SUBCASE("unknown time zone: naming the code and the row, never the user")
     {
-        const auto e = parse_error(page_json(json::array({row_json("25.11.2026 23:41:12 XYZ", "U", "STEP9")})));
-        CHECK(e.code == RtaErrc::timezone);
-        CHECK(e.message.find("unknown SAP time zone 'XYZ'") != std::string::npos);
-        CHECK(e.message.find("row 1") != std::string::npos);
-        CHECK(e.message.find("STEP9") != std::string::npos);
+        const auto record = bad_row(page_json(json::array({row_json("25.11.2026 23:41:12 XYZ", "U.SER", "STEP9")})));
+        CHECK(record.reason == QuarantineReason::unknown_timezone);
+        CHECK(record.object_key == "STEP9");
+        CHECK(record.detail.find("unknown SAP time zone 'XYZ'") != std::string::npos);
+        CHECK(record.detail.find("row 1") != std::string::npos);
+        CHECK(record.detail.find("STEP9") != std::string::npos);
+        CHECK(record.detail.find("U.SER") == std::string::npos);
     }
     SUBCASE("bad CTIMESTAMP")
     {
-        const auto e = parse_error(page_json(json::array({row_json("2026-11-25T23:41:12Z")})));
-        CHECK(e.code == RtaErrc::parse);
-        CHECK(e.message.find("malformed CTIMESTAMP") != std::string::npos);
+        const auto malformed = bad_row(page_json(json::array({row_json("2026-11-25T23:41:12Z")})));
+        CHECK(malformed.reason == QuarantineReason::invalid_time);
+        CHECK(malformed.detail.find("malformed CTIMESTAMP") != std::string::npos);
         json missing = row_json("x");
         missing.erase("CTIMESTAMP");
-        CHECK(parse_error(page_json(json::array({missing}))).message.find("CTIMESTAMP missing") != std::string::npos);
-        CHECK(parse_error(page_json(json::array({row_json("31.12.9999 23:59:59 UTC")}))).message.find("out of range") !=
-              std::string::npos);
+        CHECK(bad_row(page_json(json::array({missing}))).detail.find("CTIMESTAMP missing") != std::string::npos);
+        const auto late = bad_row(page_json(json::array({row_json("31.12.9999 23:59:59 UTC")})));
+        CHECK(late.reason == QuarantineReason::invalid_time);
+        CHECK(late.detail.find("out of range") != std::string::npos);
+        CHECK(bad_row(page_json(json::array({row_json("31.02.2026 10:00:00 UTC")}))).reason ==
+              QuarantineReason::invalid_time);
     }
     SUBCASE("a text field that is an object")
     {
         json odd = row_json("25.11.2026 23:41:12 UTC");
         odd["CUSER"] = json::object();
-        CHECK(parse_error(page_json(json::array({odd}))).message.find("CUSER") != std::string::npos);
+        const auto record = bad_row(page_json(json::array({odd})));
+        CHECK(record.reason == QuarantineReason::invalid_value);
+        CHECK(record.detail.find("CUSER") != std::string::npos);
     }
+    SUBCASE("the raw text is the row as sent, members in their order, among good rows")
+    {
+        const std::string body =
+            R"({"d":{"results":[{"CTIMESTAMP":"25.11.2026 23:41:12 UTC","CSTEP_ID":"A"},)"
+            R"( {"ZZ":1,"CTIMESTAMP" : "25.11.2026 23:41:12 NZXT","CSTEP_ID":"B","CUSER":"Ärger"},)"
+            R"(7,{"CTIMESTAMP":"25.11.2026 23:41:12 UTC","CSTEP_ID":"C"}],"__count":"4"}})";
+        const RtaPage page = parse_ok(body);
+        CHECK(page.rows.size() == 2);
+        CHECK(page.elements == 4);
+        REQUIRE(page.bad_rows.size() == 2);
+        CHECK(page.bad_rows[0].raw ==
+              R"({"ZZ":1,"CTIMESTAMP" : "25.11.2026 23:41:12 NZXT","CSTEP_ID":"B","CUSER":"Ärger"})");
+        CHECK(page.bad_rows[0].object_key == "B");
+        CHECK(page.bad_rows[1].raw == "7");
+    }
+}
+
+TEST_CASE("normalize_rta_raw: the row's text alone gives the page path's verdict or event")
+{
+    const std::string good = R"({"CTIMESTAMP":"26.11.2026 12:41:12 NZST","CUSER":"OLIVIA.BROWN","CSTEP_ID":"S1",)"
+                             R"("CUI_COMPONENT":"C","KRESPONSE_TIME":"12"})";
+    const RtaPage page = parse_ok(R"({"d":{"results":[)" + good + "]}}");
+    REQUIRE(page.rows.size() == 1);
+    const Event from_page = normalize_rta_row(k_tenant, page.rows[0], nullptr, 7);
+    const auto from_raw = normalize_rta_raw(k_tenant, good, nullptr, 7);
+    REQUIRE(from_raw.has_value());
+    CHECK(from_raw->id == from_page.id);
+    CHECK(from_raw->body == from_page.body);
+    CHECK(from_raw->time_unix_nano == 1795650072LL * 1'000'000'000);  // 23:41:12 UTC, NZ daylight time
+
+    const std::string unknown = R"({"CTIMESTAMP":"25.11.2026 10:41:12 MARS","CSTEP_ID":"S2"})";
+    const auto quarantined = normalize_rta_raw(k_tenant, unknown, nullptr, 7);
+    REQUIRE_FALSE(quarantined.has_value());
+    CHECK(quarantined.error().reason == QuarantineReason::unknown_timezone);
+    CHECK(quarantined.error().object_key == "S2");
+    CHECK(quarantined.error().raw == unknown);
+    CHECK(normalize_rta_raw(k_tenant, "{", nullptr, 7).error().reason == QuarantineReason::invalid_value);
+    CHECK(normalize_rta_raw(k_tenant, "[]", nullptr, 7).error().reason == QuarantineReason::invalid_value);
 }
 
 TEST_CASE("parse_rta_page never throws on damaged input")
@@ -381,12 +447,19 @@ public:
     bool send_count = true;
     std::size_t extra_count = 0;  ///< __count promises this many rows more than it serves
     unsigned status = 200;
+    bool garbage = false;  ///< answer a body that is not JSON
     std::vector<std::string> targets;
     std::vector<std::string> authorizations;
 
     ServerResponse handle(const ServerRequest& request)
     {
         targets.push_back(request.target);
+        if (garbage) {
+            ServerResponse response;
+            response.content_type = "application/json";
+            response.body = "<html>busy</html>";
+            return response;
+        }
         authorizations.push_back(request.header("Authorization").value_or(""));
         ServerResponse response;
         response.content_type = "application/json";
@@ -559,36 +632,41 @@ TEST_CASE("poll: a row stamped in the future moves the checkpoint no further tha
     CHECK(h.store.checkpoint("rta") == std::to_string(now_s));
 }
 
-TEST_CASE("poll: an unknown time zone fails the poll and stores nothing of that page")
+TEST_CASE("poll: rows in an unknown time zone or with a bad key figure are quarantined, the feed moves on")
 {
     Harness h;
     h.store.checkpoints[k_rta_feed] = std::to_string(k_checkpoint);
-    h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "A", "S1"), row_json("25.11.2026 23:46:00 UTC", "B", "S2"),
+    h.fake.rows = {row_json("25.11.2026 23:45:00 UTC", "A", "S1"), row_json("26.11.2026 12:46:00 NZST", "B", "S2"),
                    row_json("25.11.2026 23:47:00 UTC", "C", "S3"), row_json("25.11.2026 23:48:00 MARS", "D", "S4"),
                    row_json("25.11.2026 23:49:00 UTC", "E", "S5")};
+    h.fake.rows[4]["KRESPONSE_TIME"] = "fast";
     const PollOutcome outcome = h.poll();
-    CHECK_FALSE(outcome.ok);
-    CHECK(outcome.reason.label() == "timezone");
-    CHECK(outcome.message.find("unknown SAP time zone 'MARS'") != std::string::npos);
-    CHECK(outcome.message.find("acme-prod") != std::string::npos);
-    CHECK(outcome.message.find("S4") != std::string::npos);
-    CHECK(outcome.records == 2);
-    CHECK(outcome.stored == 2);
-    CHECK(h.fake.targets.size() == 2);  // the walk stopped at the bad page
-    REQUIRE(h.store.commits.size() == 1);
-    CHECK(h.store.commits[0].events.size() == 2);
-    CHECK(h.store.checkpoint("rta") == std::to_string(k_checkpoint));
+    INFO(outcome.message);
+    REQUIRE(outcome.ok);
+    CHECK(outcome.records == 5);
+    CHECK(outcome.stored == 3);
+    CHECK(h.fake.targets.size() == 3);  // $skip counts the quarantined rows: 0, 2, 4
+    CHECK(h.query(2).at("$skip") == "4");
+    REQUIRE(h.store.quarantined.size() == 2);
+    CHECK(h.store.quarantined[0].reason == QuarantineReason::unknown_timezone);
+    CHECK(h.store.quarantined[0].object_key == "S4");
+    CHECK(json::parse(h.store.quarantined[0].raw) == h.fake.rows[3]);
+    CHECK(h.store.quarantined[1].reason == QuarantineReason::invalid_value);
+    CHECK(h.store.quarantined[1].detail.find("KRESPONSE_TIME 'fast'") != std::string::npos);
+    // The greatest time read, 23:47 UTC (S2 in New Zealand daylight time is 23:46), commits with the last page.
+    CHECK(h.store.checkpoint("rta") == std::to_string(k_checkpoint + 7 * 60));
+    CHECK(h.store.commits.back().checkpoint_time_ns == (k_checkpoint + 7 * 60) * 1'000'000'000);
+    CHECK(h.store.commits.front().checkpoint_time_ns == k_checkpoint * 1'000'000'000);
 }
 
-TEST_CASE("poll: an unparsable page is a parse error")
+TEST_CASE("poll: a page that is not JSON is a parse error")
 {
     Harness h;
     h.fake.rows = {row_json("25.11.2026 23:45:00 UTC")};
-    h.fake.rows[0]["KRESPONSE_TIME"] = "fast";
+    h.fake.garbage = true;
     const PollOutcome outcome = h.poll();
     CHECK_FALSE(outcome.ok);
     CHECK(outcome.reason.label() == "parse");
-    CHECK(outcome.message.find("KRESPONSE_TIME") != std::string::npos);
     CHECK(h.store.commits.empty());
 }
 

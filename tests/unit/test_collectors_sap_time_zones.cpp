@@ -113,6 +113,112 @@ TEST_CASE("SAP code table")
     CHECK_FALSE(iana_zone_of(""));
 }
 
+TEST_CASE("every code of SAP's standard table converts, daylight saving included")
+{
+    // Offsets on 15 January and 15 July 2026 at noon local time, from Python's zoneinfo over the same tz
+    // database. (EGYPT and PARAGY are left out here: their rules changed in tzdata 2023c and 2024b.)
+    struct ZoneOffsets {
+        const char* code;
+        int january;
+        int july;
+    };
+    for (const ZoneOffsets expected : {
+             ZoneOffsets{"UTC", 0, 0},
+             ZoneOffsets{"GMTUK", 0, 3600},
+             ZoneOffsets{"UK", 0, 3600},
+             ZoneOffsets{"WET", 0, 3600},
+             ZoneOffsets{"AZOREN", -3600, 0},
+             ZoneOffsets{"CET", 3600, 7200},
+             ZoneOffsets{"WDFT", 3600, 7200},
+             ZoneOffsets{"EET", 7200, 10800},
+             ZoneOffsets{"CYPRUS", 7200, 10800},
+             ZoneOffsets{"ISRAEL", 7200, 10800},
+             ZoneOffsets{"JORDAN", 10800, 10800},
+             ZoneOffsets{"LBANON", 7200, 10800},
+             ZoneOffsets{"SYRIA", 10800, 10800},
+             ZoneOffsets{"IRAQ", 10800, 10800},
+             ZoneOffsets{"IRAN", 12600, 12600},
+             ZoneOffsets{"AFGHAN", 16200, 16200},
+             ZoneOffsets{"CAT", 7200, 7200},
+             ZoneOffsets{"WAT", 3600, 3600},
+             ZoneOffsets{"RUS03", 10800, 10800},
+             ZoneOffsets{"RUS04", 14400, 14400},
+             ZoneOffsets{"RUS05", 18000, 18000},
+             ZoneOffsets{"RUS06", 21600, 21600},
+             ZoneOffsets{"RUS07", 25200, 25200},
+             ZoneOffsets{"RUS08", 28800, 28800},
+             ZoneOffsets{"RUS09", 32400, 32400},
+             ZoneOffsets{"RUS10", 36000, 36000},
+             ZoneOffsets{"RUS11", 39600, 39600},
+             ZoneOffsets{"RUS12", 43200, 43200},
+             ZoneOffsets{"INDIA", 19800, 19800},
+             ZoneOffsets{"NEPAL", 20700, 20700},
+             ZoneOffsets{"CHINA", 28800, 28800},
+             ZoneOffsets{"HONGKO", 28800, 28800},
+             ZoneOffsets{"SINGAP", 28800, 28800},
+             ZoneOffsets{"KOREA", 32400, 32400},
+             ZoneOffsets{"JAPAN", 32400, 32400},
+             ZoneOffsets{"AUSWA", 28800, 28800},
+             ZoneOffsets{"AUSNT", 34200, 34200},
+             ZoneOffsets{"AUSSA", 37800, 34200},
+             ZoneOffsets{"AUSQLD", 36000, 36000},
+             ZoneOffsets{"AUSNSW", 39600, 36000},
+             ZoneOffsets{"AUSACT", 39600, 36000},
+             ZoneOffsets{"AUSVIC", 39600, 36000},
+             ZoneOffsets{"AUSTAS", 39600, 36000},
+             ZoneOffsets{"AUSLHI", 39600, 37800},
+             ZoneOffsets{"NZST", 46800, 43200},
+             ZoneOffsets{"NZCHA", 49500, 45900},
+             ZoneOffsets{"NORFLK", 43200, 39600},
+             ZoneOffsets{"HAW", -36000, -36000},
+             ZoneOffsets{"ALA", -32400, -28800},
+             ZoneOffsets{"ALAW", -36000, -32400},
+             ZoneOffsets{"PST", -28800, -25200},
+             ZoneOffsets{"MST", -25200, -21600},
+             ZoneOffsets{"MSTNO", -25200, -25200},
+             ZoneOffsets{"CST", -21600, -18000},
+             ZoneOffsets{"CSTNO", -21600, -21600},
+             ZoneOffsets{"EST", -18000, -14400},
+             ZoneOffsets{"AST", -14400, -10800},
+             ZoneOffsets{"NFDL", -12600, -9000},
+             ZoneOffsets{"PIERRE", -10800, -7200},
+             ZoneOffsets{"BRAZIL", -10800, -10800},
+             ZoneOffsets{"BRZLAN", -7200, -7200},
+             ZoneOffsets{"BRZLWE", -14400, -14400},
+             ZoneOffsets{"CHILE", -10800, -14400},
+             ZoneOffsets{"CHILEE", -18000, -21600},
+             ZoneOffsets{"FLKLND", -10800, -10800},
+         }) {
+        CAPTURE(expected.code);
+        CHECK(utc_of(expected.code, 2026, 1, 15, 12, 0) == utc_of("UTC", 2026, 1, 15, 12, 0) - expected.january);
+        CHECK(utc_of(expected.code, 2026, 7, 15, 12, 0) == utc_of("UTC", 2026, 7, 15, 12, 0) - expected.july);
+    }
+    for (const auto& code : sap_zone_codes()) {
+        CAPTURE(code);
+        const auto zone = sap_time_zone(code);
+        CHECK_MESSAGE(zone.has_value(), (zone ? std::string() : zone.error().message));
+    }
+    CHECK(sap_zone_codes().size() == 67 + 26);
+    CHECK(utc_of("UTC+3", 2026, 7, 15, 12, 0) == utc_of("UTC", 2026, 7, 15, 9, 0));
+    CHECK(utc_of("UTC-12", 2026, 7, 15, 12, 0) == utc_of("UTC", 2026, 7, 16, 0, 0));
+    CHECK(utc_of("UTC+14", 2026, 7, 15, 12, 0) == utc_of("UTC", 2026, 7, 14, 22, 0));
+    // New Zealand springs forward from 02:00 NZST to 03:00 NZDT on 27 September 2026.
+    CHECK(utc_of("NZST", 2026, 9, 27, 1, 59, 59) + 1 == utc_of("NZST", 2026, 9, 27, 3, 0, 0));
+}
+
+TEST_CASE("codes whose meaning is in doubt, and customer codes, are unknown: never guessed")
+{
+    for (const char* code : {"BRZLEA", "EST_", "ESTNO", "GST", "GSTE", "GSTW", "NST", "RUS13", "RUS14", "UTC+53",
+                             "UTC+63", "UTC-83", "VERM02", "VERM10", "VERP02", "VERP10", "ZCUST1"}) {
+        CAPTURE(code);
+        CHECK_FALSE(iana_zone_of(code));
+        const auto r = parse_rta_timestamp(std::string("25.11.2026 10:00:00 ") + code);
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().code == TimeErrc::unknown_zone);
+        CHECK(r.error().message == std::string("unknown SAP time zone '") + code + "'");
+    }
+}
+
 TEST_CASE("UTC and fixed offsets")
 {
     CHECK(utc_of("UTC", 2026, 11, 25, 23, 41, 12) == 1795650072);

@@ -333,24 +333,43 @@ TEST_CASE("soap: errors")
         REQUIRE_FALSE(empty.has_value());
         CHECK(empty.error().message.find("empty") != std::string::npos);
     }
-    SUBCASE("a message without BusinessDocumentMessageID")
+    SUBCASE("a message without BusinessDocumentMessageID is set apart with its text; the page is read")
     {
-        const auto page =
-            soap::parse_query_response(response_with("<BusinessDocumentMessage><LastChangeDateTime>2026-11-26T02:10:"
-                                                     "56Z</LastChangeDateTime></BusinessDocumentMessage>"));
-        REQUIRE_FALSE(page.has_value());
-        CHECK(page.error().kind == soap::ParseError::Kind::field);
-        CHECK(page.error().message.find("#1") != std::string::npos);
-        CHECK(page.error().message.find("BusinessDocumentMessageID") != std::string::npos);
+        const std::string bad = "<BusinessDocumentMessage><LastChangeDateTime>2026-11-26T02:10:56Z"
+                                "</LastChangeDateTime></BusinessDocumentMessage>";
+        const std::string good = "<BusinessDocumentMessage><BusinessDocumentMessageID>ABC</BusinessDocumentMessageID>"
+                                 "<LastChangeDateTime>2026-11-26T02:10:56Z</LastChangeDateTime>"
+                                 "</BusinessDocumentMessage>";
+        const auto page = soap::parse_query_response(response_with(bad + good));
+        REQUIRE(page.has_value());
+        REQUIRE(page->messages.size() == 1);
+        CHECK(page->messages[0].id == "ABC");
+        REQUIRE(page->bad_messages.size() == 1);
+        const auto& message = page->bad_messages[0];
+        CHECK(message.problem == soap::BadMessage::Problem::missing_id);
+        CHECK(message.id.empty());
+        CHECK(message.message.find("#1") != std::string::npos);
+        CHECK(message.message.find("BusinessDocumentMessageID") != std::string::npos);
+        CHECK(message.raw == bad);
+        const auto again = soap::parse_message(message.raw);
+        REQUIRE_FALSE(again.has_value());
+        CHECK(again.error().problem == soap::BadMessage::Problem::missing_id);
+        CHECK(soap::parse_message(good).value().id == "ABC");
+        CHECK(soap::parse_message("<Other/>").error().problem == soap::BadMessage::Problem::invalid_value);
+        CHECK(soap::parse_message("<BusinessDocumentMessage>").error().problem ==
+              soap::BadMessage::Problem::invalid_value);
     }
     SUBCASE("a message without LastChangeDateTime")
     {
         const auto page =
             soap::parse_query_response(response_with("<BusinessDocumentMessage><BusinessDocumentMessageID>ABC</"
                                                      "BusinessDocumentMessageID></BusinessDocumentMessage>"));
-        REQUIRE_FALSE(page.has_value());
-        CHECK(page.error().message.find("ABC") != std::string::npos);
-        CHECK(page.error().message.find("LastChangeDateTime") != std::string::npos);
+        REQUIRE(page.has_value());
+        REQUIRE(page->bad_messages.size() == 1);
+        CHECK(page->bad_messages[0].problem == soap::BadMessage::Problem::invalid_time);
+        CHECK(page->bad_messages[0].id == "ABC");
+        CHECK(page->bad_messages[0].message.find("ABC") != std::string::npos);
+        CHECK(page->bad_messages[0].message.find("LastChangeDateTime") != std::string::npos);
     }
     SUBCASE("malformed values name the field and the message")
     {
@@ -366,10 +385,14 @@ TEST_CASE("soap: errors")
              }) {
             CAPTURE(fragment);
             const auto page = soap::parse_query_response(response_with(head + fragment + "</BusinessDocumentMessage>"));
-            REQUIRE_FALSE(page.has_value());
-            CHECK(page.error().kind == soap::ParseError::Kind::field);
-            CHECK(page.error().message.find("ABC") != std::string::npos);
-            CHECK(page.error().message.find(field) != std::string::npos);
+            REQUIRE(page.has_value());
+            CHECK(page->messages.empty());
+            REQUIRE(page->bad_messages.size() == 1);
+            CHECK(page->bad_messages[0].problem == (field.find("DateTime") != std::string::npos
+                                                        ? soap::BadMessage::Problem::invalid_time
+                                                        : soap::BadMessage::Problem::invalid_value));
+            CHECK(page->bad_messages[0].message.find("ABC") != std::string::npos);
+            CHECK(page->bad_messages[0].message.find(field) != std::string::npos);
         }
         const auto more =
             soap::parse_query_response(response_with("", "<ProcessingConditions><MoreHitsAvailableIndicator>maybe</"

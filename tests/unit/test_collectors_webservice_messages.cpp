@@ -18,6 +18,7 @@ namespace soap = c4c::collectors::soap;
 using namespace collector_tests;
 using c4c::collectors::CommitStatus;
 using c4c::collectors::PollOutcome;
+using c4c::collectors::QuarantineReason;
 using c4c::infra::Event;
 using c4c::infra::Severity;
 using Clock = std::chrono::system_clock;
@@ -741,4 +742,46 @@ TEST_CASE("webservice_messages: without a Date the newest LastChangeDateTime bou
         CHECK(h.fake.requests[1].lower == "2026-11-26T05:21:16.870Z");
         CHECK(h.store.checkpoints["messages"] == "2026-11-26T05:23:16.870Z");
     }
+}
+
+TEST_CASE("webservice_messages: a message that cannot be read is quarantined with its page, the interval is read on")
+{
+    Harness h;
+    http::ServerResponse first = soap_page({"ID1", "ID2"}, true, "ID2");
+    // ID2's change time is no date; it stays a quarantined record, its place in the paging unchanged.
+    const auto bad_time = first.body.find("2026-11-26T05:23:16.8700000Z", first.body.find("ID2"));
+    first.body.replace(bad_time, 28, "2026-11-26 yesterday");
+    h.fake.responses.push_back(first);
+    h.fake.responses.push_back(soap_page({"ID3"}, false, "ID3"));
+
+    const auto outcome = h.poll();
+    INFO(outcome.message);
+    REQUIRE(outcome.ok);
+    CHECK(outcome.records == 3);
+    CHECK(outcome.stored == 2);
+    REQUIRE(h.fake.requests.size() == 2);
+    CHECK(h.fake.requests[1].last_returned_id == "ID2");
+    REQUIRE(h.store.quarantined.size() == 1);
+    const auto& record = h.store.quarantined[0];
+    CHECK(record.reason == QuarantineReason::invalid_time);
+    CHECK(record.object_key == "ID2");
+    CHECK(record.detail.find("LastChangeDateTime '2026-11-26 yesterday'") != std::string::npos);
+    CHECK(record.raw.starts_with("<BusinessDocumentMessage><BusinessDocumentMessageID>ID2<"));
+    CHECK(record.raw.ends_with("</BusinessDocumentMessage>"));
+    CHECK(h.store.checkpoint("messages") == "2026-11-26T06:00:00.123Z");
+    CHECK(h.store.commits.back().checkpoint_time_ns ==
+          c4c::infra::unix_nanos(Clock::time_point(std::chrono::floor<std::chrono::milliseconds>(k_now))));
+    CHECK_FALSE(h.store.commits.front().checkpoint_time_ns.has_value());  // none yet
+
+    // The raw text alone: the same verdict; repaired, the event the page path would have made.
+    const auto again = c4c::collectors::normalize_message_raw("acme-prod", record.raw, 1);
+    REQUIRE_FALSE(again.has_value());
+    CHECK(again.error().reason == QuarantineReason::invalid_time);
+    CHECK(again.error().detail == record.detail);
+    std::string repaired = record.raw;
+    repaired.replace(repaired.find("2026-11-26 yesterday"), 20, "2026-11-26T05:23:16.8700000Z");
+    const auto event = c4c::collectors::normalize_message_raw("acme-prod", repaired, 1);
+    REQUIRE(event.has_value());
+    const auto expected = soap::parse_query_response(soap_page({"ID2"}, false, "ID2").body).value();
+    CHECK(event->id == c4c::collectors::normalize_message("acme-prod", expected.messages.at(0), 1).id);
 }

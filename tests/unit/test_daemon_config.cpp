@@ -368,6 +368,7 @@ url = "http://127.0.0.1:9090/bpm"
     const auto& config = check_ok(result);
     CHECK(config.state_dir == "/var/lib/c4c-alm-collector");
     CHECK(config.shutdown_timeout == 10s);
+    CHECK(config.retention == std::chrono::days(30));
     CHECK(config.http_listen == "127.0.0.1:9479");
     CHECK(config.log_level == "info");
     CHECK(config.log_format == "text");
@@ -458,6 +459,12 @@ format = "xml"
         check_error(result, "log.level: must be one of trace, debug, info, warn, error", 6, 9);
         check_error(result, "log.format: must be text or json", 7, 10);
         CHECK(result.errors.size() == 5);
+    }
+    SUBCASE("retention: how long rejected and quarantined records are kept")
+    {
+        CHECK(check_ok(dir.load("retention = \"90d\"\n" + std::string(k_minimal))).retention == std::chrono::days(90));
+        check_error(dir.load("retention = \"0s\"\n" + std::string(k_minimal)), "retention: must be greater than 0", 1,
+                    13);
     }
     SUBCASE("no tenants")
     {

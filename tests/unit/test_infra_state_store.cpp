@@ -555,6 +555,58 @@ void reject_event(StateStore& store, std::int64_t endpoint, const std::string& i
 
 }  // namespace
 
+// ---------------------------------------------------------------------------------------------------
+// Schema 5: seen forgotten per feed by its checkpoint, quarantine, retention, incremental vacuum.
+
+namespace {
+
+using c4c::infra::FeedCheckpoint;
+using c4c::infra::PageCommit;
+using c4c::infra::PageCommitted;
+using c4c::infra::QuarantineEntry;
+using c4c::infra::SeenHorizon;
+
+// One integer a query on the store's file gives, through a connection of the test's own.
+std::int64_t query_integer(const std::filesystem::path& file, const char* sql)
+{
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+    const std::int64_t value = sqlite3_column_int64(statement, 0);
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return value;
+}
+
+const FeedCheckpoint& find_feed(const std::vector<FeedCheckpoint>& rows, std::string_view feed)
+{
+    for (const auto& row : rows) {
+        if (row.feed == feed) {
+            return row;
+        }
+    }
+    FAIL("no checkpoint row for " << feed);
+    return rows.front();
+}
+
+std::size_t commit_ids(StateStore& store, std::int64_t endpoint, std::string_view feed,
+                       const std::vector<std::pair<std::string, std::int64_t>>& ids, std::int64_t checkpoint_ns)
+{
+    std::vector<PendingEvent> events;
+    for (const auto& [id, time] : ids) {
+        events.push_back(PendingEvent{id, time, "{}"});
+    }
+    const std::string text = std::to_string(checkpoint_ns);
+    PageCommitted result;
+    REQUIRE(store.commit_page(feed, endpoint, PageCommit{events, {}, text, checkpoint_ns}, result) ==
+            CommitResult::committed);
+    return result.stored;
+}
+
+}  // namespace
+
 TEST_CASE("state store: requeued events go to the end of their queues, in one transaction with the job")
 {
     TempDir dir;
@@ -647,9 +699,18 @@ TEST_CASE("state store: a schema 3 file gains the operator tables and keeps its 
         commit_events(store, endpoint, "e", 4, "{}");
         reject_event(store, endpoint, "e2", "HTTP 400");
     }
-    // What schema 3 wrote: the same outbox, without the three tables.
-    exec_sql(dir.path / "state.db", "DROP TABLE source_status; DROP TABLE endpoint_status; DROP TABLE jobs; "
-                                    "UPDATE meta SET value = '3' WHERE key = 'schema_version';");
+    // What schema 3 wrote: the same outbox, without the operator tables (4) and the quarantine, seen ids
+    // without their feed and checkpoints without their instant (5).
+    exec_sql(dir.path / "state.db",
+             "DROP TABLE source_status; DROP TABLE endpoint_status; DROP TABLE jobs; DROP TABLE quarantine; "
+             "CREATE TABLE seen3 (record_time INTEGER NOT NULL, event_id TEXT NOT NULL, "
+             "PRIMARY KEY (record_time, event_id)) WITHOUT ROWID; "
+             "INSERT INTO seen3 SELECT record_time, event_id FROM seen; DROP TABLE seen; "
+             "ALTER TABLE seen3 RENAME TO seen; "
+             "CREATE TABLE checkpoints3 (feed TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL); "
+             "INSERT INTO checkpoints3 SELECT feed, value, updated_at FROM checkpoints; DROP TABLE checkpoints; "
+             "ALTER TABLE checkpoints3 RENAME TO checkpoints; "
+             "UPDATE meta SET value = '3' WHERE key = 'schema_version';");
     {
         auto old = StateStore::open_read_only(dir.path);
         REQUIRE(old);
@@ -661,7 +722,7 @@ TEST_CASE("state store: a schema 3 file gains the operator tables and keeps its 
         CHECK(old->open_jobs().empty());
     }
     StateStore store(dir.path);
-    CHECK(store.schema_version() == 4);
+    CHECK(store.schema_version() == 5);
     CHECK(store.figures(endpoint).events == 3);
     CHECK(store.peek(endpoint, 10, 1 << 20).front().event_id == "e0");
     c4c::infra::PollRecord poll;
@@ -684,4 +745,185 @@ TEST_CASE("state store: a file a daemon is just creating reads as empty, read-on
     CHECK(store->rejected_events().empty());
     CHECK(store->checkpoint_records().empty());
     CHECK(store->poll_records().empty());
+}
+
+TEST_CASE("state store: each feed's seen ids are forgotten by its own horizon")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    const auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    // A busy feed and a quiet one whose checkpoint stays far back.
+    commit_ids(store, endpoint, "acme/business_objects/Busy", {{"b1", 100}, {"b2", 200}, {"b3", 300}}, 300);
+    commit_ids(store, endpoint, "acme/business_objects/Quiet", {{"q1", 150}}, 150);
+    const auto rows = store.feed_checkpoints();
+    REQUIRE(rows.size() == 2);
+    const auto& busy = find_feed(rows, "acme/business_objects/Busy");
+    const auto& quiet = find_feed(rows, "acme/business_objects/Quiet");
+    CHECK(busy.checkpoint_ns == 300);
+    CHECK(quiet.value == "150");
+    CHECK(busy.id != quiet.id);
+
+    const std::vector<SeenHorizon> horizons{{busy.id, 250}, {quiet.id, 50}};
+    CHECK(store.prune_seen(horizons, 0) == 2);  // b1, b2; q1 stays: the quiet feed can still read it
+    CHECK(commit_ids(store, endpoint, "acme/business_objects/Quiet", {{"q1", 150}}, 150) == 0);
+    CHECK(commit_ids(store, endpoint, "acme/business_objects/Busy", {{"b2", 200}, {"b3", 300}}, 300) == 1);
+    CHECK(store.prune_seen(horizons, 0) == 1);  // b2 again
+    // The old single-horizon form forgets across feeds.
+    CHECK(store.prune_seen(std::chrono::system_clock::time_point(std::chrono::nanoseconds(1000))) == 2);
+}
+
+TEST_CASE("state store: quarantined records are kept once each, with their text, and go after the retention")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    const auto endpoint = store.endpoint_id("acme", "real_user_monitoring");
+    const std::string raw_a = R"({"CTIMESTAMP":"25.11.2026 10:00:00 MARS","CSTEP_ID":"A"})";
+    const std::string raw_b = R"({"CTIMESTAMP":"x","CSTEP_ID":"B"})";
+    const std::vector<QuarantineEntry> bad{
+        {"acme", "response_time_analysis", "rta", "A", "unknown_timezone", "unknown SAP time zone 'MARS'", raw_a},
+        {"acme", "response_time_analysis", "rta", "B", "invalid_time", "malformed CTIMESTAMP 'x'", raw_b}};
+    std::vector<PendingEvent> events{PendingEvent{"e1", 1, "{}"}};
+    PageCommitted first;
+    const std::string_view feed = "acme/response_time_analysis/rta";
+    REQUIRE(store.commit_page(feed, endpoint, PageCommit{events, bad, "10", 10'000'000'000}, first) ==
+            CommitResult::committed);
+    CHECK(first.stored == 1);
+    CHECK(first.newly_quarantined == std::vector<std::size_t>{0, 1});
+    // Read again (an overlap window): nothing new, counted and logged once.
+    PageCommitted again;
+    REQUIRE(store.commit_page(feed, endpoint, PageCommit{events, bad, "11", 11'000'000'000}, again) ==
+            CommitResult::committed);
+    CHECK(again.stored == 0);
+    CHECK(again.newly_quarantined.empty());
+    CHECK(store.checkpoint("acme/response_time_analysis/rta") == "11");
+    CHECK(query_integer(store.file(), "SELECT count(*) FROM quarantine") == 2);
+    CHECK(query_integer(store.file(), "SELECT count(*) FROM quarantine WHERE tenant = 'acme' AND source = "
+                                      "'response_time_analysis' AND feed = 'rta' AND object_key = 'A' AND reason = "
+                                      "'unknown_timezone' AND raw = '{\"CTIMESTAMP\":\"25.11.2026 10:00:00 MARS\","
+                                      "\"CSTEP_ID\":\"A\"}'") == 1);
+
+    // A refused event, then the retention: what was set aside before the cutoff goes.
+    const auto rows = store.peek(endpoint, 1, 1 << 20);
+    REQUIRE(store.reject(endpoint, rows.at(0), "HTTP 400"));
+    CHECK(store.figures(endpoint).rejected == 1);
+    const auto kept = store.purge_set_aside(std::chrono::system_clock::now() - std::chrono::hours(1));
+    CHECK(kept.rejected == 0);
+    CHECK(kept.quarantined == 0);
+    const auto purged = store.purge_set_aside(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    CHECK(purged.rejected == 1);
+    CHECK(purged.quarantined == 2);
+    CHECK(store.figures(endpoint).rejected == 0);
+    CHECK(query_integer(store.file(), "SELECT count(*) FROM quarantine") == 0);
+}
+
+TEST_CASE("state store: a schema 3 file is migrated: its seen ids still count, checkpoints get their instants")
+{
+    TempDir dir;
+    std::filesystem::create_directories(dir.path);
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open((dir.path / "state.db").c_str(), &db) == SQLITE_OK);
+        const char* v3 = R"sql(
+PRAGMA page_size=16384;
+PRAGMA journal_mode=WAL;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE endpoints (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, use_case TEXT NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0, UNIQUE (tenant, use_case));
+CREATE TABLE outbox_chunks (id INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL, bytes INTEGER NOT NULL, raw_size INTEGER NOT NULL, enqueued_at INTEGER NOT NULL,
+    data BLOB NOT NULL);
+CREATE TABLE outbox_gaps (endpoint INTEGER NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+    PRIMARY KEY (endpoint, first_seq)) WITHOUT ROWID;
+CREATE TABLE seen (record_time INTEGER NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (record_time, event_id))
+    WITHOUT ROWID;
+CREATE TABLE checkpoints (feed TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE rejected (seq INTEGER PRIMARY KEY, endpoint INTEGER NOT NULL, event_id TEXT NOT NULL,
+    payload TEXT NOT NULL, answer TEXT NOT NULL, rejected_at INTEGER NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '3');
+INSERT INTO endpoints VALUES (1, 'acme', 'business_process_monitoring', 0);
+INSERT INTO seen VALUES (1000, 'delivered');
+INSERT INTO checkpoints VALUES ('acme/business_objects/LeadCollection', '1795654682037', 0);
+INSERT INTO checkpoints VALUES ('acme/response_time_analysis/rta', '1795650072', 0);
+INSERT INTO checkpoints VALUES ('acme/webservice_messages/messages', '2026-11-26T02:10:56.115Z', 0);
+INSERT INTO checkpoints VALUES ('acme/webservice_messages/other', 'garbage', 0);
+)sql";
+        REQUIRE(sqlite3_exec(db, v3, nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    CHECK(query_integer(dir.path / "state.db", "PRAGMA auto_vacuum") == 0);
+    {
+        StateStore store(dir.path);
+        const auto rows = store.feed_checkpoints();
+        REQUIRE(rows.size() == 4);
+        CHECK(find_feed(rows, "acme/business_objects/LeadCollection").checkpoint_ns == 1795654682037'000'000);
+        CHECK(find_feed(rows, "acme/response_time_analysis/rta").checkpoint_ns == 1795650072'000'000'000);
+        CHECK(find_feed(rows, "acme/webservice_messages/messages").checkpoint_ns == 1795659056'115'000'000);
+        CHECK_FALSE(find_feed(rows, "acme/webservice_messages/other").checkpoint_ns.has_value());
+        CHECK(store.checkpoint("acme/business_objects/LeadCollection") == "1795654682037");
+        // An id stored by the old version still keeps its record state from being stored twice.
+        CHECK(commit_ids(store, 1, "acme/business_objects/LeadCollection", {{"delivered", 1000}, {"new", 2000}},
+                         1795654682037'000'000) == 1);
+        // Ids of no known feed go once every feed's horizon has passed them.
+        CHECK(store.prune_seen(std::vector<SeenHorizon>{}, 1500) == 1);
+    }
+    CHECK(query_integer(dir.path / "state.db", "SELECT value FROM meta WHERE key = 'schema_version'") == 5);
+    CHECK(query_integer(dir.path / "state.db", "PRAGMA auto_vacuum") == 2);  // INCREMENTAL
+}
+
+TEST_CASE("state store: the file gives back the space of a large delivered backlog")
+{
+    TempDir dir;
+    // Random payloads: deflate cannot shrink them, so the backlog takes its size on disk.
+    std::mt19937 random(11);
+    std::string noise(std::size_t{4} << 20, ' ');
+    for (auto& c : noise) {
+        c = static_cast<char>('a' + random() % 26);
+    }
+    constexpr std::size_t k_pages = 24;
+    constexpr std::size_t k_page_events = 250;  // 24 pages of 1 MB: a 24 MB backlog (about 14 MB deflated)
+    std::int64_t endpoint = 0;
+    const auto file = dir.path / "state.db";
+    {
+        StateStore store(dir.path);
+        endpoint = store.endpoint_id("acme", "business_process_monitoring");
+        for (std::size_t page = 0; page < k_pages; ++page) {
+            std::vector<std::string> ids;
+            std::vector<PendingEvent> events;
+            for (std::size_t i = 0; i < k_page_events; ++i) {
+                ids.push_back("p" + std::to_string(page) + "-" + std::to_string(i));
+            }
+            for (std::size_t i = 0; i < k_page_events; ++i) {
+                const std::size_t n = page * k_page_events + i;
+                const std::string_view payload =
+                    std::string_view(noise).substr((n * 4099) % (noise.size() - 4000), 4000);
+                events.push_back(PendingEvent{ids[i], static_cast<std::int64_t>(n), payload});
+            }
+            std::size_t stored = 0;
+            REQUIRE(store.commit_page("feed", endpoint, events, std::to_string(page), stored) ==
+                    CommitResult::committed);
+        }
+    }
+    const auto backlog_size = std::filesystem::file_size(file);
+    CHECK(backlog_size > (std::uintmax_t{10} << 20));
+    {
+        StateStore store(dir.path);
+        for (;;) {
+            const auto rows = store.peek(endpoint, 1000, std::size_t{8} << 20);
+            if (rows.empty()) {
+                break;
+            }
+            REQUIRE(store.remove(endpoint, rows));
+        }
+        CHECK(store.free_bytes() > (std::size_t{8} << 20));
+        // In bounded steps: each gives back at most 64 pages, keeping 1 MiB for the next pages to reuse.
+        std::size_t steps = 0;
+        while (store.vacuum_step(64, std::size_t{1} << 20) > 0) {
+            ++steps;
+        }
+        CHECK(steps > 10);
+        CHECK(store.free_bytes() <= std::size_t{1} << 20);
+    }
+    const auto delivered_size = std::filesystem::file_size(file);
+    INFO("backlog " << backlog_size << " bytes, after delivery " << delivered_size << " bytes");
+    CHECK(delivered_size < backlog_size / 4);
 }
