@@ -2,6 +2,7 @@
 
 #include "infra/outbox_chunks.hpp"
 #include "infra/sqlite.hpp"
+#include "infra/state_dir.hpp"
 #include "infra/state_schema.hpp"
 #include "infra/time.hpp"
 #include "infra/wal_checkpointer.hpp"
@@ -73,13 +74,8 @@ struct StateStore::Removal {
 
 StateStore::StateStore(const std::filesystem::path& dir) : m_file(dir / "state.db")
 {
-    std::error_code ec;
-    if (!std::filesystem::exists(dir, ec)) {
-        std::filesystem::create_directories(dir, ec);
-        if (ec) {
-            throw std::runtime_error("cannot create state_dir " + dir.string() + ": " + ec.message());
-        }
-        std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    if (const auto ec = create_state_dir(dir)) {
+        throw std::runtime_error("cannot create state_dir " + dir.string() + ": " + ec.message());
     }
     open(false);
 }
