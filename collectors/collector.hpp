@@ -109,6 +109,7 @@ struct PollContext {
     std::filesystem::path state_dir;            ///< for per-installation keys (pseudonymization)
     std::chrono::system_clock::time_point now;  ///< start of this poll, on the host's clock
     TenantClock* clock = nullptr;               ///< the tenant's clock (collectors/tenant_clock.hpp); null: the host's
+    bool dry_run = false;  ///< `--once --dry-run`: the poll creates and changes no file (not even state_dir)
 };
 
 /// How a poll ended.

@@ -119,7 +119,7 @@ asio::awaitable<collectors::PollOutcome> poll_source(TenantRuntime& tenant, Sour
                                     source.config,      tenant.c4c,
                                     *source.store,      source,
                                     state_dir,          std::chrono::system_clock::now(),
-                                    &tenant.clock};
+                                    &tenant.clock,      source.dry_run};
     auto outcome = co_await source.collector->poll(context);
     record(source, outcome);
     co_return outcome;
