@@ -69,7 +69,7 @@ struct FailureReason {
         timezone,          ///< an SAP time zone could not be converted
         pseudonymization,  ///< the pseudonymization key could not be loaded or created
         paging,            ///< a data source did not end within the page cap
-        internal,          ///< an unexpected exception inside the collector
+        internal,          ///< an unexpected exception inside the collector (or escaping it: daemon/scheduler)
     };
     Kind kind = Kind::none;
     unsigned http_status = 0;         ///< Kind::http_status only
