@@ -112,7 +112,7 @@ struct FailureReason {
         timezone,          ///< the tz database could not be read for an SAP time zone (an unknown code is quarantined)
         pseudonymization,  ///< the pseudonymization key could not be loaded or created
         paging,            ///< a data source did not end within the page cap
-        internal,          ///< an unexpected exception inside the collector
+        internal,          ///< an unexpected exception inside the collector (or escaping it: daemon/scheduler)
     };
     Kind kind = Kind::none;
     unsigned http_status = 0;         ///< Kind::http_status only
@@ -152,6 +152,7 @@ struct PollContext {
     std::filesystem::path state_dir;            ///< for per-installation keys (pseudonymization)
     std::chrono::system_clock::time_point now;  ///< start of this poll, on the host's clock
     TenantClock* clock = nullptr;               ///< the tenant's clock (collectors/tenant_clock.hpp); null: the host's
+    bool dry_run = false;  ///< `--once --dry-run`: the poll creates and changes no file (not even state_dir)
 };
 
 /// How a poll ended.

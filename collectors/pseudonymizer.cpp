@@ -1,5 +1,7 @@
 #include "collectors/pseudonymizer.hpp"
 
+#include "infra/state_dir.hpp"
+
 #include <fmt/format.h>
 
 #include <openssl/crypto.h>
@@ -61,7 +63,9 @@ private:
 
 enum class ReadStatus { ok, missing, failed };
 
-ReadStatus read_key(const fs::path& path, Pseudonymizer::Key& key, PseudonymizerError& error)
+enum class FileMode { restrict, leave };
+
+ReadStatus read_key(const fs::path& path, Pseudonymizer::Key& key, PseudonymizerError& error, FileMode mode)
 {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
@@ -103,7 +107,7 @@ ReadStatus read_key(const fs::path& path, Pseudonymizer::Key& key, Pseudonymizer
     OPENSSL_cleanse(buffer.data(), buffer.size());
     // An older or hand-made file may be readable by others; the key is a secret.
     struct stat st {};
-    if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 077) != 0) {
+    if (mode == FileMode::restrict && ::fstat(fd.get(), &st) == 0 && (st.st_mode & 077) != 0) {
         ::fchmod(fd.get(), 0600);
     }
     return ReadStatus::ok;
@@ -204,16 +208,14 @@ bool create_key(const fs::path& path, Pseudonymizer::Key& key, bool& created, Ps
 boost::system::result<Pseudonymizer, PseudonymizerError> Pseudonymizer::open(const fs::path& state_dir)
 {
     const fs::path path = state_dir / k_key_file;
-    std::error_code ec;
-    fs::create_directories(state_dir, ec);
-    if (ec) {
+    if (const auto ec = infra::create_state_dir(state_dir)) {
         return error_at(path, "its directory cannot be created", ec.value());
     }
     Key key{};
     PseudonymizerError error;
     // Twice at most: when another process wins the race to create the file, read the one it wrote.
     for (int attempt = 0; attempt < 2; ++attempt) {
-        switch (read_key(path, key, error)) {
+        switch (read_key(path, key, error, FileMode::restrict)) {
         case ReadStatus::ok: {
             Pseudonymizer result(key);
             OPENSSL_cleanse(key.data(), key.size());
@@ -236,6 +238,34 @@ boost::system::result<Pseudonymizer, PseudonymizerError> Pseudonymizer::open(con
         }
     }
     return PseudonymizerError{fmt::format("pseudonymization key {} could not be created or read", path.string())};
+}
+
+boost::system::result<Pseudonymizer, PseudonymizerError> Pseudonymizer::open_without_writing(const fs::path& state_dir,
+                                                                                             std::string& note)
+{
+    const fs::path path = state_dir / k_key_file;
+    Key key{};
+    PseudonymizerError error;
+    switch (read_key(path, key, error, FileMode::leave)) {
+    case ReadStatus::ok: {
+        note.clear();
+        Pseudonymizer result(key);
+        OPENSSL_cleanse(key.data(), key.size());
+        return result;
+    }
+    case ReadStatus::missing:
+        note = fmt::format("no pseudonymization key {} yet", path.string());
+        break;
+    case ReadStatus::failed:
+        note = error.message;
+        break;
+    }
+    if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
+        return PseudonymizerError{"a temporary pseudonymization key: OpenSSL could not provide random bytes"};
+    }
+    Pseudonymizer result(key);
+    OPENSSL_cleanse(key.data(), key.size());
+    return result;
 }
 
 Pseudonymizer::~Pseudonymizer()

@@ -431,7 +431,8 @@ public:
     boost::asio::awaitable<PollOutcome> poll(PollContext& context) override;
 
 private:
-    /// Loads the key once per state_dir. Returns null with `error` set when it cannot.
+    /// Loads the key once per state_dir (in a dry run without writing: pseudonymizer.hpp). Returns null
+    /// with `error` set when it cannot.
     const Pseudonymizer* load_pseudonymizer(const PollContext& context, std::string& error);
 
     std::optional<Pseudonymizer> m_pseudonymizer;
@@ -442,10 +443,18 @@ private:
 const Pseudonymizer* ResponseTimeAnalysisCollector::load_pseudonymizer(const PollContext& context, std::string& error)
 {
     if (!m_pseudonymizer || m_pseudonymizer_dir != context.state_dir) {
-        auto opened = Pseudonymizer::open(context.state_dir);
+        std::string note;
+        auto opened = context.dry_run ? Pseudonymizer::open_without_writing(context.state_dir, note)
+                                      : Pseudonymizer::open(context.state_dir);
         if (!opened) {
             error = opened.error().message;
             return nullptr;
+        }
+        if (!note.empty()) {
+            spdlog::warn("tenant {} source {}: dry run: {}; user IDs are pseudonymized with a temporary key held in "
+                         "memory for this run only (nothing is written), so these pseudonyms differ from those a "
+                         "normal run sends",
+                         context.tenant, context.source.name, note);
         }
         m_pseudonymizer.emplace(std::move(*opened));
         m_pseudonymizer_dir = context.state_dir;

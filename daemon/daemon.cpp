@@ -12,6 +12,7 @@
 #include "infra/http/server.hpp"
 #include "infra/logging.hpp"
 #include "infra/metrics.hpp"
+#include "infra/state_dir.hpp"
 #include "infra/state_lock.hpp"
 #include "infra/state_store.hpp"
 #include "infra/systemd_notify.hpp"
@@ -329,6 +330,9 @@ struct Daemon::Impl {
     {
         if (!options.dry_run) {
             state_lock.emplace(StateLock::acquire(config.state_dir, options.once ? "once" : "daemon", 10s));
+            if (const auto warning = state_dir_access_warning(config.state_dir); !warning.empty()) {
+                spdlog::warn("{}", warning);
+            }
         }
         if (options.dry_run) {
             store = StateStore::open_read_only(config.state_dir);

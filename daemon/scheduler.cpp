@@ -10,10 +10,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,13 +53,13 @@ bool counted_by_poll(const collectors::FailureReason& reason)
     case Kind::store:
     case Kind::outbox_full:
     case Kind::soap_fault:
+    case Kind::paging:
+    case Kind::internal:
         return true;
     case Kind::none:
     case Kind::network:
     case Kind::http_status:
     case Kind::cancelled:
-    case Kind::paging:
-    case Kind::internal:
         break;
     }
     return false;
@@ -98,7 +101,10 @@ void record(SourceRuntime& source, const collectors::PollOutcome& outcome)
         source.up = false;
         source.metrics.up->Set(0);
     }
-    if (auto suppressed = source.failure_log.admit()) {
+    if (outcome.reason == collectors::FailureReason::Kind::internal) {
+        // A bug, not a condition of the tenant: every occurrence is worth a line (the backoff bounds them).
+        spdlog::error("{}", outcome.message);
+    } else if (auto suppressed = source.failure_log.admit()) {
         const auto suffix = suppressed_note(*suppressed);
         if (outcome.auth_failed) {
             spdlog::error("{}; source is down until the next interval{}", outcome.message, suffix);
@@ -119,8 +125,30 @@ asio::awaitable<collectors::PollOutcome> poll_source(TenantRuntime& tenant, Sour
                                     source.config,      tenant.c4c,
                                     *source.store,      source,
                                     state_dir,          std::chrono::system_clock::now(),
-                                    &tenant.clock};
-    auto outcome = co_await source.collector->poll(context);
+                                    &tenant.clock,      source.dry_run};
+    collectors::PollOutcome outcome;
+    std::optional<std::string> escaped;
+    try {
+        outcome = co_await source.collector->poll(context);
+    } catch (const std::exception& e) {
+        escaped = e.what();
+    } catch (...) {
+        escaped = "an exception that is not a std::exception";
+    }
+    if (escaped) {
+        // A collector must not throw (collector.hpp); one that does anyway fails this poll only, so the
+        // source's loop counts it, backs off and goes on instead of ending for good.
+        outcome = collectors::PollOutcome{};
+        outcome.ok = false;
+        if (co_await cancelled()) {
+            outcome.reason = collectors::FailureReason::Kind::cancelled;
+            co_return outcome;
+        }
+        outcome.reason = collectors::FailureReason::Kind::internal;
+        outcome.message = fmt::format("tenant {} source {}: the poll failed with an unexpected error: {}; this is a "
+                                      "bug (please report it with this line); the poll is retried after a backoff",
+                                      tenant.config.name, source.config.name, *escaped);
+    }
     record(source, outcome);
     co_return outcome;
 }

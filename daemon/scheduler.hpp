@@ -5,7 +5,8 @@
 // then one poll per `interval` planned from the start of the previous one (how late a poll starts is
 // the source_schedule_lag_seconds histogram), an error backoff (5 s doubling up to the interval) after
 // a failure, the full interval after a 401/403, at most 5 s while the endpoint's outbox is full. Both
-// run on the event loop.
+// run on the event loop. A collector that throws (which it must not) fails that poll only: reason
+// `internal`, counted and logged like any failure, then the error backoff; the loop never ends on it.
 
 #include "collectors/collector.hpp"
 #include "daemon/runtime.hpp"
@@ -19,6 +20,8 @@
 namespace c4c::daemon {
 
 /// One poll of `source` now; records its outcome in the source's figures and metrics and logs failures.
+/// An exception escaping the collector becomes a failed outcome with reason `internal` (logged at every
+/// occurrence, with tenant and source), or `cancelled` when the poll was being cancelled. Never throws.
 boost::asio::awaitable<collectors::PollOutcome> poll_source(TenantRuntime& tenant, SourceRuntime& source,
                                                             const std::filesystem::path& state_dir);
 

@@ -162,7 +162,8 @@ public:
     /// A complaint about a table as a whole, at its header (without a position for the top level).
     void fail(const ConfigSection& section, std::string_view what);
 
-    /// The value of `key` as a `ValueKind<K>`; nullopt when absent, or (after reporting) of the wrong type.
+    /// The value of `key` as a `ValueKind<K>`; nullopt when absent, or (after reporting) of the wrong type
+    /// or, for a duration, longer than k_max_duration.
     template <class K>
     std::optional<Field<typename ValueKind<K>::value_type>> get(ConfigSection& section, std::string_view key)
     {
@@ -172,6 +173,12 @@ public:
             return std::nullopt;
         }
         if (auto value = ValueKind<K>::from(*node)) {
+            if constexpr (std::is_same_v<K, Duration>) {
+                if (*value > k_max_duration) {
+                    fail(section, key, *node, "must be at most 3650d (ten years)");
+                    return std::nullopt;
+                }
+            }
             return Field<typename ValueKind<K>::value_type>{std::move(*value), node};
         }
         fail(section, key, *node, "expected " + std::string(ValueKind<K>::expected));

@@ -1,5 +1,7 @@
 #include "infra/state_lock.hpp"
 
+#include "infra/state_dir.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -106,13 +108,8 @@ std::optional<StateLock> StateLock::try_acquire(const std::filesystem::path& dir
 
 StateLock StateLock::acquire(const std::filesystem::path& dir, std::string_view role, std::chrono::milliseconds wait)
 {
-    std::error_code ec;
-    if (!std::filesystem::exists(dir, ec)) {
-        std::filesystem::create_directories(dir, ec);
-        if (ec) {
-            throw std::runtime_error("cannot create state_dir " + dir.string() + ": " + ec.message());
-        }
-        std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    if (const auto ec = create_state_dir(dir)) {
+        throw std::runtime_error("cannot create state_dir " + dir.string() + ": " + ec.message());
     }
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {

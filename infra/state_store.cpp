@@ -3,6 +3,8 @@
 #include "infra/event.hpp"
 #include "infra/outbox_chunks.hpp"
 #include "infra/sqlite.hpp"
+#include "infra/state_dir.hpp"
+#include "infra/state_lock.hpp"
 #include "infra/state_schema.hpp"
 #include "infra/time.hpp"
 #include "infra/wal_checkpointer.hpp"
@@ -20,6 +22,33 @@
 namespace c4c::infra {
 
 namespace {
+
+// The SQLite URI of a read-only connection to `file`. Such a connection creates the WAL's -wal and -shm
+// files when they are missing (a stopped daemon removed them): files in the state directory, written by
+// a dry run or a command that must change nothing, and owned by whoever ran it. While they are missing
+// and no process holds the state lock, nothing writes the database, so it is opened immutable, which
+// creates nothing. (Should a daemon start meanwhile, this reader may fail; the daemon is not affected.)
+std::string read_only_uri(const std::filesystem::path& file)
+{
+    std::error_code ec;
+    bool idle = !std::filesystem::exists(file.string() + "-wal", ec) && !ec;
+    try {
+        idle = idle && !StateLock::holder(file.parent_path()).has_value();
+    } catch (const std::exception&) {
+        idle = false;  // the lock cannot be probed: assume a writer
+    }
+    std::string uri = "file:";
+    for (const unsigned char c : file.string()) {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '.' ||
+            c == '-' || c == '_' || c == '~') {
+            uri.push_back(static_cast<char>(c));
+        } else {
+            constexpr char k_hex[] = "0123456789ABCDEF";
+            uri += {'%', k_hex[c >> 4], k_hex[c & 0x0f]};
+        }
+    }
+    return uri + (idle ? "?mode=ro&immutable=1" : "?mode=ro");
+}
 
 // Pages with at least this much payload are packed on a second thread (below it, starting the thread
 // costs more than it saves).
@@ -74,13 +103,8 @@ struct StateStore::Removal {
 
 StateStore::StateStore(const std::filesystem::path& dir) : m_file(dir / "state.db")
 {
-    std::error_code ec;
-    if (!std::filesystem::exists(dir, ec)) {
-        std::filesystem::create_directories(dir, ec);
-        if (ec) {
-            throw std::runtime_error("cannot create state_dir " + dir.string() + ": " + ec.message());
-        }
-        std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    if (const auto ec = create_state_dir(dir)) {
+        throw std::runtime_error("cannot create state_dir " + dir.string() + ": " + ec.message());
     }
     open(false);
 }
@@ -110,8 +134,8 @@ StateStore::~StateStore()
 
 void StateStore::open(bool read_only)
 {
-    m_db = std::make_unique<SqliteConnection>(m_file, read_only ? SQLITE_OPEN_READONLY
-                                                                : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+    m_db = read_only ? std::make_unique<SqliteConnection>(read_only_uri(m_file), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI)
+                     : std::make_unique<SqliteConnection>(m_file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     m_packer = std::make_unique<ChunkPacker>();
     sqlite3_busy_timeout(m_db->handle(), 5000);
     if (!read_only) {

@@ -190,7 +190,8 @@ public:
     /// Opens (creating when missing) `<dir>/state.db`, creating `dir` with mode 0700 when missing.
     /// Throws std::runtime_error naming the path and SQLite's message when it cannot.
     explicit StateStore(const std::filesystem::path& dir);
-    /// Opens an existing store read-only (for --dry-run); nullptr when there is none.
+    /// Opens an existing store read-only (for --dry-run and the operator commands); nullptr when there is
+    /// none. Creates no file, not even the WAL's -wal and -shm of a stopped daemon's store.
     static std::unique_ptr<StateStore> open_read_only(const std::filesystem::path& dir);
     ~StateStore();
     StateStore(const StateStore&) = delete;

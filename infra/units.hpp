@@ -13,6 +13,10 @@ namespace c4c::infra {
 /// The configuration's unit of time.
 using Duration = std::chrono::milliseconds;
 
+/// The longest duration a configuration may give: ten years (3650 days). A longer one is a typo, and
+/// added to a steady_clock instant (nanoseconds) it would overflow, so the configuration rejects it.
+inline constexpr Duration k_max_duration = std::chrono::hours(24 * 3650);
+
 /// Parses "500ms", "30s", "5m", "2h", "1d" (and combinations such as "1h30m"). nullopt when invalid.
 std::optional<Duration> parse_duration(std::string_view text);
 

@@ -56,6 +56,17 @@ class CommandLineTest(DaemonTestCase):
         self.assertEqual(code, 2)
         self.assertIn("no-such-credential", err)
 
+    def test_check_rejects_a_duration_beyond_ten_years_at_its_key(self):
+        daemon = self.daemon(interval="3651d", shutdown_timeout="87601h")
+        code, out, err = daemon.run("--check")
+        self.assertEqual((code, out), (2, ""))
+        lines = err.strip().splitlines()
+        self.assertEqual(len(lines), 2, err)
+        self.assertRegex(lines[0], r"^[^:]+\.toml:2:20: shutdown_timeout: must be at most 3650d \(ten years\)$")
+        self.assertRegex(lines[1], r"^[^:]+\.toml:\d+:\d+: tenants\[0\]\.sources\.business_objects\.interval: "
+                                   r"must be at most 3650d \(ten years\)")
+        self.assertEqual(self.daemon(interval="3650d").run("--check")[:2], (0, "config ok\n"))
+
     def test_once_delivers_everything_and_exits_0(self):
         daemon = self.daemon()
         code, out, _ = daemon.run("--once")

@@ -88,12 +88,58 @@ TEST_CASE("a known key gives a known pseudonym (HMAC-SHA256, first 16 bytes)")
     CHECK(Pseudonymizer(key).pseudonym("OLIVIA.BROWN") == "u_9da60c0153bd0ee112898e9b35dc53b1");
 }
 
-TEST_CASE("the state directory is created when missing")
+TEST_CASE("the state directory is created when missing, with mode 0700")
 {
     TempDir dir;
     const auto nested = dir.path / "a" / "b";
+    const ::mode_t old_umask = ::umask(022);
     open_ok(nested);
+    ::umask(old_umask);
     CHECK(fs::exists(nested / Pseudonymizer::k_key_file));
+    struct stat st {};
+    REQUIRE(::stat(nested.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+}
+
+TEST_CASE("a dry run's key: the stored one when readable, else one in memory; nothing is written")
+{
+    TempDir dir;
+    std::string note;
+    SUBCASE("no state directory: a temporary key, and the directory is not created")
+    {
+        const auto missing = dir.path / "state";
+        auto first = Pseudonymizer::open_without_writing(missing, note);
+        REQUIRE(first.has_value());
+        CHECK(note.find("no pseudonymization key") != std::string::npos);
+        CHECK(note.find((missing / Pseudonymizer::k_key_file).string()) != std::string::npos);
+        CHECK_FALSE(fs::exists(missing));
+        auto second = Pseudonymizer::open_without_writing(missing, note);
+        REQUIRE(second.has_value());
+        CHECK(first->pseudonym("OLIVIA.BROWN") != second->pseudonym("OLIVIA.BROWN"));  // random each time
+        CHECK(fs::is_empty(dir.path));
+    }
+    SUBCASE("a stored key is used as it is, even with a loose mode")
+    {
+        const auto stored = open_ok(dir.path);
+        const auto key_file = dir.path / Pseudonymizer::k_key_file;
+        fs::permissions(key_file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+        auto dry = Pseudonymizer::open_without_writing(dir.path, note);
+        REQUIRE(dry.has_value());
+        CHECK(note.empty());
+        CHECK(dry->pseudonym("OLIVIA.BROWN") == stored.pseudonym("OLIVIA.BROWN"));
+        struct stat st {};
+        REQUIRE(::stat(key_file.c_str(), &st) == 0);
+        CHECK((st.st_mode & 0777) == 0640);  // a normal run tightens it; a dry run changes nothing
+    }
+    SUBCASE("a corrupt stored key: a temporary key, the reason in the note, the file left alone")
+    {
+        const auto key_file = dir.path / Pseudonymizer::k_key_file;
+        std::ofstream(key_file) << "short";
+        auto dry = Pseudonymizer::open_without_writing(dir.path, note);
+        REQUIRE(dry.has_value());
+        CHECK(note.find("corrupt") != std::string::npos);
+        CHECK(fs::file_size(key_file) == 5);
+    }
 }
 
 TEST_CASE("an unusable state directory is an error, never a fallback")

@@ -133,6 +133,40 @@ colour = "blue"
     CHECK(result.errors[2].format() == "/etc/x.toml:5:1: part: unknown key 'colour' here (part one)");
 }
 
+TEST_CASE("ConfigReader: a duration beyond ten years is an error at its value, naming the key")
+{
+    constexpr std::string_view k_text = R"(fine = "3650d"
+[part]
+wait = "3651d"
+long = "9223372036854775807ms"
+hours = "87601h"
+)";
+    Duration fine{0};
+    Duration wait{0};
+    const auto read = [&fine, &wait](ConfigReader& reader, const toml::table& root) {
+        ConfigSection top{root, {}, {}, {}};
+        reader.read(top, "fine", fine);
+        if (auto part = reader.table(top, "part")) {
+            reader.read(*part, "wait", wait);
+            Duration other{0};
+            reader.read(*part, "long", other);
+            reader.read(*part, "hours", other);
+            reader.finish(*part);
+        }
+        reader.finish(top);
+        return 1;
+    };
+    const auto result = read_config_text<int>(k_text, "/etc/x.toml", read);
+    CHECK(k_max_duration == 3650 * 24h);
+    CHECK(fine == k_max_duration);  // ten years exactly is still accepted
+    CHECK(wait == Duration::zero());
+    CHECK_FALSE(result.config.has_value());
+    REQUIRE(result.errors.size() == 3);
+    CHECK(result.errors[0].format() == "/etc/x.toml:3:8: part.wait: must be at most 3650d (ten years)");
+    CHECK(result.errors[1].format() == "/etc/x.toml:4:8: part.long: must be at most 3650d (ten years)");
+    CHECK(result.errors[2].format() == "/etc/x.toml:5:9: part.hours: must be at most 3650d (ten years)");
+}
+
 TEST_CASE("read_config_text: a reader that throws is one error without a position")
 {
     const auto result = read_config_text<int>(

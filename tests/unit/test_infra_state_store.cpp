@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -223,6 +224,34 @@ TEST_CASE("state store: read-only open of a missing store gives nothing and crea
     TempDir dir;
     CHECK(StateStore::open_read_only(dir.path) == nullptr);
     CHECK_FALSE(std::filesystem::exists(dir.path));
+}
+
+TEST_CASE("state store: read-only open of a stopped store's file creates no file (no -wal, no -shm)")
+{
+    TempDir dir;
+    {
+        StateStore store(dir.path);
+        const auto endpoint = store.endpoint_id("t", "u");
+        std::size_t stored = 0;
+        const std::vector<PendingEvent> events{PendingEvent{"e1", 1000, "{}"}};
+        REQUIRE(store.commit_page("f", endpoint, events, "42", stored) == CommitResult::committed);
+    }
+    const auto listing = [&dir] {
+        std::set<std::string> names;
+        for (const auto& entry : std::filesystem::directory_iterator(dir.path)) {
+            names.insert(entry.path().filename().string());
+        }
+        return names;
+    };
+    const auto before = listing();
+    CHECK(before.count("state.db-wal") == 0);
+    {
+        auto reader = StateStore::open_read_only(dir.path);
+        REQUIRE(reader != nullptr);
+        CHECK(reader->checkpoint("f") == "42");
+        CHECK(listing() == before);
+    }
+    CHECK(listing() == before);
 }
 
 TEST_CASE("state store: the WAL is checkpointed by the store's own thread, and nothing is lost")
