@@ -24,6 +24,20 @@ http::ClientOptions client_options(Duration timeout, int max_connections, const 
     return options;
 }
 
+// The endpoint's id in `store`, registered there when the store is writable. A read-only store (a dry run)
+// registers nothing: an endpoint it does not know yet (a tenant or feed added since the daemon last ran)
+// gets -1, and nothing in a dry run reads its queue.
+std::int64_t registered_id(StateStore* store, const std::string& tenant, const std::string& use_case)
+{
+    if (store == nullptr) {
+        return -1;
+    }
+    if (!store->writable()) {
+        return store->find_endpoint(tenant, use_case).value_or(-1);
+    }
+    return store->endpoint_id(tenant, use_case);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
@@ -37,10 +51,10 @@ EndpointRuntime::EndpointRuntime(asio::any_io_executor executor, StateStore* sto
       resource{tenant.name, tenant.c4c.url, config_.use_case},
       client(executor, client_options(config_.timeout, 2, config_.ca_file)),
       store(store_),
-      id(store_ ? store_->endpoint_id(tenant.name, config_.use_case) : -1),
+      id(registered_id(store_, tenant.name, config_.use_case)),
       metrics(registry.endpoint(tenant.name, config_.use_case))
 {
-    if (store && id < 0) {
+    if (store && store->writable() && id < 0) {
         throw std::runtime_error("cannot register endpoint " + config.use_case + " of tenant " + tenant.name +
                                  " in the state store");
     }

@@ -94,6 +94,17 @@ class DryRunTest(DaemonTestCase):
         self.assertTrue(users)
         self.assertLessEqual(set(users), expected)
 
+    def test_a_dry_run_after_a_feed_was_added_runs_it_without_registering_anything(self):
+        daemon = self.daemon(sources=("business_objects",))
+        code, _, err = daemon.run("--once")
+        self.assertEqual(code, 0, err[-3000:])
+        before = snapshot(self.state_dir)
+        # The state store knows no RTA or web-service endpoint yet: a dry run reads it and registers nothing.
+        code, out, err = self.daemon(sources=SOURCES).run("--once", "--dry-run")
+        self.assertEqual(code, 0, err[-3000:])
+        self.assertEqual(snapshot(self.state_dir), before)
+        self.assertTrue(rta_users(out.splitlines()), "the added RTA feed printed its events")
+
     def test_a_normal_run_creates_the_state_directory_with_mode_0700(self):
         parent = os.path.join(self.workdir, "var", "lib")
         self.state_dir = os.path.join(parent, "c4c-alm-collector")
