@@ -119,16 +119,12 @@ boost::system::result<QueryPage, ParseError> parse_query_response_in_place(std::
 /// message, or why it cannot be read (a text that is no such element is invalid_value).
 boost::system::result<Message, BadMessage> parse_message(std::string_view xml);
 
-/// Parses an ISO 8601 / xsd:dateTime instant, `YYYY-MM-DDThh:mm:ss[.f...][Z|+hh:mm|-hh:mm|+hhmm]`, into
-/// unix nanoseconds. Fractions of any length are truncated to nanoseconds; a value without a zone is UTC
-/// (SAP's GLOBAL_DateTime is always UTC); surrounding whitespace is ignored. nullopt for anything else,
-/// including impossible dates and instants outside the int64 nanosecond range (years 1678-2261).
-std::optional<std::int64_t> parse_iso8601_ns(std::string_view text);
-
+/// ISO 8601 / xsd:dateTime instants to unix nanoseconds (nullopt when invalid), and
 /// `YYYY-MM-DDThh:mm:ss.fffZ` (UTC, millisecond precision, truncated), and
 /// `YYYY-MM-DDThh:mm:ss[.fff|.ffffff|.fffffffff]Z` of unix nanoseconds: infra/time.hpp's.
 using infra::format_iso8601_ms;
 using infra::format_iso8601_ns;
+using infra::parse_iso8601_ns;
 
 /// Escapes `& < > " '` for XML text and attribute values, and drops characters XML 1.0 cannot carry.
 using infra::xml_escape;

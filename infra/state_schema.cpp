@@ -200,28 +200,8 @@ std::optional<std::int64_t> legacy_checkpoint_ns(std::string_view value)
         constexpr std::int64_t k_milliseconds_from = 100'000'000'000;
         return number >= k_milliseconds_from ? number * 1'000'000 : number * 1'000'000'000;
     }
-    // YYYY-MM-DDThh:mm:ss.fffZ
-    int year = 0;
-    int month = 0;
-    int day = 0;
-    int hour = 0;
-    int minute = 0;
-    int second = 0;
-    int millis = 0;
-    if (value.size() != 24 || value[4] != '-' || value[7] != '-' || value[10] != 'T' || value[13] != ':' ||
-        value[16] != ':' || value[19] != '.' || value[23] != 'Z') {
-        return std::nullopt;
-    }
-    const auto field = [&](std::size_t at, std::size_t size, int& out) {
-        const auto [stop, error] = std::from_chars(value.data() + at, value.data() + at + size, out);
-        return error == std::errc() && stop == value.data() + at + size;
-    };
-    if (!field(0, 4, year) || !field(5, 2, month) || !field(8, 2, day) || !field(11, 2, hour) ||
-        !field(14, 2, minute) || !field(17, 2, second) || !field(20, 3, millis) || !valid_date(year, month, day)) {
-        return std::nullopt;
-    }
-    return civil_to_seconds(CivilTime{year, month, day, hour, minute, second}) * 1'000'000'000 +
-           std::int64_t{millis} * 1'000'000;
+    // YYYY-MM-DDThh:mm:ss.fffZ, as web-service messages wrote it.
+    return parse_iso8601_ns(value);
 }
 
 void migrate_to_5(SqliteConnection& db)

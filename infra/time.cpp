@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 namespace c4c::infra {
 
 namespace chrono = std::chrono;
 
 namespace {
+
+constexpr std::int64_t k_ns_per_second = 1'000'000'000;
 
 // `YYYY-MM-DDThh:mm:ss`, then '.' and `fraction` in `digits` digits when digits > 0, then 'Z'.
 std::string format_utc(std::int64_t unix_seconds, std::int64_t fraction, int digits)
@@ -42,6 +46,23 @@ std::string format_utc(std::int64_t unix_seconds, std::int64_t fraction, int dig
     }
     out.push_back('Z');
     return out;
+}
+
+// `text` without leading and trailing spaces, tabs and line breaks.
+std::string_view trim_space(std::string_view text)
+{
+    constexpr std::string_view k_space = " \t\r\n";
+    const auto first = text.find_first_not_of(k_space);
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    const auto last = text.find_last_not_of(k_space);
+    return text.substr(first, last - first + 1);
+}
+
+bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
 }
 
 }  // namespace
@@ -118,6 +139,103 @@ std::int64_t unix_nanos(chrono::system_clock::time_point time)
 std::int64_t unix_millis(chrono::system_clock::time_point time)
 {
     return chrono::duration_cast<chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+std::optional<std::int64_t> parse_iso8601_ns(std::string_view text)
+{
+    text = trim_space(text);
+    std::size_t pos = 0;
+    const auto digits = [&](std::size_t count, int& out) {
+        if (text.size() - pos < count) {
+            return false;
+        }
+        out = 0;
+        for (std::size_t i = 0; i < count; ++i, ++pos) {
+            if (!is_digit(text[pos])) {
+                return false;
+            }
+            out = out * 10 + (text[pos] - '0');
+        }
+        return true;
+    };
+    const auto expect = [&](char c) {
+        if (pos < text.size() && text[pos] == c) {
+            ++pos;
+            return true;
+        }
+        return false;
+    };
+
+    int year = 0;
+    int month = 0;
+    int day = 0;
+    int hour = 0;
+    int minute = 0;
+    int second = 0;
+    if (!digits(4, year) || !expect('-') || !digits(2, month) || !expect('-') || !digits(2, day)) {
+        return std::nullopt;
+    }
+    if (!expect('T') && !expect('t') && !expect(' ')) {
+        return std::nullopt;
+    }
+    if (!digits(2, hour) || !expect(':') || !digits(2, minute) || !expect(':') || !digits(2, second)) {
+        return std::nullopt;
+    }
+    std::int64_t fraction = 0;
+    if (expect('.') || expect(',')) {
+        int count = 0;
+        for (; pos < text.size() && is_digit(text[pos]); ++pos, ++count) {
+            if (count < 9) {
+                fraction = fraction * 10 + (text[pos] - '0');
+            }
+        }
+        if (count == 0) {
+            return std::nullopt;
+        }
+        for (; count < 9; ++count) {
+            fraction *= 10;
+        }
+    }
+    std::int64_t offset_seconds = 0;
+    if (expect('Z') || expect('z')) {
+        // UTC
+    } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+        const int sign = text[pos] == '-' ? -1 : 1;
+        ++pos;
+        int offset_hours = 0;
+        int offset_minutes = 0;
+        if (!digits(2, offset_hours)) {
+            return std::nullopt;
+        }
+        const bool colon = expect(':');
+        if (pos < text.size() || colon) {
+            if (!digits(2, offset_minutes)) {
+                return std::nullopt;
+            }
+        }
+        if (offset_hours > 23 || offset_minutes > 59) {
+            return std::nullopt;
+        }
+        offset_seconds = sign * (offset_hours * 3600 + offset_minutes * 60);
+    }
+    if (pos != text.size()) {
+        return std::nullopt;
+    }
+
+    // 24:00:00 is the end of a day in ISO 8601 and xsd:dateTime; a leap second 60 is accepted and rolls over.
+    const bool end_of_day = hour == 24 && minute == 0 && second == 0 && fraction == 0;
+    if ((hour > 23 && !end_of_day) || minute > 59 || second > 60) {
+        return std::nullopt;
+    }
+    if (!valid_date(year, month, day)) {
+        return std::nullopt;
+    }
+    const std::int64_t seconds = civil_to_seconds({year, month, day, hour, minute, second}) - offset_seconds;
+    constexpr std::int64_t k_max_seconds = std::numeric_limits<std::int64_t>::max() / k_ns_per_second;
+    if (seconds >= k_max_seconds || seconds <= -k_max_seconds) {
+        return std::nullopt;
+    }
+    return seconds * k_ns_per_second + fraction;
 }
 
 }  // namespace c4c::infra

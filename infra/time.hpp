@@ -1,13 +1,15 @@
 #pragma once
 
 // Calendar arithmetic on UTC instants, built on the C++20 <chrono> calendar (year_month_day, sys_days,
-// hh_mm_ss): the civil date and time of unix seconds and back, the ISO 8601 text of an instant, and time
+// hh_mm_ss): the civil date and time of unix seconds and back, the ISO 8601 text of an instant and back, and time
 // points as unix milli- and nanoseconds. Proleptic Gregorian calendar, years -32767 to 32767 (the range
 // of std::chrono::year). Pure functions.
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace c4c::infra {
 
@@ -45,6 +47,12 @@ std::string format_iso8601_ms(std::int64_t unix_ms);
 std::string format_iso8601_ms(std::chrono::system_clock::time_point time);
 /// `YYYY-MM-DDThh:mm:ss[.fff|.ffffff|.fffffffff]Z` of unix nanoseconds: the shortest that loses nothing.
 std::string format_iso8601_ns(std::int64_t unix_ns);
+
+/// Parses an ISO 8601 / xsd:dateTime instant, `YYYY-MM-DDThh:mm:ss[.f...][Z|+hh:mm|-hh:mm|+hhmm]`, into
+/// unix nanoseconds. Fractions of any length are truncated to nanoseconds; a value without a zone is UTC
+/// (SAP's GLOBAL_DateTime is always UTC); surrounding whitespace is ignored. nullopt for anything else,
+/// including impossible dates and instants outside the int64 nanosecond range (years 1678-2261).
+std::optional<std::int64_t> parse_iso8601_ns(std::string_view text);
 
 /// Nanoseconds since the epoch of `time` (OTLP's timeUnixNano).
 std::int64_t unix_nanos(std::chrono::system_clock::time_point time);
