@@ -20,24 +20,6 @@ std::vector<infra::QuarantineEntry> quarantine_entries(std::string_view tenant, 
     return entries;
 }
 
-namespace {
-
-// One line of `text`: control characters replaced, cut at 512 bytes.
-std::string one_line(std::string_view text)
-{
-    constexpr std::size_t k_max = 512;
-    std::string out;
-    for (const char c : text.substr(0, k_max)) {
-        out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
-    }
-    if (text.size() > k_max) {
-        out += "...";
-    }
-    return out;
-}
-
-}  // namespace
-
 void report_quarantined(std::string_view tenant, std::string_view source, std::string_view feed,
                         const collectors::QuarantinedRecord& record, infra::SourceMetrics* metrics)
 {
@@ -49,7 +31,7 @@ void report_quarantined(std::string_view tenant, std::string_view source, std::s
                  "state store's quarantine table, and the feed moves on",
                  tenant, source,
                  record.object_key.empty() ? std::string("without key") : infra::printable(record.object_key), feed,
-                 reason, one_line(record.detail));
+                 reason, infra::printable(record.detail, 512));
 }
 
 }  // namespace c4c::daemon

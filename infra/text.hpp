@@ -22,15 +22,14 @@ inline std::string_view trim_blanks(std::string_view text)
 }
 
 /// Untrusted text made fit to quote in a one-line message: control characters become '?', and
-/// text over 64 bytes is cut there and ends in "...".
-inline std::string printable(std::string_view text)
+/// text over `max` bytes is cut there and ends in "...".
+inline std::string printable(std::string_view text, std::size_t max = 64)
 {
-    constexpr std::size_t k_max = 64;
     std::string out;
-    for (const char c : text.substr(0, k_max)) {
+    for (const char c : text.substr(0, max)) {
         out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
     }
-    if (text.size() > k_max) {
+    if (text.size() > max) {
         out += "...";
     }
     return out;
