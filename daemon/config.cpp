@@ -137,8 +137,7 @@ private:
         if (auto endpoints = m_reader.table(section, "endpoints")) {
             for (const auto& [key, node] : endpoints->table) {
                 const std::string use_case(key.str());
-                const auto* kind =
-                    exporters::find_exporter_kind(m_registry.exporters, use_case, fed_by_collector(use_case));
+                const auto* kind = m_registry.exporter_for(use_case);
                 if (kind == nullptr) {
                     m_reader.report(key.source().begin, endpoints->path + ": unknown endpoint '" + use_case +
                                                             "' (expected " + one_of_list(use_cases()) + ")" +
@@ -170,7 +169,7 @@ private:
                                     use_case + "] is missing; add it or set enabled = false" + tenant_section.note);
             }
             if (const auto endpoint = endpoint_tables.find(use_case);
-                endpoint != endpoint_tables.end() && first_feeding(use_case) == kind &&
+                endpoint != endpoint_tables.end() && m_registry.first_feeding(use_case) == kind &&
                 !std::any_of(m_registry.collectors.begin(), m_registry.collectors.end(), [&](const auto* other) {
                     return other->use_case == kind->use_case && source_tables.contains(std::string(other->name));
                 })) {
@@ -181,16 +180,6 @@ private:
             }
         }
     }
-
-    /// The first collector kind that feeds `use_case`, or nullptr.
-    const collectors::CollectorKind* first_feeding(std::string_view use_case) const
-    {
-        const auto it = std::find_if(m_registry.collectors.begin(), m_registry.collectors.end(),
-                                     [&](const auto* kind) { return kind->use_case == use_case; });
-        return it == m_registry.collectors.end() ? nullptr : *it;
-    }
-
-    bool fed_by_collector(std::string_view use_case) const { return first_feeding(use_case) != nullptr; }
 
     std::vector<std::string_view> source_names() const
     {
@@ -224,6 +213,18 @@ private:
 };
 
 }  // namespace
+
+const collectors::CollectorKind* Registry::first_feeding(std::string_view use_case) const
+{
+    const auto it = std::find_if(collectors.begin(), collectors.end(),
+                                 [&](const auto* kind) { return kind->use_case == use_case; });
+    return it == collectors.end() ? nullptr : *it;
+}
+
+const exporters::ExporterKind* Registry::exporter_for(std::string_view use_case) const
+{
+    return exporters::find_exporter_kind(exporters, use_case, fed_by_collector(use_case));
+}
 
 LoadResult load_config(const fs::path& file, const Registry& registry, const LoadOptions& options)
 {

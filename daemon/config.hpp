@@ -27,6 +27,14 @@ namespace c4c::daemon {
 struct Registry {
     std::span<const collectors::CollectorKind* const> collectors = collectors::collector_kinds();
     std::span<const exporters::ExporterKind* const> exporters = exporters::exporter_kinds();
+
+    /// The first collector kind that feeds `use_case`, or nullptr (an endpoint no collector feeds, such
+    /// as Health Monitoring).
+    const collectors::CollectorKind* first_feeding(std::string_view use_case) const;
+    /// True when a collector kind feeds `use_case`: its endpoint delivers from an outbox.
+    bool fed_by_collector(std::string_view use_case) const { return first_feeding(use_case) != nullptr; }
+    /// The exporter kind of the endpoint `use_case`, or nullptr (exporters::find_exporter_kind).
+    const exporters::ExporterKind* exporter_for(std::string_view use_case) const;
 };
 
 struct TenantConfig {

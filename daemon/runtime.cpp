@@ -227,10 +227,7 @@ TenantRuntime::TenantRuntime(asio::any_io_executor executor, const TenantConfig&
       clock(metrics.tenant_clock_skew(config_.name))
 {
     for (const auto& [use_case, endpoint_config] : config.endpoints) {
-        const bool fed_by_collector =
-            std::any_of(registry.collectors.begin(), registry.collectors.end(),
-                        [&use_case = use_case](const auto* kind) { return kind->use_case == use_case; });
-        const auto* kind = exporters::find_exporter_kind(registry.exporters, use_case, fed_by_collector);
+        const auto* kind = registry.exporter_for(use_case);
         if (!kind) {
             throw std::runtime_error("tenant " + config.name + ": no exporter for endpoint " + use_case);
         }

@@ -163,9 +163,7 @@ Status collect_status(const Config& config, StateStore* store, DaemonStatus daem
         for (const auto& [use_case, endpoint_config] : tenant_config.endpoints) {
             EndpointStatus endpoint;
             endpoint.name = use_case;
-            endpoint.has_outbox =
-                std::any_of(registry.collectors.begin(), registry.collectors.end(),
-                            [&use_case = use_case](const auto* kind) { return kind->use_case == use_case; });
+            endpoint.has_outbox = registry.fed_by_collector(use_case);
             const auto id = store ? store->find_endpoint(tenant.name, use_case) : std::nullopt;
             if (id) {
                 endpoint.figures = store->figures(*id);
