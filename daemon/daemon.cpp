@@ -8,7 +8,7 @@
 #include "daemon/scheduler.hpp"
 #include "daemon/self_monitoring.hpp"
 #include "daemon/status_page.hpp"
-#include "exporters/exporter.hpp"
+#include "daemon/tenant_set.hpp"
 #include "infra/http/server.hpp"
 #include "infra/logging.hpp"
 #include "infra/metrics.hpp"
@@ -32,7 +32,6 @@
 #include <csignal>
 #include <cstdio>
 #include <functional>
-#include <list>
 
 namespace c4c::daemon {
 
@@ -54,9 +53,7 @@ struct Daemon::Impl {
     std::unique_ptr<StateStore> store;
     Metrics metrics;
     std::unique_ptr<http::Server> server;
-    std::list<std::unique_ptr<TenantRuntime>> tenants;
-    std::list<std::unique_ptr<TenantRuntime>> abandoned;  // tasks that ignored cancellation still use these
-    TaskGroup tenant_tasks{"tenant"};
+    std::optional<TenantSet> tenant_set;
     TaskGroup service_tasks{"service"};
     Housekeeping housekeeping;
     bool ready = false;
@@ -67,31 +64,20 @@ struct Daemon::Impl {
 
     // ---- set-up ------------------------------------------------------------------------------------
 
+    Tenants& tenants() { return tenant_set->running(); }
+
     void build_tenants()
     {
-        for (const auto& tenant_config : config.tenants) {
-            auto tenant = std::make_unique<TenantRuntime>(executor(), tenant_config, store.get(), metrics, registry,
-                                                          options.dry_run);
-            if (!options.dry_run) {
-                auto* runtime = tenant.get();
-                for (auto& [use_case, endpoint] : tenant->endpoints) {
-                    const bool outbox = endpoint->has_outbox();
-                    endpoint->exporter = endpoint->kind.make(exporters::ExporterContext{
-                        .executor = executor(),
-                        .endpoint = endpoint->config,
-                        .resource = endpoint->resource,
-                        .client = endpoint->client,
-                        .observer = *endpoint,
-                        .outbox = outbox ? endpoint.get() : nullptr,
-                        .snapshot = outbox ? exporters::ExporterContext::Snapshot()
-                                           : [runtime] { return health_snapshot(*runtime); },
-                    });
-                }
-            }
-            tenants.push_back(std::move(tenant));
-        }
+        tenant_set.emplace(TenantContext{
+            .executor = executor(),
+            .store = store.get(),
+            .metrics = &metrics,
+            .registry = registry,
+            .dry_run = options.dry_run,
+        });
+        tenant_set->build(config.tenants);
         metrics.on_scrape([this] {
-            for (auto& tenant : tenants) {
+            for (auto& tenant : tenants()) {
                 for (auto& [use_case, endpoint] : tenant->endpoints) {
                     if (endpoint->has_outbox()) {
                         endpoint->refresh_metrics();
@@ -99,31 +85,6 @@ struct Daemon::Impl {
                 }
             }
         });
-    }
-
-    void start_tenant_tasks()
-    {
-        std::size_t source_count = 0;
-        for (const auto& tenant : tenants) {
-            source_count += tenant->sources.size();
-        }
-        for (auto& tenant : tenants) {
-            for (auto& source : tenant->sources) {
-                tenant_tasks.spawn(executor(), "poll " + tenant->config.name + "/" + source->config.name,
-                                   run_source(*tenant, *source, config.state_dir, first_poll_spread(source_count)));
-            }
-            // The exporters of outboxes first, then those that push snapshots (Health Monitoring).
-            for (const bool outbox : {true, false}) {
-                for (auto& [use_case, endpoint] : tenant->endpoints) {
-                    if (endpoint->exporter && endpoint->has_outbox() == outbox) {
-                        tenant_tasks.spawn(executor(),
-                                           outbox ? "deliver " + tenant->config.name + "/" + use_case
-                                                  : "health " + tenant->config.name,
-                                           endpoint->exporter->run());
-                    }
-                }
-            }
-        }
     }
 
     // ---- service tasks -----------------------------------------------------------------------------
@@ -146,7 +107,7 @@ struct Daemon::Impl {
         if (!ready) {
             reasons.emplace_back(stopping ? "shutting down" : "starting");
         }
-        for (auto& tenant : tenants) {
+        for (auto& tenant : tenants()) {
             for (auto& [use_case, endpoint] : tenant->endpoints) {
                 if (endpoint->store && endpoint->has_outbox() && !endpoint->accepting()) {
                     reasons.push_back("outbox full: " + tenant->config.name + "/" + use_case);
@@ -204,20 +165,6 @@ struct Daemon::Impl {
 
     // ---- lifecycle ---------------------------------------------------------------------------------
 
-    asio::awaitable<void> stop_tenants()
-    {
-        tenant_tasks.cancel_all();
-        for (auto& tenant : tenants) {
-            tenant->close();
-        }
-        if (!co_await tenant_tasks.wait(config.shutdown_timeout)) {
-            spdlog::warn("{} task(s) did not stop within shutdown_timeout {} ms; abandoning them", tenant_tasks.live(),
-                         config.shutdown_timeout.count());
-            abandoned.splice(abandoned.end(), tenants);
-        }
-        tenants.clear();
-    }
-
     asio::awaitable<void> reload()
     {
         systemd::reloading();
@@ -228,6 +175,7 @@ struct Daemon::Impl {
                 spdlog::error("reload rejected: {}", error.format());
             }
             spdlog::error("keeping the running configuration");
+            metrics.reloaded(false);
             systemd::ready();
             co_return;
         }
@@ -237,17 +185,34 @@ struct Daemon::Impl {
             next.state_dir = config.state_dir;
             next.http_listen = config.http_listen;
         }
-        co_await stop_tenants();
+        // The old shutdown_timeout bounds the stop of the old tenants.
+        const auto result = co_await tenant_set->reload(next.tenants, config.state_dir, config.shutdown_timeout);
+        if (!result.ok) {
+            spdlog::error("reload failed: {}; keeping the running configuration, every tenant goes on as before",
+                          result.error);
+            metrics.reloaded(false);
+            systemd::ready();
+            co_return;
+        }
         config = std::move(next);
         setup_logging(config.log_level, config.log_format);
-        try {
-            build_tenants();
-            start_tenant_tasks();
-            spdlog::info("configuration reloaded: {} tenant(s)", config.tenants.size());
-        } catch (const std::exception& e) {
-            spdlog::error("reload failed: {}", e.what());
-        }
+        metrics.reloaded(true);
+        spdlog::info("configuration reloaded: {} tenant(s); restarted {} (new or changed), stopped {}, unchanged {}",
+                     config.tenants.size(), names(result.plan.started), names(result.plan.stopped),
+                     names(result.plan.kept));
         systemd::ready();
+    }
+
+    static std::string names(const std::vector<std::string>& list)
+    {
+        if (list.empty()) {
+            return "none";
+        }
+        std::string text;
+        for (const auto& name : list) {
+            text += (text.empty() ? "" : ", ") + name;
+        }
+        return text;
     }
 
     asio::awaitable<void> shutdown()
@@ -255,7 +220,7 @@ struct Daemon::Impl {
         stopping = true;
         ready = false;
         systemd::stopping();
-        co_await stop_tenants();
+        co_await tenant_set->stop(config.shutdown_timeout);
         service_tasks.cancel_all();
         if (server) {
             server->stop();
@@ -276,7 +241,7 @@ struct Daemon::Impl {
         std::vector<collectors::PollOutcome> outcomes;
         TaskGroup polls{"once"};
         bool all_polled = true;
-        for (auto& tenant : tenants) {
+        for (auto& tenant : tenants()) {
             for (auto& source : tenant->sources) {
                 polls.spawn(executor(), "poll " + tenant->config.name + "/" + source->config.name,
                             poll_once_into(*tenant, *source, all_polled));
@@ -285,7 +250,7 @@ struct Daemon::Impl {
         co_await polls.wait(std::chrono::hours(24 * 365));
         bool delivered = true;
         if (!options.dry_run) {
-            for (auto& tenant : tenants) {
+            for (auto& tenant : tenants()) {
                 for (auto& [use_case, endpoint] : tenant->endpoints) {
                     if (endpoint->exporter && endpoint->has_outbox()) {
                         delivered =
@@ -308,7 +273,7 @@ struct Daemon::Impl {
             spdlog::error("--once: events are left undelivered in the outbox; they go with the next run");
         }
         exit_code = (all_polled && delivered) ? 0 : 1;
-        for (auto& tenant : tenants) {
+        for (auto& tenant : tenants()) {
             tenant->close();
         }
         io.stop();
@@ -317,7 +282,7 @@ struct Daemon::Impl {
     // Wakes the delivery loop of an endpoint whose queue an operator job changed.
     void wake_endpoint(std::int64_t id)
     {
-        for (auto& tenant : tenants) {
+        for (auto& tenant : tenants()) {
             for (auto& [use_case, endpoint] : tenant->endpoints) {
                 if (endpoint->id == id && endpoint->exporter) {
                     endpoint->exporter->notify();
@@ -369,7 +334,7 @@ struct Daemon::Impl {
                                 every(std::chrono::duration_cast<std::chrono::steady_clock::duration>(*period) / 2,
                                       [] { systemd::watchdog(); }));
         }
-        start_tenant_tasks();
+        tenant_set->start(config.state_dir);
         ready = true;
         systemd::ready();
         systemd::status("polling " + std::to_string(config.tenants.size()) + " tenant(s)");

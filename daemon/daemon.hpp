@@ -15,12 +15,16 @@
 // and completes a checkpoint itself). So the loop takes locks only inside the state store.
 //
 // Tasks: every source of every tenant is a periodic coroutine (interval, initial jitter, error
-// backoff); every endpoint is a delivery coroutine woken when a page is committed. Tasks are spawned
-// with a cancellation slot; shutdown and reload emit terminal cancellation, close the HTTP clients and
-// wait at most `shutdown_timeout` for the tasks to end. Nothing is lost by abandoning work: an event
-// leaves the outbox only after a 2xx, and a checkpoint moves only together with its page.
+// backoff); every endpoint is a delivery coroutine woken when a page is committed. Each tenant's tasks
+// are spawned in its own group with a cancellation slot; shutdown, and a reload for the tenants whose
+// configuration changed, emit terminal cancellation, close the HTTP clients and wait at most
+// `shutdown_timeout` for the tasks to end. A reload builds the new and changed tenants before it stops
+// anything and keeps the running set when that fails; unchanged tenants run on untouched. Nothing is
+// lost by abandoning work: an event leaves the outbox only after a 2xx, and a checkpoint moves only
+// together with its page.
 //
 // Files: runtime.{hpp,cpp} (each tenant's running objects and their adapters to the state store),
+// tenant_set.{hpp,cpp} (the running tenants: build, start, stop, reload),
 // scheduler.{hpp,cpp} (one poll, the periodic poll loop), dry_run_store.{hpp,cpp} (`--once --dry-run`),
 // health_snapshot.{hpp,cpp} (what Health Monitoring is sent), config.{hpp,cpp} (the configuration),
 // daemon.cpp (set-up, service tasks, reload, shutdown, `--once`).

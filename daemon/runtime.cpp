@@ -129,6 +129,14 @@ void EndpointRuntime::refresh_metrics()
                : 0.0);
 }
 
+void EndpointRuntime::start()
+{
+    is_paused = false;
+    metrics.paused->Set(0);
+    metrics.up->Set(1);
+    delivery.start();
+}
+
 // ---------------------------------------------------------------------------------------------------
 // OutboxFeedStore
 

@@ -14,6 +14,7 @@
 #include "infra/logging.hpp"
 #include "infra/metrics.hpp"
 #include "infra/state_store.hpp"
+#include "infra/tasks.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -55,6 +56,9 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
     bool accepting() const;
     /// Sets the outbox gauges (depth, bytes, oldest age) from the store, before a scrape.
     void refresh_metrics();
+    /// Its exporter starts: up and unpaused in the metrics and the recorded delivery state. Building an
+    /// endpoint changes neither, so that a reload may build one and discard it.
+    void start();
 
     exporters::EndpointConfig config;
     const exporters::ExporterKind& kind;
@@ -116,9 +120,11 @@ struct SourceRuntime final : collectors::RequestObserver {
     infra::LogLimiter failure_log{std::chrono::minutes(5)};
 };
 
-/// One tenant: its C4C client and its sources and endpoints (exporters are added by the daemon).
+/// One tenant: its C4C client and its sources and endpoints (exporters are added by the daemon), and the
+/// tasks that poll and deliver for it.
 struct TenantRuntime {
-    /// Throws std::runtime_error when a source has no kind in `registry` or no endpoint, or the store fails.
+    /// Throws std::runtime_error when a source has no kind in `registry` or no endpoint, or the store fails,
+    /// or a client cannot be built (a CA file that cannot be loaded). Records nothing and sets no metric.
     TenantRuntime(boost::asio::any_io_executor executor, const TenantConfig& config, infra::StateStore* store,
                   infra::Metrics& metrics, const Registry& registry, bool dry_run);
 
@@ -130,6 +136,8 @@ struct TenantRuntime {
     collectors::TenantClock clock;  ///< the tenant's clock as its Date headers tell it
     std::map<std::string, std::unique_ptr<EndpointRuntime>> endpoints;  ///< keyed by use case
     std::vector<std::unique_ptr<SourceRuntime>> sources;                ///< enabled sources only
+    /// Its polls and deliveries; last, so destroyed first (cancelling what still runs).
+    infra::TaskGroup tasks{"tenant"};
 };
 
 }  // namespace c4c::daemon

@@ -23,7 +23,10 @@ void record_poll(infra::StateStore& store, std::string_view tenant, std::string_
 }
 
 DeliveryRecorder::DeliveryRecorder(infra::StateStore* store, std::int64_t endpoint)
-    : m_store(store && store->writable() ? store : nullptr), m_endpoint(endpoint)
+    : m_store(store && store->writable() ? store : nullptr), m_endpoint(endpoint), m_state("none")
+{}
+
+void DeliveryRecorder::start()
 {
     m_state = "none";
     set("ok", "");

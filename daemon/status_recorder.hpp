@@ -25,9 +25,12 @@ void record_poll(infra::StateStore& store, std::string_view tenant, std::string_
 /// endpoint stays paused through the failures of its retries.
 class DeliveryRecorder {
 public:
-    /// Records "ok" at once (a new exporter starts unpaused) when `store` is writable; a null or read-only
-    /// store (--dry-run) records nothing.
+    /// Records nothing until start(); a null or read-only store (--dry-run) records nothing at all.
     DeliveryRecorder(infra::StateStore* store, std::int64_t endpoint);
+
+    /// Records "ok": a new exporter starts unpaused. (Not the constructor: a reload builds endpoints
+    /// that it may then discard while the running ones go on.)
+    void start();
 
     void sent();
     void rejected();

@@ -287,11 +287,17 @@ asio::awaitable<void> CloudAlmExporter::lane()
         const std::uint64_t ticket = m_pipeline.sent++;
         PostOutcome outcome = co_await m_poster.post(build_logs_body(m_prefix, rows));
         while (m_pipeline.settled != ticket) {
-            // Woken by cancel() (the other lane settled) or by a cancelled coroutine: told apart below.
-            co_await m_turn.async_wait(asio::as_tuple(asio::use_awaitable));
             if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
-                co_return;  // shutdown: the batch stays queued and goes again after the restart
+                // Stop or reload. Cloud ALM has this batch already: it leaves the queue now, ahead of the
+                // one still in flight (the store records the gap), or the restart would send it again. A
+                // batch not accepted stays queued and goes again after the restart.
+                if (outcome.kind == PostOutcome::Kind::accepted) {
+                    acknowledge(rows, outcome);
+                }
+                co_return;
             }
+            // Woken by cancel() (the other lane settled) or by cancellation (checked above).
+            co_await m_turn.async_wait(asio::as_tuple(asio::use_awaitable));
         }
         if (outcome.kind == PostOutcome::Kind::accepted) {
             if (acknowledge(rows, outcome)) {

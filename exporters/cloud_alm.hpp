@@ -3,9 +3,11 @@
 // Delivery to one Cloud ALM endpoint (CONTRACT.md sections 4 and 5): a batch is read from the outbox,
 // POSTed as OTLP/HTTP JSON (gzip when configured), and removed only after a 2xx. While the endpoint
 // accepts, two batches are in flight (the next body is built and sent while Cloud ALM works on the
-// previous one) and acknowledged in sending order; after any failure a single batch probes. 429/5xx/timeouts are
-// retried (same rows) after Retry-After or exponential backoff with jitter; 400/413 split the batch down
-// to single rows; 401/403 pause the endpoint at a slow pace.
+// previous one) and acknowledged in sending order (a batch accepted while the one before it is still in
+// flight when a stop or reload cancels delivery is taken out at once, so it is never sent again); after
+// any failure a single batch probes. 429/5xx/timeouts are retried (same rows) after Retry-After or
+// exponential backoff with jitter; 400/413 split the batch down to single rows; 401/403 pause the
+// endpoint at a slow pace.
 //
 // A row refused on its own is moved aside only once the endpoint accepted another request since it was
 // first refused (proof that the endpoint works and the row is the problem). Until then it is a suspect:

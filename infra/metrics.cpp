@@ -92,8 +92,19 @@ Metrics::Metrics()
                           .Register(*m_registry)),
       m_clock_skew(named(prometheus::BuildGauge(), "c4c_alm_collector_tenant_clock_skew_seconds",
                          "The tenant's clock minus this host's, from the Date header of its latest answer")
-                       .Register(*m_registry))
+                       .Register(*m_registry)),
+      m_reload_failures(named(prometheus::BuildCounter(), "c4c_alm_collector_reload_failures_total",
+                              "Reloads (SIGHUP) that kept the running configuration: the new one was invalid "
+                              "or could not be built")
+                            .Register(*m_registry)
+                            .Add({})),
+      m_last_reload_ok(named(prometheus::BuildGauge(), "c4c_alm_collector_config_last_reload_successful",
+                             "1 when the last reload (SIGHUP) took effect, or none was asked for; 0 when it failed "
+                             "and the running configuration stays")
+                           .Register(*m_registry)
+                           .Add({}))
 {
+    m_last_reload_ok.Set(1);
     named(prometheus::BuildGauge(), "c4c_alm_collector_build_info", "Build information; always 1")
         .Register(*m_registry)
         .Add({{"version", k_version}})
@@ -143,7 +154,6 @@ EndpointMetrics Metrics::endpoint(const std::string& tenant, const std::string& 
     metrics.rejected = &m_rejected.Add(labels);
     metrics.paused = &m_paused.Add(labels);
     metrics.up = &m_endpoint_up.Add(labels);
-    metrics.up->Set(1);
     metrics.send_duration = &m_send_duration.Add(labels, duration_buckets());
     auto* family = &m_send_failures;
     metrics.failures = [family, tenant, endpoint](std::string_view reason) -> prometheus::Counter& {
@@ -158,6 +168,14 @@ EndpointMetrics Metrics::endpoint(const std::string& tenant, const std::string& 
 prometheus::Gauge* Metrics::tenant_clock_skew(const std::string& tenant)
 {
     return &m_clock_skew.Add({{"tenant", tenant}});
+}
+
+void Metrics::reloaded(bool ok)
+{
+    m_last_reload_ok.Set(ok ? 1 : 0);
+    if (!ok) {
+        m_reload_failures.Increment();
+    }
 }
 
 void Metrics::on_scrape(std::function<void()> refresh)

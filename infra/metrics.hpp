@@ -41,7 +41,7 @@ struct EndpointMetrics {
     prometheus::Counter* sent = nullptr;
     prometheus::Counter* rejected = nullptr;
     prometheus::Gauge* paused = nullptr;
-    prometheus::Gauge* up = nullptr;  ///< starts at 1
+    prometheus::Gauge* up = nullptr;  ///< set to 1 by its owner when delivery starts
     prometheus::Histogram* send_duration = nullptr;
     std::function<prometheus::Counter&(std::string_view reason)> failures;
 };
@@ -54,6 +54,9 @@ public:
     EndpointMetrics endpoint(const std::string& tenant, const std::string& endpoint);
     /// tenant_clock_skew_seconds of one tenant (0 until its first answer with a Date).
     prometheus::Gauge* tenant_clock_skew(const std::string& tenant);
+    /// A reload (SIGHUP) finished: config_last_reload_successful 1 or 0; a failure counts in
+    /// reload_failures_total.
+    void reloaded(bool ok);
     /// Sets the hook that runs before each scrape, to refresh gauges read from elsewhere (outbox depth
     /// and age). Replaces any earlier hook.
     void on_scrape(std::function<void()> refresh);
@@ -81,6 +84,8 @@ private:
     prometheus::Family<prometheus::Gauge>& m_endpoint_up;
     prometheus::Family<prometheus::Histogram>& m_send_duration;
     prometheus::Family<prometheus::Gauge>& m_clock_skew;
+    prometheus::Counter& m_reload_failures;
+    prometheus::Gauge& m_last_reload_ok;
     std::function<void()> m_refresh;
 };
 

@@ -92,6 +92,9 @@ nlohmann::json FaultRule::to_json() const
     if (retry_after) {
         j["retry_after"] = *retry_after;
     }
+    if (skip > 0) {
+        j["skip"] = skip;
+    }
     if (!reject_event_ids.empty()) {
         j["reject_event_ids"] = reject_event_ids;
     }
@@ -133,8 +136,8 @@ std::optional<FaultRule> parse_fault_rule(const nlohmann::json& j, std::string& 
         return std::nullopt;
     }
     static const std::vector<std::string> k_known = {
-        "target",           "mode",    "status",        "retry_after",      "count",
-        "reject_event_ids", "hang_ms", "trickle_bytes", "trickle_delay_ms", "missing_rows"};
+        "target",  "mode",          "status",           "retry_after",  "count", "reject_event_ids",
+        "hang_ms", "trickle_bytes", "trickle_delay_ms", "missing_rows", "skip"};
     for (const auto& [key, value] : j.items()) {
         (void)value;
         if (std::find(k_known.begin(), k_known.end(), key) == k_known.end()) {
@@ -218,8 +221,9 @@ std::optional<FaultRule> parse_fault_rule(const nlohmann::json& j, std::string& 
         out = j[key].get<std::remove_reference_t<decltype(out)>>();
         return true;
     };
-    if (!positive("hang_ms", rule.hang_ms) || !positive("trickle_bytes", rule.trickle_bytes) ||
-        !positive("trickle_delay_ms", rule.trickle_delay_ms) || !positive("missing_rows", rule.missing_rows)) {
+    if (!positive("hang_ms", rule.hang_ms) || !positive("skip", rule.skip) ||
+        !positive("trickle_bytes", rule.trickle_bytes) || !positive("trickle_delay_ms", rule.trickle_delay_ms) ||
+        !positive("missing_rows", rule.missing_rows)) {
         return std::nullopt;
     }
     if (rule.mode == FaultMode::missing_rows && rule.target != "rta") {
@@ -243,6 +247,10 @@ nlohmann::json Faults::to_json() const
 
 std::optional<FaultRule> Faults::consume(std::size_t index)
 {
+    if (m_rules[index].skip > 0) {
+        --m_rules[index].skip;  // this request passes untouched
+        return std::nullopt;
+    }
     FaultRule fired = m_rules[index];
     ++m_fired;
     if (m_rules[index].count > 0 && --m_rules[index].count == 0) {

@@ -23,6 +23,7 @@ struct FaultRule {
     unsigned status = 503;
     std::optional<std::string> retry_after;
     std::int64_t count = 1;  ///< -1: until cleared
+    std::int64_t skip = 0;   ///< the next N matching requests pass untouched before the rule fires
     std::vector<std::string> reject_event_ids;
     std::int64_t hang_ms = 60'000;
     std::size_t trickle_bytes = 1;

@@ -104,6 +104,7 @@ TEST_CASE("status: the store's checkpoints, polls, queues and delivery states")
     record_poll(store, "acme", "webservice_messages", failed,
                 std::chrono::system_clock::time_point(std::chrono::seconds(95)));
     DeliveryRecorder delivery(&store, iem);
+    delivery.start();
     delivery.failed("http_401");
     delivery.paused(true, "HTTP 401: wrong client");
 
@@ -150,6 +151,8 @@ TEST_CASE("status recorder: paused outlasts the failures of its retries; an acce
     const auto id = store.endpoint_id("acme", "integration_monitoring");
     auto state = [&] { return store.delivery_records().at(0); };
     DeliveryRecorder recorder(&store, id);
+    CHECK(store.delivery_records().empty());  // a recorder built and never started leaves no trace
+    recorder.start();
     CHECK(state().state == "ok");
     recorder.failed("http_503");
     CHECK(state().state == "retrying");
@@ -175,6 +178,7 @@ TEST_CASE("status recorder: paused outlasts the failures of its retries; an acce
     // A read-only store (--dry-run) records nothing.
     auto reader = infra::StateStore::open_read_only(dir.path);
     DeliveryRecorder quiet(reader.get(), id);
+    quiet.start();
     quiet.paused(true, "x");
     CHECK(state().state == "ok");
 }

@@ -595,3 +595,49 @@ TEST_CASE("cloud_alm: a batch accepted behind one that failed is taken out; the 
     CHECK(outbox.removed[5] == 11);
     CHECK(outbox.refused == 0);
 }
+
+TEST_CASE("cloud_alm: a stop while an accepted batch waits for its turn takes it out; only the one in flight stays")
+{
+    Harness h;
+    MemoryOutbox outbox;
+    RecordingObserver observer;
+    outbox.add_events(40);
+    // The fourth batch (evt-16..20) is answered late; the one sent beside it is accepted at once and
+    // waits for its turn, since batches are taken out in sending order.
+    h.alm.delay_for = [](const Received& request) {
+        const auto ids = request.event_ids();
+        return !ids.empty() && ids.front() == "evt-16" ? 5s : 0ms;
+    };
+    auto config = h.endpoint(k_logs_path);
+    config.max_batch_events = 5;
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+    Running running;
+
+    h.run([&]() -> asio::awaitable<void> {
+        running.start(h.io, exporter);
+        // Five requests arrived and four were answered: evt-16..20 is the one in flight.
+        REQUIRE(co_await eventually([&] { return h.alm.received.size() == 5 && h.alm.answered == 4; }, 3s));
+        std::set<std::string> firsts;
+        for (const auto& request : h.alm.received) {
+            firsts.insert(request.event_ids().front());
+        }
+        CHECK(firsts == std::set<std::string>{"evt-1", "evt-6", "evt-11", "evt-16", "evt-21"});
+        co_await pause_for(unit_tests::k_sanitized ? 300ms : 100ms);  // the client reads the 200 of evt-21..25
+        CHECK(outbox.holds(21));  // accepted, waiting for its turn behind evt-16..20
+
+        // The daemon's stop: cancellation, then the client closed under the request in flight.
+        running.stop.emit(asio::cancellation_type::terminal);
+        h.client.close();
+        CHECK(co_await eventually([&] { return running.done; }, 3s));
+    }());
+    REQUIRE(running.done);
+    // Accepted batches are out, the accepted one that waited included; the one in flight stays.
+    for (std::int64_t seq = 1; seq <= 25; ++seq) {
+        CAPTURE(seq);
+        CHECK(outbox.holds(seq) == (seq >= 16 && seq <= 20));
+    }
+    CHECK(outbox.holds(26));  // never sent
+    CHECK(observer.sent_events == 20);
+    CHECK(outbox.refused == 0);
+    CHECK(h.alm.received.size() == 5);
+}

@@ -108,6 +108,9 @@ public:
 
     std::function<http::ServerResponse(const Received&)> respond = [](const Received&) { return answer(200, "{}"); };
     std::chrono::milliseconds delay{0};  ///< before answering
+    /// Before answering this request, when set (instead of `delay`).
+    std::function<std::chrono::milliseconds(const Received&)> delay_for;
+    int answered = 0;  ///< requests answered
     std::vector<Received> received;
     int unanswered = 0;      ///< requests received and not yet answered
     int max_unanswered = 0;  ///< the most that ever were at once
@@ -149,11 +152,12 @@ private:
         r.unanswered_before = unanswered;
         max_unanswered = std::max(max_unanswered, ++unanswered);
         received.push_back(r);
-        if (delay.count() > 0) {
-            asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+        if (const auto wait = delay_for ? delay_for(r) : delay; wait.count() > 0) {
+            asio::steady_timer timer(co_await asio::this_coro::executor, wait);
             co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         }
         --unanswered;
+        ++answered;
         co_return respond(r);
     }
 
