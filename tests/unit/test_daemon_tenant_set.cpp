@@ -73,7 +73,9 @@ public:
         outcome.records = 1;
         std::size_t stored = 0;
         const std::vector<Event> events{event};
-        outcome.ok = context.store.commit(k_ticks, events, std::to_string(number), stored) == CommitStatus::committed;
+        const std::string checkpoint = std::to_string(number);
+        outcome.ok = context.store.commit(k_ticks, c4c::collectors::FeedPage{events, {}, checkpoint, now_ns}, stored) ==
+                     CommitStatus::committed;
         outcome.stored = stored;
         co_return outcome;
     }
