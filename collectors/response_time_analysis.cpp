@@ -587,8 +587,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
 
         // Quarantined rows take their places in the $skip walk like the others.
         const std::uint64_t read = page.elements;
-        const bool last = read == 0 || (page.count ? skip + read >= *page.count : read < page_size) ||
-                          all_past_window;
+        const bool last = read == 0 || (page.count ? skip + read >= *page.count : read < page_size) || all_past_window;
         skip += read;
         if (window_end_ns) {
             std::size_t stored = 0;

@@ -28,7 +28,8 @@ struct TempDir {
     ~TempDir() { std::filesystem::remove_all(path); }
 };
 
-std::vector<PendingEvent> pending(const std::vector<std::string>& ids)
+// Ids are string literals: a PendingEvent only views its id.
+std::vector<PendingEvent> pending(const std::vector<std::string_view>& ids)
 {
     static const std::string payload = R"({"n":1})";
     std::vector<PendingEvent> events;
@@ -40,7 +41,7 @@ std::vector<PendingEvent> pending(const std::vector<std::string>& ids)
 }
 
 CommitResult backfill_page(StateStore& store, std::int64_t endpoint, std::int64_t job,
-                           const std::vector<std::string>& ids, std::string_view progress, std::size_t& stored)
+                           const std::vector<std::string_view>& ids, std::string_view progress, std::size_t& stored)
 {
     const auto events = pending(ids);
     const BackfillPage backfill{job, progress};
