@@ -257,8 +257,15 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
     // A checkpoint ahead of the clock (the clock went back) counts as now, or nothing would be read until
     // the clock caught up. Change times are the tenant's, so "now" is too.
     const std::int64_t now_ms = infra::unix_millis(tenant_now(context));
-    const std::int64_t lower =
+    std::int64_t lower =
         committed ? std::min(*committed, now_ms) - source.overlap.count() : now_ms - source.lookback.count();
+    // A backfill window: from its cursor (rows at it are read again, and dropped by the job's store), else
+    // from its start; rows changed at or after its end are not the window's.
+    const std::optional<std::int64_t> window_end =
+        context.window ? std::optional<std::int64_t>(infra::unix_millis(context.window->to)) : std::nullopt;
+    if (context.window) {
+        lower = committed ? *committed : infra::unix_millis(context.window->from);
+    }
 
     KeysetWalk walk(lower, page_size);
     const std::size_t page_cap = business_objects_page_cap(page_size);
@@ -315,6 +322,7 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
         fields.reserve(page.rows.size());
         usable.clear();
         bad.clear();
+        bool past_window = false;
         for (std::size_t i = 0; i < page.rows.size(); ++i) {
             fields.push_back(extract_fields(page.rows[i]));
             const RowFields& row_fields = fields.back();
@@ -325,12 +333,17 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
                                                 reply.response.body.substr(row.raw_offset(), row.raw_size())});
                 continue;
             }
-            usable.push_back(i);
             const std::int64_t changed = *parse_odata_date(row_fields.value[changed_on]);  // checked just above
+            if (window_end && changed >= *window_end) {
+                // Rows come in ascending change time: this one and every later one are past the window.
+                past_window = true;
+                continue;
+            }
+            usable.push_back(i);
             keys.push_back(KeysetWalk::Key{row_fields.value[object_id], changed});
         }
         reply.response.body = std::string();
-        const bool more = page.next.has_value() || page.rows.size() >= page_size;
+        const bool more = !past_window && (page.next.has_value() || page.rows.size() >= page_size);
         if (keys.empty() && more) {
             co_return with_progress(
                 parse_failure(context, where,
@@ -363,7 +376,7 @@ asio::awaitable<std::optional<PollOutcome>> poll_collection(PollContext& context
         // by event.id) until the clock passes them.
         std::optional<std::int64_t> checkpoint = committed;
         if (page_max) {
-            const std::int64_t candidate = std::min(*page_max, now_ms);
+            const std::int64_t candidate = window_end ? *page_max : std::min(*page_max, now_ms);
             if (!checkpoint || candidate > *checkpoint) {
                 checkpoint = candidate;
             }

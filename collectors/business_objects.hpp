@@ -155,6 +155,9 @@ std::size_t business_objects_page_cap(std::size_t page_size);
 /// stops the walk: it gives no position to go on from). Outcome reasons besides those of c4c_request():
 /// "parse" (unreadable page, an OData error object, a tenant that pages without progress), "outbox_full"
 /// (checked before every request: no request is sent), "store". Runs on the event loop; never throws.
+/// With PollContext::window (a backfill) each collection is walked from its window cursor (the greatest
+/// change time committed, rows at it read again), else from the window's start, without overlap; rows
+/// changed at or after the window's end end the walk, and the cursor is not capped at the poll's start.
 class BusinessObjectsCollector final : public Collector {
 public:
     boost::asio::awaitable<PollOutcome> poll(PollContext& context) override;

@@ -141,6 +141,17 @@ public:
 
 class TenantClock;
 
+/// An explicit window of change times for a backfill (the operator's `backfill`): the poll reads the
+/// records whose change time is in [from, to) with the same paging rules as a regular poll, instead of
+/// those since the checkpoint. Its FeedStore is the job's: FeedStore::checkpoint() is the window's own
+/// cursor ("" at the start of the window: read from `from`; else resume from it), and each commit carries
+/// the cursor on. No overlap, no lookback and no cap at the poll's start apply; the source's regular
+/// checkpoint is neither read nor moved. How each collector resumes is said at its poll().
+struct PollWindow {
+    std::chrono::system_clock::time_point from;  ///< inclusive, on the tenant's clock
+    std::chrono::system_clock::time_point to;    ///< exclusive; the caller keeps it at most the tenant's now
+};
+
 /// Everything a poll may use. Owned by the daemon; valid for the duration of one poll.
 struct PollContext {
     std::string_view tenant;
@@ -153,6 +164,8 @@ struct PollContext {
     std::chrono::system_clock::time_point now;  ///< start of this poll, on the host's clock
     TenantClock* clock = nullptr;               ///< the tenant's clock (collectors/tenant_clock.hpp); null: the host's
     bool dry_run = false;  ///< `--once --dry-run`: the poll creates and changes no file (not even state_dir)
+    std::optional<PollWindow> window =
+        std::nullopt;  ///< set for a backfill: read this window, not since the checkpoint
 };
 
 /// How a poll ended.
@@ -170,8 +183,9 @@ class Collector {
 public:
     virtual ~Collector() = default;
     /// One poll: reads every page since the checkpoint (minus overlap), committing each page with its
-    /// checkpoint as it goes. Runs on the event loop; never throws; on error the checkpoint stays where
-    /// the last committed page left it.
+    /// checkpoint as it goes; with PollContext::window, the window's pages from its cursor on instead.
+    /// Runs on the event loop; never throws; on error the checkpoint stays where the last committed page
+    /// left it.
     virtual boost::asio::awaitable<PollOutcome> poll(PollContext& context) = 0;
 };
 

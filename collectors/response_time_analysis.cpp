@@ -410,6 +410,21 @@ Normalized normalize_rta_raw(std::string_view tenant, std::string_view raw, cons
     return normalize_rta_row(tenant, row, pseudonymizer, observed_unix_nano);
 }
 
+std::optional<std::uint64_t> parse_rta_window_cursor(std::string_view cursor)
+{
+    constexpr std::string_view k_prefix = "skip=";
+    if (!cursor.starts_with(k_prefix)) {
+        return std::nullopt;
+    }
+    cursor.remove_prefix(k_prefix.size());
+    std::uint64_t skip = 0;
+    const auto [end, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), skip);
+    if (cursor.empty() || ec != std::errc{} || end != cursor.data() + cursor.size()) {
+        return std::nullopt;
+    }
+    return skip;
+}
+
 std::string rta_page_url(std::string_view c4c_url, const SourceConfig& source, std::int64_t since_unix_s,
                          std::uint64_t skip)
 {
@@ -493,7 +508,7 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
     }
     // A checkpoint ahead of the tenant's clock (its clock went back) counts as now, or rows stamped
     // before it would never be read.
-    const std::int64_t since =
+    std::int64_t since =
         std::max<std::int64_t>(0, checkpoint ? std::min(*checkpoint, now_s) - to_seconds_ceil(source.overlap)
                                              : now_s - to_seconds_ceil(source.lookback));
     const std::uint64_t page_size = static_cast<std::uint64_t>(std::max(1, source.page_size));
@@ -501,6 +516,16 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
     std::optional<std::int64_t> greatest = checkpoint;
     std::optional<std::uint64_t> promised;  // the last __count
     std::uint64_t skip = 0;
+    // A backfill window: the same $skip walk from the window's start (rows are ordered by CTIMESTAMP and
+    // the window lies in the past, so positions inside it stay put), resumed at the $skip its cursor
+    // "skip=N" holds; it ends at the first page whose rows are all at or after the window's end.
+    std::optional<std::int64_t> window_end_ns;
+    if (context.window) {
+        since = std::max<std::int64_t>(
+            0, std::chrono::floor<std::chrono::seconds>(context.window->from.time_since_epoch()).count());
+        window_end_ns = infra::unix_nanos(context.window->to);
+        skip = parse_rta_window_cursor(old_checkpoint).value_or(0);
+    }
     for (std::uint64_t pages = 0;; ++pages) {
         if (pages >= k_rta_max_pages) {
             PollOutcome failure;
@@ -544,15 +569,40 @@ boost::asio::awaitable<PollOutcome> ResponseTimeAnalysisCollector::poll(PollCont
         outcome.records += page.elements;
         std::vector<Event> events;
         events.reserve(rows.size());
+        bool all_past_window = window_end_ns && !rows.empty();
         for (const RtaRow& row : rows) {
+            if (window_end_ns) {
+                const std::int64_t row_ns = row.timestamp_unix_s * 1'000'000'000;
+                if (row_ns >= *window_end_ns) {
+                    continue;
+                }
+                all_past_window = false;
+                if (row_ns < infra::unix_nanos(context.window->from)) {
+                    continue;  // the filter's whole second holds rows before a `from` inside it
+                }
+            }
             events.push_back(normalize_rta_row(context.tenant, row, pseudonymizer, observed_ns));
             greatest = std::max(greatest.value_or(row.timestamp_unix_s), row.timestamp_unix_s);
         }
 
         // Quarantined rows take their places in the $skip walk like the others.
         const std::uint64_t read = page.elements;
-        const bool last = read == 0 || (page.count ? skip + read >= *page.count : read < page_size);
+        const bool last = read == 0 || (page.count ? skip + read >= *page.count : read < page_size) || all_past_window;
         skip += read;
+        if (window_end_ns) {
+            std::size_t stored = 0;
+            const std::string cursor = "skip=" + std::to_string(skip);
+            const CommitStatus status =
+                context.store.commit(k_rta_feed, FeedPage{events, page.bad_rows, cursor, std::nullopt}, stored);
+            if (status != CommitStatus::committed) {
+                co_return with_progress(commit_failure(context, status), outcome);
+            }
+            outcome.stored += stored;
+            if (last) {
+                break;
+            }
+            continue;
+        }
         if (page.count) {
             promised = page.count;
         }

@@ -128,12 +128,17 @@ Event normalize_rta_row(std::string_view tenant, const RtaRow& row, const Pseudo
 Normalized normalize_rta_raw(std::string_view tenant, std::string_view raw, const Pseudonymizer* pseudonymizer,
                              std::int64_t observed_unix_nano);
 
+/// The $skip a backfill window's cursor ("skip=N") resumes at; nullopt for any other text (the window's start).
+std::optional<std::uint64_t> parse_rta_window_cursor(std::string_view cursor);
+
 /// The URL of one page: rows with CTIMESTAMP >= `since_unix_s`, skipping `skip` of them.
 std::string rta_page_url(std::string_view c4c_url, const SourceConfig& source, std::int64_t since_unix_s,
                          std::uint64_t skip);
 
 /// A collector for `config` (one tenant's response_time_analysis source). Each poll uses
-/// `context.source`, so a reloaded configuration takes effect at the next poll.
+/// `context.source`, so a reloaded configuration takes effect at the next poll. With PollContext::window
+/// (a backfill) the poll walks from the window's start (every page committed with the cursor "skip=N",
+/// resumed there) and ends at the first page with no row before the window's end.
 std::unique_ptr<Collector> make_response_time_analysis_collector(const SourceConfig& config);
 
 /// The feed's row of the collector table (collectors/registry.cpp): -> real_user_monitoring.

@@ -194,14 +194,22 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
         spdlog::warn("tenant {} source {}: stored checkpoint '{}' is unreadable; reading from now - lookback",
                      context.tenant, context.source.name, old_checkpoint);
     }
-    const auto interval =
-        query_interval(checkpoint, tenant_now(context), context.source.lookback, context.source.overlap);
+    auto interval = query_interval(checkpoint, tenant_now(context), context.source.lookback, context.source.overlap);
     const std::string url = context.c4c.url + context.source.settings.get<WebserviceMessagesSettings>().path;
 
     PollOutcome outcome;
     std::optional<Clock::time_point> tenant_sent;  // of the first page
     std::optional<Clock::time_point> newest;
     std::string last_returned_id;
+    // A backfill window is one query interval, paged like any other; its cursor is the page's
+    // LastReturnedObjectID, from which the same query resumes.
+    std::optional<std::int64_t> window_end_ns;
+    if (context.window) {
+        interval = QueryInterval{std::chrono::floor<std::chrono::milliseconds>(context.window->from),
+                                 std::chrono::floor<std::chrono::milliseconds>(context.window->to)};
+        window_end_ns = infra::unix_nanos(context.window->to);
+        last_returned_id = parse_messages_window_cursor(old_checkpoint).value_or(std::string());
+    }
     std::unordered_set<std::string> returned_ids;
     for (int page_number = 1;; ++page_number) {
         if (!context.store.accepting()) {
@@ -278,6 +286,9 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
         std::vector<Event> events;
         events.reserve(page.messages.size());
         for (const auto& message : page.messages) {
+            if (window_end_ns && message.last_change_time_ns >= *window_end_ns) {
+                continue;  // the query's upper bound is inclusive, the window's is not
+            }
             events.push_back(normalize_message(context.tenant, message, observed));
             const Clock::time_point changed{
                 std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(message.last_change_time_ns))};
@@ -296,7 +307,10 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
         const bool last_page = !page.more_hits;
         std::string new_checkpoint = old_checkpoint;
         std::optional<std::int64_t> new_checkpoint_ns = checkpoint_time_ns(checkpoint);
-        if (last_page) {
+        if (window_end_ns) {
+            new_checkpoint = last_page ? std::string("end") : "after=" + page.last_returned_id;
+            new_checkpoint_ns = std::nullopt;
+        } else if (last_page) {
             // Without a TenantClock (tests, tools) the host's clock is the tenant's.
             const auto end = context.clock != nullptr ? interval_checkpoint(interval, tenant_sent, newest)
                                                       : std::optional<Clock::time_point>(interval.upper);
@@ -414,6 +428,15 @@ std::optional<Clock::time_point> interval_checkpoint(const QueryInterval& interv
         return std::nullopt;
     }
     return std::chrono::floor<std::chrono::milliseconds>(std::min(interval.upper, *tenant));
+}
+
+std::optional<std::string> parse_messages_window_cursor(std::string_view cursor)
+{
+    constexpr std::string_view k_prefix = "after=";
+    if (!cursor.starts_with(k_prefix) || cursor.size() == k_prefix.size()) {
+        return std::nullopt;
+    }
+    return std::string(cursor.substr(k_prefix.size()));
 }
 
 std::optional<Clock::time_point> parse_messages_checkpoint(std::string_view checkpoint)

@@ -72,6 +72,13 @@ interval_checkpoint(const QueryInterval& interval, std::optional<std::chrono::sy
 /// Parses a stored checkpoint (see above); nullopt when empty or unreadable.
 std::optional<std::chrono::system_clock::time_point> parse_messages_checkpoint(std::string_view checkpoint);
 
+/// A backfill window (PollContext::window) is queried as one interval [from, to] (messages changed at `to`
+/// are dropped: the window excludes its end), paged by LastReturnedObjectID like a poll. Each page is
+/// committed with the cursor "after=<LastReturnedObjectID>" (the last one with "end"), and a resumed
+/// window sends the same query from that ID on. The LastReturnedObjectID of a cursor; nullopt for any
+/// other text (the window's first page).
+std::optional<std::string> parse_messages_window_cursor(std::string_view cursor);
+
 /// The collector. Each poll POSTs `{c4c.url}{source.path}` (Content-Type text/xml, SOAPAction) page after
 /// page through c4c_request(). A message that cannot be read (no BusinessDocumentMessageID, an unreadable
 /// LastChangeDateTime, ...) is quarantined with its page. Outcome reasons besides those of c4c_request():

@@ -17,11 +17,18 @@ const char* const k_operator_usage =
     "  c4c-alm-collector rejected list --config FILE [--json]\n"
     "  c4c-alm-collector rejected requeue --config FILE (--all | ID...)\n"
     "  c4c-alm-collector rejected drop --config FILE ID...\n"
+    "  c4c-alm-collector backfill --config FILE --tenant T --source S --from TIME --to TIME [--detach] [--json]\n"
     "\n"
     "  status         per source its checkpoint, last poll and quarantined records; per endpoint its\n"
     "                 queue, oldest event, set-aside events and delivery state\n"
     "  rejected       events Cloud ALM refused one by one: list them with the answer, requeue them (a\n"
     "                 running daemon delivers them at once) or drop them\n"
+    "  backfill       read the window [--from, --to) of a source from C4C again and deliver every record\n"
+    "                 state in it, those delivered before included (same event.id), without moving the\n"
+    "                 source's checkpoint; TIME is ISO 8601 (2026-12-01T13:00:00Z). The running daemon does\n"
+    "                 the work (a job that survives restarts); on a terminal the command shows its progress\n"
+    "                 until everything is delivered, --detach returns at once. Without a running daemon the\n"
+    "                 job waits for it.\n"
     "  --json         machine-readable output\n";
 
 namespace {
@@ -36,7 +43,25 @@ int usage_error(std::string_view reason)
 
 bool is_operator_command(std::string_view word)
 {
-    return word == "status" || word == "rejected";
+    return word == "status" || word == "rejected" || word == "backfill";
+}
+
+// The options that take a value (besides --config), and where it goes.
+std::string* option_value(std::string_view name, cli::Arguments& args)
+{
+    if (name == "--tenant") {
+        return &args.tenant;
+    }
+    if (name == "--source") {
+        return &args.source;
+    }
+    if (name == "--from") {
+        return &args.from;
+    }
+    if (name == "--to") {
+        return &args.to;
+    }
+    return nullptr;
 }
 
 // The first word that is not an option or the value of --config: the command, if it is one of ours.
@@ -44,7 +69,8 @@ std::optional<std::string_view> command_word(int argc, char** argv)
 {
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if (arg == "--config" || arg == "-c") {
+        cli::Arguments scratch;
+        if (arg == "--config" || arg == "-c" || option_value(arg, scratch) != nullptr) {
             ++i;
         } else if (!arg.starts_with("-")) {
             return arg;
@@ -64,6 +90,17 @@ std::string parse(int argc, char** argv, cli::Arguments& args, bool& help)
             args.config = argv[++i];
         } else if (arg.starts_with("--config=")) {
             args.config = std::string(arg.substr(9));
+        } else if (auto* value = option_value(arg.substr(0, arg.find('=')), args)) {
+            const auto equals = arg.find('=');
+            if (equals != std::string_view::npos) {
+                *value = std::string(arg.substr(equals + 1));
+            } else if (i + 1 >= argc) {
+                return std::string(arg) + " needs a value";
+            } else {
+                *value = argv[++i];
+            }
+        } else if (arg == "--detach") {
+            args.detach = true;
         } else if (arg == "--json") {
             args.json = true;
         } else if (arg == "--all") {
@@ -84,6 +121,12 @@ std::string parse(int argc, char** argv, cli::Arguments& args, bool& help)
     }
     if (args.config.empty()) {
         return args.command + ": --config FILE is required";
+    }
+    if (args.command == "backfill") {
+        return cli::check_backfill(args);
+    }
+    if (!args.tenant.empty() || !args.source.empty() || !args.from.empty() || !args.to.empty() || args.detach) {
+        return args.command + " takes no --tenant, --source, --from, --to or --detach";
     }
     return args.command == "status" ? cli::check_status(args) : cli::check_rejected(args);
 }
@@ -116,6 +159,9 @@ std::optional<int> run_operator_command(int argc, char** argv)
     // The store's few log lines (a failed statement) go to stderr, never into the output.
     infra::setup_logging("warn", "text");
     try {
+        if (args.command == "backfill") {
+            return cli::run_backfill(*loaded.config, args);
+        }
         return args.command == "status" ? cli::run_status(*loaded.config, args)
                                         : cli::run_rejected(*loaded.config, args);
     } catch (const std::exception& e) {
@@ -129,6 +175,12 @@ int fail(std::string_view message)
 {
     std::fprintf(stderr, "c4c-alm-collector: %.*s\n", static_cast<int>(message.size()), message.data());
     return 1;
+}
+
+int usage(std::string_view message)
+{
+    std::fprintf(stderr, "c4c-alm-collector: %.*s\n", static_cast<int>(message.size()), message.data());
+    return k_exit_usage;
 }
 
 }  // namespace cli

@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include "collectors/collector.hpp"
+#include "daemon/backfill.hpp"
 #include "daemon/health_snapshot.hpp"
 #include "daemon/housekeeping.hpp"
 #include "daemon/operator_jobs.hpp"
@@ -56,6 +57,7 @@ struct Daemon::Impl {
     std::optional<TenantSet> tenant_set;
     TaskGroup service_tasks{"service"};
     Housekeeping housekeeping;
+    BackfillRunner backfills;  // backfill jobs run as tenant tasks: a reload stops them, the next look resumes them
     bool ready = false;
     bool stopping = false;
     int exit_code = 0;
@@ -327,6 +329,7 @@ struct Daemon::Impl {
         service_tasks.spawn(executor(), "trim", every(std::chrono::seconds(30), [this] { trim_memory(); }));
         service_tasks.spawn(executor(), "operator jobs", every(1s, [this] {
                                 run_operator_jobs(*store, [this](std::int64_t endpoint) { wake_endpoint(endpoint); });
+                                backfills.tick(*store, tenant_tasks, executor(), tenants, config.state_dir);
                             }));
         if (auto period = systemd::watchdog_period()) {
             // Ping at half the period systemd waits for, as sd_watchdog_enabled(3) advises.

@@ -258,6 +258,7 @@ TenantRuntime::TenantRuntime(asio::any_io_executor executor, const TenantConfig&
 
 void TenantRuntime::close()
 {
+    closed = true;
     c4c.close();
     for (auto& [name, endpoint] : endpoints) {
         endpoint->client.close();

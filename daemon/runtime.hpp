@@ -130,6 +130,8 @@ struct TenantRuntime {
 
     /// Closes every HTTP client, so that requests under way end at once.
     void close();
+    /// True once close() was called: the tenant is being stopped (a reload, shutdown); start nothing on it.
+    bool closed = false;
 
     TenantConfig config;
     infra::http::Client c4c;

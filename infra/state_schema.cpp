@@ -94,6 +94,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     result TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS job_events (
+    job INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    endpoint INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (job, event_id)) WITHOUT ROWID;
 )sql";
 
 // Schema 1 keyed `seen` by event_id alone. Event ids are hashes, so every page of new events dirtied

@@ -357,8 +357,9 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
         result = PageCommitted{};
         return CommitResult::failed;
     };
-    // The checkpoint first: its row's id is the feed's number in `seen`.
-    {
+    const BackfillPage* const backfill = page.backfill;
+    // The checkpoint first: its row's id is the feed's number in `seen`. A backfill moves no checkpoint.
+    if (backfill == nullptr) {
         ScopedStatement save(
             m_db->prepare("INSERT INTO checkpoints (feed, value, updated_at, checkpoint_ns) VALUES (?1, ?2, ?3, ?4) "
                           "ON CONFLICT (feed) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, "
@@ -387,10 +388,21 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
             return fail("preparing the feed look-up");
         }
         find.text(1, feed);
-        if (find.step() != SQLITE_ROW) {
+        if (find.step() == SQLITE_ROW) {
+            feed_id = find.column_integer(0);
+        } else if (backfill == nullptr) {
             return fail("looking up the feed");
         }
-        feed_id = find.column_integer(0);
+        // else a feed never polled yet: a backfill's ids are kept as of no known feed (0).
+    }
+    ScopedStatement job_event(backfill == nullptr
+                                  ? nullptr
+                                  : m_db->prepare("INSERT INTO job_events (job, event_id, endpoint, "
+                                                  "seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING"));
+    if (backfill != nullptr) {
+        if (!job_event) {
+            return fail("preparing the backfill's event insert");
+        }
     }
     {
         ScopedStatement remember(
@@ -406,6 +418,17 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
                 return fail("remembering an event id");
             }
             sqlite3_reset(remember.get());
+            if (backfill != nullptr) {
+                // The operator asked for every state again: only the job's own repeats (a resumed page) go.
+                job_event.integer(1, backfill->job);
+                job_event.text(2, events[i].event_id);
+                job_event.integer(3, endpoint);
+                job_event.integer(4, owner.next_seq + static_cast<std::int64_t>(stored));
+                if (job_event.step() != SQLITE_DONE) {
+                    return fail("remembering a backfill's event id");
+                }
+                sqlite3_reset(job_event.get());
+            }
             if (sqlite3_changes(m_db->handle()) == 0) {
                 continue;  // this record state was stored before: the overlap window re-read it
             }
@@ -461,10 +484,15 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
             }
         }
     }
+    if (backfill != nullptr && !infra::update_job(*m_db, backfill->job, JobState::running, backfill->progress, "")) {
+        return fail("saving the backfill job's progress (is it still running?)");
+    }
     if (!m_db->exec("COMMIT")) {
         return fail("committing a page");
     }
-    m_feed_ids.emplace(std::string(feed), feed_id);
+    if (feed_id != 0) {
+        m_feed_ids.emplace(std::string(feed), feed_id);
+    }
     owner.chunks.insert(owner.chunks.end(), chunks.begin(), chunks.end());
     owner.next_seq += static_cast<std::int64_t>(stored);
     owner.figures.events += stored;

@@ -24,6 +24,8 @@
 //   source_status, endpoint_status  each source's last poll and each endpoint's delivery state, as the
 //               daemon last recorded them, for `status` (running or stopped)
 //   jobs        operator commands for a running daemon (infra/jobs.hpp)
+//   job_events  the events a backfill job stored, with their endpoint and seq: the job stores each once
+//               (after a resume too), and its command counts them delivered (infra/job_events.hpp)
 //
 // auto_vacuum is INCREMENTAL: the space of deleted chunks is kept for the next ones, and vacuum_step()
 // gives what goes beyond a slack back to the file system in bounded steps after a large backlog.
@@ -40,6 +42,7 @@
 // commit_page returns). The tables and their migrations are infra/state_schema.hpp's, the chunk format
 // infra/outbox_chunks.hpp's, the SQLite connection infra/sqlite.hpp's.
 
+#include "infra/job_events.hpp"
 #include "infra/jobs.hpp"
 
 #include <chrono>
@@ -82,12 +85,19 @@ struct QuarantineEntry {
     std::string_view raw;         ///< the record's text as C4C sent it
 };
 
+/// A page of a backfill job (an operator's `backfill`, infra/jobs.hpp) instead of the feed's own poll.
+struct BackfillPage {
+    std::int64_t job = 0;       ///< the running job whose page this is
+    std::string_view progress;  ///< the job's new progress (JSON, with its cursor), stored with the page
+};
+
 /// One page for commit_page.
 struct PageCommit {
     std::span<const PendingEvent> events;
     std::span<const QuarantineEntry> quarantined;
-    std::string_view checkpoint;                ///< the feed's new checkpoint
+    std::string_view checkpoint;                ///< the feed's new checkpoint (ignored for a backfill)
     std::optional<std::int64_t> checkpoint_ns;  ///< its instant (tenant clock, ns); nullopt while empty
+    const BackfillPage* backfill = nullptr;     ///< set: a backfill's page (see commit_page)
 };
 
 /// What commit_page stored of a page.
@@ -206,6 +216,10 @@ public:
     /// In one transaction: inserts every event whose id was never stored for the feed before into
     /// `endpoint`'s outbox, the quarantined records not quarantined before (the same tenant, source, feed and
     /// raw text) into the quarantine table, and sets the feed's checkpoint and its instant.
+    /// A backfill's page (`page.backfill`) leaves the feed's checkpoint alone and sets the job's progress
+    /// instead (failing when the job is gone); it stores every event the JOB has not stored before
+    /// (table job_events), whether or not `seen` knows its id, and records its ids in `seen` for `feed` (so
+    /// the feed's own polls do not store them again).
     CommitResult commit_page(std::string_view feed, std::int64_t endpoint, const PageCommit& page,
                              PageCommitted& result);
     /// The same for a page of events only, with a checkpoint of no known instant.
@@ -259,6 +273,9 @@ public:
     bool update_job(std::int64_t id, JobState state, std::string_view progress, std::string_view result);
     /// Deletes finished jobs older than `horizon`.
     std::size_t prune_jobs(std::chrono::system_clock::time_point horizon);
+    /// The backfill jobs' side (infra/job_events.cpp): job_events of jobs gone, and one job's figures.
+    std::size_t prune_job_events();
+    std::optional<JobEventFigures> job_event_figures(std::int64_t job);
 
     /// The file's schema version (k_schema_version once opened writable).
     int schema_version() const { return m_schema; }

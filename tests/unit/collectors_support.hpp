@@ -258,12 +258,15 @@ public:
     LoopbackHarness(const LoopbackHarness&) = delete;
     LoopbackHarness& operator=(const LoopbackHarness&) = delete;
 
-    /// Runs one poll of `collector` to completion on the loop; fails the test when it takes over 60 s.
+    /// Runs one poll of `collector` (over `window` when given: a backfill) to completion on the loop; fails
+    /// the test when it takes over 60 s.
     c4c::collectors::PollOutcome run_poll(c4c::collectors::Collector& collector, std::string_view tenant,
                                           const std::filesystem::path& state_dir,
-                                          std::chrono::system_clock::time_point now)
+                                          std::chrono::system_clock::time_point now,
+                                          std::optional<c4c::collectors::PollWindow> window = std::nullopt)
     {
         c4c::collectors::PollContext context{tenant, c4c, source, m_client, store, observer, state_dir, now, clock};
+        context.window = window;
         std::optional<c4c::collectors::PollOutcome> outcome;
         std::exception_ptr error;
         asio::co_spawn(m_io, collector.poll(context), [&](std::exception_ptr e, c4c::collectors::PollOutcome result) {

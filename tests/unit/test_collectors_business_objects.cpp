@@ -351,10 +351,10 @@ public:
         source.overlap = std::chrono::milliseconds(k_overlap_ms);
     }
 
-    PollOutcome poll()
+    PollOutcome poll(std::optional<c4c::collectors::PollWindow> window = std::nullopt)
     {
         auto collector = make_business_objects_collector(source);
-        return run_poll(*collector, k_tenant, std::filesystem::temp_directory_path(), now);
+        return run_poll(*collector, k_tenant, std::filesystem::temp_directory_path(), now, window);
     }
 };
 
@@ -1209,4 +1209,65 @@ TEST_CASE("business_objects: server-driven paging (fewer rows than $top, with __
         CHECK(checkpoint_ms(h.store, k_opportunities) == rows[100].second);
         CHECK_FALSE(checkpoint_went_back(h.store));
     }
+}
+
+TEST_CASE("business_objects: a backfill window reads [from, to) from its start, ignoring overlap and lookback")
+{
+    Harness h;
+    const auto rows = add_rows(h.fake, k_opportunities, 250, k_now - 3'600'000);
+    h.source.page_size = 40;
+    // A window in the middle; its bounds at row times: the first row at `from` is in, the row at `to` is out.
+    const std::int64_t from = rows[50].second;
+    const std::int64_t to = rows[200].second;
+    std::vector<std::pair<std::string, std::int64_t>> expected;
+    for (const auto& row : rows) {
+        if (row.second >= from && row.second < to) {
+            expected.push_back(row);
+        }
+    }
+    const c4c::collectors::PollWindow window{std::chrono::system_clock::time_point(std::chrono::milliseconds(from)),
+                                             std::chrono::system_clock::time_point(std::chrono::milliseconds(to))};
+    const PollOutcome outcome = h.poll(window);
+    CHECK_MESSAGE(outcome.ok, outcome.message);
+    CHECK_STATES(h.store.states(k_opportunities), as_set(expected));
+    CHECK(h.fake.targets.front().find(fmt::format("ge%20datetimeoffset%27{}%27", encoded_iso(from))) !=
+          std::string::npos);
+    // The walk stopped at the first page reaching past the window's end instead of reading on to now.
+    for (const auto& row : rows) {
+        if (row.second < to) {
+            continue;
+        }
+        const auto lower = fmt::format("ge%20datetimeoffset%27{}%27", encoded_iso(row.second));
+        for (const auto& target : h.fake.targets) {
+            CHECK(target.find(lower) == std::string::npos);
+        }
+    }
+    // The cursor (the job's, never the feed's own checkpoint) is the greatest change time read.
+    CHECK(checkpoint_ms(h.store, k_opportunities) == expected.back().second);
+}
+
+TEST_CASE("business_objects: a backfill window resumes from its cursor and ends with every state read")
+{
+    Harness h;
+    const auto rows = add_rows(h.fake, k_opportunities, 300, k_now - 3'600'000);
+    h.source.page_size = 25;
+    const std::int64_t from = rows.front().second;
+    const std::int64_t to = rows.back().second + 1;
+    const c4c::collectors::PollWindow window{std::chrono::system_clock::time_point(std::chrono::milliseconds(from)),
+                                             std::chrono::system_clock::time_point(std::chrono::milliseconds(to))};
+    // A cursor left by an interrupted run: the window goes on from there, not from `from`.
+    const std::int64_t cursor = rows[120].second;
+    h.store.checkpoints[std::string(k_opportunities)] = std::to_string(cursor);
+    const PollOutcome outcome = h.poll(window);
+    CHECK_MESSAGE(outcome.ok, outcome.message);
+    CHECK(h.fake.targets.front().find(fmt::format("ge%20datetimeoffset%27{}%27", encoded_iso(cursor))) !=
+          std::string::npos);
+    std::vector<std::pair<std::string, std::int64_t>> expected;
+    for (const auto& row : rows) {
+        if (row.second >= cursor) {
+            expected.push_back(row);
+        }
+    }
+    CHECK_STATES(h.store.states(k_opportunities), as_set(expected));
+    CHECK(checkpoint_ms(h.store, k_opportunities) == rows.back().second);
 }

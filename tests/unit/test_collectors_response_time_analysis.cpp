@@ -726,3 +726,13 @@ TEST_CASE("poll: a key that cannot be created fails the poll before any request"
     CHECK(h.fake.targets.empty());
     CHECK(h.store.commits.empty());
 }
+
+TEST_CASE("response_time_analysis: a backfill window's cursor is the $skip it resumes at")
+{
+    CHECK(c4c::collectors::parse_rta_window_cursor("skip=0") == 0u);
+    CHECK(c4c::collectors::parse_rta_window_cursor("skip=1250") == 1250u);
+    CHECK_FALSE(c4c::collectors::parse_rta_window_cursor(""));
+    CHECK_FALSE(c4c::collectors::parse_rta_window_cursor("1795000000"));
+    CHECK_FALSE(c4c::collectors::parse_rta_window_cursor("skip="));
+    CHECK_FALSE(c4c::collectors::parse_rta_window_cursor("skip=12x"));
+}

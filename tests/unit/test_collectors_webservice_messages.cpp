@@ -785,3 +785,12 @@ TEST_CASE("webservice_messages: a message that cannot be read is quarantined wit
     const auto expected = soap::parse_query_response(soap_page({"ID2"}, false, "ID2").body).value();
     CHECK(event->id == c4c::collectors::normalize_message("acme-prod", expected.messages.at(0), 1).id);
 }
+
+TEST_CASE("webservice_messages: a backfill window's cursor is the last message id it stored")
+{
+    CHECK(c4c::collectors::parse_messages_window_cursor("after=FA163E0001") == std::string("FA163E0001"));
+    CHECK_FALSE(c4c::collectors::parse_messages_window_cursor(""));
+    CHECK_FALSE(c4c::collectors::parse_messages_window_cursor("after="));
+    CHECK_FALSE(c4c::collectors::parse_messages_window_cursor("end"));
+    CHECK_FALSE(c4c::collectors::parse_messages_window_cursor("2026-12-01T13:00:00.000Z"));
+}

@@ -52,7 +52,7 @@ TEST_CASE("operator jobs: the daemon requeues, wakes the endpoint and marks the 
     infra::SqliteConnection command(store.file(), SQLITE_OPEN_READWRITE);
     const auto requeue = infra::submit_job(command, infra::k_job_rejected_requeue, selection_arguments({false, {id}}));
     const auto missing = infra::submit_job(command, infra::k_job_rejected_drop, selection_arguments({false, {777}}));
-    const auto unknown = infra::submit_job(command, "backfill", R"({"tenant":"acme"})");
+    const auto unknown = infra::submit_job(command, "some_future_kind", R"({"tenant":"acme"})");
     REQUIRE((requeue && missing && unknown));
 
     std::set<std::int64_t> woken;
