@@ -457,6 +457,15 @@ SourceSettings read_webservice_messages_settings(infra::ConfigReader& reader, in
 
 }  // namespace
 
+namespace {
+
+Renormalized renormalize_message(const RenormalizeContext& context, std::string_view raw)
+{
+    return Renormalized{normalize_message_raw(context.tenant, raw, context.observed_unix_nano), {}};
+}
+
+}  // namespace
+
 const CollectorKind k_webservice_messages_kind{
     .name = k_source_webservice_messages,
     .use_case = "integration_monitoring",
@@ -470,6 +479,7 @@ const CollectorKind k_webservice_messages_kind{
                                       .description = "Web-service messages seen in status Failed",
                                       .unit = "{message}"},
     .checkpoint_instant = &parse_messages_checkpoint,
+    .renormalize = &renormalize_message,
 };
 
 }  // namespace c4c::collectors
