@@ -1,5 +1,6 @@
 #include "daemon/operator_jobs.hpp"
 
+#include "daemon/quarantine_jobs.hpp"
 #include "infra/jobs.hpp"
 
 #include <nlohmann/json.hpp>
@@ -58,6 +59,8 @@ void run_operator_jobs(StateStore& store, const std::function<void(std::int64_t 
     for (const auto& job : jobs) {
         if (job.kind == k_job_rejected_requeue || job.kind == k_job_rejected_drop) {
             run_rejected_job(store, job, wake);
+        } else if (is_quarantine_job(job.kind)) {
+            continue;  // run_quarantine_jobs' (daemon/quarantine_jobs.hpp)
         } else if (job.state == JobState::pending) {
             finish_unrunnable(store, job,
                               "this daemon (" + std::string(k_job_rejected_requeue) + ", " +
