@@ -17,11 +17,17 @@ const char* const k_operator_usage =
     "  c4c-alm-collector rejected list --config FILE [--json]\n"
     "  c4c-alm-collector rejected requeue --config FILE (--all | ID...)\n"
     "  c4c-alm-collector rejected drop --config FILE ID...\n"
+    "  c4c-alm-collector quarantine list --config FILE [--json]\n"
+    "  c4c-alm-collector quarantine retry --config FILE (--all | ID...)\n"
+    "  c4c-alm-collector quarantine drop --config FILE ID...\n"
     "\n"
     "  status         per source its checkpoint, last poll and quarantined records; per endpoint its\n"
     "                 queue, oldest event, set-aside events and delivery state\n"
     "  rejected       events Cloud ALM refused one by one: list them with the answer, requeue them (a\n"
     "                 running daemon delivers them at once) or drop them\n"
+    "  quarantine     C4C records that could not be normalized: list them with the reason, retry them\n"
+    "                 (normalized again by the current code; a running daemon delivers them at once) or\n"
+    "                 drop them\n"
     "  --json         machine-readable output\n";
 
 namespace {
@@ -36,7 +42,7 @@ int usage_error(std::string_view reason)
 
 bool is_operator_command(std::string_view word)
 {
-    return word == "status" || word == "rejected";
+    return word == "status" || word == "rejected" || word == "quarantine";
 }
 
 // The first word that is not an option or the value of --config: the command, if it is one of ours.
@@ -85,6 +91,9 @@ std::string parse(int argc, char** argv, cli::Arguments& args, bool& help)
     if (args.config.empty()) {
         return args.command + ": --config FILE is required";
     }
+    if (args.command == "quarantine") {
+        return cli::check_quarantine(args);
+    }
     return args.command == "status" ? cli::check_status(args) : cli::check_rejected(args);
 }
 
@@ -116,6 +125,9 @@ std::optional<int> run_operator_command(int argc, char** argv)
     // The store's few log lines (a failed statement) go to stderr, never into the output.
     infra::setup_logging("warn", "text");
     try {
+        if (args.command == "quarantine") {
+            return cli::run_quarantine(*loaded.config, args);
+        }
         return args.command == "status" ? cli::run_status(*loaded.config, args)
                                         : cli::run_rejected(*loaded.config, args);
     } catch (const std::exception& e) {
