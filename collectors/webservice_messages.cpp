@@ -389,7 +389,7 @@ Normalized normalize_message_raw(std::string_view tenant, std::string_view raw, 
 {
     auto message = soap::parse_message(raw);
     if (!message) {
-        return quarantined(std::move(message.error()));
+        return quarantined(message.error());
     }
     return normalize_message(tenant, *message, observed_unix_nano);
 }
