@@ -643,6 +643,16 @@ std::optional<std::chrono::system_clock::time_point> business_objects_checkpoint
 
 }  // namespace
 
+namespace {
+
+Renormalized renormalize_business_object(const RenormalizeContext& context, std::string_view raw)
+{
+    return Renormalized{normalize_business_object_raw(context.tenant, context.feed, raw, context.observed_unix_nano),
+                        {}};
+}
+
+}  // namespace
+
 const CollectorKind k_business_objects_kind{
     .name = k_source_business_objects,
     .use_case = "business_process_monitoring",
@@ -654,6 +664,7 @@ const CollectorKind k_business_objects_kind{
     .make = &make_business_objects_collector,
     .failed_items = std::nullopt,
     .checkpoint_instant = &business_objects_checkpoint_instant,
+    .renormalize = &renormalize_business_object,
 };
 
 }  // namespace c4c::collectors

@@ -205,6 +205,23 @@ struct FailedItemsMetric {
     std::string_view unit;
 };
 
+/// Everything a `quarantine retry` may use to normalize a quarantined record of a feed again.
+struct RenormalizeContext {
+    std::string_view tenant;
+    const SourceConfig& source;  ///< the source's configuration as it is now
+    std::string_view feed;       ///< the feed the record was read from (a collection name, "rta", "messages")
+    std::filesystem::path state_dir;
+    std::int64_t observed_unix_nano = 0;  ///< the event's observedTimeUnixNano
+};
+
+/// What the current code makes of a quarantined record's raw text.
+struct Renormalized {
+    /// Its event, or why it is still quarantined; nullopt when it could not be tried (`error` says why: an
+    /// installation problem such as an unreadable pseudonymization key, not one of the record).
+    std::optional<Normalized> record;
+    std::string error;
+};
+
 /// One row of the collector table: everything the configuration and the daemon know of a kind of feed.
 struct CollectorKind {
     std::string_view name;      ///< [tenants.sources.<name>], the `source` metrics label, `sap.c4c.source`
@@ -221,6 +238,10 @@ struct CollectorKind {
     /// The instant a stored checkpoint of this feed stands for (each collector writes its own text), for
     /// the operator's `status`; nullopt when it is empty or unreadable.
     std::optional<std::chrono::system_clock::time_point> (*checkpoint_instant)(std::string_view checkpoint) = nullptr;
+    /// Normalizes a quarantined record's raw text (QuarantinedRecord::raw of this feed) again with the current
+    /// code, for `quarantine retry`: the same verdict and event as the page path for the same record. Runs
+    /// synchronously, on any thread; never throws.
+    Renormalized (*renormalize)(const RenormalizeContext& context, std::string_view raw) = nullptr;
 };
 
 /// Every collector that exists, in one place (collectors/registry.cpp), in the order messages list them.

@@ -675,6 +675,27 @@ std::optional<std::chrono::system_clock::time_point> rta_checkpoint_instant(std:
 
 }  // namespace
 
+namespace {
+
+// The pseudonymization key is the one the source's polls use (state_dir's), so a retried row gets the pseudonym
+// and the event.id its page would have given it.
+Renormalized renormalize_rta(const RenormalizeContext& context, std::string_view raw)
+{
+    std::optional<Pseudonymizer> pseudonymizer;
+    if (context.source.settings.get<ResponseTimeAnalysisSettings>().pseudonymize_users) {
+        auto opened = Pseudonymizer::open(context.state_dir);
+        if (!opened) {
+            return Renormalized{std::nullopt, opened.error().message};
+        }
+        pseudonymizer.emplace(std::move(*opened));
+    }
+    return Renormalized{
+        normalize_rta_raw(context.tenant, raw, pseudonymizer ? &*pseudonymizer : nullptr, context.observed_unix_nano),
+        {}};
+}
+
+}  // namespace
+
 const CollectorKind k_response_time_analysis_kind{
     .name = k_source_response_time_analysis,
     .use_case = "real_user_monitoring",
@@ -686,6 +707,7 @@ const CollectorKind k_response_time_analysis_kind{
     .make = &make_response_time_analysis_collector,
     .failed_items = std::nullopt,
     .checkpoint_instant = &rta_checkpoint_instant,
+    .renormalize = &renormalize_rta,
 };
 
 }  // namespace c4c::collectors

@@ -403,7 +403,7 @@ Normalized normalize_message_raw(std::string_view tenant, std::string_view raw, 
 {
     auto message = soap::parse_message(raw);
     if (!message) {
-        return quarantined(std::move(message.error()));
+        return quarantined(message.error());
     }
     return normalize_message(tenant, *message, observed_unix_nano);
 }
@@ -480,6 +480,15 @@ SourceSettings read_webservice_messages_settings(infra::ConfigReader& reader, in
 
 }  // namespace
 
+namespace {
+
+Renormalized renormalize_message(const RenormalizeContext& context, std::string_view raw)
+{
+    return Renormalized{normalize_message_raw(context.tenant, raw, context.observed_unix_nano), {}};
+}
+
+}  // namespace
+
 const CollectorKind k_webservice_messages_kind{
     .name = k_source_webservice_messages,
     .use_case = "integration_monitoring",
@@ -493,6 +502,7 @@ const CollectorKind k_webservice_messages_kind{
                                       .description = "Web-service messages seen in status Failed",
                                       .unit = "{message}"},
     .checkpoint_instant = &parse_messages_checkpoint,
+    .renormalize = &renormalize_message,
 };
 
 }  // namespace c4c::collectors

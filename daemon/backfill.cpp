@@ -303,7 +303,7 @@ bool BackfillFeedStore::accepting()
 // ---------------------------------------------------------------------------------------------------
 // BackfillRunner
 
-void BackfillRunner::tick(StateStore& store, TaskGroup& tasks, asio::any_io_executor executor,
+void BackfillRunner::tick(StateStore& store, asio::any_io_executor executor,
                           std::list<std::unique_ptr<TenantRuntime>>& tenants, const std::filesystem::path& state_dir)
 {
     bool any = false;
@@ -350,8 +350,8 @@ void BackfillRunner::tick(StateStore& store, TaskGroup& tasks, asio::any_io_exec
             continue;
         }
         m_running->insert(job.id);
-        tasks.spawn(executor, fmt::format("backfill {} {}/{}", job.id, arguments->tenant, arguments->source),
-                    run_backfill(store, *tenant, *source, job, *arguments, state_dir, m_running));
+        tenant->tasks.spawn(executor, fmt::format("backfill {} {}/{}", job.id, arguments->tenant, arguments->source),
+                            run_backfill(store, *tenant, *source, job, *arguments, state_dir, m_running));
     }
     // job_events rows outlive their jobs only until the next look after the jobs were pruned.
     const auto now = std::chrono::steady_clock::now();

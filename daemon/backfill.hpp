@@ -84,11 +84,11 @@ private:
 /// Starts and tracks the backfill jobs of one daemon.
 class BackfillRunner {
 public:
-    /// Looks at the open jobs of `store`: a backfill job without a task in this process gets one in `tasks`
-    /// (on `executor`), on the tenant and source of `tenants` it names; a job naming a tenant or source
+    /// Looks at the open jobs of `store`: a backfill job without a task in this process gets one among the
+    /// tasks of the tenant of `tenants` it names (on `executor`; stopping the tenant stops it), on its source; a job naming a tenant or source
     /// the configuration lacks (or has disabled), or with unreadable arguments, is marked failed. Also
     /// prunes the job_events of jobs gone. Never throws.
-    void tick(infra::StateStore& store, infra::TaskGroup& tasks, boost::asio::any_io_executor executor,
+    void tick(infra::StateStore& store, boost::asio::any_io_executor executor,
               std::list<std::unique_ptr<TenantRuntime>>& tenants, const std::filesystem::path& state_dir);
 
 private:

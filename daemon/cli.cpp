@@ -17,12 +17,18 @@ const char* const k_operator_usage =
     "  c4c-alm-collector rejected list --config FILE [--json]\n"
     "  c4c-alm-collector rejected requeue --config FILE (--all | ID...)\n"
     "  c4c-alm-collector rejected drop --config FILE ID...\n"
+    "  c4c-alm-collector quarantine list --config FILE [--json]\n"
+    "  c4c-alm-collector quarantine retry --config FILE (--all | ID...)\n"
+    "  c4c-alm-collector quarantine drop --config FILE ID...\n"
     "  c4c-alm-collector backfill --config FILE --tenant T --source S --from TIME --to TIME [--detach] [--json]\n"
     "\n"
     "  status         per source its checkpoint, last poll and quarantined records; per endpoint its\n"
     "                 queue, oldest event, set-aside events and delivery state\n"
     "  rejected       events Cloud ALM refused one by one: list them with the answer, requeue them (a\n"
     "                 running daemon delivers them at once) or drop them\n"
+    "  quarantine     C4C records that could not be normalized: list them with the reason, retry them\n"
+    "                 (normalized again by the current code; a running daemon delivers them at once) or\n"
+    "                 drop them\n"
     "  backfill       read the window [--from, --to) of a source from C4C again and deliver every record\n"
     "                 state in it, those delivered before included (same event.id), without moving the\n"
     "                 source's checkpoint; TIME is ISO 8601 (2026-12-01T13:00:00Z). The running daemon does\n"
@@ -43,7 +49,7 @@ int usage_error(std::string_view reason)
 
 bool is_operator_command(std::string_view word)
 {
-    return word == "status" || word == "rejected" || word == "backfill";
+    return word == "status" || word == "rejected" || word == "quarantine" || word == "backfill";
 }
 
 // The options that take a value (besides --config), and where it goes.
@@ -128,6 +134,9 @@ std::string parse(int argc, char** argv, cli::Arguments& args, bool& help)
     if (!args.tenant.empty() || !args.source.empty() || !args.from.empty() || !args.to.empty() || args.detach) {
         return args.command + " takes no --tenant, --source, --from, --to or --detach";
     }
+    if (args.command == "quarantine") {
+        return cli::check_quarantine(args);
+    }
     return args.command == "status" ? cli::check_status(args) : cli::check_rejected(args);
 }
 
@@ -159,6 +168,9 @@ std::optional<int> run_operator_command(int argc, char** argv)
     // The store's few log lines (a failed statement) go to stderr, never into the output.
     infra::setup_logging("warn", "text");
     try {
+        if (args.command == "quarantine") {
+            return cli::run_quarantine(*loaded.config, args);
+        }
         if (args.command == "backfill") {
             return cli::run_backfill(*loaded.config, args);
         }

@@ -6,10 +6,13 @@
 //   c4c-alm-collector rejected list --config FILE [--json]
 //   c4c-alm-collector rejected requeue --config FILE (--all | ID...)
 //   c4c-alm-collector rejected drop --config FILE ID...
+//   c4c-alm-collector quarantine list --config FILE [--json]
+//   c4c-alm-collector quarantine retry --config FILE (--all | ID...)
+//   c4c-alm-collector quarantine drop --config FILE ID...
 //   c4c-alm-collector backfill --config FILE --tenant T --source S --from TIME --to TIME [--detach] [--json]
 //
 // Each works whether or not the daemon runs and never blocks or corrupts it: status and list read the
-// state store through a read-only connection; requeue and drop leave the queues to a running daemon (a
+// state store through a read-only connection; requeue, retry and drop leave the queues to a running daemon (a
 // job in the store, infra/jobs.hpp) and do the work themselves, under the state directory's lock, when
 // none runs; backfill queues a job for the daemon (daemon/backfill.hpp), which waits for one when none
 // runs. Exit codes: 0 done, 1 failed (one line on stderr), 2 usage error (one line on stderr).

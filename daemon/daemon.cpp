@@ -5,6 +5,7 @@
 #include "daemon/health_snapshot.hpp"
 #include "daemon/housekeeping.hpp"
 #include "daemon/operator_jobs.hpp"
+#include "daemon/quarantine_jobs.hpp"
 #include "daemon/runtime.hpp"
 #include "daemon/scheduler.hpp"
 #include "daemon/self_monitoring.hpp"
@@ -328,8 +329,10 @@ struct Daemon::Impl {
                             every(std::chrono::seconds(30), [this] { housekeeping.tick(*store, config); }));
         service_tasks.spawn(executor(), "trim", every(std::chrono::seconds(30), [this] { trim_memory(); }));
         service_tasks.spawn(executor(), "operator jobs", every(1s, [this] {
-                                run_operator_jobs(*store, [this](std::int64_t endpoint) { wake_endpoint(endpoint); });
-                                backfills.tick(*store, tenant_tasks, executor(), tenants, config.state_dir);
+                                const auto wake = [this](std::int64_t endpoint) { wake_endpoint(endpoint); };
+                                run_quarantine_jobs(*store, config, registry, wake);
+                                run_operator_jobs(*store, wake);
+                                backfills.tick(*store, executor(), tenants(), config.state_dir);
                             }));
         if (auto period = systemd::watchdog_period()) {
             // Ping at half the period systemd waits for, as sd_watchdog_enabled(3) advises.

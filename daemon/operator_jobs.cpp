@@ -1,5 +1,6 @@
 #include "daemon/operator_jobs.hpp"
 
+#include "daemon/quarantine_jobs.hpp"
 #include "infra/job_events.hpp"
 #include "infra/jobs.hpp"
 
@@ -61,6 +62,8 @@ void run_operator_jobs(StateStore& store, const std::function<void(std::int64_t 
             run_rejected_job(store, job, wake);
         } else if (job.kind == k_job_backfill) {
             continue;  // a long job: daemon/backfill.hpp runs it
+        } else if (is_quarantine_job(job.kind)) {
+            continue;  // run_quarantine_jobs' (daemon/quarantine_jobs.hpp)
         } else if (job.state == JobState::pending) {
             finish_unrunnable(store, job,
                               "this daemon (" + std::string(k_job_rejected_requeue) + ", " +

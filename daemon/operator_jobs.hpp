@@ -4,6 +4,8 @@
 // drop`): it looks for open jobs in the state store about once a second (infra/jobs.hpp), does each in
 // one transaction with marking it done, and wakes the delivery loops of the endpoints that got events
 // back. The command's side (daemon/cli_rejected.cpp) does the same work itself when no daemon runs.
+// The quarantine's jobs need the configuration and are run_quarantine_jobs' (daemon/quarantine_jobs.hpp),
+// called beside run_operator_jobs, which leaves them alone.
 
 #include "infra/state_store.hpp"
 

@@ -104,6 +104,7 @@ Status collect_status(const Config& config, StateStore* store, DaemonStatus daem
     std::map<std::pair<std::string, std::string>, PollRecord> polls;
     std::vector<CheckpointRecord> checkpoints;
     std::map<std::int64_t, DeliveryRecord> deliveries;
+    std::map<std::pair<std::string, std::string>, std::uint64_t> quarantined;
     if (store && store->schema_version() == 0) {
         status.note = "the state store is being created: a daemon is starting";
         store = nullptr;
@@ -123,6 +124,9 @@ Status collect_status(const Config& config, StateStore* store, DaemonStatus daem
             polls.emplace(std::move(key), std::move(poll));
         }
         checkpoints = store->checkpoint_records();
+        for (auto& count : store->quarantine_counts()) {
+            quarantined.emplace(std::make_pair(std::move(count.tenant), std::move(count.source)), count.records);
+        }
         for (auto& delivery : store->delivery_records()) {
             deliveries.emplace(delivery.endpoint, std::move(delivery));
         }
@@ -154,9 +158,9 @@ Status collect_status(const Config& config, StateStore* store, DaemonStatus daem
             if (auto it = polls.find({tenant.name, name}); it != polls.end()) {
                 source.last_poll = it->second;
             }
-            // Quarantined records are not kept by this version: once the quarantine table exists, its
-            // count for (tenant, source) goes here.
-            source.quarantined = 0;
+            if (auto it = quarantined.find({tenant.name, name}); it != quarantined.end()) {
+                source.quarantined = it->second;
+            }
             source.state = source_state(source);
             tenant.sources.push_back(std::move(source));
         }

@@ -9,6 +9,8 @@
 // Kinds and their `arguments` (JSON):
 //   rejected_requeue   {"all": true} or {"ids": [1, 2]}: set-aside events back into their queues
 //   rejected_drop      {"ids": [1, 2]}: set-aside events deleted
+//   quarantine_retry   {"all": true} or {"ids": [1, 2]}: quarantined records normalized again (daemon/quarantine_jobs)
+//   quarantine_drop    {"ids": [1, 2]}: quarantined records deleted
 // A long job (a backfill: {"tenant", "source", "from", "to"}) stays `running` across restarts and keeps
 // its resume point in `progress`, which its command shows; `result` is the last word of a finished job.
 
@@ -25,6 +27,8 @@ class SqliteConnection;
 
 inline constexpr std::string_view k_job_rejected_requeue = "rejected_requeue";
 inline constexpr std::string_view k_job_rejected_drop = "rejected_drop";
+inline constexpr std::string_view k_job_quarantine_retry = "quarantine_retry";
+inline constexpr std::string_view k_job_quarantine_drop = "quarantine_drop";
 
 enum class JobState { pending, running, done, failed };
 

@@ -942,6 +942,136 @@ RejectedChange StateStore::drop_rejected(const RejectedSelection& which,
     return change;
 }
 
+QuarantineChange
+StateStore::retry_quarantined(const QuarantineSelection& which,
+                              const std::function<QuarantineVerdict(const QuarantinedRow&)>& renormalize,
+                              const std::function<bool(const QuarantineChange&)>& also)
+{
+    QuarantineChange change;
+    if (!m_db->exec("BEGIN IMMEDIATE")) {
+        change.failed = true;
+        return change;
+    }
+    auto fail = [&](std::string_view what) {
+        m_db->log_failure(what);
+        m_db->exec("ROLLBACK");
+        return QuarantineChange{true, {}, {}, 0, {}};
+    };
+    std::vector<QuarantinedRow> rows;
+    if (!select_quarantined(which, rows, change)) {
+        return fail("reading quarantined records");
+    }
+    if (!change.missing.empty()) {
+        m_db->exec("ROLLBACK");
+        return change;
+    }
+    ScopedStatement feed_of(m_db->prepare("SELECT id FROM checkpoints WHERE feed = ?1"));
+    ScopedStatement remember(
+        m_db->prepare("INSERT INTO seen (event_id, record_time, feed) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"));
+    ScopedStatement release(m_db->prepare("DELETE FROM quarantine WHERE id = ?1"));
+    ScopedStatement update(m_db->prepare("UPDATE quarantine SET reason = ?2, detail = ?3 WHERE id = ?1"));
+    if (!feed_of || !remember || !release || !update) {
+        return fail("preparing the quarantine retry");
+    }
+    // The new events of each endpoint go to the end of its queue, one chunk per endpoint (or a few), in id order.
+    struct Added {
+        std::vector<Chunk> chunks;
+        std::size_t events = 0;
+        std::size_t bytes = 0;
+    };
+    std::map<std::int64_t, Added> added;
+    std::map<std::int64_t, std::vector<const QuarantineVerdict*>> queued;
+    std::vector<QuarantineVerdict> verdicts;
+    verdicts.reserve(rows.size());
+    for (const auto& row : rows) {
+        verdicts.push_back(renormalize(row));
+        const QuarantineVerdict& verdict = verdicts.back();
+        QuarantineResult result{row.id, QuarantineOutcome::skipped, {}, verdict.detail, {}};
+        if (verdict.kind == QuarantineVerdict::Kind::quarantined) {
+            update.integer(1, row.id);
+            update.text(2, verdict.reason);
+            update.text(3, verdict.detail);
+            if (update.step() != SQLITE_DONE) {
+                return fail("updating a quarantined record");
+            }
+            sqlite3_reset(update.get());
+            result = QuarantineResult{row.id, QuarantineOutcome::still_quarantined, verdict.reason, verdict.detail, {}};
+        } else if (verdict.kind == QuarantineVerdict::Kind::normalized) {
+            // The feed's number in `seen`, so that its checkpoint forgets the id like the others (0: no feed).
+            const std::string feed = row.tenant + "/" + row.source + "/" + row.feed;
+            feed_of.text(1, feed);
+            const int found = feed_of.step();
+            if (found != SQLITE_ROW && found != SQLITE_DONE) {
+                return fail("looking up the feed");
+            }
+            const std::int64_t feed_id = found == SQLITE_ROW ? feed_of.column_integer(0) : 0;
+            sqlite3_reset(feed_of.get());
+            remember.text(1, verdict.event_id);
+            remember.integer(2, verdict.record_time_ns);
+            remember.integer(3, feed_id);
+            if (remember.step() != SQLITE_DONE) {
+                return fail("remembering an event id");
+            }
+            sqlite3_reset(remember.get());
+            const bool fresh = sqlite3_changes(m_db->handle()) > 0;
+            release.integer(1, row.id);
+            if (release.step() != SQLITE_DONE) {
+                return fail("taking a record out of the quarantine");
+            }
+            sqlite3_reset(release.get());
+            result = QuarantineResult{row.id,
+                                      fresh ? QuarantineOutcome::queued : QuarantineOutcome::already_stored,
+                                      {},
+                                      {},
+                                      verdict.event_id};
+            if (fresh) {
+                queued[verdict.endpoint].push_back(&verdict);
+            }
+        }
+        change.records.push_back(std::move(result));
+    }
+    const std::int64_t now = unix_ms_now();
+    ChunkPacker& packer = *m_packer;
+    for (const auto& [endpoint, events] : queued) {
+        Added& to = added[endpoint];
+        const auto flush = [&, endpoint = endpoint]() {
+            if (packer.events() == 0) {
+                return true;
+            }
+            const auto first_seq = queue(endpoint).next_seq + static_cast<std::int64_t>(to.events);
+            to.events += packer.events();
+            to.bytes += packer.bytes();
+            return store_chunk(endpoint, first_seq, packer.take(), now, to.chunks);
+        };
+        packer.clear();
+        for (const QuarantineVerdict* verdict : events) {
+            if (packer.full() && !flush()) {
+                return fail("queueing events of retried records");
+            }
+            packer.add(verdict->event_id, verdict->payload);
+        }
+        if (!flush()) {
+            return fail("queueing events of retried records");
+        }
+        change.endpoints.push_back(endpoint);
+    }
+    if (also && !also(change)) {
+        m_db->exec("ROLLBACK");  // `also` said why
+        return QuarantineChange{true, {}, {}, 0, {}};
+    }
+    if (!m_db->exec("COMMIT")) {
+        return fail("committing retried records");
+    }
+    for (auto& [id, to] : added) {
+        Queue& owner = queue(id);
+        owner.chunks.insert(owner.chunks.end(), to.chunks.begin(), to.chunks.end());
+        owner.next_seq += static_cast<std::int64_t>(to.events);
+        owner.figures.events += to.events;
+        owner.figures.bytes += to.bytes;
+    }
+    return change;
+}
+
 OutboxFigures StateStore::figures(std::int64_t endpoint) const
 {
     auto it = m_queues.find(endpoint);

@@ -189,6 +189,74 @@ struct RejectedChange {
     bool ok() const { return !failed && missing.empty(); }
 };
 
+/// One record of the quarantine table, as the operator sees it.
+struct QuarantinedRow {
+    std::int64_t id = 0;  ///< what the operator names it by
+    std::string tenant;
+    std::string source;
+    std::string feed;        ///< the collector's feed ("OpportunityCollection", "rta", "messages")
+    std::string object_key;  ///< "" when the record has none
+    std::string reason;      ///< the metric label ("unknown_timezone", ...)
+    std::string detail;      ///< one line: what is wrong
+    std::string raw;         ///< the record's text as C4C sent it
+    std::int64_t first_seen_ms = 0;
+};
+
+/// How many records of one source are quarantined.
+struct QuarantineCount {
+    std::string tenant;
+    std::string source;
+    std::uint64_t records = 0;
+};
+
+/// Which quarantined records an operator command means: every one, or those ids (the same shape as for
+/// set-aside events).
+using QuarantineSelection = RejectedSelection;
+
+/// What the current code makes of one quarantined record (the caller of retry_quarantined decides it).
+struct QuarantineVerdict {
+    enum class Kind {
+        normalized,   ///< it is an event now: `endpoint`, `event_id`, `record_time_ns`, `payload`
+        quarantined,  ///< it still cannot be normalized: `reason` and `detail` as of now
+        skipped,      ///< it could not be tried (its source is no longer configured, ...): `detail` says why
+    };
+    Kind kind = Kind::skipped;
+    std::int64_t endpoint = 0;
+    std::string event_id;
+    std::int64_t record_time_ns = 0;
+    std::string payload;  ///< its OTLP logRecord
+    std::string reason;
+    std::string detail;
+};
+
+/// What a retry did with one record.
+enum class QuarantineOutcome {
+    queued,             ///< normalized, queued for its endpoint, gone from the quarantine
+    already_stored,     ///< normalized, but its event.id was stored before: not queued again, gone from the quarantine
+    still_quarantined,  ///< still not normalizable: kept, with the reason and detail of now
+    skipped,            ///< not tried: kept as it was
+};
+/// "queued", "already_stored", "still_quarantined", "skipped".
+std::string_view quarantine_outcome_name(QuarantineOutcome outcome);
+
+struct QuarantineResult {
+    std::int64_t id = 0;
+    QuarantineOutcome outcome = QuarantineOutcome::skipped;
+    std::string reason;    ///< still_quarantined: the reason now
+    std::string detail;    ///< still_quarantined: what is wrong now; skipped: why it was not tried
+    std::string event_id;  ///< queued, already_stored: the event's id
+};
+
+/// What retry_quarantined or drop_quarantined did.
+struct QuarantineChange {
+    bool failed = false;                    ///< the store failed: nothing changed (logged)
+    std::vector<std::int64_t> missing;      ///< selected ids that are not quarantined: nothing changed
+    std::vector<QuarantineResult> records;  ///< retry: one per selected record, in id order
+    std::size_t dropped = 0;                ///< drop: records deleted
+    std::vector<std::int64_t> endpoints;    ///< endpoints whose queues got events
+    bool ok() const { return !failed && missing.empty(); }
+};
+
 class ChunkPacker;
 class PackThread;
 class SqliteConnection;
@@ -268,6 +336,22 @@ public:
     std::vector<CheckpointRecord> checkpoint_records();
     /// Every set-aside event, oldest first.
     std::vector<RejectedEvent> rejected_events();
+    /// Every quarantined record, oldest first (nothing on a file older than schema 5).
+    std::vector<QuarantinedRow> quarantined_records();
+    /// The quarantined records per tenant and source (nothing on a file older than schema 5).
+    std::vector<QuarantineCount> quarantine_counts();
+    /// Normalizes the selected quarantined records again, in one transaction with `also` (when given; false
+    /// rolls everything back): `renormalize` (called inside the transaction) says what each one is now. A
+    /// record that normalizes leaves the quarantine, and its event goes to the end of its endpoint's queue
+    /// unless its event.id was stored before (then it is only remembered as delivered); one that does not
+    /// stays with its new reason and detail. Nothing changes when a selected id is not quarantined. The
+    /// caller wakes the endpoints' exporters. Writable store only.
+    QuarantineChange retry_quarantined(const QuarantineSelection& which,
+                                       const std::function<QuarantineVerdict(const QuarantinedRow&)>& renormalize,
+                                       const std::function<bool(const QuarantineChange&)>& also = {});
+    /// Deletes quarantined records, in one transaction with `also`; nothing when a selected id is missing.
+    QuarantineChange drop_quarantined(const QuarantineSelection& which,
+                                      const std::function<bool(const QuarantineChange&)>& also = {});
     /// Pending and running operator jobs, oldest first (infra/jobs.hpp).
     std::vector<Job> open_jobs();
     bool update_job(std::int64_t id, JobState state, std::string_view progress, std::string_view result);
@@ -320,6 +404,8 @@ private:
     struct RejectedRow;
     bool select_rejected(const RejectedSelection& which, std::vector<RejectedRow>& rows, RejectedChange& change);
     bool delete_rejected(const std::vector<RejectedRow>& rows);
+    bool select_quarantined(const QuarantineSelection& which, std::vector<QuarantinedRow>& rows,
+                            QuarantineChange& change);
     Queue& queue(std::int64_t endpoint);
     bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, const PackedChunk& packed, std::int64_t enqueued_at,
                      std::vector<Chunk>& stored);

@@ -182,3 +182,32 @@ TEST_CASE("status recorder: paused outlasts the failures of its retries; an acce
     quiet.paused(true, "x");
     CHECK(state().state == "ok");
 }
+
+TEST_CASE("status: the quarantined records of each source, counted from the store")
+{
+    TempDir dir;
+    auto config = two_sources(dir.path);
+    infra::StateStore store(dir.path);
+    const auto bpm = store.endpoint_id("acme", "business_process_monitoring");
+    const std::vector<infra::QuarantineEntry> bad{
+        {"acme", "business_objects", "LeadCollection", "", "missing_key", "no ObjectID", "{\"a\":1}"},
+        {"acme", "business_objects", "LeadCollection", "X", "invalid_time", "bad time", "{\"a\":2}"},
+        {"other", "business_objects", "LeadCollection", "Y", "invalid_time", "bad time", "{\"a\":3}"}};
+    infra::PageCommitted committed;
+    REQUIRE(store.commit_page("acme/business_objects/LeadCollection", bpm, infra::PageCommit{{}, bad, "1", 1'000'000},
+                              committed) == infra::CommitResult::committed);
+
+    const auto status = collect_status(config, &store, DaemonStatus{}, std::chrono::system_clock::now());
+    CHECK(status.tenants.at(0).sources.at(0).name == "business_objects");
+    CHECK(status.tenants.at(0).sources.at(0).quarantined == 2);
+    CHECK(status.tenants.at(0).sources.at(1).quarantined == 0);
+    const auto json = nlohmann::json::parse(status_json(status));
+    CHECK(json["tenants"][0]["sources"][0]["quarantined"] == 2);
+
+    // The same through the operator's read-only connection.
+    const auto reader = infra::StateStore::open_read_only(dir.path);
+    CHECK(collect_status(config, reader.get(), DaemonStatus{}, std::chrono::system_clock::now())
+              .tenants.at(0)
+              .sources.at(0)
+              .quarantined == 2);
+}

@@ -1,0 +1,284 @@
+// `quarantine list | retry (--all | ID...) | drop ID...`: the C4C records that could not be normalized.
+// list reads a read-only connection. retry and drop change the store, which only a running daemon may write
+// while it runs: with one, they queue a job for it (infra/jobs.hpp; it normalizes with the code it runs) and
+// wait for its answer; with none, they hold the state directory's lock and do the work themselves
+// (daemon/quarantine_jobs.hpp). The same shape as cli_rejected.cpp, kept apart so each reads on its own.
+
+#include "daemon/cli_commands.hpp"
+#include "daemon/cli_table.hpp"
+#include "daemon/operator_jobs.hpp"
+#include "daemon/quarantine_jobs.hpp"
+#include "daemon/status.hpp"
+#include "infra/jobs.hpp"
+#include "infra/sqlite.hpp"
+#include "infra/state_lock.hpp"
+#include "infra/state_store.hpp"
+#include "infra/time.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+namespace c4c::daemon::cli {
+
+using namespace c4c::infra;
+using namespace std::chrono_literals;
+
+namespace {
+
+// How long a command waits for a running daemon to take its job (it looks about once a second), and for
+// another process holding the state directory for a moment.
+constexpr auto k_job_wait = 30s;
+
+void print(const std::string& text)
+{
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+}
+
+std::optional<std::int64_t> parse_id(std::string_view text)
+{
+    std::int64_t id = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || id <= 0) {
+        return std::nullopt;
+    }
+    return id;
+}
+
+std::string joined(const std::vector<std::int64_t>& ids)
+{
+    std::string text;
+    for (const auto id : ids) {
+        text += (text.empty() ? "" : ", ") + std::to_string(id);
+    }
+    return text;
+}
+
+std::string dump(const nlohmann::ordered_json& json)
+{
+    return json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+int list(const Config& config, const Arguments& args)
+{
+    const auto store = StateStore::open_read_only(config.state_dir);
+    const auto records = store ? store->quarantined_records() : std::vector<QuarantinedRow>{};
+    const auto now = unix_millis(std::chrono::system_clock::now());
+    if (args.json) {
+        auto rows = nlohmann::ordered_json::array();
+        for (const auto& record : records) {
+            rows.push_back({{"id", record.id},
+                            {"tenant", record.tenant},
+                            {"source", record.source},
+                            {"feed", record.feed},
+                            {"key", record.object_key},
+                            {"reason", record.reason},
+                            {"detail", record.detail},
+                            {"first_seen", format_iso8601_ms(record.first_seen_ms)},
+                            {"age_seconds", age_seconds(record.first_seen_ms, now)},
+                            {"raw", record.raw}});
+        }
+        print(dump(nlohmann::ordered_json{{"quarantined", rows}}));
+        return 0;
+    }
+    if (records.empty()) {
+        print("no quarantined records\n");
+        return 0;
+    }
+    Table table({"ID", "TENANT", "SOURCE", "KEY", "REASON", "AGE", "DETAIL"});
+    for (const auto& record : records) {
+        table.add({{std::to_string(record.id)},
+                   {record.tenant},
+                   {record.source},
+                   {record.object_key.empty() ? std::string("-") : one_line(record.object_key, 60)},
+                   {record.reason, k_red},
+                   {format_age(age_seconds(record.first_seen_ms, now))},
+                   {one_line(record.detail, 160)}});
+    }
+    print(table.render(colour_wanted()));
+    return 0;
+}
+
+std::string describe_result(const QuarantineResult& record, bool by_daemon)
+{
+    const std::string which = "quarantined record " + std::to_string(record.id) + ": ";
+    switch (record.outcome) {
+    case QuarantineOutcome::queued:
+        return which + "normalized, event " + record.event_id + " queued (" +
+               (by_daemon ? "the running daemon delivers it now" : "it is delivered when the daemon runs") + ")";
+    case QuarantineOutcome::already_stored:
+        return which + "normalized, but event " + record.event_id +
+               " was stored before (not queued again); taken out of the quarantine";
+    case QuarantineOutcome::still_quarantined:
+        return which + "still quarantined (" + record.reason + "): " + one_line(record.detail, 200);
+    case QuarantineOutcome::skipped:
+        return which + "not tried, kept: " + one_line(record.detail, 200);
+    }
+    return which;
+}
+
+int report(const QuarantineChange& change, bool retry, bool by_daemon, bool json)
+{
+    const std::string verb = retry ? "retried" : "dropped";
+    if (change.failed) {
+        return fail("the state store failed" + std::string(by_daemon ? " (see the daemon's log)" : " (see above)") +
+                    "; nothing was " + verb);
+    }
+    if (!change.missing.empty()) {
+        return fail("no quarantined record with id " + joined(change.missing) + " (see quarantine list); nothing was " +
+                    verb);
+    }
+    const char* by = by_daemon ? "daemon" : "command";
+    if (!retry) {
+        print(json ? nlohmann::json{{"dropped", change.dropped}, {"by", by}}.dump() + "\n"
+                   : "dropped " + std::to_string(change.dropped) + " quarantined record(s)\n");
+        return 0;
+    }
+    if (json) {
+        auto records = nlohmann::ordered_json::array();
+        for (const auto& record : change.records) {
+            records.push_back({{"id", record.id},
+                               {"outcome", quarantine_outcome_name(record.outcome)},
+                               {"event_id", record.event_id},
+                               {"reason", record.reason},
+                               {"detail", record.detail}});
+        }
+        print(dump(nlohmann::ordered_json{{"retried", records}, {"by", by}}));
+        return 0;
+    }
+    if (change.records.empty()) {
+        print("no quarantined records to retry\n");
+        return 0;
+    }
+    std::size_t counts[4] = {};
+    std::string text;
+    for (const auto& record : change.records) {
+        ++counts[static_cast<std::size_t>(record.outcome)];
+        text += describe_result(record, by_daemon) + "\n";
+    }
+    text += "retried " + std::to_string(change.records.size()) +
+            " quarantined record(s): " + std::to_string(counts[0]) + " queued, " + std::to_string(counts[1]) +
+            " stored before, " + std::to_string(counts[2]) + " still quarantined, " + std::to_string(counts[3]) +
+            " not tried\n";
+    print(text);
+    return 0;
+}
+
+// Hands the change to the running daemon and waits for its answer. nullopt when the daemon went away
+// before it took the job (withdrawn: the caller does the work itself).
+std::optional<int> through_daemon(const Config& config, const QuarantineSelection& which, bool retry, bool json)
+{
+    SqliteConnection db(config.state_dir / "state.db", SQLITE_OPEN_READWRITE);
+    sqlite3_busy_timeout(db.handle(), 5000);
+    const auto id = submit_job(db, retry ? k_job_quarantine_retry : k_job_quarantine_drop, selection_arguments(which));
+    if (!id) {
+        return fail("cannot queue the job for the running daemon in " + db.file().string() + " (see above)");
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto next_probe = started + 1s;
+    for (;;) {
+        std::this_thread::sleep_for(100ms);
+        const auto job = find_job(db, *id);
+        if (!job) {
+            return fail("job " + std::to_string(*id) +
+                        " is gone from the state store; see `status` and the daemon's log");
+        }
+        if (job->state == JobState::done || job->state == JobState::failed) {
+            return report(parse_quarantine_result(job->result), retry, true, json);
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_probe) {
+            next_probe = now + 1s;
+            const auto holder = StateLock::holder(config.state_dir);
+            if ((!holder || holder->role != "daemon") && withdraw_job(db, *id)) {
+                return std::nullopt;
+            }
+        }
+        if (now - started > k_job_wait && withdraw_job(db, *id)) {
+            return fail("the running daemon did not take the job within " + std::to_string(k_job_wait.count()) +
+                        " s (see its log); nothing was changed");
+        }
+        if (now - started > 2 * k_job_wait) {
+            return fail("job " + std::to_string(*id) + " was taken but has no result after " +
+                        std::to_string(2 * k_job_wait.count()) + " s; see `status` and the daemon's log");
+        }
+    }
+}
+
+int change(const Config& config, const Arguments& args, bool retry)
+{
+    QuarantineSelection which{args.all, {}};
+    for (std::size_t i = 1; i < args.words.size(); ++i) {
+        which.ids.push_back(*parse_id(args.words[i]));
+    }
+    std::error_code ec;
+    if (!std::filesystem::exists(config.state_dir / "state.db", ec)) {
+        return report(QuarantineChange{false, which.ids, {}, 0, {}}, retry, false, args.json);
+    }
+    const std::string role = retry ? "quarantine retry" : "quarantine drop";
+    const auto deadline = std::chrono::steady_clock::now() + k_job_wait;
+    for (;;) {
+        if (auto lock = StateLock::try_acquire(config.state_dir, role)) {
+            StateStore store(config.state_dir);
+            return report(retry ? retry_quarantine(store, config, Registry{}, which) : store.drop_quarantined(which),
+                          retry, false, args.json);
+        }
+        const auto holder = StateLock::holder(config.state_dir);
+        if (holder && holder->role == "daemon") {
+            if (auto code = through_daemon(config, which, retry, args.json)) {
+                return *code;
+            }
+            continue;
+        }
+        // `--once` or another command holds the directory for a while.
+        if (std::chrono::steady_clock::now() > deadline) {
+            return fail("state_dir " + config.state_dir.string() + " is in use by " +
+                        (holder ? describe(*holder) : std::string("another process")) + "; try again once it is done");
+        }
+        std::this_thread::sleep_for(100ms);
+    }
+}
+
+}  // namespace
+
+std::string check_quarantine(const Arguments& args)
+{
+    if (args.words.empty()) {
+        return "quarantine needs list, retry or drop";
+    }
+    const auto& action = args.words.front();
+    if (action != "list" && action != "retry" && action != "drop") {
+        return "quarantine " + action + ": expected list, retry or drop";
+    }
+    const std::size_t ids = args.words.size() - 1;
+    for (std::size_t i = 1; i < args.words.size(); ++i) {
+        if (!parse_id(args.words[i])) {
+            return "'" + args.words[i] + "' is not the id of a quarantined record (see quarantine list)";
+        }
+    }
+    if (action == "list" && (ids > 0 || args.all)) {
+        return "quarantine list takes no ids and no --all";
+    }
+    if (action == "retry" && args.all == (ids > 0)) {
+        return args.all ? "quarantine retry: --all or ids, not both" : "quarantine retry needs --all or ids";
+    }
+    if (action == "drop" && (args.all || ids == 0)) {
+        return args.all ? "quarantine drop takes ids, not --all" : "quarantine drop needs the ids to drop";
+    }
+    return {};
+}
+
+int run_quarantine(const Config& config, const Arguments& args)
+{
+    const auto& action = args.words.front();
+    if (action == "list") {
+        return list(config, args);
+    }
+    return change(config, args, action == "retry");
+}
+
+}  // namespace c4c::daemon::cli
