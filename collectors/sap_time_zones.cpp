@@ -628,6 +628,7 @@ bool digits(std::string_view text, std::size_t pos, std::size_t count, int& valu
 std::vector<std::string> sap_zone_codes()
 {
     std::vector<std::string> codes;
+    codes.reserve(std::size(k_sap_zones) + 14 + 12);
     for (const auto& zone : k_sap_zones) {
         codes.emplace_back(zone.sap);
     }

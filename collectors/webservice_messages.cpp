@@ -300,7 +300,7 @@ asio::awaitable<PollOutcome> poll_pages(PollContext& context)
         std::vector<QuarantinedRecord> bad;
         bad.reserve(page.bad_messages.size());
         for (auto& message : page.bad_messages) {
-            bad.push_back(quarantined(std::move(message)));
+            bad.push_back(quarantined(message));
         }
         outcome.records += page.messages.size() + bad.size();
 

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 #include <vector>
 
@@ -49,9 +50,9 @@ std::string format_wait(std::chrono::milliseconds wait)
         return fmt::format("{} ms", ms);
     }
     if (ms < 120'000) {
-        return fmt::format("{:g} s", static_cast<double>((ms + 50) / 100) / 10.0);
+        return fmt::format("{:g} s", std::round(static_cast<double>(ms) / 100.0) / 10.0);
     }
-    return fmt::format("{:g} min", static_cast<double>((ms + 3000) / 6000) / 10.0);
+    return fmt::format("{:g} min", std::round(static_cast<double>(ms) / 6000.0) / 10.0);
 }
 
 // --- AlmPoster
@@ -155,7 +156,7 @@ asio::awaitable<PostOutcome> AlmPoster::post_once(const std::string& body)
 
 // --- CloudAlmExporter
 
-CloudAlmExporter::CloudAlmExporter(asio::any_io_executor executor, const EndpointConfig& endpoint,
+CloudAlmExporter::CloudAlmExporter(const asio::any_io_executor& executor, const EndpointConfig& endpoint,
                                    ResourceInfo resource, infra::http::Client& client, Outbox& outbox,
                                    DeliveryObserver& observer, DeliveryOptions options)
     : m_resource(std::move(resource)),
@@ -169,7 +170,7 @@ CloudAlmExporter::CloudAlmExporter(asio::any_io_executor executor, const Endpoin
       m_poster(endpoint, client, observer, m_options),
       m_backoff(m_options.backoff_base, m_options.backoff_max),
       m_wake(executor),
-      m_turn(std::move(executor), std::chrono::steady_clock::time_point::max()),
+      m_turn(executor, std::chrono::steady_clock::time_point::max()),
       m_pause_delay(m_options.pause_base),
       m_failure_log(m_options.log_interval),
       m_reject_log(m_options.log_interval, 10),

@@ -116,8 +116,8 @@ class CloudAlmExporter final : public Exporter {
 public:
     /// `executor`: the event loop (for the idle timer). `client`, `outbox` and `observer` must outlive
     /// the exporter; `endpoint` is copied. `resource` describes every batch (use_case = endpoint's).
-    CloudAlmExporter(boost::asio::any_io_executor executor, const EndpointConfig& endpoint, ResourceInfo resource,
-                     infra::http::Client& client, Outbox& outbox, DeliveryObserver& observer,
+    CloudAlmExporter(const boost::asio::any_io_executor& executor, const EndpointConfig& endpoint,
+                     ResourceInfo resource, infra::http::Client& client, Outbox& outbox, DeliveryObserver& observer,
                      DeliveryOptions options = {});
     ~CloudAlmExporter() override;
 

@@ -39,7 +39,7 @@ HealthExporter::HealthExporter(const EndpointConfig& endpoint, ResourceInfo reso
                                DeliveryObserver& observer, Snapshot snapshot, HealthOptions options)
     : m_resource(health_resource(std::move(resource))),
       m_interval(options.interval.count() > 0 ? options.interval : endpoint.interval),
-      m_options(std::move(options)),
+      m_options(options),
       m_observer(observer),
       m_snapshot(std::move(snapshot)),
       m_poster(endpoint, client, observer, m_options.delivery),

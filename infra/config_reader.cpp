@@ -20,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::size_t k_max_config_file_bytes = std::size_t{64} << 20;
-constexpr std::size_t k_max_ca_file_bytes = 16 * 1024 * 1024;
+constexpr std::size_t k_max_ca_file_bytes = std::size_t{16} << 20;
 
 bool is_port(std::string_view text)
 {

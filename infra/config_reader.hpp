@@ -40,42 +40,42 @@ struct ValueKind;
 template <>
 struct ValueKind<bool> {
     using value_type = bool;
-    static constexpr std::string_view expected = "a boolean (true or false)";
+    static constexpr std::string_view k_expected = "a boolean (true or false)";
     static std::optional<bool> from(const toml::node& node) { return node.value_exact<bool>(); }
 };
 
 template <>
 struct ValueKind<std::string> {
     using value_type = std::string;
-    static constexpr std::string_view expected = "a string";
+    static constexpr std::string_view k_expected = "a string";
     static std::optional<std::string> from(const toml::node& node) { return node.value_exact<std::string>(); }
 };
 
 template <>
 struct ValueKind<std::int64_t> {
     using value_type = std::int64_t;
-    static constexpr std::string_view expected = "an integer";
+    static constexpr std::string_view k_expected = "an integer";
     static std::optional<std::int64_t> from(const toml::node& node) { return node.value_exact<std::int64_t>(); }
 };
 
 template <>
 struct ValueKind<Duration> {
     using value_type = Duration;
-    static constexpr std::string_view expected = "a duration string such as \"30s\"";
+    static constexpr std::string_view k_expected = "a duration string such as \"30s\"";
     static std::optional<Duration> from(const toml::node& node);
 };
 
 template <>
 struct ValueKind<Size> {
     using value_type = std::size_t;
-    static constexpr std::string_view expected = "a size such as \"4MiB\" or a number of bytes";
+    static constexpr std::string_view k_expected = "a size such as \"4MiB\" or a number of bytes";
     static std::optional<std::size_t> from(const toml::node& node);
 };
 
 template <>
 struct ValueKind<std::vector<std::string>> {
     using value_type = std::vector<std::string>;
-    static constexpr std::string_view expected = "an array of strings";
+    static constexpr std::string_view k_expected = "an array of strings";
     static std::optional<std::vector<std::string>> from(const toml::node& node);
 };
 
@@ -181,7 +181,7 @@ public:
             }
             return Field<typename ValueKind<K>::value_type>{std::move(*value), node};
         }
-        fail(section, key, *node, "expected " + std::string(ValueKind<K>::expected));
+        fail(section, key, *node, "expected " + std::string(ValueKind<K>::k_expected));
         return std::nullopt;
     }
 

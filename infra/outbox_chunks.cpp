@@ -74,7 +74,7 @@ void ChunkPacker::release()
     std::string().swap(m_deflated);
 }
 
-PackThread::PackThread() : m_thread([this](std::stop_token stop) { loop(stop); }) {}
+PackThread::PackThread() : m_thread([this](const std::stop_token& stop) { loop(stop); }) {}
 
 PackThread::~PackThread()
 {
@@ -82,7 +82,7 @@ PackThread::~PackThread()
     m_wake.notify_all();
 }
 
-void PackThread::loop(std::stop_token stop)
+void PackThread::loop(const std::stop_token& stop)
 {
     for (;;) {
         std::function<void()> job;

@@ -150,7 +150,7 @@ public:
     }
 
 private:
-    void loop(std::stop_token stop);
+    void loop(const std::stop_token& stop);
 
     std::mutex m_mutex;
     std::condition_variable_any m_wake;

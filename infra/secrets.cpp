@@ -14,7 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::size_t k_max_secret_file_bytes = 64 * 1024;
+constexpr std::size_t k_max_secret_file_bytes = std::size_t{64} * 1024;
 
 bool is_env_name(std::string_view text)
 {

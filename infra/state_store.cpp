@@ -865,6 +865,7 @@ RejectedChange StateStore::requeue_rejected(const RejectedSelection& which,
         return store_chunk(endpoint, first_seq, packer.take(), now, to.chunks);
     };
     std::vector<const RejectedRow*> ordered;
+    ordered.reserve(rows.size());
     for (const auto& row : rows) {
         ordered.push_back(&row);
     }

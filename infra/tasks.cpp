@@ -21,7 +21,7 @@ TaskGroup::~TaskGroup()
     cancel_all();
 }
 
-void TaskGroup::spawn(asio::any_io_executor executor, std::string name, asio::awaitable<void> task)
+void TaskGroup::spawn(const asio::any_io_executor& executor, std::string name, asio::awaitable<void> task)
 {
     // Forget finished tasks so a long-running group does not grow.
     m_tasks->remove_if([](const Task& t) { return t.done; });
@@ -29,26 +29,27 @@ void TaskGroup::spawn(asio::any_io_executor executor, std::string name, asio::aw
     entry.name = std::move(name);
     std::weak_ptr<std::list<Task>> tasks = m_tasks;
     Task* slot_owner = &entry;
-    asio::co_spawn(executor, std::move(task),
-                   asio::bind_cancellation_slot(entry.signal.slot(), [tasks, slot_owner](std::exception_ptr error) {
-                       auto alive = tasks.lock();
-                       const std::string task_name = alive ? slot_owner->name : std::string("task");
-                       if (alive) {
-                           slot_owner->done = true;
-                       }
-                       if (!error) {
-                           return;
-                       }
-                       try {
-                           std::rethrow_exception(error);
-                       } catch (const boost::system::system_error& e) {
-                           if (e.code() != asio::error::operation_aborted) {
-                               spdlog::error("task '{}' ended with an error: {}", task_name, e.what());
-                           }
-                       } catch (const std::exception& e) {
-                           spdlog::error("task '{}' ended with an error: {}", task_name, e.what());
-                       }
-                   }));
+    asio::co_spawn(
+        executor, std::move(task),
+        asio::bind_cancellation_slot(entry.signal.slot(), [tasks, slot_owner](const std::exception_ptr& error) {
+            auto alive = tasks.lock();
+            const std::string task_name = alive ? slot_owner->name : std::string("task");
+            if (alive) {
+                slot_owner->done = true;
+            }
+            if (!error) {
+                return;
+            }
+            try {
+                std::rethrow_exception(error);
+            } catch (const boost::system::system_error& e) {
+                if (e.code() != asio::error::operation_aborted) {
+                    spdlog::error("task '{}' ended with an error: {}", task_name, e.what());
+                }
+            } catch (const std::exception& e) {
+                spdlog::error("task '{}' ended with an error: {}", task_name, e.what());
+            }
+        }));
 }
 
 void TaskGroup::cancel_all()

@@ -23,7 +23,7 @@ public:
     TaskGroup& operator=(const TaskGroup&) = delete;
 
     /// Starts `task` on `executor` with its own cancellation slot.
-    void spawn(boost::asio::any_io_executor executor, std::string name, boost::asio::awaitable<void> task);
+    void spawn(const boost::asio::any_io_executor& executor, std::string name, boost::asio::awaitable<void> task);
     /// Emits terminal cancellation to every running task.
     void cancel_all();
     /// Waits until every task ended (true) or `timeout` passed (false).

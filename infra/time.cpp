@@ -216,7 +216,7 @@ std::optional<std::int64_t> parse_iso8601_ns(std::string_view text)
         if (offset_hours > 23 || offset_minutes > 59) {
             return std::nullopt;
         }
-        offset_seconds = sign * (offset_hours * 3600 + offset_minutes * 60);
+        offset_seconds = std::int64_t{sign} * (offset_hours * 3600 + offset_minutes * 60);
     }
     if (pos != text.size()) {
         return std::nullopt;

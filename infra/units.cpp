@@ -83,18 +83,18 @@ std::optional<std::size_t> parse_size(std::string_view text)
         std::string_view name;
         std::uint64_t factor;
     };
-    constexpr std::array<Unit, 8> units{{{"B", 1},
-                                         {"kB", 1000},
-                                         {"KB", 1000},
-                                         {"MB", 1000 * 1000},
-                                         {"GB", 1000 * 1000 * 1000},
-                                         {"KiB", 1024},
-                                         {"MiB", 1024 * 1024},
-                                         {"GiB", 1024 * 1024 * 1024}}};
+    constexpr std::array<Unit, 8> k_units{{{"B", 1},
+                                           {"kB", 1000},
+                                           {"KB", 1000},
+                                           {"MB", std::uint64_t{1000} * 1000},
+                                           {"GB", std::uint64_t{1000} * 1000 * 1000},
+                                           {"KiB", 1024},
+                                           {"MiB", std::uint64_t{1024} * 1024},
+                                           {"GiB", std::uint64_t{1024} * 1024 * 1024}}};
     std::uint64_t factor = 1;
     if (!rest.empty()) {
-        const auto* unit = std::find_if(units.begin(), units.end(), [&](const Unit& u) { return u.name == rest; });
-        if (unit == units.end()) {
+        const auto* unit = std::find_if(k_units.begin(), k_units.end(), [&](const Unit& u) { return u.name == rest; });
+        if (unit == k_units.end()) {
             return std::nullopt;
         }
         factor = unit->factor;

@@ -8,7 +8,7 @@ WalCheckpointer::WalCheckpointer(const std::filesystem::path& file)
     : m_db(file, SQLITE_OPEN_READWRITE, " for checkpoints")
 {
     sqlite3_exec(m_db.handle(), "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
-    m_thread = std::jthread([this](std::stop_token stop) { run(stop); });
+    m_thread = std::jthread([this](const std::stop_token& stop) { run(stop); });
 }
 
 WalCheckpointer::~WalCheckpointer()
@@ -44,7 +44,7 @@ void WalCheckpointer::wake()
     m_wake.notify_one();
 }
 
-void WalCheckpointer::run(std::stop_token stop)
+void WalCheckpointer::run(const std::stop_token& stop)
 {
     int last_error = SQLITE_OK;
     while (!stop.stop_requested()) {

@@ -45,7 +45,7 @@ public:
 
 private:
     void wake();
-    void run(std::stop_token stop);
+    void run(const std::stop_token& stop);
 
     SqliteConnection m_db;
     std::mutex m_mutex;    ///< guards m_pending

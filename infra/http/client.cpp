@@ -449,7 +449,7 @@ public:
         // Beast reads at most the buffer's free capacity (at least 512 bytes) per call: a 1 MB page took some
         // 700 reads, each with a timer update and an epoll round trip; 16 KiB takes 64. Released again below
         // while the connection is idle, so that hundreds of pooled connections cost nothing.
-        m_buffer.reserve(16 * 1024);
+        m_buffer.reserve(std::size_t{16} * 1024);
         auto [read_ec, read] =
             co_await with_stream([&](auto& stream) { return bhttp::async_read(stream, m_buffer, parser, k_nothrow); });
         if (m_buffer.size() == 0) {

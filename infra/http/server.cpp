@@ -199,7 +199,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             auto id = next_id++;
             auto conn = std::make_shared<Connection>(std::move(socket));
             connections.emplace(id, conn);
-            net::co_spawn(executor, serve(conn), [self, id](std::exception_ptr e) {
+            net::co_spawn(executor, serve(conn), [self, id](const std::exception_ptr& e) {
                 if (auto it = self->connections.find(id); it != self->connections.end()) {
                     if (it->second->evicted) {
                         --self->evicted_connections;
@@ -455,7 +455,7 @@ Server::~Server()
 void Server::start()
 {
     auto impl = m_impl;
-    net::co_spawn(impl->executor, impl->accept_loop(), [](std::exception_ptr e) {
+    net::co_spawn(impl->executor, impl->accept_loop(), [](const std::exception_ptr& e) {
         if (e) {
             try {
                 std::rethrow_exception(e);
