@@ -303,7 +303,7 @@ bool BackfillFeedStore::accepting()
 // ---------------------------------------------------------------------------------------------------
 // BackfillRunner
 
-void BackfillRunner::tick(StateStore& store, asio::any_io_executor executor,
+void BackfillRunner::tick(StateStore& store, const asio::any_io_executor& executor,
                           std::list<std::unique_ptr<TenantRuntime>>& tenants, const std::filesystem::path& state_dir)
 {
     bool any = false;

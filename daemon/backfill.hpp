@@ -88,7 +88,7 @@ public:
     /// tasks of the tenant of `tenants` it names (on `executor`; stopping the tenant stops it), on its source; a job naming a tenant or source
     /// the configuration lacks (or has disabled), or with unreadable arguments, is marked failed. Also
     /// prunes the job_events of jobs gone. Never throws.
-    void tick(infra::StateStore& store, boost::asio::any_io_executor executor,
+    void tick(infra::StateStore& store, const boost::asio::any_io_executor& executor,
               std::list<std::unique_ptr<TenantRuntime>>& tenants, const std::filesystem::path& state_dir);
 
 private:

@@ -7,6 +7,7 @@
 #include <exception>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace c4c::daemon {
 
@@ -53,7 +54,7 @@ bool is_operator_command(std::string_view word)
 }
 
 // The options that take a value (besides --config), and where it goes.
-std::string* option_value(std::string_view name, cli::Arguments& args)
+std::string* value_target(std::string_view name, cli::Arguments& args)
 {
     if (name == "--tenant") {
         return &args.tenant;
@@ -76,7 +77,7 @@ std::optional<std::string_view> command_word(int argc, char** argv)
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         cli::Arguments scratch;
-        if (arg == "--config" || arg == "-c" || option_value(arg, scratch) != nullptr) {
+        if (arg == "--config" || arg == "-c" || value_target(arg, scratch) != nullptr) {
             ++i;
         } else if (!arg.starts_with("-")) {
             return arg;
@@ -89,22 +90,18 @@ std::string parse(int argc, char** argv, cli::Arguments& args, bool& help)
 {
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if (arg == "--config" || arg == "-c") {
-            if (i + 1 >= argc) {
+        const std::string_view name = arg.substr(0, arg.find('='));
+        if (auto config = option_value(argc, argv, i, "--config", "-c")) {
+            if (config->missing) {
                 return "--config needs a file name";
             }
-            args.config = argv[++i];
-        } else if (arg.starts_with("--config=")) {
-            args.config = std::string(arg.substr(9));
-        } else if (auto* value = option_value(arg.substr(0, arg.find('=')), args)) {
-            const auto equals = arg.find('=');
-            if (equals != std::string_view::npos) {
-                *value = std::string(arg.substr(equals + 1));
-            } else if (i + 1 >= argc) {
-                return std::string(arg) + " needs a value";
-            } else {
-                *value = argv[++i];
+            args.config = std::move(config->value);
+        } else if (auto* target = value_target(name, args)) {
+            auto value = option_value(argc, argv, i, name);
+            if (value->missing) {
+                return std::string(name) + " needs a value";
             }
+            *target = std::move(value->value);
         } else if (arg == "--detach") {
             args.detach = true;
         } else if (arg == "--json") {
@@ -179,6 +176,22 @@ std::optional<int> run_operator_command(int argc, char** argv)
     } catch (const std::exception& e) {
         return cli::fail(e.what());
     }
+}
+
+std::optional<OptionValue> option_value(int argc, char** argv, int& i, std::string_view name,
+                                        std::string_view short_name)
+{
+    const std::string_view arg = argv[i];
+    if (arg.size() > name.size() && arg.starts_with(name) && arg[name.size()] == '=') {
+        return OptionValue{std::string(arg.substr(name.size() + 1))};
+    }
+    if (arg != name && (short_name.empty() || arg != short_name)) {
+        return std::nullopt;
+    }
+    if (i + 1 >= argc) {
+        return OptionValue{{}, true};
+    }
+    return OptionValue{argv[++i]};
 }
 
 namespace cli {

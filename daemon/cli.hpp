@@ -18,8 +18,22 @@
 // runs. Exit codes: 0 done, 1 failed (one line on stderr), 2 usage error (one line on stderr).
 
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace c4c::daemon {
+
+/// An option's value on the command line.
+struct OptionValue {
+    std::string value;
+    bool missing = false;  ///< the option ends the command line without its value
+};
+
+/// When argv[i] is the option `name` (or `short_name`, when given), its value: `name=VALUE`, or the next
+/// argument (then `i` moves past it). nullopt when argv[i] is something else. Shared by the daemon's
+/// command line (main.cpp) and the operator commands.
+std::optional<OptionValue> option_value(int argc, char** argv, int& i, std::string_view name,
+                                        std::string_view short_name = {});
 
 /// Runs the operator command that argv names; nullopt when it names none (the daemon's own command line).
 std::optional<int> run_operator_command(int argc, char** argv);

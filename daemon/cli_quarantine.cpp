@@ -105,7 +105,7 @@ int list(const Config& config, const Arguments& args)
 
 std::string describe_result(const QuarantineResult& record, bool by_daemon)
 {
-    const std::string which = "quarantined record " + std::to_string(record.id) + ": ";
+    std::string which = "quarantined record " + std::to_string(record.id) + ": ";
     switch (record.outcome) {
     case QuarantineOutcome::queued:
         return which + "normalized, event " + record.event_id + " queued (" +

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace {
 
@@ -49,13 +50,11 @@ std::optional<std::string> parse(int argc, char** argv, Arguments& args)
 {
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if (arg == "--config" || arg == "-c") {
-            if (i + 1 >= argc) {
+        if (auto config = c4c::daemon::option_value(argc, argv, i, "--config", "-c")) {
+            if (config->missing) {
                 return "--config needs a file name";
             }
-            args.config = argv[++i];
-        } else if (arg.starts_with("--config=")) {
-            args.config = std::string(arg.substr(9));
+            args.config = std::move(config->value);
         } else if (arg == "--check") {
             args.check = true;
         } else if (arg == "--once") {

@@ -60,10 +60,8 @@ void run_operator_jobs(StateStore& store, const std::function<void(std::int64_t 
     for (const auto& job : jobs) {
         if (job.kind == k_job_rejected_requeue || job.kind == k_job_rejected_drop) {
             run_rejected_job(store, job, wake);
-        } else if (job.kind == k_job_backfill) {
-            continue;  // a long job: daemon/backfill.hpp runs it
-        } else if (is_quarantine_job(job.kind)) {
-            continue;  // run_quarantine_jobs' (daemon/quarantine_jobs.hpp)
+        } else if (job.kind == k_job_backfill || is_quarantine_job(job.kind)) {
+            continue;  // run by daemon/backfill.hpp (a long job) and run_quarantine_jobs (daemon/quarantine_jobs.hpp)
         } else if (job.state == JobState::pending) {
             finish_unrunnable(store, job,
                               "this daemon (" + std::string(k_job_rejected_requeue) + ", " +
@@ -122,6 +120,7 @@ RejectedChange parse_change(std::string_view result)
 {
     RejectedChange change;
     const auto json = nlohmann::json::parse(result, nullptr, false);
+    // NOLINTNEXTLINE(bugprone-branch-clone): clang-tidy 14 takes the branches with init-statements for clones
     if (!json.is_object() || json.contains("error")) {
         change.failed = true;
     } else if (const auto missing = json.find("missing"); missing != json.end() && missing->is_array()) {

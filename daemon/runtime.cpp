@@ -43,7 +43,7 @@ std::int64_t registered_id(StateStore* store, const std::string& tenant, const s
 // ---------------------------------------------------------------------------------------------------
 // EndpointRuntime
 
-EndpointRuntime::EndpointRuntime(asio::any_io_executor executor, StateStore* store_, Metrics& registry,
+EndpointRuntime::EndpointRuntime(const asio::any_io_executor& executor, StateStore* store_, Metrics& registry,
                                  const TenantConfig& tenant, const exporters::EndpointConfig& config_,
                                  const exporters::ExporterKind& kind_)
     : config(config_),
@@ -228,7 +228,7 @@ void SourceRuntime::request_done(std::chrono::duration<double> elapsed, std::str
 // ---------------------------------------------------------------------------------------------------
 // TenantRuntime
 
-TenantRuntime::TenantRuntime(asio::any_io_executor executor, const TenantConfig& config_, StateStore* store,
+TenantRuntime::TenantRuntime(const asio::any_io_executor& executor, const TenantConfig& config_, StateStore* store,
                              Metrics& metrics, const Registry& registry, bool dry_run)
     : config(config_),
       c4c(executor, client_options(config_.c4c.timeout, config_.c4c.max_connections, config_.c4c.ca_file)),

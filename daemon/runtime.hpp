@@ -33,7 +33,7 @@ namespace c4c::daemon {
 /// One Cloud ALM endpoint of one tenant: its client, its slice of the outbox, its exporter.
 struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
     /// Registers the endpoint in `store` (when there is one); throws std::runtime_error when it cannot.
-    EndpointRuntime(boost::asio::any_io_executor executor, infra::StateStore* store, infra::Metrics& registry,
+    EndpointRuntime(const boost::asio::any_io_executor& executor, infra::StateStore* store, infra::Metrics& registry,
                     const TenantConfig& tenant, const exporters::EndpointConfig& config,
                     const exporters::ExporterKind& kind);
 
@@ -125,7 +125,7 @@ struct SourceRuntime final : collectors::RequestObserver {
 struct TenantRuntime {
     /// Throws std::runtime_error when a source has no kind in `registry` or no endpoint, or the store fails,
     /// or a client cannot be built (a CA file that cannot be loaded). Records nothing and sets no metric.
-    TenantRuntime(boost::asio::any_io_executor executor, const TenantConfig& config, infra::StateStore* store,
+    TenantRuntime(const boost::asio::any_io_executor& executor, const TenantConfig& config, infra::StateStore* store,
                   infra::Metrics& metrics, const Registry& registry, bool dry_run);
 
     /// Closes every HTTP client, so that requests under way end at once.
