@@ -5,22 +5,19 @@
 // (daemon/quarantine_jobs.hpp). The same shape as cli_rejected.cpp, kept apart so each reads on its own.
 
 #include "daemon/cli_commands.hpp"
+#include "daemon/cli_jobs.hpp"
 #include "daemon/cli_table.hpp"
 #include "daemon/operator_jobs.hpp"
 #include "daemon/quarantine_jobs.hpp"
 #include "daemon/status.hpp"
 #include "infra/jobs.hpp"
-#include "infra/sqlite.hpp"
-#include "infra/state_lock.hpp"
 #include "infra/state_store.hpp"
 #include "infra/time.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <thread>
 
 namespace c4c::daemon::cli {
 
@@ -28,35 +25,6 @@ using namespace c4c::infra;
 using namespace std::chrono_literals;
 
 namespace {
-
-// How long a command waits for a running daemon to take its job (it looks about once a second), and for
-// another process holding the state directory for a moment.
-constexpr auto k_job_wait = 30s;
-
-void print(const std::string& text)
-{
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-}
-
-std::optional<std::int64_t> parse_id(std::string_view text)
-{
-    std::int64_t id = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || id <= 0) {
-        return std::nullopt;
-    }
-    return id;
-}
-
-std::string joined(const std::vector<std::int64_t>& ids)
-{
-    std::string text;
-    for (const auto id : ids) {
-        text += (text.empty() ? "" : ", ") + std::to_string(id);
-    }
-    return text;
-}
 
 std::string dump(const nlohmann::ordered_json& json)
 {
@@ -168,108 +136,33 @@ int report(const QuarantineChange& change, bool retry, bool by_daemon, bool json
     return 0;
 }
 
-// Hands the change to the running daemon and waits for its answer. nullopt when the daemon went away
-// before it took the job (withdrawn: the caller does the work itself).
-std::optional<int> through_daemon(const Config& config, const QuarantineSelection& which, bool retry, bool json)
-{
-    SqliteConnection db(config.state_dir / "state.db", SQLITE_OPEN_READWRITE);
-    sqlite3_busy_timeout(db.handle(), 5000);
-    const auto id = submit_job(db, retry ? k_job_quarantine_retry : k_job_quarantine_drop, selection_arguments(which));
-    if (!id) {
-        return fail("cannot queue the job for the running daemon in " + db.file().string() + " (see above)");
-    }
-    const auto started = std::chrono::steady_clock::now();
-    auto next_probe = started + 1s;
-    for (;;) {
-        std::this_thread::sleep_for(100ms);
-        const auto job = find_job(db, *id);
-        if (!job) {
-            return fail("job " + std::to_string(*id) +
-                        " is gone from the state store; see `status` and the daemon's log");
-        }
-        if (job->state == JobState::done || job->state == JobState::failed) {
-            return report(parse_quarantine_result(job->result), retry, true, json);
-        }
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= next_probe) {
-            next_probe = now + 1s;
-            const auto holder = StateLock::holder(config.state_dir);
-            if ((!holder || holder->role != "daemon") && withdraw_job(db, *id)) {
-                return std::nullopt;
-            }
-        }
-        if (now - started > k_job_wait && withdraw_job(db, *id)) {
-            return fail("the running daemon did not take the job within " + std::to_string(k_job_wait.count()) +
-                        " s (see its log); nothing was changed");
-        }
-        if (now - started > 2 * k_job_wait) {
-            return fail("job " + std::to_string(*id) + " was taken but has no result after " +
-                        std::to_string(2 * k_job_wait.count()) + " s; see `status` and the daemon's log");
-        }
-    }
-}
-
 int change(const Config& config, const Arguments& args, bool retry)
 {
-    QuarantineSelection which{args.all, {}};
-    for (std::size_t i = 1; i < args.words.size(); ++i) {
-        which.ids.push_back(*parse_id(args.words[i]));
-    }
+    const QuarantineSelection which{args.all, ids_of(args)};
     std::error_code ec;
     if (!std::filesystem::exists(config.state_dir / "state.db", ec)) {
         return report(QuarantineChange{false, which.ids, {}, 0, {}}, retry, false, args.json);
     }
     const std::string role = retry ? "quarantine retry" : "quarantine drop";
-    const auto deadline = std::chrono::steady_clock::now() + k_job_wait;
-    for (;;) {
-        if (auto lock = StateLock::try_acquire(config.state_dir, role)) {
-            StateStore store(config.state_dir);
-            return report(retry ? retry_quarantine(store, config, Registry{}, which) : store.drop_quarantined(which),
-                          retry, false, args.json);
-        }
-        const auto holder = StateLock::holder(config.state_dir);
-        if (holder && holder->role == "daemon") {
-            if (auto code = through_daemon(config, which, retry, args.json)) {
-                return *code;
-            }
-            continue;
-        }
-        // `--once` or another command holds the directory for a while.
-        if (std::chrono::steady_clock::now() > deadline) {
-            return fail("state_dir " + config.state_dir.string() + " is in use by " +
-                        (holder ? describe(*holder) : std::string("another process")) + "; try again once it is done");
-        }
-        std::this_thread::sleep_for(100ms);
-    }
+    return run_queue_change(
+        config, QueueChange{role, retry ? std::string(k_job_quarantine_retry) : std::string(k_job_quarantine_drop),
+                            selection_arguments(which),
+                            [&] {
+                                StateStore store(config.state_dir);
+                                return report(retry ? retry_quarantine(store, config, Registry{}, which)
+                                                    : store.drop_quarantined(which),
+                                              retry, false, args.json);
+                            },
+                            [&](const std::string& result) {
+                                return report(parse_quarantine_result(result), retry, true, args.json);
+                            }});
 }
 
 }  // namespace
 
 std::string check_quarantine(const Arguments& args)
 {
-    if (args.words.empty()) {
-        return "quarantine needs list, retry or drop";
-    }
-    const auto& action = args.words.front();
-    if (action != "list" && action != "retry" && action != "drop") {
-        return "quarantine " + action + ": expected list, retry or drop";
-    }
-    const std::size_t ids = args.words.size() - 1;
-    for (std::size_t i = 1; i < args.words.size(); ++i) {
-        if (!parse_id(args.words[i])) {
-            return "'" + args.words[i] + "' is not the id of a quarantined record (see quarantine list)";
-        }
-    }
-    if (action == "list" && (ids > 0 || args.all)) {
-        return "quarantine list takes no ids and no --all";
-    }
-    if (action == "retry" && args.all == (ids > 0)) {
-        return args.all ? "quarantine retry: --all or ids, not both" : "quarantine retry needs --all or ids";
-    }
-    if (action == "drop" && (args.all || ids == 0)) {
-        return args.all ? "quarantine drop takes ids, not --all" : "quarantine drop needs the ids to drop";
-    }
-    return {};
+    return check_id_command(args, "quarantine", "retry", "a quarantined record");
 }
 
 int run_quarantine(const Config& config, const Arguments& args)
