@@ -49,6 +49,26 @@ sqlite3_stmt* SqliteConnection::prepare(const char* sql)
     return statement;
 }
 
+bool SqliteConnection::begin_and_read(std::string_view what, const std::function<bool()>& read,
+                                      const std::function<bool()>& go_on, bool& failed)
+{
+    if (!exec("BEGIN IMMEDIATE")) {
+        failed = true;
+        return false;
+    }
+    if (!read()) {
+        log_failure(what);
+        exec("ROLLBACK");
+        failed = true;
+        return false;
+    }
+    if (!go_on()) {
+        exec("ROLLBACK");
+        return false;
+    }
+    return true;
+}
+
 void SqliteConnection::log_failure(std::string_view what) const
 {
     spdlog::error("state store {}: {}: {} (events stay where they were; the operation is retried)", m_file.string(),

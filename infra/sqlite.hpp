@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -33,6 +34,11 @@ public:
     /// The statement for `sql` (a constant text: its address is the key), prepared on first use and kept
     /// (SQLite re-prepares one by itself after a schema change). nullptr, logged, when SQLite refuses it.
     sqlite3_stmt* prepare(const char* sql);
+    /// Begins a write transaction (BEGIN IMMEDIATE) and runs `read` in it. True when both succeed and
+    /// `go_on()` then holds: the caller carries on inside the transaction. Otherwise it is rolled back and
+    /// false returned, with `failed` set when SQLite failed (logged with `what`).
+    bool begin_and_read(std::string_view what, const std::function<bool()>& read, const std::function<bool()>& go_on,
+                        bool& failed);
     /// Logs that `what` failed, with SQLite's message for it.
     void log_failure(std::string_view what) const;
     /// SQLite's message for the last failure.

@@ -111,18 +111,10 @@ QuarantineChange StateStore::drop_quarantined(const QuarantineSelection& which,
                                               const std::function<bool(const QuarantineChange&)>& also)
 {
     QuarantineChange change;
-    if (!m_db->exec("BEGIN IMMEDIATE")) {
-        change.failed = true;
-        return change;
-    }
     std::vector<QuarantinedRow> rows;
-    const bool read = select_quarantined(which, rows, change);
-    if (!read || !change.missing.empty()) {
-        if (!read) {
-            m_db->log_failure("reading quarantined records");
-            change.failed = true;
-        }
-        m_db->exec("ROLLBACK");
+    if (!m_db->begin_and_read(
+            "reading quarantined records", [&] { return select_quarantined(which, rows, change); },
+            [&] { return change.missing.empty(); }, change.failed)) {
         return change;
     }
     ScopedStatement erase(m_db->prepare("DELETE FROM quarantine WHERE id = ?1"));

@@ -824,8 +824,10 @@ RejectedChange StateStore::requeue_rejected(const RejectedSelection& which,
                                             const std::function<bool(const RejectedChange&)>& also)
 {
     RejectedChange change;
-    if (!m_db->exec("BEGIN IMMEDIATE")) {
-        change.failed = true;
+    std::vector<RejectedRow> rows;
+    if (!m_db->begin_and_read(
+            "reading set-aside events", [&] { return select_rejected(which, rows, change); },
+            [&] { return change.missing.empty(); }, change.failed)) {
         return change;
     }
     auto fail = [&](std::string_view what) {
@@ -836,14 +838,6 @@ RejectedChange StateStore::requeue_rejected(const RejectedSelection& which,
         change.endpoints.clear();
         return change;
     };
-    std::vector<RejectedRow> rows;
-    if (!select_rejected(which, rows, change)) {
-        return fail("reading set-aside events");
-    }
-    if (!change.missing.empty()) {
-        m_db->exec("ROLLBACK");
-        return change;
-    }
     // Each endpoint's events go to the end of its queue, packed like a page, in the order they were set aside.
     struct Added {
         std::vector<Chunk> chunks;
@@ -911,18 +905,10 @@ RejectedChange StateStore::drop_rejected(const RejectedSelection& which,
                                          const std::function<bool(const RejectedChange&)>& also)
 {
     RejectedChange change;
-    if (!m_db->exec("BEGIN IMMEDIATE")) {
-        change.failed = true;
-        return change;
-    }
     std::vector<RejectedRow> rows;
-    const bool read = select_rejected(which, rows, change);
-    if (!read || !change.missing.empty()) {
-        if (!read) {
-            m_db->log_failure("reading set-aside events");
-            change.failed = true;
-        }
-        m_db->exec("ROLLBACK");
+    if (!m_db->begin_and_read(
+            "reading set-aside events", [&] { return select_rejected(which, rows, change); },
+            [&] { return change.missing.empty(); }, change.failed)) {
         return change;
     }
     change.events = rows.size();
@@ -949,23 +935,17 @@ StateStore::retry_quarantined(const QuarantineSelection& which,
                               const std::function<bool(const QuarantineChange&)>& also)
 {
     QuarantineChange change;
-    if (!m_db->exec("BEGIN IMMEDIATE")) {
-        change.failed = true;
-        return change;
+    std::vector<QuarantinedRow> rows;
+    if (!m_db->begin_and_read(
+            "reading quarantined records", [&] { return select_quarantined(which, rows, change); },
+            [&] { return change.missing.empty(); }, change.failed)) {
+        return change.failed ? QuarantineChange{true, {}, {}, 0, {}} : change;
     }
     auto fail = [&](std::string_view what) {
         m_db->log_failure(what);
         m_db->exec("ROLLBACK");
         return QuarantineChange{true, {}, {}, 0, {}};
     };
-    std::vector<QuarantinedRow> rows;
-    if (!select_quarantined(which, rows, change)) {
-        return fail("reading quarantined records");
-    }
-    if (!change.missing.empty()) {
-        m_db->exec("ROLLBACK");
-        return change;
-    }
     ScopedStatement feed_of(m_db->prepare("SELECT id FROM checkpoints WHERE feed = ?1"));
     ScopedStatement remember(
         m_db->prepare("INSERT INTO seen (event_id, record_time, feed) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"));
