@@ -58,19 +58,6 @@ std::uint64_t count_of(const nlohmann::json& json, const char* key)
     return found != json.end() && found->is_number_unsigned() ? found->get<std::uint64_t>() : 0;
 }
 
-asio::awaitable<bool> sleep_for(std::chrono::steady_clock::duration duration)
-{
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    co_return !ec;
-}
-
-asio::awaitable<bool> cancelled()
-{
-    auto state = co_await asio::this_coro::cancellation_state;
-    co_return state.cancelled() != asio::cancellation_type::none;
-}
-
 std::string result_json(StateStore& store, std::int64_t job, const BackfillProgress& progress, std::string_view note)
 {
     const auto figures = store.job_event_figures(job);

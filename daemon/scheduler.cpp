@@ -29,19 +29,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-asio::awaitable<bool> sleep_for(std::chrono::steady_clock::duration duration)
-{
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    co_return !ec;
-}
-
-asio::awaitable<bool> cancelled()
-{
-    auto state = co_await asio::this_coro::cancellation_state;
-    co_return state.cancelled() != asio::cancellation_type::none;
-}
-
 // Reasons a poll can fail without a failed HTTP request (those are counted by request_done).
 bool counted_by_poll(const collectors::FailureReason& reason)
 {

@@ -16,6 +16,19 @@ namespace c4c::infra {
 
 namespace asio = boost::asio;
 
+asio::awaitable<bool> sleep_for(std::chrono::steady_clock::duration duration)
+{
+    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return !ec;
+}
+
+asio::awaitable<bool> cancelled()
+{
+    auto state = co_await asio::this_coro::cancellation_state;
+    co_return state.cancelled() != asio::cancellation_type::none;
+}
+
 TaskGroup::~TaskGroup()
 {
     cancel_all();

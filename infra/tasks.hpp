@@ -15,6 +15,11 @@
 
 namespace c4c::infra {
 
+/// Waits `duration` on the calling coroutine's executor: true when it passed, false when cancelled.
+boost::asio::awaitable<bool> sleep_for(std::chrono::steady_clock::duration duration);
+/// True when the calling coroutine has been asked to stop (its cancellation state).
+boost::asio::awaitable<bool> cancelled();
+
 class TaskGroup {
 public:
     explicit TaskGroup(std::string name) : m_name(std::move(name)) {}
