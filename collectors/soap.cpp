@@ -1,5 +1,7 @@
 #include "collectors/soap.hpp"
 
+#include "infra/text.hpp"
+
 #include <fmt/format.h>
 #include <pugixml.hpp>
 
@@ -14,17 +16,6 @@ namespace c4c::collectors::soap {
 namespace {
 
 using Result = boost::system::result<QueryPage, ParseError>;
-
-std::string_view trim(std::string_view text)
-{
-    constexpr std::string_view k_space = " \t\r\n";
-    const auto first = text.find_first_not_of(k_space);
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    const auto last = text.find_last_not_of(k_space);
-    return text.substr(first, last - first + 1);
-}
 
 std::string_view local_name(const pugi::xml_node& node)
 {
@@ -56,7 +47,7 @@ pugi::xml_node first_element(const pugi::xml_node& parent)
 
 std::string_view text_of(const pugi::xml_node& node)
 {
-    return node ? trim(node.child_value()) : std::string_view{};
+    return node ? infra::trim_space(node.child_value()) : std::string_view{};
 }
 
 std::optional<int> parse_int(std::string_view text)

@@ -21,6 +21,18 @@ inline std::string_view trim_blanks(std::string_view text)
     return text;
 }
 
+/// `text` without leading and trailing spaces, tabs and line breaks (XML and ISO 8601 text).
+inline std::string_view trim_space(std::string_view text)
+{
+    constexpr std::string_view k_space = " \t\r\n";
+    const auto first = text.find_first_not_of(k_space);
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    const auto last = text.find_last_not_of(k_space);
+    return text.substr(first, last - first + 1);
+}
+
 /// Untrusted text made fit to quote in a one-line message: control characters become '?', and
 /// text over `max` bytes is cut there and ends in "...".
 inline std::string printable(std::string_view text, std::size_t max = 64)

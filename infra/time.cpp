@@ -1,5 +1,7 @@
 #include "infra/time.hpp"
 
+#include "infra/text.hpp"
+
 #include <fmt/format.h>
 
 #include <limits>
@@ -46,18 +48,6 @@ std::string format_utc(std::int64_t unix_seconds, std::int64_t fraction, int dig
     }
     out.push_back('Z');
     return out;
-}
-
-// `text` without leading and trailing spaces, tabs and line breaks.
-std::string_view trim_space(std::string_view text)
-{
-    constexpr std::string_view k_space = " \t\r\n";
-    const auto first = text.find_first_not_of(k_space);
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    const auto last = text.find_last_not_of(k_space);
-    return text.substr(first, last - first + 1);
 }
 
 bool is_digit(char c)
