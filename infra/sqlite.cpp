@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace c4c::infra {
@@ -73,6 +74,43 @@ void SqliteConnection::log_failure(std::string_view what) const
 {
     spdlog::error("state store {}: {}: {} (events stay where they were; the operation is retried)", m_file.string(),
                   what, sqlite3_errmsg(m_db));
+}
+
+bool select_by_ids(SqliteConnection& db, bool all, std::span<const std::int64_t> ids, const char* all_sql,
+                   const char* one_sql, const std::function<void(const ScopedStatement&)>& on_row,
+                   std::vector<std::int64_t>& missing)
+{
+    if (all) {
+        ScopedStatement select(db.prepare(all_sql));
+        if (!select) {
+            return false;
+        }
+        int rc = SQLITE_ROW;
+        while ((rc = select.step()) == SQLITE_ROW) {
+            on_row(select);
+        }
+        return rc == SQLITE_DONE;
+    }
+    std::vector<std::int64_t> distinct(ids.begin(), ids.end());
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    ScopedStatement select(db.prepare(one_sql));
+    if (!select) {
+        return false;
+    }
+    for (const auto id : distinct) {
+        select.integer(1, id);
+        const int rc = select.step();
+        if (rc == SQLITE_ROW) {
+            on_row(select);
+        } else if (rc == SQLITE_DONE) {
+            missing.push_back(id);
+        } else {
+            return false;
+        }
+        sqlite3_reset(select.get());
+    }
+    return true;
 }
 
 }  // namespace c4c::infra

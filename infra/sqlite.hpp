@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace c4c::infra {
 
@@ -103,5 +105,12 @@ public:
 private:
     sqlite3_stmt* m_statement;
 };
+
+/// The rows an operator names: every row `all_sql` gives (when `all`), or for each distinct id of `ids`, in
+/// ascending order, the row `one_sql` gives with the id as ?1; an id without a row goes to `missing`.
+/// `on_row` reads each row. False when SQLite fails.
+bool select_by_ids(SqliteConnection& db, bool all, std::span<const std::int64_t> ids, const char* all_sql,
+                   const char* one_sql, const std::function<void(const ScopedStatement&)>& on_row,
+                   std::vector<std::int64_t>& missing);
 
 }  // namespace c4c::infra

@@ -72,39 +72,11 @@ std::vector<QuarantineCount> StateStore::quarantine_counts()
 bool StateStore::select_quarantined(const QuarantineSelection& which, std::vector<QuarantinedRow>& rows,
                                     QuarantineChange& change)
 {
-    if (which.all) {
-        ScopedStatement select(m_db->prepare("SELECT id, tenant, source, feed, object_key, reason, detail, raw, "
-                                             "first_seen FROM quarantine ORDER BY id"));
-        if (!select) {
-            return false;
-        }
-        int rc = SQLITE_ROW;
-        while ((rc = select.step()) == SQLITE_ROW) {
-            rows.push_back(read_row(select));
-        }
-        return rc == SQLITE_DONE;
-    }
-    std::vector<std::int64_t> ids = which.ids;
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    ScopedStatement select(m_db->prepare("SELECT id, tenant, source, feed, object_key, reason, detail, raw, first_seen "
-                                         "FROM quarantine WHERE id = ?1"));
-    if (!select) {
-        return false;
-    }
-    for (const auto id : ids) {
-        select.integer(1, id);
-        const int rc = select.step();
-        if (rc == SQLITE_ROW) {
-            rows.push_back(read_row(select));
-        } else if (rc == SQLITE_DONE) {
-            change.missing.push_back(id);
-        } else {
-            return false;
-        }
-        sqlite3_reset(select.get());
-    }
-    return true;
+    return select_by_ids(
+        *m_db, which.all, which.ids,
+        "SELECT id, tenant, source, feed, object_key, reason, detail, raw, first_seen FROM quarantine ORDER BY id",
+        "SELECT id, tenant, source, feed, object_key, reason, detail, raw, first_seen FROM quarantine WHERE id = ?1",
+        [&](const ScopedStatement& row) { rows.push_back(read_row(row)); }, change.missing);
 }
 
 QuarantineChange StateStore::drop_quarantined(const QuarantineSelection& which,

@@ -767,41 +767,14 @@ struct StateStore::RejectedRow {
 // there go to `change.missing`. False when SQLite failed.
 bool StateStore::select_rejected(const RejectedSelection& which, std::vector<RejectedRow>& rows, RejectedChange& change)
 {
-    auto read = [&](const ScopedStatement& row) {
-        rows.push_back(
-            RejectedRow{row.column_integer(0), row.column_integer(1), row.column_text(2), row.column_text(3)});
-    };
-    if (which.all) {
-        ScopedStatement select(m_db->prepare("SELECT seq, endpoint, event_id, payload FROM rejected ORDER BY seq"));
-        if (!select) {
-            return false;
-        }
-        int rc = SQLITE_ROW;
-        while ((rc = select.step()) == SQLITE_ROW) {
-            read(select);
-        }
-        return rc == SQLITE_DONE;
-    }
-    std::vector<std::int64_t> ids = which.ids;
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    ScopedStatement select(m_db->prepare("SELECT seq, endpoint, event_id, payload FROM rejected WHERE seq = ?1"));
-    if (!select) {
-        return false;
-    }
-    for (const auto id : ids) {
-        select.integer(1, id);
-        const int rc = select.step();
-        if (rc == SQLITE_ROW) {
-            read(select);
-        } else if (rc == SQLITE_DONE) {
-            change.missing.push_back(id);
-        } else {
-            return false;
-        }
-        sqlite3_reset(select.get());
-    }
-    return true;
+    return select_by_ids(
+        *m_db, which.all, which.ids, "SELECT seq, endpoint, event_id, payload FROM rejected ORDER BY seq",
+        "SELECT seq, endpoint, event_id, payload FROM rejected WHERE seq = ?1",
+        [&](const ScopedStatement& row) {
+            rows.push_back(
+                RejectedRow{row.column_integer(0), row.column_integer(1), row.column_text(2), row.column_text(3)});
+        },
+        change.missing);
 }
 
 bool StateStore::delete_rejected(const std::vector<RejectedRow>& rows)
