@@ -52,6 +52,20 @@ def thread_cpu_seconds(pid):
     return sorted(out, reverse=True)
 
 
+def rss_by_mapping(pid, most=40):
+    """The largest contributors to VmRSS from /proc/<pid>/smaps, summed by mapped file ('[anon]' for the
+    heap, stacks and anonymous maps), in MiB, largest first."""
+    sizes, name = {}, "[anon]"
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if fields and "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
+                name = os.path.basename(fields[5]) if len(fields) > 5 and fields[5].startswith("/") else "[anon]"
+            elif fields and fields[0] == "Rss:":
+                sizes[name] = sizes.get(name, 0) + int(fields[1]) / 1024.0
+    return sorted(sizes.items(), key=lambda item: -item[1])[:most]
+
+
 def load():
     return os.getloadavg()
 
@@ -178,11 +192,13 @@ def idle(args):
         cpu = (cpu_seconds(run.pid) - cpu0) / (time.monotonic() - t0)
         rss, hwm = proc_status(run.pid, "VmRSS"), proc_status(run.pid, "VmHWM")
         anon, files = proc_status(run.pid, "RssAnon"), proc_status(run.pid, "RssFile")
+        mappings = rss_by_mapping(run.pid)
     finally:
         run.stop()
     print(f"idle: RSS {rss:.1f} MiB (target < 20 MiB; peak during the initial polls {hwm:.1f} MiB; "
           f"{anon:.1f} MiB anonymous, {files:.1f} MiB file-backed: binary and shared libraries), CPU "
           f"{100 * cpu:.3f}% of one core over {args.window} s (target < 0.5%)")
+    print("idle: RSS by mapping: " + ", ".join(f"{name} {mib:.2f}" for name, mib in mappings))
     return 0
 
 
