@@ -10,7 +10,6 @@ find_package(SQLite3 3.40 REQUIRED)
 find_package(tomlplusplus 3.3 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 # Whole-buffer gzip for Cloud ALM bodies: twice zlib's speed at level 1 (exporters/batcher.cpp).
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
 find_package(doctest 2.4 REQUIRED)
