@@ -174,7 +174,7 @@ std::optional<std::int64_t> checkpoint_time_ns(std::optional<std::int64_t> check
 void add_string(Event& event, std::string_view key, std::string_view value)
 {
     if (!value.empty()) {
-        event.attributes.push_back(Attribute{std::string(key), std::string(value)});
+        event.attributes.emplace_back(key, std::string(value));
     }
 }
 
@@ -236,7 +236,7 @@ Event normalize_fields(std::string_view tenant, std::string_view collection, con
     add_string(event, "sap.c4c.created_by", fields.value[created_by]);
     add_string(event, "sap.c4c.last_changed_by", fields.value[last_changed_by]);
     if (has_created) {
-        event.attributes.push_back(Attribute{"sap.c4c.creation_time", format_datetimeoffset(created_ms)});
+        event.attributes.emplace_back("sap.c4c.creation_time", format_datetimeoffset(created_ms));
     }
     for (const auto& pair : k_amount_slots) {
         if (!fields.value[pair.first].empty()) {

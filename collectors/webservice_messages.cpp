@@ -128,7 +128,7 @@ std::string log_text(const std::vector<soap::LogItem>& items)
 void add_string(Event& event, std::string_view key, std::string value)
 {
     if (!value.empty()) {
-        event.attributes.push_back(Attribute{std::string(key), std::move(value)});
+        event.attributes.push_back(Attribute{key, std::move(value)});
     }
 }
 

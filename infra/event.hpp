@@ -19,7 +19,10 @@ int severity_number(Severity s);
 const char* severity_text(Severity s);
 
 struct Attribute {
-    std::string key;
+    /// The attribute's name: a string literal, or other storage that outlives every event (the names are
+    /// CONTRACT.md's, fixed at compile time). A view, not a copy: most names are longer than a short
+    /// string, and copying them was a heap allocation per attribute per record.
+    std::string_view key;
     std::variant<std::string, std::int64_t, double, bool> value;
 };
 

@@ -456,7 +456,7 @@ TEST_CASE("business_objects: normalization of the opportunity sample")
     std::vector<std::string> keys;
     for (const auto& a : event.attributes) {
         CHECK(std::holds_alternative<std::string>(a.value));
-        keys.push_back(a.key);
+        keys.emplace_back(a.key);
     }
     CHECK(keys == std::vector<std::string>{"sap.c4c.id", "sap.c4c.status_code", "sap.c4c.status_text", "sap.c4c.name",
                                            "sap.c4c.created_by", "sap.c4c.last_changed_by", "sap.c4c.creation_time",

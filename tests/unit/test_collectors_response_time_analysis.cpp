@@ -86,7 +86,7 @@ std::vector<std::string> all_strings(const Event& event)
 {
     std::vector<std::string> out{event.id, event.source, event.object_type, event.object_id, event.body};
     for (const auto& a : event.attributes) {
-        out.push_back(a.key);
+        out.emplace_back(a.key);
         if (const auto* text = std::get_if<std::string>(&a.value)) {
             out.push_back(*text);
         }

@@ -123,7 +123,7 @@ TEST_CASE("webservice_messages: normalizing the sample's waiting, successful, fa
     {
         for (const auto& message : page.messages) {
             const auto event = c4c::collectors::normalize_message("acme-prod", message, k_observed);
-            std::set<std::string> keys;
+            std::set<std::string_view> keys;
             for (const auto& attribute : event.attributes) {
                 CHECK(attribute.key.rfind("sap.c4c.message.", 0) == 0);
                 CHECK(keys.insert(attribute.key).second);
