@@ -21,6 +21,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -31,6 +32,7 @@
 #include <charconv>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 
@@ -587,6 +589,26 @@ std::string base64(std::string_view in)
 
 }  // namespace
 
+std::shared_ptr<X509_STORE> shared_system_store(boost::system::error_code& ec)
+{
+    static std::mutex mutex;
+    static std::weak_ptr<X509_STORE> shared;
+    const std::lock_guard lock(mutex);
+    if (auto store = shared.lock()) {
+        return store;
+    }
+    std::shared_ptr<X509_STORE> store(X509_STORE_new(), &X509_STORE_free);
+    if (!store || X509_STORE_set_default_paths(store.get()) != 1) {
+        ec = error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+        if (!ec) {
+            ec = make_error_code(boost::system::errc::not_enough_memory);
+        }
+        return nullptr;
+    }
+    shared = store;
+    return store;
+}
+
 struct Client::Impl {
     Impl(asio::any_io_executor executor, ClientOptions options)
         : m_executor(std::move(executor)),
@@ -673,13 +695,23 @@ struct Client::Impl {
     }
 
     // Parsing the system bundle takes tens of milliseconds: only clients that speak https pay for it.
+    // Without a ca_file the client trusts exactly the system store, parsed once for the process and
+    // shared (shared_system_store()); with one, the file's certificates and the system store's are one
+    // store of the client's own, as before.
     void load_system_store()
     {
         if (std::exchange(m_system_store_loaded, true)) {
             return;
         }
         error_code ec;
-        m_tls.set_default_verify_paths(ec);
+        if (m_options.ca_file.empty()) {
+            m_system_store = shared_system_store(ec);
+            if (m_system_store) {
+                SSL_CTX_set1_cert_store(m_tls.native_handle(), m_system_store.get());
+            }
+        } else {
+            m_tls.set_default_verify_paths(ec);
+        }
         if (ec) {
             spdlog::warn("http: the system certificate store could not be loaded: {}", ec.message());
         }
@@ -730,6 +762,7 @@ struct Client::Impl {
     Pool m_pool;
     std::set<Connection*> m_busy;
     bool m_system_store_loaded = false;
+    std::shared_ptr<X509_STORE> m_system_store;  ///< without a ca_file, once it spoke https
     bool m_closed = false;
 };
 

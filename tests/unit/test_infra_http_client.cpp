@@ -830,6 +830,47 @@ TEST_SUITE("http client")
         }());
     }
 
+    TEST_CASE("clients without a ca_file trust the system store, parsed once and shared")
+    {
+        // The system store is whatever OpenSSL's default paths name: here a bundle of this test's CA alone.
+        TestIdentity good("DNS:localhost,IP:127.0.0.1");
+        const std::filesystem::path empty_dir =
+            std::filesystem::temp_directory_path() / ("c4c-http-client-certs-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(empty_dir);
+        ::setenv("SSL_CERT_FILE", good.pem().c_str(), 1);
+        ::setenv("SSL_CERT_DIR", empty_dir.c_str(), 1);
+        {
+            asio::io_context io;
+            TestServer server(io, good.server_context(), answer_all<Tls>(response(200, "secure")));
+            Client first(io.get_executor(), {});
+            Client second(io.get_executor(), {});
+            const std::string url = "https://localhost:" + std::to_string(server.port()) + "/secure";
+            run(io, [&]() -> asio::awaitable<void> {
+                for (Client* client : {&first, &second}) {
+                    auto result = co_await client->send(get(url));
+                    REQUIRE(result.has_value());
+                    CHECK(result->body == "secure");
+                }
+            }());
+            boost::system::error_code ec;
+            const auto store = shared_system_store(ec);
+            REQUIRE(store);
+            CHECK_FALSE(ec);
+            CHECK(store.use_count() == 3);                        // both clients hold this one
+            CHECK(shared_system_store(ec).get() == store.get());  // one parse while clients hold it
+            CHECK(sk_X509_OBJECT_num(X509_STORE_get0_objects(store.get())) == 1);
+        }
+        // With no client holding it, the next one reads the paths again (a changed bundle is seen).
+        ::setenv("SSL_CERT_FILE", (empty_dir / "none.pem").c_str(), 1);
+        boost::system::error_code ec;
+        const auto reread = shared_system_store(ec);
+        REQUIRE(reread);
+        CHECK(sk_X509_OBJECT_num(X509_STORE_get0_objects(reread.get())) == 0);
+        ::unsetenv("SSL_CERT_FILE");
+        ::unsetenv("SSL_CERT_DIR");
+        std::filesystem::remove_all(empty_dir);
+    }
+
     TEST_CASE("a CA file that cannot be loaded fails construction, naming the file")
     {
         asio::io_context io;
