@@ -163,15 +163,22 @@ collectors::CommitStatus OutboxFeedStore::commit(std::string_view feed, const co
         return collectors::CommitStatus::outbox_full;
     }
     const std::span<const infra::Event> events = page.events;
-    std::vector<std::string> payloads;
-    payloads.reserve(events.size());
+    // The page's log records are written one after the other into one buffer rather than a string each:
+    // a thousand allocations and frees fewer per page. (Not kept between pages: thirty idle sources would
+    // each hold a megabyte.) A record is about 1.1 kB.
+    std::string encoded;
+    encoded.reserve(events.size() * 1152);
+    std::vector<std::size_t> ends;
+    ends.reserve(events.size());
+    for (const auto& event : events) {
+        exporters::append_log_record(encoded, event);
+        ends.push_back(encoded.size());
+    }
     std::vector<PendingEvent> pending;
     pending.reserve(events.size());
-    for (const auto& event : events) {
-        payloads.push_back(exporters::encode_log_record(event));
-    }
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        pending.push_back(PendingEvent{events[i].id, events[i].time_unix_nano, payloads[i]});
+    for (std::size_t i = 0, begin = 0; i < events.size(); begin = ends[i], ++i) {
+        pending.push_back(PendingEvent{events[i].id, events[i].time_unix_nano,
+                                       std::string_view(encoded).substr(begin, ends[i] - begin)});
     }
     const auto quarantined = quarantine_entries(m_tenant, m_source, feed, page.quarantined);
     PageCommitted result;
