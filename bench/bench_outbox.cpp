@@ -141,6 +141,16 @@ struct StoreOutbox final : exporters::Outbox, exporters::DeliveryObserver {
         return store.reject(id, row, answer);
     }
     std::size_t size() override { return store.figures(id).events; }
+    std::optional<exporters::CompressedRows> peek_compressed(std::size_t max_events, std::size_t max_json_bytes,
+                                                             std::int64_t after) override
+    {
+        return store.peek_compressed(id, max_events, max_json_bytes, after);
+    }
+    bool remove_compressed(const exporters::CompressedRows& rows) override { return store.remove(id, rows); }
+    std::int64_t aligned_end(std::int64_t first_seq, std::int64_t last_seq) override
+    {
+        return store.aligned_end(id, first_seq, last_seq);
+    }
     void sent(std::size_t count, std::chrono::duration<double>) override { delivered += count; }
     void failed(std::string_view reason) override { ++failures, last_failure = std::string(reason); }
     void rejected(std::size_t) override {}
@@ -164,6 +174,11 @@ void bench_drain(const Payloads& payloads, const std::string& sink, std::size_t 
         std::filesystem::remove_all(dir);
         infra::StateStore store(dir);
         const auto endpoint = store.endpoint_id("acme-prod", "business_process_monitoring");
+        // As the daemon does (daemon/runtime.cpp): chunks that fit the endpoint's batches.
+        const exporters::ResourceInfo resource{"acme-prod", "http://c4c", "business_process_monitoring"};
+        const std::size_t envelope =
+            exporters::logs_envelope_prefix(resource).size() + exporters::logs_envelope_suffix().size();
+        store.set_chunk_limits(endpoint, batch, exporters::EndpointConfig{}.max_batch_bytes - envelope);
         fill(store, endpoint, payloads, 1000);
 
         asio::io_context io{1};

@@ -58,6 +58,13 @@ EndpointRuntime::EndpointRuntime(const asio::any_io_executor& executor, StateSto
         throw std::runtime_error("cannot register endpoint " + config.use_case + " of tenant " + tenant.name +
                                  " in the state store");
     }
+    if (store && store->writable()) {
+        // Chunks that fit a batch whole are sent as they are stored (exporters/cloud_alm.cpp, lane()).
+        const std::size_t envelope =
+            exporters::logs_envelope_prefix(resource).size() + exporters::logs_envelope_suffix().size();
+        store->set_chunk_limits(id, static_cast<std::size_t>(std::max(config.max_batch_events, 1)),
+                                config.max_batch_bytes > envelope ? config.max_batch_bytes - envelope : 1);
+    }
 }
 
 std::vector<exporters::OutboxRow> EndpointRuntime::peek(std::size_t max_events, std::size_t max_bytes,
@@ -74,6 +81,22 @@ bool EndpointRuntime::remove(std::span<const exporters::OutboxRow> rows)
 bool EndpointRuntime::reject(const exporters::OutboxRow& row, std::string_view answer)
 {
     return store->reject(id, row, answer);
+}
+
+std::optional<exporters::CompressedRows>
+EndpointRuntime::peek_compressed(std::size_t max_events, std::size_t max_json_bytes, std::int64_t after)
+{
+    return store->peek_compressed(id, max_events, max_json_bytes, after);
+}
+
+bool EndpointRuntime::remove_compressed(const exporters::CompressedRows& rows)
+{
+    return store->remove(id, rows);
+}
+
+std::int64_t EndpointRuntime::aligned_end(std::int64_t first_seq, std::int64_t last_seq)
+{
+    return store->aligned_end(id, first_seq, last_seq);
 }
 
 std::size_t EndpointRuntime::size()

@@ -42,6 +42,10 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
     bool remove(std::span<const exporters::OutboxRow> rows) override;
     bool reject(const exporters::OutboxRow& row, std::string_view answer) override;
     std::size_t size() override;
+    std::optional<exporters::CompressedRows> peek_compressed(std::size_t max_events, std::size_t max_json_bytes,
+                                                             std::int64_t after) override;
+    bool remove_compressed(const exporters::CompressedRows& rows) override;
+    std::int64_t aligned_end(std::int64_t first_seq, std::int64_t last_seq) override;
 
     // exporters::DeliveryObserver
     void sent(std::size_t count, std::chrono::duration<double> elapsed) override;

@@ -9,6 +9,7 @@
 #include <climits>
 #include <memory>
 #include <new>
+#include <utility>
 
 namespace c4c::exporters {
 
@@ -82,6 +83,35 @@ std::string build_logs_body(std::string_view prefix, std::span<const OutboxRow> 
 std::string build_logs_body(const ResourceInfo& resource, std::span<const OutboxRow> rows)
 {
     return build_logs_body(logs_envelope_prefix(resource), rows);
+}
+
+GzipEnvelope gzip_envelope(std::string_view prefix)
+{
+    return GzipEnvelope{gzip_compress(prefix, 1), gzip_compress(",", 1), gzip_compress(logs_envelope_suffix(), 1)};
+}
+
+// SAFETY: the first member decodes to the envelope's prefix alone, which is not a JSON document (it opens
+// objects and arrays it does not close). A decoder that stopped after the first member would therefore
+// hand Cloud ALM invalid JSON, answered with 400, never a smaller valid batch: nothing is silently
+// dropped. The exporter splits a refused batch, and the halves go as single-member bodies.
+std::string gzip_members_body(const GzipEnvelope& envelope, std::span<const std::string> members)
+{
+    std::size_t size = envelope.prefix.size() + envelope.suffix.size();
+    for (const auto& member : members) {
+        size += member.size() + envelope.comma.size();
+    }
+    std::string body;
+    body.reserve(size);
+    body.append(envelope.prefix);
+    bool first = true;
+    for (const auto& member : members) {
+        if (!std::exchange(first, false)) {
+            body.append(envelope.comma);
+        }
+        body.append(member);
+    }
+    body.append(envelope.suffix);
+    return body;
 }
 
 std::string gzip_compress(std::string_view data, int level)

@@ -39,6 +39,22 @@ std::string build_logs_body(std::string_view prefix, std::span<const OutboxRow> 
 /// The complete OTLP logs request body for `rows`.
 std::string build_logs_body(const ResourceInfo& resource, std::span<const OutboxRow> rows);
 
+/// The logs envelope of one endpoint as gzip members, made once: the prefix (up to and including
+/// `"logRecords":[`), the comma between two chunks, and the suffix.
+struct GzipEnvelope {
+    std::string prefix;
+    std::string comma;
+    std::string suffix;
+};
+GzipEnvelope gzip_envelope(std::string_view prefix);
+
+/// The gzip body of whole stored chunks (each a gzip member of its payloads joined by commas): the
+/// envelope's members around them, a comma's member between them. RFC 1952 (section 2.2) lets a gzip file
+/// be several members; a decoder that reads them all (zlib's inflate looping over members, Java's
+/// GZIPInputStream, Go's gzip.Reader, Node's zlib, Python's gzip) yields exactly build_logs_body() of the
+/// same rows.
+std::string gzip_members_body(const GzipEnvelope& envelope, std::span<const std::string> members);
+
 /// A gzip member (RFC 1952) of `data` at libdeflate level `level` (1..12, default 6). Throws std::bad_alloc only.
 std::string gzip_compress(std::string_view data, int level = 6);
 

@@ -22,6 +22,7 @@
 // http::Client and of the constructor's `executor`); not thread-safe, no locks.
 
 #include "exporters/auth.hpp"
+#include "exporters/batcher.hpp"
 #include "exporters/endpoint_config.hpp"
 #include "exporters/exporter.hpp"
 #include "infra/backoff.hpp"
@@ -86,12 +87,16 @@ public:
               const DeliveryOptions& options);
     /// POSTs `json_body` (uncompressed). Never throws except on cancellation.
     boost::asio::awaitable<PostOutcome> post(std::string_view json_body);
+    /// POSTs a body that is gzip already (configured gzip only; gzip_members_body). Never throws except on
+    /// cancellation.
+    boost::asio::awaitable<PostOutcome> post_gzipped(std::string gzip_body);
     /// "use_case (host)", for log lines.
     const std::string& label() const { return m_label; }
     const std::string& host() const { return m_host; }
     Authorizer& authorizer() { return m_auth; }
 
 private:
+    boost::asio::awaitable<PostOutcome> post_body(std::string body);
     boost::asio::awaitable<PostOutcome> post_once(const std::string& body);
 
     std::string m_url;
@@ -169,8 +174,22 @@ private:
         std::uint64_t accepted_before = 0;  ///< m_accepted when it was first refused
     };
 
-    /// The oldest rows behind seq `after` that make one batch within the limits (none when none are queued).
+    /// One batch of a lane: rows read from the outbox, or whole chunks sent as they are stored.
+    struct Batch {
+        std::vector<OutboxRow> rows;               ///< when not compressed
+        std::optional<CompressedRows> compressed;  ///< whole chunks (gzip on, the common case)
+        bool empty() const { return !compressed && rows.empty(); }
+        std::int64_t last_seq() const { return compressed ? compressed->last_seq : rows.back().seq; }
+    };
+
+    /// The oldest rows behind seq `after` that make one batch within the limits (none when none are queued);
+    /// with gzip, ending before a chunk that can be sent whole.
     std::vector<OutboxRow> next_batch(std::int64_t after);
+    /// The next batch of a lane: whole chunks as they are stored when the rows behind `after` start some
+    /// that fit, else next_batch().
+    Batch next_lane_batch(std::int64_t after);
+    /// Bytes of payloads and commas a batch may have (max_bytes less the envelope).
+    std::size_t payload_budget() const;
     /// The seq behind which batches start: the last suspect's (0 without suspects).
     std::int64_t suspect_floor() const;
     /// Sends each suspect that has its proof (a request accepted since) alone once more.
@@ -184,6 +203,7 @@ private:
     boost::asio::awaitable<Round> settle(std::span<const OutboxRow> rows, const PostOutcome& outcome,
                                          std::optional<std::uint64_t> accepted = std::nullopt);
     bool acknowledge(std::span<const OutboxRow> rows, const PostOutcome& outcome);
+    bool acknowledge(const Batch& batch, const PostOutcome& outcome);
     Round refused_alone(const OutboxRow& row, const PostOutcome& outcome, std::uint64_t accepted);
     Round reject_row(const OutboxRow& row, const PostOutcome& outcome);
     Round enter_refusing(const PostOutcome& outcome);
@@ -201,6 +221,8 @@ private:
     std::size_t m_envelope_bytes;
     std::size_t m_max_events;
     std::size_t m_max_bytes;
+    bool m_gzip;
+    GzipEnvelope m_gzip_envelope;  ///< when m_gzip
     Outbox& m_outbox;
     DeliveryObserver& m_observer;
     DeliveryOptions m_options;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +29,10 @@ namespace c4c::exporters {
 /// One stored event: its OTLP logRecord JSON object, encoded once at enqueue time (otlp_json.hpp), as
 /// the state store keeps it.
 using OutboxRow = infra::StoredEvent;
+
+/// Whole chunks of the outbox as they are stored: their events' payloads joined by commas, one gzip member
+/// per chunk, sent without inflating them (infra/state_store.hpp).
+using CompressedRows = infra::CompressedEvents;
 
 /// One endpoint's queue in the state store. Implemented by the daemon; synchronous, runs on the event
 /// loop, never throws (failures are logged by the store and reported as false / empty).
@@ -45,6 +50,19 @@ public:
     virtual bool reject(const OutboxRow& row, std::string_view answer) = 0;
     /// Rows queued.
     virtual std::size_t size() = 0;
+    /// The oldest whole chunks behind seq `after` as gzip members, within `max_events` and `max_json_bytes`
+    /// (the payloads and the commas between them); nullopt when the next row does not start such a chunk:
+    /// then peek() reads the rows. An outbox that stores no gzip members has none.
+    virtual std::optional<CompressedRows> peek_compressed(std::size_t /*max_events*/, std::size_t /*max_json_bytes*/,
+                                                          std::int64_t /*after*/)
+    {
+        return std::nullopt;
+    }
+    /// Takes delivered rows of peek_compressed() out. False when the store failed.
+    virtual bool remove_compressed(const CompressedRows& /*rows*/) { return false; }
+    /// Where a batch of the rows first_seq..last_seq should end so that the batch behind it starts a chunk
+    /// peek_compressed() can take (last_seq when none does).
+    virtual std::int64_t aligned_end(std::int64_t /*first_seq*/, std::int64_t last_seq) { return last_seq; }
 };
 
 /// Receives delivery figures for the endpoint metrics of CONTRACT.md section 6.

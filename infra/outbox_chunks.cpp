@@ -34,44 +34,125 @@ ChunkPacker::~ChunkPacker()
 
 void ChunkPacker::add(std::string_view id, std::string_view payload)
 {
-    put_u32(m_raw, id.size());
-    put_u32(m_raw, payload.size());
-    m_raw.append(id);
-    m_raw.append(payload);
+    if (m_events > 0) {
+        m_json.push_back(',');
+    }
+    m_json.append(payload);
+    put_u32(m_index, id.size());
+    put_u32(m_index, payload.size());
+    m_index.append(id);
     ++m_events;
     m_bytes += payload.size();
 }
 
+bool ChunkPacker::room_for(std::size_t payload_size, const ChunkLimits& limits, std::int64_t seq) const
+{
+    const bool batch_start = seq > 0 && (static_cast<std::size_t>(seq) - 1) % limits.max_events == 0;
+    return m_events == 0 ||
+           (!batch_start && m_events < limits.max_events && m_json.size() + 1 + payload_size <= limits.max_json_bytes &&
+            m_json.size() + m_index.size() < k_chunk_bytes);
+}
+
 PackedChunk ChunkPacker::take()
 {
-    m_deflated.resize(libdeflate_deflate_compress_bound(m_compressor, m_raw.size()));
+    PackedChunk chunk{m_events, m_bytes, m_json.size(), {}, {}};
+    chunk.data.resize(libdeflate_gzip_compress_bound(m_compressor, m_json.size()));
     const std::size_t size =
-        libdeflate_deflate_compress(m_compressor, m_raw.data(), m_raw.size(), m_deflated.data(), m_deflated.size());
-    PackedChunk chunk{m_events, m_bytes, m_raw.size(), m_deflated.substr(0, size)};
+        libdeflate_gzip_compress(m_compressor, m_json.data(), m_json.size(), chunk.data.data(), chunk.data.size());
+    chunk.data.resize(size);
+    put_u32(chunk.index, m_index.size());
+    chunk.index.resize(4 + libdeflate_deflate_compress_bound(m_compressor, m_index.size()));
+    const std::size_t index_size = libdeflate_deflate_compress(m_compressor, m_index.data(), m_index.size(),
+                                                               chunk.index.data() + 4, chunk.index.size() - 4);
+    chunk.index.resize(4 + index_size);
+    if (size == 0 || index_size == 0) {
+        chunk.data.clear();  // insert_chunk refuses it
+    }
     clear();
     return chunk;
 }
 
 void ChunkPacker::clear()
 {
-    m_raw.clear();
+    m_json.clear();
+    m_index.clear();
     m_events = 0;
     m_bytes = 0;
 }
 
-bool ChunkPacker::inflate(std::string_view data, std::size_t raw_size, std::string& out)
+bool ChunkPacker::unpack(int format, std::string_view data, std::size_t raw_size, std::string_view index,
+                         std::string& out)
 {
-    out.resize(raw_size);
     std::size_t actual = 0;
-    return libdeflate_deflate_decompress(m_decompressor, data.data(), data.size(), out.data(), out.size(), &actual) ==
-               LIBDEFLATE_SUCCESS &&
-           actual == raw_size;
+    if (format == k_chunk_packed) {
+        out.resize(raw_size);
+        return libdeflate_deflate_decompress(m_decompressor, data.data(), data.size(), out.data(), out.size(),
+                                             &actual) == LIBDEFLATE_SUCCESS &&
+               actual == raw_size;
+    }
+    if (format != k_chunk_gzip || index.size() < 4) {
+        return false;
+    }
+    std::size_t index_size = 0;
+    for (int i = 3; i >= 0; --i) {
+        index_size = (index_size << 8) | static_cast<unsigned char>(index[static_cast<std::size_t>(i)]);
+    }
+    m_scratch_json.resize(raw_size);
+    m_scratch_index.resize(index_size);
+    // libdeflate_gzip_decompress checks the member's CRC-32 and size.
+    if (libdeflate_gzip_decompress(m_decompressor, data.data(), data.size(), m_scratch_json.data(),
+                                   m_scratch_json.size(), &actual) != LIBDEFLATE_SUCCESS ||
+        actual != raw_size ||
+        libdeflate_deflate_decompress(m_decompressor, index.data() + 4, index.size() - 4, m_scratch_index.data(),
+                                      m_scratch_index.size(), &actual) != LIBDEFLATE_SUCCESS ||
+        actual != index_size) {
+        return false;
+    }
+    // The packed layout again: the index gives each payload's size, the payloads are separated by one comma.
+    out.clear();
+    out.reserve(raw_size + index_size);
+    const std::string_view json = m_scratch_json;
+    std::size_t at = 0;
+    bool first = true;
+    std::size_t pos = 0;
+    const std::string_view packed_index = m_scratch_index;
+    while (pos < packed_index.size()) {
+        if (packed_index.size() - pos < 8) {
+            return false;
+        }
+        std::size_t id_size = 0;
+        std::size_t payload_size = 0;
+        for (int i = 3; i >= 0; --i) {
+            id_size = (id_size << 8) | static_cast<unsigned char>(packed_index[pos + static_cast<std::size_t>(i)]);
+            payload_size =
+                (payload_size << 8) | static_cast<unsigned char>(packed_index[pos + 4 + static_cast<std::size_t>(i)]);
+        }
+        if (packed_index.size() - pos - 8 < id_size) {
+            return false;
+        }
+        if (!std::exchange(first, false)) {
+            if (at >= json.size() || json[at] != ',') {
+                return false;
+            }
+            ++at;
+        }
+        if (json.size() - at < payload_size) {
+            return false;
+        }
+        out.append(packed_index.substr(pos, 8 + id_size));
+        out.append(json.substr(at, payload_size));
+        at += payload_size;
+        pos += 8 + id_size;
+    }
+    return at == json.size();
 }
 
 void ChunkPacker::release()
 {
-    std::string().swap(m_raw);
-    std::string().swap(m_deflated);
+    std::string().swap(m_json);
+    std::string().swap(m_index);
+    std::string().swap(m_scratch_json);
+    std::string().swap(m_scratch_index);
 }
 
 PackThread::PackThread() : m_thread([this](const std::stop_token& stop) { loop(stop); }) {}
@@ -101,7 +182,7 @@ std::optional<std::int64_t> insert_chunk(SqliteConnection& db, std::int64_t endp
                                          const PackedChunk& chunk, std::int64_t enqueued_at)
 {
     ScopedStatement insert(db.prepare("INSERT INTO outbox_chunks (endpoint, first_seq, last_seq, bytes, raw_size, "
-                                      "enqueued_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+                                      "enqueued_at, data, format, idx) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
     if (!insert) {
         return std::nullopt;
     }
@@ -112,6 +193,8 @@ std::optional<std::int64_t> insert_chunk(SqliteConnection& db, std::int64_t endp
     insert.integer(5, static_cast<std::int64_t>(chunk.raw_size));
     insert.integer(6, enqueued_at);
     insert.blob(7, chunk.data);
+    insert.integer(8, k_chunk_gzip);
+    insert.blob(9, chunk.index);
     if (chunk.data.empty() || insert.step() != SQLITE_DONE) {
         db.log_failure("storing events");
         return std::nullopt;

@@ -1,10 +1,18 @@
 #pragma once
 
 // How the outbox keeps events on disk: the new events of one page are one chunk (or a few, each at most
-// k_chunk_bytes packed), a row of outbox_chunks. A chunk packs every event as its id's and its payload's
-// sizes (4 bytes each, little-endian) followed by both, and is deflated as a whole (libdeflate level 1:
-// about 10:1 on OTLP JSON, about 2 us per 1 kB event). ChunkPacker packs and inflates, PackThread runs a
-// packing job beside the event loop, insert_chunk() writes a row.
+// k_chunk_bytes packed and within its endpoint's ChunkLimits), a row of outbox_chunks. Two formats:
+//
+//   k_chunk_gzip (schema 6 on): `data` is the payloads (OTLP logRecords) joined by commas, compressed as
+//       ONE gzip member (libdeflate level 1), so that whole chunks are sent to Cloud ALM as they are
+//       stored, without inflating and compressing them again (exporters/batcher.hpp gzip_members_body);
+//       `idx` is the per-event index, the id's and the payload's sizes (4 bytes each, little-endian) and
+//       the id, deflated, after the index's size (4 bytes): the other paths read events from both.
+//   k_chunk_packed (written up to schema 5, still read): `data` packs every event as its id's and its
+//       payload's sizes followed by both, deflated as a whole; `idx` is NULL.
+//
+// unpack() turns either into the packed layout that each_event() reads. ChunkPacker packs and unpacks,
+// PackThread runs a packing job beside the event loop, insert_chunk() writes a row.
 
 #include "infra/sqlite.hpp"
 
@@ -32,12 +40,27 @@ namespace c4c::infra {
 /// what storing a page deflates at once.
 inline constexpr std::size_t k_chunk_bytes = std::size_t{1} << 20;
 
-/// A chunk's events packed and deflated, before it is stored.
+/// outbox_chunks.format: the events packed and deflated (schemas 3 to 5).
+inline constexpr int k_chunk_packed = 0;
+/// outbox_chunks.format: the payloads joined by commas as one gzip member, the index beside them.
+inline constexpr int k_chunk_gzip = 1;
+
+/// What one chunk of an endpoint may hold, so that whole chunks fit one of its batches (a chunk that
+/// does not fit is sent through the slow path, never split across the limits). A chunk also ends before
+/// each seq that is a multiple of max_events plus one: the whole chunks between two such seqs are then
+/// exactly one full batch, as the slow path would cut it, however the pages fell.
+struct ChunkLimits {
+    std::size_t max_events = static_cast<std::size_t>(-1);
+    std::size_t max_json_bytes = static_cast<std::size_t>(-1);  ///< payloads and the commas between them
+};
+
+/// A chunk's events packed and compressed, before it is stored.
 struct PackedChunk {
     std::size_t events = 0;
     std::size_t bytes = 0;     ///< payload bytes of its events
-    std::size_t raw_size = 0;  ///< of the packed events
-    std::string data;          ///< deflated (empty when deflating failed)
+    std::size_t raw_size = 0;  ///< of the payloads joined by commas (k_chunk_gzip)
+    std::string data;          ///< one gzip member (empty when compressing failed)
+    std::string index;         ///< the index's size (4 bytes) and the index deflated
 };
 
 /// Calls visit(id, payload) for each packed event of `data` (inflated) while it returns true. False when
@@ -71,7 +94,7 @@ bool each_event(std::string_view data, Visit&& visit)
     return true;
 }
 
-/// Packs events into chunks and deflates them, and inflates chunks. Buffers are reused. Used by one thread
+/// Packs events into chunks and compresses them, and unpacks stored chunks. Buffers are reused. Used by one thread
 /// at a time. Throws std::bad_alloc when libdeflate cannot be set up.
 class ChunkPacker {
 public:
@@ -84,24 +107,26 @@ public:
     void add(std::string_view id, std::string_view payload);
     std::size_t events() const { return m_events; }
     std::size_t bytes() const { return m_bytes; }
-    std::size_t raw_size() const { return m_raw.size(); }
-    /// The chunk being packed is as large as a chunk gets: take() it before adding more.
-    bool full() const { return m_raw.size() >= k_chunk_bytes; }
-    /// The packed events deflated, as one chunk; empties the packer.
+    /// The chunk being packed can take the event of seq `seq` with a payload of `payload_size` bytes within
+    /// `limits` and k_chunk_bytes (an empty one takes any event); else take() it first.
+    bool room_for(std::size_t payload_size, const ChunkLimits& limits, std::int64_t seq) const;
+    /// The packed events compressed, as one chunk (k_chunk_gzip); empties the packer.
     PackedChunk take();
-    /// The events `keep(i)` selects (each with `event_id` and `payload`), packed in chunks of at most
-    /// k_chunk_bytes (the last one may be smaller).
+    /// The events `keep(i)` selects (each with `event_id` and `payload`), numbered from `first_seq`, packed
+    /// in chunks within `limits` and k_chunk_bytes (the last one may be smaller).
     template <class Events, class Keep>
-    std::vector<PackedChunk> pack(const Events& events, Keep keep)
+    std::vector<PackedChunk> pack(const Events& events, Keep keep, const ChunkLimits& limits, std::int64_t first_seq)
     {
         std::vector<PackedChunk> chunks;
         clear();
+        std::int64_t seq = first_seq;
         for (std::size_t i = 0; i < events.size(); ++i) {
             if (keep(i)) {
-                add(events[i].event_id, events[i].payload);
-                if (full()) {
+                if (!room_for(events[i].payload.size(), limits, seq)) {
                     chunks.push_back(take());
                 }
+                add(events[i].event_id, events[i].payload);
+                ++seq;
             }
         }
         if (m_events > 0) {
@@ -111,16 +136,20 @@ public:
     }
     /// Drops what is being packed.
     void clear();
-    /// Inflates a chunk's data into `out`; false when it does not inflate to exactly `raw_size` bytes.
-    bool inflate(std::string_view data, std::size_t raw_size, std::string& out);
+    /// A stored chunk's events in the packed layout each_event() reads, into `out`: `format` k_chunk_packed
+    /// inflates `data` (to exactly `raw_size` bytes), k_chunk_gzip decompresses `data` (to `raw_size` bytes)
+    /// and `index` and interleaves them. False when the chunk does not decode whole.
+    bool unpack(int format, std::string_view data, std::size_t raw_size, std::string_view index, std::string& out);
     /// Gives the buffers' memory back (after a burst).
     void release();
 
 private:
     libdeflate_compressor* m_compressor;
     libdeflate_decompressor* m_decompressor;
-    std::string m_raw;
-    std::string m_deflated;
+    std::string m_json;          ///< the payloads joined by commas
+    std::string m_index;         ///< per event: the id's and the payload's sizes, the id
+    std::string m_scratch_json;  ///< unpack()'s, apart from what is being packed
+    std::string m_scratch_index;
     std::size_t m_events = 0;
     std::size_t m_bytes = 0;
 };
@@ -158,8 +187,9 @@ private:
     std::jthread m_thread;  ///< last: started when everything it uses exists
 };
 
-/// Writes one chunk row of `endpoint` holding seqs first_seq..first_seq + chunk.events - 1, inside the
-/// caller's transaction. Its rowid, or nullopt (logged) when SQLite fails or the chunk could not be deflated.
+/// Writes one chunk row (k_chunk_gzip) of `endpoint` holding seqs first_seq..first_seq + chunk.events - 1,
+/// inside the caller's transaction. Its rowid, or nullopt (logged) when SQLite fails or the chunk could not
+/// be compressed.
 std::optional<std::int64_t> insert_chunk(SqliteConnection& db, std::int64_t endpoint, std::int64_t first_seq,
                                          const PackedChunk& chunk, std::int64_t enqueued_at);
 

@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS outbox_chunks (
     bytes INTEGER NOT NULL,
     raw_size INTEGER NOT NULL,
     enqueued_at INTEGER NOT NULL,
-    data BLOB NOT NULL);
+    data BLOB NOT NULL,
+    format INTEGER NOT NULL DEFAULT 0,
+    idx BLOB);
 CREATE TABLE IF NOT EXISTS outbox_gaps (
     endpoint INTEGER NOT NULL,
     first_seq INTEGER NOT NULL,
@@ -146,7 +148,10 @@ void migrate_outbox(SqliteConnection& db, ChunkPacker& packer)
     int rc = SQLITE_ROW;
     while ((rc = rows.step()) == SQLITE_ROW) {
         const std::int64_t row_endpoint = rows.column_integer(0);
-        if (row_endpoint != endpoint || packer.full()) {
+        const std::string payload = rows.column_text(2);
+        // The endpoints' batch limits are not known here: a chunk too large for one batch is sent through
+        // the slow path.
+        if (row_endpoint != endpoint || !packer.room_for(payload.size(), ChunkLimits{}, 0)) {
             flush();
             if (row_endpoint != endpoint) {
                 endpoint = row_endpoint;
@@ -156,7 +161,7 @@ void migrate_outbox(SqliteConnection& db, ChunkPacker& packer)
         if (packer.events() == 0) {
             enqueued_at = rows.column_integer(3);
         }
-        packer.add(rows.column_text(1), rows.column_text(2));
+        packer.add(rows.column_text(1), payload);
     }
     if (rc != SQLITE_DONE) {
         throw std::runtime_error("old outbox");
@@ -258,6 +263,14 @@ void switch_to_incremental_vacuum(SqliteConnection& db)
 
 // ---- end of schema 5 ----
 
+// Schema 6: a chunk records its format (infra/outbox_chunks.hpp). The chunks written before are
+// k_chunk_packed, and are read (and sent through the slow path) as they are; new chunks are k_chunk_gzip,
+// with their index in `idx`. A file of schema 1 or 2 gets its outbox_chunks table from k_schema.
+const char* const k_migrate_to_6 = R"sql(
+ALTER TABLE outbox_chunks ADD COLUMN format INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox_chunks ADD COLUMN idx BLOB;
+)sql";
+
 }  // namespace
 
 void migrate_schema(SqliteConnection& db, ChunkPacker& packer)
@@ -283,6 +296,9 @@ void migrate_schema(SqliteConnection& db, ChunkPacker& packer)
         if (found >= 1 && found < 5) {
             migrate_to_5(db);
         }
+        if (found >= 3 && found < 6 && !has_column(db, "outbox_chunks", "format") && !db.exec(k_migrate_to_6)) {
+            throw std::runtime_error("outbox chunk format");
+        }
     } catch (const std::runtime_error& part) {
         db.exec("ROLLBACK");
         throw std::runtime_error("cannot migrate " + file + " from schema " + std::to_string(found) + " to " +
@@ -297,6 +313,17 @@ void migrate_schema(SqliteConnection& db, ChunkPacker& packer)
     }
     sqlite3_reset(set.get());
     switch_to_incremental_vacuum(db);
+}
+
+bool has_column(SqliteConnection& db, std::string_view table, std::string_view column)
+{
+    ScopedStatement find(db.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2"));
+    if (!find) {
+        return false;
+    }
+    find.text(1, table);
+    find.text(2, column);
+    return find.step() == SQLITE_ROW;
 }
 
 int stored_schema_version(SqliteConnection& db)

@@ -3,6 +3,8 @@
 // The state store's tables (state_store.hpp says what each holds) and the migrations of files an older
 // version wrote.
 
+#include <string_view>
+
 namespace c4c::infra {
 
 class ChunkPacker;
@@ -13,8 +15,9 @@ class SqliteConnection;
 /// endpoint. 4: source_status, endpoint_status and jobs, for the operator commands (only tables added:
 /// a schema 3 file's outbox reads as it is). 5: seen keyed by (feed, record_time, event_id), checkpoints
 /// with an id and their instant, the quarantine table, incremental auto-vacuum (one step in
-/// state_schema.cpp, "Schema 5").
-inline constexpr int k_schema_version = 5;
+/// state_schema.cpp, "Schema 5"). 6: outbox_chunks.format and .idx: new chunks are stored as one gzip
+/// member each, sent as they are (infra/outbox_chunks.hpp); older chunks stay as they were.
+inline constexpr int k_schema_version = 6;
 
 /// The oldest schema whose outbox this version reads without migrating it (a read-only open).
 inline constexpr int k_outbox_schema_version = 3;
@@ -28,5 +31,8 @@ void migrate_schema(SqliteConnection& db, ChunkPacker& packer);
 /// The schema version the file records (0 when none, or when the file has no tables yet): for a read-only
 /// open, which migrates nothing.
 int stored_schema_version(SqliteConnection& db);
+
+/// The table has the column: a read-only open of an older file reads what it has.
+bool has_column(SqliteConnection& db, std::string_view table, std::string_view column);
 
 }  // namespace c4c::infra

@@ -78,6 +78,7 @@ struct StateStore::Chunk {
     std::size_t bytes = 0;     ///< payload bytes of its events
     std::size_t raw_size = 0;  ///< of its data inflated
     std::int64_t enqueued_at = 0;
+    int format = k_chunk_packed;
 };
 
 // An endpoint's queue, as it is on disk (kept in step after every commit).
@@ -87,6 +88,17 @@ struct StateStore::Queue {
     std::deque<Chunk> chunks;                   ///< oldest first; each holds a seq above `delivered`
     std::map<std::int64_t, std::int64_t> gaps;  ///< first -> last seq taken out ahead of `delivered`
     OutboxFigures figures;
+    ChunkLimits limits;  ///< of new chunks
+
+    /// The chunk holds queued events only (the watermark and the gaps cut none of it).
+    bool whole(const Chunk& chunk) const
+    {
+        if (chunk.first_seq <= delivered) {
+            return false;
+        }
+        auto gap = gaps.upper_bound(chunk.last_seq);
+        return gap == gaps.begin() || std::prev(gap)->second < chunk.first_seq;
+    }
 
     bool queued(std::int64_t seq) const { return seq > delivered && seq < next_seq && !in_gap(gaps, seq); }
 };
@@ -195,10 +207,14 @@ void StateStore::load_queues()
         }
     }
     {
-        // Without `data`: the chunks' bodies stay on disk until peek() reads them.
-        ScopedStatement chunks(
-            m_db->prepare("SELECT id, endpoint, first_seq, last_seq, bytes, raw_size, enqueued_at FROM outbox_chunks "
-                          "ORDER BY endpoint, first_seq"));
+        // Without `data`: the chunks' bodies stay on disk until peek() reads them. A read-only open of a
+        // file older than schema 6 has no format column: its chunks are all k_chunk_packed.
+        m_chunk_format = has_column(*m_db, "outbox_chunks", "format");
+        ScopedStatement chunks(m_db->prepare(
+            m_chunk_format ? "SELECT id, endpoint, first_seq, last_seq, bytes, raw_size, enqueued_at, format FROM "
+                             "outbox_chunks ORDER BY endpoint, first_seq"
+                           : "SELECT id, endpoint, first_seq, last_seq, bytes, raw_size, enqueued_at, 0 FROM "
+                             "outbox_chunks ORDER BY endpoint, first_seq"));
         if (!chunks) {
             throw std::runtime_error("cannot read the outbox of " + m_file.string() + ": " + m_db->error_message());
         }
@@ -207,7 +223,7 @@ void StateStore::load_queues()
             auto column = [&](int index) -> std::int64_t { return chunks.column_integer(index); };
             Queue& owner = queue(column(1));
             owner.chunks.push_back(Chunk{column(0), column(2), column(3), static_cast<std::size_t>(column(4)),
-                                         static_cast<std::size_t>(column(5)), column(6)});
+                                         static_cast<std::size_t>(column(5)), column(6), static_cast<int>(column(7))});
             owner.next_seq = std::max(owner.next_seq, column(3) + 1);
         }
         // A queue read in part would number new events over the ones not read.
@@ -228,10 +244,7 @@ void StateStore::load_queues()
 void StateStore::count_queued(Queue& owner)
 {
     for (const Chunk& chunk : owner.chunks) {
-        auto gap = owner.gaps.upper_bound(chunk.last_seq);
-        const bool cut = chunk.first_seq <= owner.delivered ||
-                         (gap != owner.gaps.begin() && std::prev(gap)->second >= chunk.first_seq);
-        const std::string* data = cut ? unpack(chunk) : nullptr;
+        const std::string* data = owner.whole(chunk) ? nullptr : unpack(chunk);
         if (!data) {
             owner.figures.events += static_cast<std::size_t>(chunk.last_seq - chunk.first_seq + 1);
             owner.figures.bytes += chunk.bytes;
@@ -304,7 +317,7 @@ bool StateStore::store_chunk(std::int64_t endpoint, std::int64_t first_seq, cons
         return false;
     }
     stored.push_back(Chunk{*id, first_seq, first_seq + static_cast<std::int64_t>(packed.events) - 1, packed.bytes,
-                           packed.raw_size, enqueued_at});
+                           packed.raw_size, enqueued_at, k_chunk_gzip});
     return true;
 }
 
@@ -334,9 +347,12 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
     // `seen` (nearly always all of them are new; otherwise the new ones are packed again below). Deflate
     // is half the cost of storing a page. The packer is the other thread's alone until get().
     std::future<std::vector<PackedChunk>> packing;
+    const ChunkLimits limits = owner.limits;
     if (m_pack_thread && page_bytes >= k_parallel_pack_bytes) {
-        packing =
-            m_pack_thread->run([&packer, events] { return packer.pack(events, [](std::size_t) { return true; }); });
+        packing = m_pack_thread->run([&packer, events, limits, first_seq = owner.next_seq] {
+            return packer.pack(
+                events, [](std::size_t) { return true; }, limits, first_seq);
+        });
     }
     // Whatever way this returns, the job (which reads `events` and uses the packer) ends first.
     struct Join {
@@ -443,7 +459,8 @@ CommitResult StateStore::commit_page(std::string_view feed, std::int64_t endpoin
         packed = packing.get();
     }
     if (!packed_ahead || stored != events.size()) {
-        packed = packer.pack(events, [&](std::size_t i) { return fresh[i] != 0; });
+        packed = packer.pack(
+            events, [&](std::size_t i) { return fresh[i] != 0; }, limits, owner.next_seq);
     }
     const std::int64_t now = unix_ms_now();
     std::vector<Chunk> chunks;
@@ -511,7 +528,8 @@ const std::string* StateStore::unpack(const Chunk& chunk)
     Unpacked& slot = m_unpacked[m_unpacked_next];
     m_unpacked_next = (m_unpacked_next + 1) % std::size(m_unpacked);
     slot.chunk = 0;
-    ScopedStatement select(m_db->prepare("SELECT data FROM outbox_chunks WHERE id = ?1"));
+    ScopedStatement select(m_db->prepare(m_chunk_format ? "SELECT data, idx FROM outbox_chunks WHERE id = ?1"
+                                                        : "SELECT data, NULL FROM outbox_chunks WHERE id = ?1"));
     if (!select) {
         return nullptr;
     }
@@ -520,8 +538,7 @@ const std::string* StateStore::unpack(const Chunk& chunk)
         m_db->log_failure("reading events of the outbox");
         return nullptr;
     }
-    const std::string_view data = select.column_blob(0);
-    if (!m_packer->inflate(data, chunk.raw_size, slot.data) ||
+    if (!m_packer->unpack(chunk.format, select.column_blob(0), chunk.raw_size, select.column_blob(1), slot.data) ||
         !each_event(slot.data, [](auto, auto) { return true; })) {
         // Kept on disk as it is: delivery of this endpoint stops here, and the outbox age alert fires.
         spdlog::error("state store {}: outbox chunk {} (events {} to {}) does not inflate to its events; it is kept "
@@ -567,6 +584,74 @@ std::vector<StoredEvent> StateStore::peek(std::int64_t endpoint, std::size_t max
         });
     }
     return rows;
+}
+
+std::optional<CompressedEvents> StateStore::peek_compressed(std::int64_t endpoint, std::size_t max_events,
+                                                            std::size_t max_json_bytes, std::int64_t after)
+{
+    const Queue& owner = queue(endpoint);
+    const std::int64_t from = std::max(after, owner.delivered);
+    auto chunk = std::find_if(owner.chunks.begin(), owner.chunks.end(),
+                              [from](const Chunk& candidate) { return candidate.last_seq > from; });
+    // The next queued event must be a chunk's first: the batch behind a partial one is read by peek().
+    if (chunk == owner.chunks.end() || chunk->first_seq != from + 1) {
+        return std::nullopt;
+    }
+    CompressedEvents batch;
+    batch.first_seq = chunk->first_seq;
+    for (; chunk != owner.chunks.end(); ++chunk) {
+        const auto events = static_cast<std::size_t>(chunk->last_seq - chunk->first_seq + 1);
+        const std::size_t json_bytes = batch.json_bytes + (batch.events > 0 ? 1 : 0) + chunk->raw_size;
+        if (chunk->format != k_chunk_gzip || !owner.whole(*chunk) || batch.events + events > max_events ||
+            json_bytes > max_json_bytes) {
+            break;
+        }
+        ScopedStatement select(m_db->prepare("SELECT data FROM outbox_chunks WHERE id = ?1"));
+        if (!select) {
+            return std::nullopt;
+        }
+        select.integer(1, chunk->id);
+        if (select.step() != SQLITE_ROW) {
+            m_db->log_failure("reading events of the outbox");
+            return std::nullopt;
+        }
+        batch.members.emplace_back(select.column_blob(0));
+        batch.last_seq = chunk->last_seq;
+        batch.events += events;
+        batch.bytes += chunk->bytes;
+        batch.json_bytes = json_bytes;
+    }
+    if (batch.events == 0) {
+        return std::nullopt;
+    }
+    return batch;
+}
+
+std::int64_t StateStore::aligned_end(std::int64_t endpoint, std::int64_t first_seq, std::int64_t last_seq) const
+{
+    auto found = m_queues.find(endpoint);
+    if (found == m_queues.end()) {
+        return last_seq;
+    }
+    const Queue& owner = *found->second;
+    // The chunk holding last_seq + 1 (the batch behind): when it could go whole and starts inside the range,
+    // the batch ends before it.
+    for (const Chunk& chunk : owner.chunks) {
+        if (chunk.last_seq <= last_seq) {
+            continue;
+        }
+        if (chunk.first_seq > first_seq && chunk.first_seq <= last_seq && chunk.format == k_chunk_gzip &&
+            owner.whole(chunk)) {
+            return chunk.first_seq - 1;
+        }
+        break;
+    }
+    return last_seq;
+}
+
+void StateStore::set_chunk_limits(std::int64_t endpoint, std::size_t max_events, std::size_t max_json_bytes)
+{
+    queue(endpoint).limits = ChunkLimits{std::max<std::size_t>(max_events, 1), max_json_bytes};
 }
 
 // Records in `removal` that seqs first..last (`bytes` of payload) leave the queue: at its head the
@@ -711,6 +796,17 @@ bool StateStore::remove(std::int64_t endpoint, std::span<const StoredEvent> even
     return commit_removal(endpoint, owner, removal);
 }
 
+bool StateStore::remove(std::int64_t endpoint, const CompressedEvents& events)
+{
+    if (events.events == 0) {
+        return true;
+    }
+    Queue& owner = queue(endpoint);
+    Removal removal{owner.delivered, owner.gaps};
+    return take(owner, events.first_seq, events.last_seq, events.bytes, removal) &&
+           commit_removal(endpoint, owner, removal);
+}
+
 bool StateStore::reject(std::int64_t endpoint, const StoredEvent& row, std::string_view answer)
 {
     Queue& owner = queue(endpoint);
@@ -841,7 +937,13 @@ RejectedChange StateStore::requeue_rejected(const RejectedSelection& which,
                      [](const RejectedRow* a, const RejectedRow* b) { return a->endpoint < b->endpoint; });
     packer.clear();
     for (const RejectedRow* row : ordered) {
-        if ((row->endpoint != endpoint || packer.full()) && !flush()) {
+        const auto seq = [&] {
+            const auto to = added.find(endpoint);
+            return queue(endpoint).next_seq + static_cast<std::int64_t>(packer.events()) +
+                   (to == added.end() ? 0 : static_cast<std::int64_t>(to->second.events));
+        };
+        if ((row->endpoint != endpoint || !packer.room_for(row->payload.size(), queue(endpoint).limits, seq())) &&
+            !flush()) {
             return fail("requeueing set-aside events");
         }
         endpoint = row->endpoint;
@@ -999,8 +1101,10 @@ StateStore::retry_quarantined(const QuarantineSelection& which,
             return store_chunk(endpoint, first_seq, packer.take(), now, to.chunks);
         };
         packer.clear();
+        const ChunkLimits limits = queue(endpoint).limits;
         for (const QuarantineVerdict* verdict : events) {
-            if (packer.full() && !flush()) {
+            const auto seq = queue(endpoint).next_seq + static_cast<std::int64_t>(to.events + packer.events());
+            if (!packer.room_for(verdict->payload.size(), limits, seq) && !flush()) {
                 return fail("queueing events of retried records");
             }
             packer.add(verdict->event_id, verdict->payload);

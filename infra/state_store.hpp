@@ -3,8 +3,9 @@
 // The durable state of the daemon: one SQLite database in WAL mode under `state_dir`.
 //
 //   outbox_chunks events waiting for their endpoint, oldest first. The new events of one page are
-//               one chunk (or a few, each at most 1 MiB packed): their ids and OTLP logRecords packed
-//               and deflated together into one row. Each event has a seq, dense per endpoint; a chunk
+//               one chunk (or a few, each at most 1 MiB packed and within the endpoint's batch limits):
+//               their OTLP logRecords joined by commas as one gzip member, sent as they are stored when a
+//               batch is whole chunks, and an index of their ids (infra/outbox_chunks.hpp). Each event has a seq, dense per endpoint; a chunk
 //               holds first_seq..last_seq. endpoints.delivered is the endpoint's watermark: every event
 //               at or below it was accepted (or moved aside). Taking a batch out moves the watermark
 //               and deletes the chunks wholly below it: one row written per batch, one deleted per
@@ -72,6 +73,18 @@ struct StoredEvent {
     std::int64_t seq = 0;  ///< its place in its endpoint's queue
     std::string event_id;
     std::string payload;  ///< its OTLP logRecord: a complete JSON object, one element of `logRecords`
+};
+
+/// Whole chunks of one endpoint's queue as they are stored, to be sent without inflating them: the events
+/// with seqs first_seq..last_seq, all queued (no gap), each chunk's payloads joined by commas as one gzip
+/// member (infra/outbox_chunks.hpp).
+struct CompressedEvents {
+    std::int64_t first_seq = 0;
+    std::int64_t last_seq = 0;
+    std::size_t events = 0;
+    std::size_t bytes = 0;       ///< payload bytes of the events
+    std::size_t json_bytes = 0;  ///< the payloads joined by commas: the members inflated, with one comma between
+    std::vector<std::string> members;
 };
 
 /// A C4C record that could not be normalized, as stored in the quarantine table.
@@ -299,9 +312,27 @@ public:
     std::vector<StoredEvent> peek(std::int64_t endpoint, std::size_t max_events, std::size_t max_bytes,
                                   std::int64_t after = 0);
 
+    /// The oldest whole chunks of `endpoint` behind seq `after` stored as gzip members: at most
+    /// `max_events` events and `max_json_bytes` of payloads joined by commas. nullopt when the next queued
+    /// event does not start such a chunk (the watermark or a gap cuts it, it was stored by schema 5 or
+    /// earlier, it alone exceeds the limits, or the store failed): then peek() reads the events.
+    std::optional<CompressedEvents> peek_compressed(std::int64_t endpoint, std::size_t max_events,
+                                                    std::size_t max_json_bytes, std::int64_t after = 0);
+
+    /// Where a batch of the queued events first_seq..last_seq should end so that the batch behind it starts
+    /// a chunk peek_compressed() can take: the end of the last such chunk's predecessor within the range,
+    /// else last_seq.
+    std::int64_t aligned_end(std::int64_t endpoint, std::int64_t first_seq, std::int64_t last_seq) const;
+
+    /// Cuts `endpoint`'s new chunks within `limits` (default: k_chunk_bytes only), so that whole chunks
+    /// fit its batches. Held in memory; set by whoever registers the endpoint.
+    void set_chunk_limits(std::int64_t endpoint, std::size_t max_events, std::size_t max_json_bytes);
+
     /// Takes delivered events of `endpoint` out (the oldest at the cost of one row; others are recorded
     /// as a gap ahead of the watermark). False when the store failed.
     bool remove(std::int64_t endpoint, std::span<const StoredEvent> events);
+    /// The same for the events of peek_compressed().
+    bool remove(std::int64_t endpoint, const CompressedEvents& events);
 
     /// Moves one row into the rejected table with the endpoint's answer.
     bool reject(std::int64_t endpoint, const StoredEvent& row, std::string_view answer);
@@ -431,6 +462,7 @@ private:
     };
     Unpacked m_unpacked[2];  ///< the chunks unpacked last (a batch spans two; both lanes read the same)
     std::size_t m_unpacked_next = 0;
+    bool m_chunk_format = true;  ///< outbox_chunks has `format` and `idx` (schema 6; a read-only open of an older file)
     std::unique_ptr<WalCheckpointer> m_checkpointer;              ///< none when read-only
     std::map<std::string, std::int64_t, std::less<>> m_feed_ids;  ///< checkpoints.id of each feed key
 };

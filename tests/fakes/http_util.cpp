@@ -269,23 +269,36 @@ std::optional<std::string> gunzip(std::string_view in, std::size_t limit)
     std::array<char, 64 * 1024> chunk{};
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
     zs.avail_in = static_cast<uInt>(in.size());
-    int rc = Z_OK;
-    while (rc != Z_STREAM_END) {
+    const auto fail = [&zs]() -> std::optional<std::string> {
+        inflateEnd(&zs);
+        return std::nullopt;
+    };
+    for (;;) {
         zs.next_out = reinterpret_cast<Bytef*>(chunk.data());
         zs.avail_out = static_cast<uInt>(chunk.size());
-        rc = inflate(&zs, Z_NO_FLUSH);
+        // zlib checks each gzip member's CRC-32 and length at its end (Z_DATA_ERROR otherwise).
+        const int rc = inflate(&zs, Z_NO_FLUSH);
         if (rc != Z_OK && rc != Z_STREAM_END) {
-            inflateEnd(&zs);
-            return std::nullopt;
+            return fail();
         }
         out.append(chunk.data(), chunk.size() - zs.avail_out);
         if (out.size() > limit) {
-            inflateEnd(&zs);
-            return std::nullopt;
+            return fail();
         }
-        if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
-            inflateEnd(&zs);
-            return std::nullopt;  // truncated stream
+        if (rc == Z_STREAM_END) {
+            if (zs.avail_in == 0) {
+                break;
+            }
+            // RFC 1952 section 2.2: a gzip file is one or more members, and real decoders (zlib looping,
+            // Java's GZIPInputStream, Go, Node, Python) read them all. Anything after a member that does not
+            // start another is garbage: refused, as it would be by a strict decoder.
+            if (zs.avail_in < 2 || zs.next_in[0] != 0x1f || zs.next_in[1] != 0x8b || inflateReset(&zs) != Z_OK) {
+                return fail();
+            }
+            continue;
+        }
+        if (zs.avail_in == 0 && zs.avail_out != 0) {
+            return fail();  // truncated stream
         }
     }
     inflateEnd(&zs);

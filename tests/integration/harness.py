@@ -11,12 +11,14 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
 import unittest
 import urllib.error
 import urllib.request
+import zlib
 
 BIN = os.environ.get("C4C_BIN", os.path.join(os.path.dirname(__file__), "../../build/c4c-alm-collector"))
 SIM_BIN = os.environ.get("C4C_SIM_BIN", os.path.join(os.path.dirname(__file__), "../../build/tests/c4c-sim"))
@@ -25,6 +27,37 @@ C4C_USER = "CRUN_USER"
 C4C_PASSWORD = "demo-password"
 COLLECTIONS = ["OpportunityCollection", "SalesOrderCollection", "LeadCollection", "ServiceRequestCollection"]
 
+
+
+def chunk_events(raw_size, data, fmt=0, idx=None):
+    """(event_id, payload bytes) of every event of one outbox_chunks row (infra/outbox_chunks.hpp): format 1
+    is the payloads joined by commas as one gzip member plus a deflated index; format 0 (up to schema 5)
+    the events packed and deflated."""
+    if fmt == 1:
+        text = zlib.decompress(data, 31)  # exactly one gzip member
+        assert len(text) == raw_size, (len(text), raw_size)
+        (index_size,) = struct.unpack_from("<I", idx, 0)
+        index = zlib.decompress(idx[4:], -15)
+        assert len(index) == index_size
+        pos = at = 0
+        events = []
+        while pos < len(index):
+            id_size, payload_size = struct.unpack_from("<II", index, pos)
+            events.append((index[pos + 8:pos + 8 + id_size].decode(), text[at:at + payload_size]))
+            pos += 8 + id_size
+            at += payload_size + 1
+        assert at == len(text) + 1
+        return events
+    raw = zlib.decompress(data, -15)  # raw deflate
+    assert len(raw) == raw_size, (len(raw), raw_size)
+    pos = 0
+    events = []
+    while pos < len(raw):
+        id_size, payload_size = struct.unpack_from("<II", raw, pos)
+        pos += 8
+        events.append((raw[pos:pos + id_size].decode(), raw[pos + id_size:pos + id_size + payload_size]))
+        pos += id_size + payload_size
+    return events
 
 def die_with_parent():
     """preexec_fn: the child is killed when the test runner dies (a timeout, ^C), leaving no orphans."""

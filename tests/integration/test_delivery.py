@@ -11,34 +11,26 @@ import random
 import re
 import signal
 import sqlite3
-import struct
 import time
 import unittest
-import zlib
 
-from harness import DaemonTestCase, Simulator, config_text, delivered_states, existing_states, http, metric, wait_until
+from harness import DaemonTestCase, Simulator, chunk_events, config_text, delivered_states, existing_states, http, metric, wait_until
 
 USE_CASE = "business_process_monitoring"
 LOGS = "/api/calm-logs/v1/logs"
 
 
 def queued_events(path):
-    """(endpoint, event_id, payload) of every event in a schema 3 outbox, read from its deflated chunks."""
+    """(endpoint, event_id, payload) of every event in a schema 3 or later outbox, read from its chunks."""
     with sqlite3.connect(path) as db:
         delivered = dict(db.execute("SELECT id, delivered FROM endpoints"))
-        chunks = db.execute("SELECT endpoint, first_seq, raw_size, data FROM outbox_chunks "
+        chunks = db.execute("SELECT endpoint, first_seq, raw_size, data, format, idx FROM outbox_chunks "
                             "ORDER BY endpoint, first_seq").fetchall()
     events = []
-    for endpoint, seq, raw_size, data in chunks:
-        raw = zlib.decompress(data, -15)  # raw deflate
-        assert len(raw) == raw_size, (len(raw), raw_size)
-        pos = 0
-        while pos < len(raw):
-            id_size, payload_size = struct.unpack_from("<II", raw, pos)
-            pos += 8
+    for endpoint, seq, raw_size, data, fmt, idx in chunks:
+        for event_id, payload in chunk_events(raw_size, data, fmt, idx):
             if seq > delivered[endpoint]:
-                events.append((endpoint, raw[pos:pos + id_size].decode(), raw[pos + id_size:pos + id_size + payload_size]))
-            pos += id_size + payload_size
+                events.append((endpoint, event_id, payload))
             seq += 1
     return events
 

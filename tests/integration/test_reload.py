@@ -9,13 +9,11 @@ import os
 import shutil
 import signal
 import sqlite3
-import struct
 import subprocess
 import time
 import unittest
-import zlib
 
-from harness import DaemonTestCase, config_text, http, metric, wait_until
+from harness import DaemonTestCase, chunk_events, config_text, http, metric, wait_until
 
 USE_CASE = "business_process_monitoring"
 LOGS = "/api/calm-logs/v1/logs"
@@ -24,23 +22,17 @@ ODATA = "/sap/c4c/odata/v1/"
 
 def waiting_event_ids(path):
     """event.id of every event still queued in the outbox (schema 3 and later): above its endpoint's
-    delivered watermark in the deflated chunks, and not in a gap taken out ahead of the watermark."""
+    delivered watermark in the chunks, and not in a gap taken out ahead of the watermark."""
     with sqlite3.connect(path) as db:
         delivered = dict(db.execute("SELECT id, delivered FROM endpoints"))
         gaps = db.execute("SELECT endpoint, first_seq, last_seq FROM outbox_gaps").fetchall()
-        chunks = db.execute("SELECT endpoint, first_seq, raw_size, data FROM outbox_chunks").fetchall()
+        chunks = db.execute("SELECT endpoint, first_seq, raw_size, data, format, idx FROM outbox_chunks").fetchall()
     waiting = set()
-    for endpoint, seq, raw_size, data in chunks:
-        raw = zlib.decompress(data, -15)  # raw deflate
-        assert len(raw) == raw_size, (len(raw), raw_size)
-        pos = 0
-        while pos < len(raw):
-            id_size, payload_size = struct.unpack_from("<II", raw, pos)
-            pos += 8
+    for endpoint, seq, raw_size, data, fmt, idx in chunks:
+        for event_id, _ in chunk_events(raw_size, data, fmt, idx):
             taken = any(e == endpoint and first <= seq <= last for e, first, last in gaps)
             if seq > delivered[endpoint] and not taken:
-                waiting.add(raw[pos:pos + id_size].decode())
-            pos += id_size + payload_size
+                waiting.add(event_id)
             seq += 1
     return waiting
 

@@ -130,6 +130,39 @@ class SinkTest(unittest.TestCase):
         self.assertEqual(self.post(good)[0], 200)
         self.assertEqual([r["event_id"] for r in self.sim.received("business_process_monitoring")], ["a"])
 
+    def post_gzip_bytes(self, data):
+        return harness.http("POST", self.sim.url + LOGS, data,
+                            {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+
+    def test_a_body_of_several_gzip_members_is_decoded_whole(self):
+        # What the daemon sends for whole stored chunks: the envelope's prefix, each chunk and the commas
+        # between them, and the suffix, each a gzip member of its own (RFC 1952 section 2.2).
+        text = json.dumps(body(record("a"), record("b"), record("c")), separators=(",", ":")).encode()
+        start = text.index(b'"logRecords":[') + len(b'"logRecords":[')
+        end = text.rindex(b"]}]}]}")
+        records = text[start:end]
+        split = records.index(b',{"timeUnixNano"')
+        members = [text[:start], records[:split], b",", records[split + 1:], text[end:]]
+        self.assertEqual(b"".join(members), text)
+        data = b"".join(gzip.compress(member) for member in members)
+        status, answer = self.post_gzip_bytes(data)
+        self.assertEqual(status, 200, answer)
+        self.assertEqual([r["event_id"] for r in self.sim.received("business_process_monitoring")], ["a", "b", "c"])
+        # The first member alone is no document: a decoder that stopped there would be refused.
+        status, answer = self.post_gzip_bytes(gzip.compress(members[0]))
+        self.assertEqual(status, 400, answer)
+
+    def test_bytes_after_the_last_gzip_member_or_a_bad_crc_are_refused(self):
+        data = gzip.compress(json.dumps(body(record("a"))).encode())
+        for bad in (data + b"x", data + b"\0" * 8, data + data[:10],
+                    data[:-8] + bytes([data[-8] ^ 1]) + data[-7:]):  # CRC-32 of the member changed
+            with self.subTest(tail=bad[-12:]):
+                status, answer = self.post_gzip_bytes(bad)
+                self.assertEqual(status, 400, answer)
+                self.assertIn("gzip", json.loads(answer)["error"])
+        self.assertEqual(self.sim.stats()["sink"], {})
+        self.assertEqual(self.post_gzip_bytes(data)[0], 200)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,6 +6,12 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 
+#include <sqlite3.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <filesystem>
+
 using namespace exporter_tests;
 using c4c::exporters::CloudAlmExporter;
 using c4c::exporters::DeliveryOptions;
@@ -640,4 +646,266 @@ TEST_CASE("cloud_alm: a stop while an accepted batch waits for its turn takes it
     CHECK(observer.sent_events == 20);
     CHECK(outbox.refused == 0);
     CHECK(h.alm.received.size() == 5);
+}
+
+// ---- Compress once: whole chunks of the state store go as the gzip members they are stored as.
+
+namespace {
+
+struct StoreDir {
+    std::filesystem::path path;
+    StoreDir()
+        : path(std::filesystem::temp_directory_path() /
+               ("c4c-unit-gz-" + std::to_string(::getpid()) + "-" + std::to_string(next())))
+    {
+        std::filesystem::remove_all(path);
+    }
+    ~StoreDir() { std::filesystem::remove_all(path); }
+    StoreDir(const StoreDir&) = delete;
+    StoreDir& operator=(const StoreDir&) = delete;
+    static int next()
+    {
+        static int counter = 0;
+        return ++counter;
+    }
+};
+
+/// An endpoint's queue in a real state store, as the daemon hands it to its exporter (daemon/runtime.cpp).
+class StoreOutbox final : public exporters::Outbox {
+public:
+    StoreOutbox(c4c::infra::StateStore& store, std::int64_t endpoint) : m_store(store), m_endpoint(endpoint) {}
+    std::vector<exporters::OutboxRow> peek(std::size_t max_events, std::size_t max_bytes, std::int64_t after) override
+    {
+        return m_store.peek(m_endpoint, max_events, max_bytes, after);
+    }
+    bool remove(std::span<const exporters::OutboxRow> rows) override { return m_store.remove(m_endpoint, rows); }
+    bool reject(const exporters::OutboxRow& row, std::string_view answer_text) override
+    {
+        return m_store.reject(m_endpoint, row, answer_text);
+    }
+    std::size_t size() override { return m_store.figures(m_endpoint).events; }
+    std::optional<exporters::CompressedRows> peek_compressed(std::size_t max_events, std::size_t max_json_bytes,
+                                                             std::int64_t after) override
+    {
+        auto rows = m_store.peek_compressed(m_endpoint, max_events, max_json_bytes, after);
+        compressed += rows ? 1 : 0;
+        return rows;
+    }
+    bool remove_compressed(const exporters::CompressedRows& rows) override { return m_store.remove(m_endpoint, rows); }
+    std::int64_t aligned_end(std::int64_t first_seq, std::int64_t last_seq) override
+    {
+        return m_store.aligned_end(m_endpoint, first_seq, last_seq);
+    }
+
+    std::size_t compressed = 0;  ///< batches peek_compressed() gave
+
+private:
+    c4c::infra::StateStore& m_store;
+    std::int64_t m_endpoint;
+};
+
+/// A store with `count` events (those of MemoryOutbox::add_events) in pages of `page`, chunks cut at
+/// `chunk_events` as the daemon cuts them for an endpoint of max_batch_events = chunk_events.
+struct QueuedStore {
+    StoreDir dir;
+    c4c::infra::StateStore store{dir.path};
+    std::int64_t endpoint = store.endpoint_id("acme-prod", "business_process_monitoring");
+    std::vector<exporters::OutboxRow> rows;
+
+    QueuedStore(std::size_t count, std::size_t page, std::size_t chunk_events)
+    {
+        store.set_chunk_limits(endpoint, chunk_events, std::size_t{4} << 20);
+        MemoryOutbox source;
+        source.add_events(count, 200);
+        rows = source.rows;
+        for (std::size_t at = 0; at < rows.size(); at += page) {
+            std::vector<c4c::infra::PendingEvent> events;
+            for (std::size_t i = at; i < std::min(rows.size(), at + page); ++i) {
+                events.push_back({rows[i].event_id, static_cast<std::int64_t>(i + 1), rows[i].payload});
+            }
+            std::size_t stored = 0;
+            REQUIRE(store.commit_page("acme-prod/business_objects/x", endpoint, events, std::to_string(at), stored) ==
+                    c4c::infra::CommitResult::committed);
+            REQUIRE(stored == events.size());
+        }
+    }
+};
+
+/// Every event.id the fake received in a request it accepted, counted.
+std::multiset<std::string> received_ids(const FakeAlm& alm)
+{
+    std::multiset<std::string> ids;
+    for (const auto& request : alm.received) {
+        CHECK(request.body_ok);
+        for (auto& id : request.event_ids()) {
+            ids.insert(id);
+        }
+    }
+    return ids;
+}
+
+}  // namespace
+
+TEST_CASE("cloud_alm: whole chunks sent as stored gzip members decode to the body the slow path builds")
+{
+    QueuedStore queued(95, 20, 10);  // chunks of 10, 10 per page of 20
+    const auto prefix = exporters::logs_envelope_prefix(
+        exporters::ResourceInfo{"acme-prod", "https://my123456.crm.ondemand.com", "business_process_monitoring"});
+    const auto envelope = exporters::gzip_envelope(prefix);
+    for (const std::size_t max_events : {10u, 30u, 200u}) {
+        const auto batch = queued.store.peek_compressed(queued.endpoint, max_events, std::size_t{4} << 20);
+        REQUIRE(batch.has_value());
+        CHECK(batch->events == std::min<std::size_t>(max_events, 95));
+        const std::string body = exporters::gzip_members_body(envelope, batch->members);
+        const auto rows = queued.store.peek(queued.endpoint, batch->events, std::size_t{4} << 20);
+        REQUIRE(rows.size() == batch->events);
+        const auto decoded = exporters::gunzip(body);  // zlib, reading every member
+        REQUIRE(decoded.has_value());
+        CHECK(*decoded == exporters::build_logs_body(prefix, rows));
+        CHECK(decoded->size() == prefix.size() + batch->json_bytes + exporters::logs_envelope_suffix().size());
+        // The first member alone is never a document: a decoder that stops there sends Cloud ALM invalid
+        // JSON (400: the batch is split), never fewer records as if they were all.
+        const auto first = exporters::gunzip(envelope.prefix);
+        REQUIRE(first.has_value());
+        CHECK(nlohmann::json::parse(*first, nullptr, false).is_discarded());
+    }
+
+    Harness h;
+    StoreOutbox outbox(queued.store, queued.endpoint);
+    RecordingObserver observer;
+    auto config = h.endpoint(k_logs_path);
+    config.gzip = true;
+    config.max_batch_events = 20;
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+    CHECK(h.run(exporter.drain(5s)));
+    CHECK(outbox.size() == 0);
+    CHECK(observer.sent_events == 95);
+    CHECK(received_ids(h.alm) == ids_of(queued.rows));
+    // The first batch probes alone through the slow path; the pipelined ones are whole chunks.
+    CHECK(outbox.compressed == 4);
+    for (const auto& request : h.alm.received) {
+        CHECK(request.event_ids().size() <= 20);
+    }
+}
+
+TEST_CASE("cloud_alm: batches over a cut chunk take the slow path, the ones behind it are whole chunks again")
+{
+    QueuedStore queued(50, 10, 10);  // chunks 1-10, 11-20, ..., 41-50
+    std::multiset<std::string> expected = ids_of(queued.rows);
+    const auto taken_head = queued.store.peek(queued.endpoint, 3, std::size_t{1} << 30);
+    REQUIRE(queued.store.remove(queued.endpoint, taken_head));  // the watermark cuts the first chunk
+    const auto taken_gap = queued.store.peek(queued.endpoint, 2, std::size_t{1} << 30, 14);
+    REQUIRE(queued.store.remove(queued.endpoint, taken_gap));  // a gap cuts the second
+    for (const auto& row : taken_head) {
+        expected.erase(expected.find(row.event_id));
+    }
+    for (const auto& row : taken_gap) {
+        expected.erase(expected.find(row.event_id));
+    }
+
+    Harness h;
+    StoreOutbox outbox(queued.store, queued.endpoint);
+    RecordingObserver observer;
+    auto config = h.endpoint(k_logs_path);
+    config.gzip = true;
+    config.max_batch_events = 10;
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+    CHECK(h.run(exporter.drain(5s)));
+    CHECK(outbox.size() == 0);
+    CHECK(received_ids(h.alm) == expected);
+    // 4-13 and 14,17-20 (ending where the third chunk starts) read as rows; 21-30, 31-40, 41-50 whole.
+    CHECK(outbox.compressed == 3);
+    REQUIRE(h.alm.received.size() == 5);
+    CHECK(std::count_if(h.alm.received.begin(), h.alm.received.end(),
+                        [](const Received& request) { return request.event_ids().size() == 5; }) == 1);
+}
+
+TEST_CASE("cloud_alm: whole chunks refused with 400 are split into rows and delivered, nothing moved aside")
+{
+    QueuedStore queued(40, 10, 10);
+    Harness h;
+    StoreOutbox outbox(queued.store, queued.endpoint);
+    RecordingObserver observer;
+    int requests = 0;
+    // The second request (the first of whole chunks) is refused, as by a decoder that reads one member.
+    h.alm.respond = [&requests](const Received&) { return ++requests == 2 ? answer(400, "{}") : answer(200, "{}"); };
+    auto config = h.endpoint(k_logs_path);
+    config.gzip = true;
+    config.max_batch_events = 10;
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+    CHECK(h.run(exporter.drain(5s)));
+    CHECK(outbox.size() == 0);
+    CHECK(observer.sent_events == 40);
+    CHECK(queued.store.figures(queued.endpoint).rejected == 0);
+    std::multiset<std::string> accepted;
+    for (std::size_t i = 0; i < h.alm.received.size(); ++i) {
+        if (i != 1) {
+            for (auto& id : h.alm.received[i].event_ids()) {
+                accepted.insert(id);
+            }
+        }
+    }
+    CHECK(accepted == ids_of(queued.rows));
+}
+
+TEST_CASE("cloud_alm: chunks stored before schema 6 (packed and deflated) are delivered through the slow path")
+{
+    QueuedStore queued(30, 10, 10);
+    const auto path = queued.store.file();
+    // Rewrite every chunk as schema 5 stored it: (id size, payload size, id, payload) per event, raw deflate.
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        sqlite3_stmt* update = nullptr;
+        REQUIRE(sqlite3_prepare_v2(db,
+                                   "UPDATE outbox_chunks SET format = 0, idx = NULL, data = ?2, raw_size = ?3 "
+                                   "WHERE first_seq = ?1",
+                                   -1, &update, nullptr) == SQLITE_OK);
+        for (std::size_t first = 0; first < queued.rows.size(); first += 10) {
+            std::string packed;
+            const auto put = [&packed](std::size_t value) {
+                for (int shift = 0; shift < 32; shift += 8) {
+                    packed.push_back(static_cast<char>((value >> shift) & 0xff));
+                }
+            };
+            for (std::size_t i = first; i < first + 10; ++i) {
+                put(queued.rows[i].event_id.size());
+                put(queued.rows[i].payload.size());
+                packed += queued.rows[i].event_id + queued.rows[i].payload;
+            }
+            z_stream zs{};
+            REQUIRE(deflateInit2(&zs, 1, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+            std::vector<char> buffer(deflateBound(&zs, static_cast<uLong>(packed.size())));
+            zs.next_in = reinterpret_cast<Bytef*>(packed.data());
+            zs.avail_in = static_cast<uInt>(packed.size());
+            zs.next_out = reinterpret_cast<Bytef*>(buffer.data());
+            zs.avail_out = static_cast<uInt>(buffer.size());
+            REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+            const std::string data(buffer.data(), static_cast<std::size_t>(zs.total_out));
+            deflateEnd(&zs);
+            sqlite3_bind_int64(update, 1, static_cast<sqlite3_int64>(first + 1));
+            sqlite3_bind_blob(update, 2, data.data(), static_cast<int>(data.size()), SQLITE_TRANSIENT);
+            sqlite3_bind_int64(update, 3, static_cast<sqlite3_int64>(packed.size()));
+            REQUIRE(sqlite3_step(update) == SQLITE_DONE);
+            REQUIRE(sqlite3_changes(db) == 1);
+            sqlite3_reset(update);
+        }
+        sqlite3_finalize(update);
+        sqlite3_close(db);
+    }
+    c4c::infra::StateStore reopened(path.parent_path());
+    CHECK(reopened.figures(queued.endpoint).events == 30);
+    CHECK_FALSE(reopened.peek_compressed(queued.endpoint, 10, std::size_t{4} << 20).has_value());
+
+    Harness h;
+    StoreOutbox outbox(reopened, queued.endpoint);
+    RecordingObserver observer;
+    auto config = h.endpoint(k_logs_path);
+    config.gzip = true;
+    config.max_batch_events = 10;
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+    CHECK(h.run(exporter.drain(5s)));
+    CHECK(outbox.size() == 0);
+    CHECK(outbox.compressed == 0);
+    CHECK(received_ids(h.alm) == ids_of(queued.rows));
 }

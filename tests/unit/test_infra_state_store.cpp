@@ -1,8 +1,11 @@
 #include "infra/state_store.hpp"
 
+#include "infra/state_schema.hpp"
+
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -751,7 +754,7 @@ TEST_CASE("state store: a schema 3 file gains the operator tables and keeps its 
         CHECK(old->open_jobs().empty());
     }
     StateStore store(dir.path);
-    CHECK(store.schema_version() == 5);
+    CHECK(store.schema_version() == c4c::infra::k_schema_version);
     CHECK(store.figures(endpoint).events == 3);
     CHECK(store.peek(endpoint, 10, 1 << 20).front().event_id == "e0");
     c4c::infra::PollRecord poll;
@@ -895,7 +898,8 @@ INSERT INTO checkpoints VALUES ('acme/webservice_messages/other', 'garbage', 0);
         // Ids of no known feed go once every feed's horizon has passed them.
         CHECK(store.prune_seen(std::vector<SeenHorizon>{}, 1500) == 1);
     }
-    CHECK(query_integer(dir.path / "state.db", "SELECT value FROM meta WHERE key = 'schema_version'") == 5);
+    CHECK(query_integer(dir.path / "state.db", "SELECT value FROM meta WHERE key = 'schema_version'") ==
+          c4c::infra::k_schema_version);
     CHECK(query_integer(dir.path / "state.db", "PRAGMA auto_vacuum") == 2);  // INCREMENTAL
 }
 
@@ -955,4 +959,117 @@ TEST_CASE("state store: the file gives back the space of a large delivered backl
     const auto delivered_size = std::filesystem::file_size(file);
     INFO("backlog " << backlog_size << " bytes, after delivery " << delivered_size << " bytes");
     CHECK(delivered_size < backlog_size / 4);
+}
+
+namespace {
+
+// One gzip member inflated with zlib (a decoder of our own would prove nothing).
+std::string gunzip_member(std::string_view member)
+{
+    z_stream zs{};
+    REQUIRE(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK);
+    std::vector<char> buffer(std::size_t{1} << 20);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(member.data()));
+    zs.avail_in = static_cast<uInt>(member.size());
+    zs.next_out = reinterpret_cast<Bytef*>(buffer.data());
+    zs.avail_out = static_cast<uInt>(buffer.size());
+    CHECK(inflate(&zs, Z_FINISH) == Z_STREAM_END);
+    CHECK(zs.avail_in == 0);  // the member ends where the stored bytes end
+    std::string out(buffer.data(), static_cast<std::size_t>(zs.total_out));
+    inflateEnd(&zs);
+    return out;
+}
+
+std::string joined_payloads(const std::vector<StoredEvent>& rows)
+{
+    std::string out;
+    for (const auto& row : rows) {
+        out += (out.empty() ? "" : ",") + row.payload;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("state store: whole chunks are read as stored gzip members, within the endpoint's limits")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    const auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    store.set_chunk_limits(endpoint, 10, 1 << 20);
+    for (int page = 0; page < 3; ++page) {
+        std::vector<std::string> ids, payloads;
+        for (int i = 0; i < 25; ++i) {
+            ids.push_back("p" + std::to_string(page) + "-" + std::to_string(i));
+            payloads.push_back(R"({"n":)" + std::to_string(page * 100 + i) + "}");
+        }
+        std::size_t stored = 0;
+        REQUIRE(store.commit_page("feed", endpoint, pending(ids, payloads), std::to_string(page), stored) ==
+                CommitResult::committed);
+    }
+    // Chunks end at 10, 20, 30, ... (full batches) and at the pages' ends: 1-10, 11-20, 21-25, 26-30, ...
+    CHECK(chunk_rows(store.file()) == 9);
+
+    const auto batch = store.peek_compressed(endpoint, 30, 1 << 20);
+    REQUIRE(batch.has_value());
+    CHECK(batch->first_seq == 1);
+    CHECK(batch->last_seq == 30);  // the next chunk would make 40
+    CHECK(batch->events == 30);
+    REQUIRE(batch->members.size() == 4);
+    const auto rows = store.peek(endpoint, 30, 1 << 20);
+    std::string decoded;
+    for (const auto& member : batch->members) {
+        decoded += (decoded.empty() ? "" : ",") + gunzip_member(member);
+    }
+    CHECK(decoded == joined_payloads(rows));
+    CHECK(batch->json_bytes == decoded.size());
+    std::size_t bytes = 0;
+    for (const auto& row : rows) {
+        bytes += row.payload.size();
+    }
+    CHECK(batch->bytes == bytes);
+
+    // The byte budget counts the payloads and the commas: exactly the first chunk, or nothing fits.
+    const auto first = store.peek_compressed(endpoint, 30, rows[0].payload.size() * 10 + 9);
+    REQUIRE(first.has_value());
+    CHECK(first->events == 10);
+    CHECK_FALSE(store.peek_compressed(endpoint, 30, 20).has_value());
+    CHECK_FALSE(store.peek_compressed(endpoint, 9, 1 << 20).has_value());
+
+    REQUIRE(store.remove(endpoint, *batch));
+    CHECK(store.figures(endpoint).events == 45);
+    CHECK(store.peek(endpoint, 1, 1 << 20).front().event_id == "p1-5");
+    const auto next = store.peek_compressed(endpoint, 10, 1 << 20, 0);
+    REQUIRE(next.has_value());
+    CHECK(next->first_seq == 31);
+    // Behind a batch still in flight (`after`), from the next chunk's start only.
+    CHECK(store.peek_compressed(endpoint, 10, 1 << 20, 40)->first_seq == 41);
+    CHECK_FALSE(store.peek_compressed(endpoint, 10, 1 << 20, 35).has_value());
+}
+
+TEST_CASE("state store: a chunk the watermark or a gap cuts is read by peek; batches realign on chunk starts")
+{
+    TempDir dir;
+    StateStore store(dir.path);
+    const auto endpoint = store.endpoint_id("acme", "business_process_monitoring");
+    store.set_chunk_limits(endpoint, 10, 1 << 20);
+    commit_events(store, endpoint, "e", 40, "{}");  // chunks 1-10, 11-20, 21-30, 31-40
+    deliver(store, endpoint, 3, "e0");              // the watermark cuts the first chunk
+    const auto taken = store.peek(endpoint, 2, 1 << 20, 14);
+    REQUIRE(taken.size() == 2);
+    CHECK(taken[0].seq == 15);
+    REQUIRE(store.remove(endpoint, taken));  // a gap in the second chunk
+
+    CHECK_FALSE(store.peek_compressed(endpoint, 10, 1 << 20).has_value());
+    CHECK_FALSE(store.peek_compressed(endpoint, 10, 1 << 20, 10).has_value());
+    // A batch over the cut chunks ends where a whole chunk starts, not before the gap's chunk.
+    CHECK(store.aligned_end(endpoint, 4, 14) == 14);
+    CHECK(store.aligned_end(endpoint, 4, 25) == 20);
+    CHECK(store.aligned_end(endpoint, 21, 25) == 25);
+    CHECK(store.aligned_end(endpoint, 4, 20) == 20);
+    const auto whole = store.peek_compressed(endpoint, 20, 1 << 20, 20);
+    REQUIRE(whole.has_value());
+    CHECK(whole->first_seq == 21);
+    CHECK(whole->last_seq == 40);
+    CHECK(store.figures(endpoint).events == 35);
 }
