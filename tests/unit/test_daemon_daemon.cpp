@@ -9,14 +9,12 @@
 #include "infra/config_reader.hpp"
 #include "infra/http/server.hpp"
 #include "infra/state_store.hpp"
+#include "test_daemon_support.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
@@ -31,6 +29,7 @@ namespace fs = std::filesystem;
 namespace http = c4c::infra::http;
 using namespace c4c::collectors;
 using c4c::daemon::Registry;
+using c4c::daemon::test::TempDir;
 
 // ---------------------------------------------------------------------------------------------------
 // The test-only feed: one greeting per poll, numbered on from its checkpoint.
@@ -155,29 +154,6 @@ private:
     std::thread m_thread;
 };
 
-class TempDir {
-public:
-    TempDir()
-    {
-        static std::atomic<int> counter{0};
-        m_path = fs::temp_directory_path() /
-                 ("c4c-daemon-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(m_path);
-        fs::create_directories(m_path);
-    }
-    ~TempDir()
-    {
-        std::error_code ignored;
-        fs::remove_all(m_path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
-};
-
 std::string config_text(const Sink& sink, std::string_view greeting)
 {
     return R"(state_dir = "state"
@@ -211,10 +187,10 @@ std::string all_errors(const c4c::daemon::LoadResult& result)
 
 TEST_CASE("a test-only feed is configured, polled and delivered through the real wiring")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     Sink sink;
     const TestRegistry kinds;
-    const auto file = dir.path() / "collector.toml";
+    const auto file = dir.path / "collector.toml";
     const auto loaded =
         c4c::daemon::load_config_text(config_text(sink, "hello from a test feed"), file, kinds.registry());
     INFO(all_errors(loaded));
@@ -237,16 +213,16 @@ TEST_CASE("a test-only feed is configured, polled and delivered through the real
         CHECK(request.body.find(R"("stringValue":"greeting_monitoring")") != std::string::npos);
         CHECK(request.body.find(R"("stringValue":"greetings")") != std::string::npos);
     }
-    c4c::infra::StateStore store(dir.path() / "state");
+    c4c::infra::StateStore store(dir.path / "state");
     CHECK(store.checkpoint("t1/greetings/greetings") == "2");
 }
 
 TEST_CASE("a test-only feed's keys are its own, with positions; without its row it is unknown")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     Sink sink;
     const TestRegistry kinds;
-    const auto file = dir.path() / "collector.toml";
+    const auto file = dir.path / "collector.toml";
     const auto bad = c4c::daemon::load_config_text(config_text(sink, ""), file, kinds.registry());
     REQUIRE(bad.errors.size() == 1);
     CHECK(bad.errors[0].format() ==

@@ -1,25 +1,17 @@
 #include "infra/state_store.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <random>
 #include <string>
 
 using namespace c4c::infra;
 
 namespace {
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir()
-    {
-        std::random_device random;
-        path = std::filesystem::temp_directory_path() / ("c4c-status-test-" + std::to_string(random()));
-        std::filesystem::remove_all(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using unit_tests::TempDir;
 
 PollRecord poll(bool ok, std::int64_t at, std::string outcome)
 {

@@ -1,5 +1,7 @@
 #include "infra/state_store.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
@@ -19,16 +21,7 @@ using c4c::infra::StoredEvent;
 
 namespace {
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir()
-    {
-        std::random_device random;
-        path = std::filesystem::temp_directory_path() / ("c4c-store-test-" + std::to_string(random()));
-        std::filesystem::remove_all(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using unit_tests::TempDir;
 
 std::vector<PendingEvent> pending(const std::vector<std::string>& ids, const std::vector<std::string>& payloads)
 {
