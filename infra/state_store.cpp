@@ -1059,10 +1059,19 @@ void StateStore::release_memory()
 std::vector<FeedCheckpoint> StateStore::feed_checkpoints()
 {
     std::vector<FeedCheckpoint> rows;
-    ScopedStatement select(m_db->prepare("SELECT id, feed, value, checkpoint_ns FROM checkpoints ORDER BY id"));
+    if (m_schema == 0) {
+        return rows;  // a file being created: no tables yet
+    }
+    // Schema 5 gave the rows an id and their instant; `status` reads an older file (read-only) as it is.
+    constexpr int k_checkpoint_ids_schema_version = 5;
+    ScopedStatement select(
+        m_db->prepare(m_schema >= k_checkpoint_ids_schema_version
+                          ? "SELECT id, feed, value, checkpoint_ns, updated_at FROM checkpoints ORDER BY feed"
+                          : "SELECT 0, feed, value, NULL, updated_at FROM checkpoints ORDER BY feed"));
     int rc = SQLITE_ROW;
     while (select && (rc = select.step()) == SQLITE_ROW) {
-        FeedCheckpoint row{select.column_integer(0), select.column_text(1), select.column_text(2), std::nullopt};
+        FeedCheckpoint row{select.column_integer(0), select.column_text(1), select.column_text(2), std::nullopt,
+                           select.column_integer(4)};
         if (sqlite3_column_type(select.get(), 3) != SQLITE_NULL) {
             row.checkpoint_ns = select.column_integer(3);
         }

@@ -77,7 +77,7 @@ TEST_CASE("state status: an endpoint's delivery state, checkpoints and endpoints
     std::size_t stored = 0;
     REQUIRE(store.commit_page("acme/webservice_messages/messages", endpoint, {}, "2025-01-01T00:00:00.000Z", stored) ==
             CommitResult::committed);
-    const auto checkpoints = store.checkpoint_records();
+    const auto checkpoints = store.feed_checkpoints();
     REQUIRE(checkpoints.size() == 1);
     CHECK(checkpoints[0].feed == "acme/webservice_messages/messages");
     CHECK(checkpoints[0].value == "2025-01-01T00:00:00.000Z");
