@@ -763,18 +763,24 @@ struct StateStore::RejectedRow {
     std::string payload;
 };
 
-// The selected rows of the rejected table, in id order, inside the caller's transaction; ids that are not
-// there go to `change.missing`. False when SQLite failed.
-bool StateStore::select_rejected(const RejectedSelection& which, std::vector<RejectedRow>& rows, RejectedChange& change)
+// Begins the transaction of an operator's change to set-aside events and reads the selected rows, in id
+// order; ids that are not there go to `change.missing`. False, rolled back, when one is missing or SQLite
+// failed (`change.failed`).
+bool StateStore::begin_rejected_change(const RejectedSelection& which, std::vector<RejectedRow>& rows,
+                                       RejectedChange& change)
 {
-    return select_by_ids(
-        *m_db, which.all, which.ids, "SELECT seq, endpoint, event_id, payload FROM rejected ORDER BY seq",
-        "SELECT seq, endpoint, event_id, payload FROM rejected WHERE seq = ?1",
-        [&](const ScopedStatement& row) {
-            rows.push_back(
-                RejectedRow{row.column_integer(0), row.column_integer(1), row.column_text(2), row.column_text(3)});
-        },
-        change.missing);
+    const auto read = [&] {
+        return select_by_ids(
+            *m_db, which.all, which.ids, "SELECT seq, endpoint, event_id, payload FROM rejected ORDER BY seq",
+            "SELECT seq, endpoint, event_id, payload FROM rejected WHERE seq = ?1",
+            [&](const ScopedStatement& row) {
+                rows.push_back(
+                    RejectedRow{row.column_integer(0), row.column_integer(1), row.column_text(2), row.column_text(3)});
+            },
+            change.missing);
+    };
+    return m_db->begin_and_read(
+        "reading set-aside events", read, [&] { return change.missing.empty(); }, change.failed);
 }
 
 bool StateStore::delete_rejected(const std::vector<RejectedRow>& rows)
@@ -798,9 +804,7 @@ RejectedChange StateStore::requeue_rejected(const RejectedSelection& which,
 {
     RejectedChange change;
     std::vector<RejectedRow> rows;
-    if (!m_db->begin_and_read(
-            "reading set-aside events", [&] { return select_rejected(which, rows, change); },
-            [&] { return change.missing.empty(); }, change.failed)) {
+    if (!begin_rejected_change(which, rows, change)) {
         return change;
     }
     auto fail = [&](std::string_view what) {
@@ -879,9 +883,7 @@ RejectedChange StateStore::drop_rejected(const RejectedSelection& which,
 {
     RejectedChange change;
     std::vector<RejectedRow> rows;
-    if (!m_db->begin_and_read(
-            "reading set-aside events", [&] { return select_rejected(which, rows, change); },
-            [&] { return change.missing.empty(); }, change.failed)) {
+    if (!begin_rejected_change(which, rows, change)) {
         return change;
     }
     change.events = rows.size();
@@ -909,9 +911,7 @@ StateStore::retry_quarantined(const QuarantineSelection& which,
 {
     QuarantineChange change;
     std::vector<QuarantinedRow> rows;
-    if (!m_db->begin_and_read(
-            "reading quarantined records", [&] { return select_quarantined(which, rows, change); },
-            [&] { return change.missing.empty(); }, change.failed)) {
+    if (!begin_quarantine_change(which, rows, change)) {
         return change.failed ? QuarantineChange{true, {}, {}, 0, {}} : change;
     }
     auto fail = [&](std::string_view what) {

@@ -397,10 +397,10 @@ private:
     struct Queue;
     struct Removal;
     struct RejectedRow;
-    bool select_rejected(const RejectedSelection& which, std::vector<RejectedRow>& rows, RejectedChange& change);
+    bool begin_rejected_change(const RejectedSelection& which, std::vector<RejectedRow>& rows, RejectedChange& change);
     bool delete_rejected(const std::vector<RejectedRow>& rows);
-    bool select_quarantined(const QuarantineSelection& which, std::vector<QuarantinedRow>& rows,
-                            QuarantineChange& change);
+    bool begin_quarantine_change(const QuarantineSelection& which, std::vector<QuarantinedRow>& rows,
+                                 QuarantineChange& change);
     Queue& queue(std::int64_t endpoint);
     bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, const PackedChunk& packed, std::int64_t enqueued_at,
                      std::vector<Chunk>& stored);
