@@ -152,7 +152,7 @@ struct StoreOutbox final : exporters::Outbox, exporters::DeliveryObserver {
         return store.aligned_end(id, first_seq, last_seq);
     }
     void sent(std::size_t count, std::chrono::duration<double>) override { delivered += count; }
-    void failed(std::string_view reason) override { ++failures, last_failure = std::string(reason); }
+    void failed(const exporters::SendFailure& reason) override { ++failures, last_failure = reason.label(); }
     void rejected(std::size_t) override {}
     void paused(bool, std::string_view) override {}
     void endpoint_up(bool) override {}

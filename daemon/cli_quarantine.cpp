@@ -107,27 +107,18 @@ int report(const QuarantineChange& change, bool retry, bool by_daemon, bool json
         return 0;
     }
     if (json) {
-        auto records = nlohmann::ordered_json::array();
-        for (const auto& record : change.records) {
-            records.push_back({{"id", record.id},
-                               {"outcome", quarantine_outcome_name(record.outcome)},
-                               {"event_id", record.event_id},
-                               {"reason", record.reason},
-                               {"detail", record.detail}});
-        }
-        print(dump(nlohmann::ordered_json{{"retried", records}, {"by", by}}));
+        print(dump(nlohmann::ordered_json{{"retried", retried_records_json(change.records)}, {"by", by}}));
         return 0;
     }
     if (change.records.empty()) {
         print("no quarantined records to retry\n");
         return 0;
     }
-    std::size_t counts[4] = {};
     std::string text;
     for (const auto& record : change.records) {
-        ++counts[static_cast<std::size_t>(record.outcome)];
         text += describe_result(record, by_daemon) + "\n";
     }
+    const auto counts = count_outcomes(change.records);
     text += "retried " + std::to_string(change.records.size()) +
             " quarantined record(s): " + std::to_string(counts[0]) + " queued, " + std::to_string(counts[1]) +
             " stored before, " + std::to_string(counts[2]) + " still quarantined, " + std::to_string(counts[3]) +

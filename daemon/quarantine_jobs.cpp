@@ -65,10 +65,7 @@ void run_job(StateStore& store, const Config& config, const Registry& registry, 
         spdlog::info("operator job {}: dropped {} quarantined record(s)", job.id, change.dropped);
         return;
     }
-    std::size_t counts[4] = {};
-    for (const auto& record : change.records) {
-        ++counts[static_cast<std::size_t>(record.outcome)];
-    }
+    const auto counts = count_outcomes(change.records);
     spdlog::info("operator job {}: retried {} quarantined record(s): {} queued, {} already stored, {} still "
                  "quarantined, {} not tried",
                  job.id, change.records.size(), counts[0], counts[1], counts[2], counts[3]);
@@ -141,6 +138,28 @@ void run_quarantine_jobs(StateStore& store, const Config& config, const Registry
     }
 }
 
+nlohmann::ordered_json retried_records_json(const std::vector<QuarantineResult>& records)
+{
+    auto json = nlohmann::ordered_json::array();
+    for (const auto& record : records) {
+        json.push_back({{"id", record.id},
+                        {"outcome", quarantine_outcome_name(record.outcome)},
+                        {"event_id", record.event_id},
+                        {"reason", record.reason},
+                        {"detail", record.detail}});
+    }
+    return json;
+}
+
+std::array<std::size_t, 4> count_outcomes(const std::vector<QuarantineResult>& records)
+{
+    std::array<std::size_t, 4> counts{};
+    for (const auto& record : records) {
+        ++counts[static_cast<std::size_t>(record.outcome)];
+    }
+    return counts;
+}
+
 std::string quarantine_result(const QuarantineChange& change)
 {
     if (change.failed) {
@@ -149,15 +168,7 @@ std::string quarantine_result(const QuarantineChange& change)
     if (!change.missing.empty()) {
         return nlohmann::json{{"missing", change.missing}}.dump();
     }
-    auto records = nlohmann::json::array();
-    for (const auto& record : change.records) {
-        records.push_back({{"id", record.id},
-                           {"outcome", quarantine_outcome_name(record.outcome)},
-                           {"event_id", record.event_id},
-                           {"reason", record.reason},
-                           {"detail", record.detail}});
-    }
-    return nlohmann::json{{"records", records}, {"dropped", change.dropped}}.dump(
+    return nlohmann::ordered_json{{"records", retried_records_json(change.records)}, {"dropped", change.dropped}}.dump(
         -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -10,10 +10,15 @@
 #include "daemon/config.hpp"
 #include "infra/state_store.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace c4c::daemon {
 
@@ -40,8 +45,14 @@ infra::QuarantineChange retry_quarantine(infra::StateStore& store, const Config&
 void run_quarantine_jobs(infra::StateStore& store, const Config& config, const Registry& registry,
                          const std::function<void(std::int64_t endpoint)>& wake);
 
-/// A finished job's result: {"records":[{"id","outcome","event_id","reason","detail"}...]} (retry),
-/// {"dropped":N} (drop), {"missing":[...]} or {"error":"..."}.
+/// The records of a retry, one {"id","outcome","event_id","reason","detail"} each: the same in a job's result
+/// and in the command's `--json`.
+nlohmann::ordered_json retried_records_json(const std::vector<infra::QuarantineResult>& records);
+/// How many of `records` came to each outcome, indexed by infra::QuarantineOutcome.
+std::array<std::size_t, 4> count_outcomes(const std::vector<infra::QuarantineResult>& records);
+
+/// A finished job's result: {"records":[retried_records_json...]} (retry), {"dropped":N} (drop),
+/// {"missing":[...]} or {"error":"..."}.
 std::string quarantine_result(const infra::QuarantineChange& change);
 /// The change a job's result describes (a failed one when the result is unreadable).
 infra::QuarantineChange parse_quarantine_result(std::string_view result);

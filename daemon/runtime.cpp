@@ -111,10 +111,11 @@ void EndpointRuntime::sent(std::size_t count, std::chrono::duration<double> elap
     delivery.sent();
 }
 
-void EndpointRuntime::failed(std::string_view reason)
+void EndpointRuntime::failed(const exporters::SendFailure& reason)
 {
-    metrics.failures(reason).Increment();
-    delivery.failed(reason);
+    const std::string label = reason.label();
+    metrics.failures(label).Increment();
+    delivery.failed(label);
 }
 
 void EndpointRuntime::rejected(std::size_t count)

@@ -49,7 +49,7 @@ struct EndpointRuntime final : exporters::Outbox, exporters::DeliveryObserver {
 
     // exporters::DeliveryObserver
     void sent(std::size_t count, std::chrono::duration<double> elapsed) override;
-    void failed(std::string_view reason) override;
+    void failed(const exporters::SendFailure& reason) override;
     void rejected(std::size_t count) override;
     void paused(bool value, std::string_view why) override;
     void endpoint_up(bool value) override;

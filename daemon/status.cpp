@@ -102,7 +102,7 @@ Status collect_status(const Config& config, StateStore* store, DaemonStatus daem
     status.daemon = std::move(daemon);
 
     std::map<std::pair<std::string, std::string>, PollRecord> polls;
-    std::vector<CheckpointRecord> checkpoints;
+    std::vector<infra::FeedCheckpoint> checkpoints;
     std::map<std::int64_t, DeliveryRecord> deliveries;
     std::map<std::pair<std::string, std::string>, std::uint64_t> quarantined;
     if (store && store->schema_version() == 0) {
@@ -123,7 +123,7 @@ Status collect_status(const Config& config, StateStore* store, DaemonStatus daem
             auto key = std::make_pair(poll.tenant, poll.source);
             polls.emplace(std::move(key), std::move(poll));
         }
-        checkpoints = store->checkpoint_records();
+        checkpoints = store->feed_checkpoints();
         for (auto& count : store->quarantine_counts()) {
             quarantined.emplace(std::make_pair(std::move(count.tenant), std::move(count.source)), count.records);
         }

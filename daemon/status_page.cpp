@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <span>
+#include <string>
+#include <vector>
 
 namespace c4c::daemon {
 
@@ -134,16 +137,64 @@ std::string time_element(std::optional<std::int64_t> ms, std::int64_t now_ms)
            ago(ms, now_ms) + "</time>";
 }
 
+/// A column after Tenant, the row's name and State.
+struct Column {
+    const char* heading;
+    bool numeric = false;  ///< right-aligned
+};
+
+/// A section with a table of one kind of thing every tenant has (its sources, its endpoints): a row each,
+/// with the tenant, the thing's name and its state first.
+struct TableShape {
+    const char* id;         ///< of the section and its heading: "sources"
+    const char* title;      ///< "Sources"
+    const char* name;       ///< the heading of the names' column: "Source"
+    const char* attribute;  ///< the rows' data- attribute holding the name: "source"
+    std::span<const Column> columns;
+};
+
+struct Row {
+    const std::string& tenant;
+    const std::string& name;
+    Look look;
+    std::string detail;              ///< HTML after the state, or ""
+    std::vector<std::string> cells;  ///< HTML, one per column
+};
+
+void table(std::string& out, const TableShape& shape, const std::vector<Row>& rows)
+{
+    out += std::string("<section aria-labelledby=\"") + shape.id + "\"><h2 id=\"" + shape.id + "\">" + shape.title +
+           "</h2>\n<table>\n<thead><tr><th scope=\"col\">Tenant</th><th scope=\"col\">" + shape.name +
+           "</th><th scope=\"col\">State</th>";
+    for (const auto& column : shape.columns) {
+        out += std::string(column.numeric ? "<th scope=\"col\" class=\"n\">" : "<th scope=\"col\">") + column.heading +
+               "</th>";
+    }
+    out += "</tr></thead>\n<tbody>\n";
+    for (const auto& row : rows) {
+        out += "<tr class=\"" + std::string(row.look.row) + "\" data-tenant=\"" + escape(row.tenant) + "\" data-" +
+               shape.attribute + "=\"" + escape(row.name) + "\"><td>" + escape(row.tenant) + "</td><td>" +
+               escape(row.name) + "</td><td><span class=\"state\">" + row.look.label + "</span>" + row.detail + "</td>";
+        for (std::size_t i = 0; i < row.cells.size(); ++i) {
+            out += std::string(shape.columns[i].numeric ? "<td class=\"n\">" : "<td>") + row.cells[i] + "</td>";
+        }
+        out += "</tr>\n";
+    }
+    out += "</tbody>\n</table></section>\n";
+}
+
+constexpr Column k_source_columns[] = {{"Last success"}, {"Checkpoint lag"}, {"Last poll"}, {"Quarantined", true}};
+constexpr TableShape k_sources{"sources", "Sources", "Source", "source", k_source_columns};
+
+constexpr Column k_endpoint_columns[] = {{"Queued", true}, {"Size", true}, {"Oldest", true}, {"Set aside", true}};
+constexpr TableShape k_endpoints{"endpoints", "Endpoints", "Endpoint", "endpoint", k_endpoint_columns};
+
 void sources_table(std::string& out, const Status& status)
 {
     const auto now = status.generated_at_ms;
-    out += "<section aria-labelledby=\"sources\"><h2 id=\"sources\">Sources</h2>\n<table>\n<thead><tr>"
-           "<th scope=\"col\">Tenant</th><th scope=\"col\">Source</th><th scope=\"col\">State</th>"
-           "<th scope=\"col\">Last success</th><th scope=\"col\">Checkpoint lag</th><th scope=\"col\">Last poll</th>"
-           "<th scope=\"col\" class=\"n\">Quarantined</th></tr></thead>\n<tbody>\n";
+    std::vector<Row> rows;
     for (const auto& tenant : status.tenants) {
         for (const auto& source : tenant.sources) {
-            const Look look = source_look(source.state);
             const auto& poll = source.last_poll;
             std::string detail;
             if (poll && !poll->ok) {
@@ -155,45 +206,41 @@ void sources_table(std::string& out, const Status& status)
                 lag = "<span title=\"checkpoint " + format_iso8601_ms(*source.checkpoint_ms) + "\">" +
                       format_age(age_seconds(*source.checkpoint_ms, now)) + "</span>";
             }
-            out += "<tr class=\"" + std::string(look.row) + "\" data-tenant=\"" + escape(tenant.name) +
-                   "\" data-source=\"" + escape(source.name) + "\"><td>" + escape(tenant.name) + "</td><td>" +
-                   escape(source.name) + "</td><td><span class=\"state\">" + look.label + "</span>" + detail +
-                   "</td><td>" + time_element(poll ? poll->last_success_ms : std::nullopt, now) + "</td><td>" + lag +
-                   "</td><td>" + time_element(poll ? std::optional(poll->polled_at_ms) : std::nullopt, now) +
-                   "</td><td class=\"n\">" + std::to_string(source.quarantined) + "</td></tr>\n";
+            rows.push_back({tenant.name,
+                            source.name,
+                            source_look(source.state),
+                            std::move(detail),
+                            {time_element(poll ? poll->last_success_ms : std::nullopt, now), std::move(lag),
+                             time_element(poll ? std::optional(poll->polled_at_ms) : std::nullopt, now),
+                             std::to_string(source.quarantined)}});
         }
     }
-    out += "</tbody>\n</table></section>\n";
+    table(out, k_sources, rows);
 }
 
 void endpoints_table(std::string& out, const Status& status)
 {
     const auto now = status.generated_at_ms;
-    out += "<section aria-labelledby=\"endpoints\"><h2 id=\"endpoints\">Endpoints</h2>\n<table>\n<thead><tr>"
-           "<th scope=\"col\">Tenant</th><th scope=\"col\">Endpoint</th><th scope=\"col\">State</th>"
-           "<th scope=\"col\" class=\"n\">Queued</th><th scope=\"col\" class=\"n\">Size</th>"
-           "<th scope=\"col\" class=\"n\">Oldest</th><th scope=\"col\" class=\"n\">Set aside</th></tr></thead>\n"
-           "<tbody>\n";
+    std::vector<Row> rows;
     for (const auto& tenant : status.tenants) {
         for (const auto& endpoint : tenant.endpoints) {
-            const Look look = endpoint_look(endpoint.state);
             std::string detail;
             if (endpoint.state != "ok") {
                 detail = "<span class=\"detail\">" + escape(endpoint.reason) +
                          (endpoint.since_ms ? ", since " + ago(endpoint.since_ms, now) : std::string()) + "</span>";
             }
             const bool queue = endpoint.has_outbox;
-            out += "<tr class=\"" + std::string(look.row) + "\" data-tenant=\"" + escape(tenant.name) +
-                   "\" data-endpoint=\"" + escape(endpoint.name) + "\"><td>" + escape(tenant.name) + "</td><td>" +
-                   escape(endpoint.name) + "</td><td><span class=\"state\">" + look.label + "</span>" + detail +
-                   "</td><td class=\"n\">" + (queue ? std::to_string(endpoint.figures.events) : "-") +
-                   "</td><td class=\"n\">" + (queue ? format_bytes(endpoint.figures.bytes) : "-") +
-                   "</td><td class=\"n\">" +
-                   (endpoint.oldest_ms ? format_age(age_seconds(*endpoint.oldest_ms, now)) : "-") +
-                   "</td><td class=\"n\">" + (queue ? std::to_string(endpoint.figures.rejected) : "-") + "</td></tr>\n";
+            rows.push_back({tenant.name,
+                            endpoint.name,
+                            endpoint_look(endpoint.state),
+                            std::move(detail),
+                            {queue ? std::to_string(endpoint.figures.events) : "-",
+                             queue ? format_bytes(endpoint.figures.bytes) : "-",
+                             endpoint.oldest_ms ? format_age(age_seconds(*endpoint.oldest_ms, now)) : "-",
+                             queue ? std::to_string(endpoint.figures.rejected) : "-"}});
         }
     }
-    out += "</tbody>\n</table></section>\n";
+    table(out, k_endpoints, rows);
 }
 
 std::string summary(const Status& status)

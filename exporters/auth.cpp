@@ -83,9 +83,9 @@ boost::system::result<TokenAnswer, AuthFailure> parse_token_response(unsigned st
                                                                      std::string_view client_id,
                                                                      std::chrono::duration<double> default_lifetime)
 {
-    auto refused = [](std::string reason, std::string message, bool transient) {
+    auto refused = [](SendFailure reason, std::string message, bool transient) {
         AuthFailure f;
-        f.reason = std::move(reason);
+        f.reason = reason;
         f.message = std::move(message);
         f.transient = transient;
         return boost::system::result<TokenAnswer, AuthFailure>(boost::system::in_place_error, std::move(f));
@@ -97,32 +97,32 @@ boost::system::result<TokenAnswer, AuthFailure> parse_token_response(unsigned st
                                     (status == 400 && (oauth_error.starts_with("invalid_client") ||
                                                        oauth_error.starts_with("unauthorized_client")));
         if (client_refused) {
-            return refused("auth",
+            return refused(SendFailure::Kind::auth,
                            fmt::format("was refused with HTTP {}{}: check client_id '{}' and the client secret", status,
                                        detail, client_id),
                            false);
         }
         const bool transient = status == 408 || status == 429 || status >= 500;
-        return refused(fmt::format("token_http_{}", status),
+        return refused(SendFailure::token_http(status),
                        fmt::format("answered HTTP {}{}{}", status, detail, transient ? "" : ": check token_url"),
                        transient);
     }
 
     auto json = nlohmann::json::parse(body, nullptr, false);
     if (json.is_discarded() || !json.is_object()) {
-        return refused("auth",
+        return refused(SendFailure::Kind::auth,
                        "answered with something that is not a JSON object: check that token_url is the /oauth/token "
                        "URL of the service key",
                        false);
     }
     auto token = json.find("access_token");
     if (token == json.end() || !token->is_string() || token->get_ref<const std::string&>().empty()) {
-        return refused("auth", "answered without an access_token: check token_url", false);
+        return refused(SendFailure::Kind::auth, "answered without an access_token: check token_url", false);
     }
     if (auto type = json.find("token_type"); type != json.end()) {
         if (!type->is_string() || !iequals(type->get_ref<const std::string&>(), "bearer")) {
             return refused(
-                "auth",
+                SendFailure::Kind::auth,
                 fmt::format("answered with token_type {}, only bearer is supported", log_excerpt(type->dump(), 40)),
                 false);
         }
@@ -191,10 +191,10 @@ TokenSource::TokenSource(infra::http::Client& client, const EndpointConfig& endp
 
 TokenSource::~TokenSource() = default;
 
-AuthFailure TokenSource::failure(std::string reason, std::string what, bool transient) const
+AuthFailure TokenSource::failure(SendFailure reason, std::string what, bool transient) const
 {
     AuthFailure f;
-    f.reason = std::move(reason);
+    f.reason = reason;
     f.message = fmt::format("endpoint {}: OAuth2 token request to {} {}", m_use_case, m_token_host, what);
     f.transient = transient;
     return f;
@@ -216,7 +216,7 @@ asio::awaitable<AuthResult> TokenSource::authorization()
         if (flight->outcome) {
             co_return *flight->outcome;
         }
-        AuthFailure cancelled = failure("cancelled", "was cancelled", true);
+        AuthFailure cancelled = failure(SendFailure::Kind::cancelled, "was cancelled", true);
         cancelled.cancelled = true;
         co_return auth_error(std::move(cancelled));
     }
@@ -263,17 +263,17 @@ asio::awaitable<AuthResult> TokenSource::fetch()
     if (!reply) {
         const auto& ec = reply.error();
         if (ec == infra::http::Errc::cancelled) {
-            AuthFailure cancelled = failure("cancelled", "was cancelled", true);
+            AuthFailure cancelled = failure(SendFailure::Kind::cancelled, "was cancelled", true);
             cancelled.cancelled = true;
             co_return auth_error(std::move(cancelled));
         }
-        co_return auth_error(failure(infra::http::reason_label(ec), fmt::format("failed: {}", ec.message()), true));
+        co_return auth_error(failure(SendFailure::network(ec), fmt::format("failed: {}", ec.message()), true));
     }
 
     auto answer = parse_token_response(reply->status, reply->body, m_client_id, m_options.default_lifetime);
     if (!answer) {
         AuthFailure refused = answer.error();
-        co_return auth_error(failure(std::move(refused.reason), std::move(refused.message), refused.transient));
+        co_return auth_error(failure(refused.reason, std::move(refused.message), refused.transient));
     }
     const std::chrono::duration<double> lifetime = answer->lifetime;
     // Counted from when the request left, so that the token is never used past its real expiry.

@@ -5,6 +5,7 @@
 // thread-safe. Never logs or formats a token, password or client secret.
 
 #include "exporters/endpoint_config.hpp"
+#include "exporters/exporter.hpp"
 #include "infra/http/client.hpp"
 #include "infra/http/url.hpp"
 
@@ -22,7 +23,7 @@ namespace c4c::exporters {
 /// Why no Authorization header could be produced.
 struct AuthFailure {
     AuthFailure() = default;  // not an aggregate, so that result<std::string, AuthFailure> converts from a string
-    std::string reason;       ///< metric label: "auth", "token_http_<code>", or a network label ("timeout", ...)
+    SendFailure reason;       ///< auth, token_status (token_http_<code>), network or cancelled
     std::string message;      ///< one line naming the use case and token_url host; never a secret
     bool transient = false;   ///< worth retrying soon (network, 408/429/5xx); otherwise credentials or config are wrong
     bool cancelled = false;   ///< the request was cancelled (shutdown)
@@ -42,9 +43,9 @@ struct TokenAnswer {
 
 /// Reads a token endpoint's answer (RFC 6749 sections 5.1 and 5.2) from its HTTP `status` and `body`,
 /// without the exchange. `expires_in` may be a number or a numeric string; `default_lifetime` when it is
-/// absent or unreadable. Failures as TokenSource::authorization() reports them: "auth" (the client was
-/// refused, or a 2xx without a JSON object, an access_token or a bearer token_type) or
-/// "token_http_<code>" (transient for 408, 429, 5xx); their message is the part after "OAuth2 token
+/// absent or unreadable. Failures as TokenSource::authorization() reports them: auth (the client was
+/// refused, or a 2xx without a JSON object, an access_token or a bearer token_type) or token_status
+/// ("token_http_<code>", transient for 408, 429, 5xx); their message is the part after "OAuth2 token
 /// request to <host> " and names `client_id` when the client was refused. One line, never the token.
 /// Never throws.
 boost::system::result<TokenAnswer, AuthFailure> parse_token_response(unsigned status, std::string_view body,
@@ -84,7 +85,7 @@ public:
 private:
     struct Flight;
     boost::asio::awaitable<AuthResult> fetch();
-    AuthFailure failure(std::string reason, std::string what, bool transient) const;
+    AuthFailure failure(SendFailure reason, std::string what, bool transient) const;
 
     infra::http::Client& m_client;
     std::string m_use_case;

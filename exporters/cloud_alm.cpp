@@ -135,12 +135,12 @@ asio::awaitable<PostOutcome> AlmPoster::post_once(const std::string& body)
         const auto& ec = reply.error();
         if (ec == infra::http::Errc::cancelled) {
             outcome.kind = PostOutcome::Kind::cancelled;
-            outcome.reason = "cancelled";
+            outcome.reason = SendFailure::Kind::cancelled;
             outcome.detail = "cancelled";
             co_return outcome;
         }
         outcome.kind = PostOutcome::Kind::transient;
-        outcome.reason = infra::http::reason_label(ec);
+        outcome.reason = SendFailure::network(ec);
         outcome.detail = ec.message();
         m_observer.failed(outcome.reason);
         co_return outcome;
@@ -152,7 +152,7 @@ asio::awaitable<PostOutcome> AlmPoster::post_once(const std::string& body)
     if (outcome.kind == PostOutcome::Kind::accepted) {
         co_return outcome;
     }
-    outcome.reason = fmt::format("http_{}", response.status);
+    outcome.reason = SendFailure::http(response.status);
     outcome.answer = log_excerpt(response.body, m_excerpt_chars);
     outcome.detail = outcome.answer.empty() ? fmt::format("HTTP {}", response.status)
                                             : fmt::format("HTTP {}: {}", response.status, outcome.answer);

@@ -70,7 +70,7 @@ struct PostOutcome {
     };
     Kind kind = Kind::transient;
     unsigned status = 0;  ///< HTTP status when one arrived, else 0
-    std::string reason;   ///< metric label of a failure ("http_503", "timeout", "auth", ...)
+    SendFailure reason;   ///< of a failure (its label(): "http_503", "timeout", "auth", ...)
     std::string detail;   ///< one line for logs: "HTTP 503: <answer>", or the network/token error
     std::string answer;   ///< first answer_excerpt_chars of the answer body, made one line
     std::optional<std::chrono::milliseconds> retry_after;  ///< parsed Retry-After (capped), when sent

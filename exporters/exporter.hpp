@@ -12,6 +12,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -65,14 +66,44 @@ public:
     virtual std::int64_t aligned_end(std::int64_t /*first_seq*/, std::int64_t last_seq) { return last_seq; }
 };
 
+/// Why one request to an endpoint, or to its OAuth2 token endpoint, failed. label() is the `reason` label of
+/// endpoint_send_failures_total (CONTRACT.md section 6) and the reason an endpoint's delivery state records.
+struct SendFailure {
+    enum class Kind {
+        none,          ///< no failure
+        network,       ///< the exchange did not complete: `error` says how (timeout, connect, tls, ...)
+        http_status,   ///< the endpoint answered `http_status`, not a 2xx
+        auth,          ///< the token endpoint refused the client, or its 2xx held no usable bearer token
+        token_status,  ///< the token endpoint answered `http_status` otherwise
+        cancelled,     ///< shutdown cancelled the exchange
+    };
+    Kind kind = Kind::none;
+    unsigned http_status = 0;         ///< Kind::http_status and Kind::token_status only
+    boost::system::error_code error;  ///< Kind::network only: what the HTTP client reported
+
+    SendFailure() = default;
+    SendFailure(Kind failure) : kind(failure) {}  // implicit: `reason = Kind::auth` says it all
+    /// The endpoint answered `status`.
+    static SendFailure http(unsigned status);
+    /// The token endpoint answered `status`.
+    static SendFailure token_http(unsigned status);
+    /// The HTTP client failed with `error`.
+    static SendFailure network(boost::system::error_code error);
+
+    bool operator==(Kind other) const { return kind == other; }
+    /// The metric label: "" for none, "http_<status>", "token_http_<status>", "auth", "cancelled", or the
+    /// client's reason_label for network ("timeout", "connect", "tls", ...).
+    std::string label() const;
+};
+
 /// Receives delivery figures for the endpoint metrics of CONTRACT.md section 6.
 class DeliveryObserver {
 public:
     virtual ~DeliveryObserver() = default;
     /// `count` events were accepted (2xx) in `elapsed`.
     virtual void sent(std::size_t count, std::chrono::duration<double> elapsed) = 0;
-    /// One send failed; reason is a label: "http_503", "timeout", "auth", "tls", ...
-    virtual void failed(std::string_view reason) = 0;
+    /// One send failed, for `reason` (its label() is the metric label: "http_503", "timeout", "auth", ...).
+    virtual void failed(const SendFailure& reason) = 0;
     /// `count` events were moved aside as rejected.
     virtual void rejected(std::size_t count) = 0;
     /// The endpoint is paused (401/403: `why` is the answer or the token endpoint's failure; or it refuses

@@ -67,16 +67,22 @@ std::vector<QuarantineCount> StateStore::quarantine_counts()
     return counts;
 }
 
-// The selected rows of the quarantine table, in id order, inside the caller's transaction; ids that are
-// not there go to `change.missing`. False when SQLite failed.
-bool StateStore::select_quarantined(const QuarantineSelection& which, std::vector<QuarantinedRow>& rows,
-                                    QuarantineChange& change)
+// Begins the transaction of an operator's change to quarantined records and reads the selected rows, in id
+// order; ids that are not there go to `change.missing`. False, rolled back, when one is missing or SQLite
+// failed (`change.failed`).
+bool StateStore::begin_quarantine_change(const QuarantineSelection& which, std::vector<QuarantinedRow>& rows,
+                                         QuarantineChange& change)
 {
-    return select_by_ids(
-        *m_db, which.all, which.ids,
-        "SELECT id, tenant, source, feed, object_key, reason, detail, raw, first_seen FROM quarantine ORDER BY id",
-        "SELECT id, tenant, source, feed, object_key, reason, detail, raw, first_seen FROM quarantine WHERE id = ?1",
-        [&](const ScopedStatement& row) { rows.push_back(read_row(row)); }, change.missing);
+    const auto read = [&] {
+        return select_by_ids(
+            *m_db, which.all, which.ids,
+            "SELECT id, tenant, source, feed, object_key, reason, detail, raw, first_seen FROM quarantine ORDER BY id",
+            "SELECT id, tenant, source, feed, object_key, reason, detail, raw, first_seen FROM quarantine WHERE id = "
+            "?1",
+            [&](const ScopedStatement& row) { rows.push_back(read_row(row)); }, change.missing);
+    };
+    return m_db->begin_and_read(
+        "reading quarantined records", read, [&] { return change.missing.empty(); }, change.failed);
 }
 
 QuarantineChange StateStore::drop_quarantined(const QuarantineSelection& which,
@@ -84,9 +90,7 @@ QuarantineChange StateStore::drop_quarantined(const QuarantineSelection& which,
 {
     QuarantineChange change;
     std::vector<QuarantinedRow> rows;
-    if (!m_db->begin_and_read(
-            "reading quarantined records", [&] { return select_quarantined(which, rows, change); },
-            [&] { return change.missing.empty(); }, change.failed)) {
+    if (!begin_quarantine_change(which, rows, change)) {
         return change;
     }
     ScopedStatement erase(m_db->prepare("DELETE FROM quarantine WHERE id = ?1"));

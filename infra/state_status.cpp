@@ -103,19 +103,6 @@ std::vector<DeliveryRecord> StateStore::delivery_records()
     return records;
 }
 
-std::vector<CheckpointRecord> StateStore::checkpoint_records()
-{
-    std::vector<CheckpointRecord> records;
-    if (m_schema == 0) {
-        return records;  // a file being created: no tables yet
-    }
-    ScopedStatement select(m_db->prepare("SELECT feed, value, updated_at FROM checkpoints ORDER BY feed"));
-    while (select && select.step() == SQLITE_ROW) {
-        records.push_back(CheckpointRecord{select.column_text(0), select.column_text(1), select.column_integer(2)});
-    }
-    return records;
-}
-
 std::vector<RejectedEvent> StateStore::rejected_events()
 {
     std::vector<RejectedEvent> events;

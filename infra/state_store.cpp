@@ -860,18 +860,24 @@ struct StateStore::RejectedRow {
     std::string payload;
 };
 
-// The selected rows of the rejected table, in id order, inside the caller's transaction; ids that are not
-// there go to `change.missing`. False when SQLite failed.
-bool StateStore::select_rejected(const RejectedSelection& which, std::vector<RejectedRow>& rows, RejectedChange& change)
+// Begins the transaction of an operator's change to set-aside events and reads the selected rows, in id
+// order; ids that are not there go to `change.missing`. False, rolled back, when one is missing or SQLite
+// failed (`change.failed`).
+bool StateStore::begin_rejected_change(const RejectedSelection& which, std::vector<RejectedRow>& rows,
+                                       RejectedChange& change)
 {
-    return select_by_ids(
-        *m_db, which.all, which.ids, "SELECT seq, endpoint, event_id, payload FROM rejected ORDER BY seq",
-        "SELECT seq, endpoint, event_id, payload FROM rejected WHERE seq = ?1",
-        [&](const ScopedStatement& row) {
-            rows.push_back(
-                RejectedRow{row.column_integer(0), row.column_integer(1), row.column_text(2), row.column_text(3)});
-        },
-        change.missing);
+    const auto read = [&] {
+        return select_by_ids(
+            *m_db, which.all, which.ids, "SELECT seq, endpoint, event_id, payload FROM rejected ORDER BY seq",
+            "SELECT seq, endpoint, event_id, payload FROM rejected WHERE seq = ?1",
+            [&](const ScopedStatement& row) {
+                rows.push_back(
+                    RejectedRow{row.column_integer(0), row.column_integer(1), row.column_text(2), row.column_text(3)});
+            },
+            change.missing);
+    };
+    return m_db->begin_and_read(
+        "reading set-aside events", read, [&] { return change.missing.empty(); }, change.failed);
 }
 
 bool StateStore::delete_rejected(const std::vector<RejectedRow>& rows)
@@ -895,9 +901,7 @@ RejectedChange StateStore::requeue_rejected(const RejectedSelection& which,
 {
     RejectedChange change;
     std::vector<RejectedRow> rows;
-    if (!m_db->begin_and_read(
-            "reading set-aside events", [&] { return select_rejected(which, rows, change); },
-            [&] { return change.missing.empty(); }, change.failed)) {
+    if (!begin_rejected_change(which, rows, change)) {
         return change;
     }
     auto fail = [&](std::string_view what) {
@@ -982,9 +986,7 @@ RejectedChange StateStore::drop_rejected(const RejectedSelection& which,
 {
     RejectedChange change;
     std::vector<RejectedRow> rows;
-    if (!m_db->begin_and_read(
-            "reading set-aside events", [&] { return select_rejected(which, rows, change); },
-            [&] { return change.missing.empty(); }, change.failed)) {
+    if (!begin_rejected_change(which, rows, change)) {
         return change;
     }
     change.events = rows.size();
@@ -1012,9 +1014,7 @@ StateStore::retry_quarantined(const QuarantineSelection& which,
 {
     QuarantineChange change;
     std::vector<QuarantinedRow> rows;
-    if (!m_db->begin_and_read(
-            "reading quarantined records", [&] { return select_quarantined(which, rows, change); },
-            [&] { return change.missing.empty(); }, change.failed)) {
+    if (!begin_quarantine_change(which, rows, change)) {
         return change.failed ? QuarantineChange{true, {}, {}, 0, {}} : change;
     }
     auto fail = [&](std::string_view what) {
@@ -1164,10 +1164,19 @@ void StateStore::release_memory()
 std::vector<FeedCheckpoint> StateStore::feed_checkpoints()
 {
     std::vector<FeedCheckpoint> rows;
-    ScopedStatement select(m_db->prepare("SELECT id, feed, value, checkpoint_ns FROM checkpoints ORDER BY id"));
+    if (m_schema == 0) {
+        return rows;  // a file being created: no tables yet
+    }
+    // Schema 5 gave the rows an id and their instant; `status` reads an older file (read-only) as it is.
+    constexpr int k_checkpoint_ids_schema_version = 5;
+    ScopedStatement select(
+        m_db->prepare(m_schema >= k_checkpoint_ids_schema_version
+                          ? "SELECT id, feed, value, checkpoint_ns, updated_at FROM checkpoints ORDER BY feed"
+                          : "SELECT 0, feed, value, NULL, updated_at FROM checkpoints ORDER BY feed"));
     int rc = SQLITE_ROW;
     while (select && (rc = select.step()) == SQLITE_ROW) {
-        FeedCheckpoint row{select.column_integer(0), select.column_text(1), select.column_text(2), std::nullopt};
+        FeedCheckpoint row{select.column_integer(0), select.column_text(1), select.column_text(2), std::nullopt,
+                           select.column_integer(4)};
         if (sqlite3_column_type(select.get(), 3) != SQLITE_NULL) {
             row.checkpoint_ns = select.column_integer(3);
         }

@@ -119,12 +119,13 @@ struct PageCommitted {
     std::vector<std::size_t> newly_quarantined;  ///< indexes into PageCommit::quarantined of first-time records
 };
 
-/// One row of the checkpoints table, as pruning `seen` reads it.
+/// One row of the checkpoints table, as pruning `seen` and the operator's `status` read it.
 struct FeedCheckpoint {
-    std::int64_t id = 0;  ///< the feed's number in `seen`
+    std::int64_t id = 0;  ///< the feed's number in `seen` (0 in a file older than schema 5)
     std::string feed;     ///< the feed key ("tenant/source/feed")
     std::string value;
-    std::optional<std::int64_t> checkpoint_ns;  ///< nullopt: no instant (empty or unreadable checkpoint)
+    std::optional<std::int64_t> checkpoint_ns;  ///< nullopt: no instant (empty or unreadable checkpoint, schema < 5)
+    std::int64_t updated_at_ms = 0;             ///< when it was last written
 };
 
 /// Where pruning `seen` stops for one feed: its ids with a record time before `horizon_ns` are forgotten.
@@ -168,12 +169,6 @@ struct DeliveryRecord {
     std::string state;   ///< "ok", "retrying" or "paused"
     std::string reason;  ///< why, when not ok
     std::int64_t since_ms = 0;
-};
-
-struct CheckpointRecord {
-    std::string feed;  ///< "tenant/source/feed"
-    std::string value;
-    std::int64_t updated_at_ms = 0;
 };
 
 /// One event moved aside (the rejected table).
@@ -364,7 +359,6 @@ public:
     /// Records an endpoint's delivery state. False when the store failed.
     bool record_delivery(const DeliveryRecord& delivery);
     std::vector<DeliveryRecord> delivery_records();
-    std::vector<CheckpointRecord> checkpoint_records();
     /// Every set-aside event, oldest first.
     std::vector<RejectedEvent> rejected_events();
     /// Every quarantined record, oldest first (nothing on a file older than schema 5).
@@ -397,7 +391,8 @@ public:
     /// False for a read-only open.
     bool writable() const { return m_checkpointer != nullptr; }
 
-    /// Every checkpoint row (empty when the store failed).
+    /// Every checkpoint row, by feed key; empty when the store failed or has no tables yet (a file being
+    /// created). Reads any file a read-only open reads: one older than schema 5 gives no ids and no instants.
     std::vector<FeedCheckpoint> feed_checkpoints();
 
     /// Forgets, in one transaction, each listed feed's seen ids whose record time is before its horizon, and
@@ -433,10 +428,10 @@ private:
     struct Queue;
     struct Removal;
     struct RejectedRow;
-    bool select_rejected(const RejectedSelection& which, std::vector<RejectedRow>& rows, RejectedChange& change);
+    bool begin_rejected_change(const RejectedSelection& which, std::vector<RejectedRow>& rows, RejectedChange& change);
     bool delete_rejected(const std::vector<RejectedRow>& rows);
-    bool select_quarantined(const QuarantineSelection& which, std::vector<QuarantinedRow>& rows,
-                            QuarantineChange& change);
+    bool begin_quarantine_change(const QuarantineSelection& which, std::vector<QuarantinedRow>& rows,
+                                 QuarantineChange& change);
     Queue& queue(std::int64_t endpoint);
     bool store_chunk(std::int64_t endpoint, std::int64_t first_seq, const PackedChunk& packed, std::int64_t enqueued_at,
                      std::vector<Chunk>& stored);

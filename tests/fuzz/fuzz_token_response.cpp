@@ -30,12 +30,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     const auto& failure = answer.error();
+    const std::string reason = failure.reason.label();
     const std::string http_reason = "token_http_" + std::to_string(status);
-    C4C_FUZZ_CHECK(failure.reason == "auth" || (!ok_status && failure.reason == http_reason), "an unknown reason");
-    C4C_FUZZ_CHECK(!ok_status || failure.reason == "auth", "a 2xx answer failed with an HTTP reason");
+    C4C_FUZZ_CHECK(reason == "auth" || (!ok_status && reason == http_reason), "an unknown reason");
+    C4C_FUZZ_CHECK(!ok_status || reason == "auth", "a 2xx answer failed with an HTTP reason");
     const bool transient_status = status == 408 || status == 429 || status >= 500;
-    C4C_FUZZ_CHECK(failure.transient == (failure.reason == http_reason && transient_status),
-                   "transient for the wrong answers");
+    C4C_FUZZ_CHECK(failure.transient == (reason == http_reason && transient_status), "transient for the wrong answers");
     C4C_FUZZ_CHECK(!failure.message.empty() && failure.message.size() <= 512, "a message empty or unbounded");
     for (const char c : failure.message) {
         C4C_FUZZ_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f, "a control character in the message");

@@ -15,13 +15,12 @@
 #include "infra/event.hpp"
 #include "infra/http/client.hpp"
 #include "infra/http/server.hpp"
+#include "temp_dir.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <doctest/doctest.h>
-
-#include <unistd.h>
 
 #include <charconv>
 #include <chrono>
@@ -33,7 +32,6 @@
 #include <iterator>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 #include <span>
 #include <string>
@@ -113,24 +111,7 @@ inline std::map<std::string, std::string> query_of(std::string_view target)
     return out;
 }
 
-/// A fresh directory below the system's temporary one, removed with everything in it at the end.
-struct TempDir {
-    std::filesystem::path path;
-    TempDir()
-    {
-        std::random_device rd;
-        path = std::filesystem::temp_directory_path() /
-               ("c4c-unit-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
+using unit_tests::TempDir;
 
 /// The outbox and checkpoints in memory: event ids de-duplicate like the real outbox, commits are recorded
 /// in order.

@@ -28,7 +28,7 @@ Pseudonymizer open_ok(const fs::path& dir)
 
 TEST_CASE("pseudonyms are keyed hashes, stable per key")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     const auto first = open_ok(dir.path);
     const auto key_file = dir.path / Pseudonymizer::k_key_file;
     REQUIRE(fs::exists(key_file));
@@ -54,7 +54,7 @@ TEST_CASE("pseudonyms are keyed hashes, stable per key")
     }
     SUBCASE("another state_dir has another key")
     {
-        TempDir other;
+        TempDir other{TempDir::create};
         CHECK(open_ok(other.path).pseudonym("OLIVIA.BROWN") != p);
     }
     SUBCASE("no temporary files are left behind")
@@ -69,7 +69,7 @@ TEST_CASE("pseudonyms are keyed hashes, stable per key")
 
 TEST_CASE("the key file is private: mode 0600")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     const ::mode_t old_umask = ::umask(0);  // even a permissive umask must not widen it
     open_ok(dir.path);
     ::umask(old_umask);
@@ -90,7 +90,7 @@ TEST_CASE("a known key gives a known pseudonym (HMAC-SHA256, first 16 bytes)")
 
 TEST_CASE("the state directory is created when missing, with mode 0700")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     const auto nested = dir.path / "a" / "b";
     const ::mode_t old_umask = ::umask(022);
     open_ok(nested);
@@ -103,7 +103,7 @@ TEST_CASE("the state directory is created when missing, with mode 0700")
 
 TEST_CASE("a dry run's key: the stored one when readable, else one in memory; nothing is written")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     std::string note;
     SUBCASE("no state directory: a temporary key, and the directory is not created")
     {
@@ -144,7 +144,7 @@ TEST_CASE("a dry run's key: the stored one when readable, else one in memory; no
 
 TEST_CASE("an unusable state directory is an error, never a fallback")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     // A path below a regular file can be created by nobody, not even root.
     std::ofstream(dir.path / "file") << "x";
     auto p = Pseudonymizer::open(dir.path / "file" / "state");
@@ -155,7 +155,7 @@ TEST_CASE("an unusable state directory is an error, never a fallback")
 
 TEST_CASE("an unreadable or corrupt key file is an error and is left alone")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     const auto key_file = dir.path / Pseudonymizer::k_key_file;
     SUBCASE("too short")
     {

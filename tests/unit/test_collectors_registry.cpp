@@ -4,10 +4,9 @@
 #include "collectors/pseudonymizer.hpp"
 #include "collectors/response_time_analysis.hpp"
 #include "collectors/webservice_messages.hpp"
+#include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
-
-#include <unistd.h>
 
 #include <filesystem>
 #include <set>
@@ -58,8 +57,8 @@ TEST_CASE("SourceSettings: a kind's own settings by value, compared by value")
 
 TEST_CASE("registry: every feed normalizes a quarantined record again through its kind (quarantine retry)")
 {
-    const auto dir = std::filesystem::temp_directory_path() / ("c4c-renormalize-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
+    const unit_tests::TempDir temp;
+    const auto& dir = temp.path;
     for (const auto* kind : collector_kinds()) {
         CAPTURE(kind->name);
         const bool renormalizes = kind->renormalize != nullptr;
@@ -122,5 +121,4 @@ TEST_CASE("registry: every feed normalizes a quarantined record again through it
         CHECK_FALSE(untried.record.has_value());
         CHECK_FALSE(untried.error.empty());
     }
-    std::filesystem::remove_all(dir);
 }

@@ -483,7 +483,7 @@ public:
 
 class Harness : public LoopbackHarness<FakeRta> {
 public:
-    TempDir state;
+    TempDir state{TempDir::create};
     fs::path state_dir = state.path;
     // 26.11.2026 00:41:12 UTC
     std::chrono::system_clock::time_point now{std::chrono::seconds(1795650072 + 3600)};

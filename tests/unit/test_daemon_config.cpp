@@ -4,17 +4,16 @@
 #include "collectors/response_time_analysis.hpp"
 #include "collectors/webservice_messages.hpp"
 #include "exporters/health_monitoring.hpp"
+#include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -56,30 +55,14 @@ const BusinessObjectsSettings& bo_settings(const c4c::collectors::SourceConfig& 
     return source.settings.get<BusinessObjectsSettings>();
 }
 
-/// A fresh directory per test under the system temp directory, removed afterwards.
-class TempDir {
-public:
-    TempDir()
-    {
-        static std::atomic<int> counter{0};
-        m_path = fs::temp_directory_path() /
-                 ("c4c-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(m_path);
-        fs::create_directories(m_path);
-    }
-    ~TempDir()
-    {
-        std::error_code ignored;
-        fs::remove_all(m_path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return m_path; }
+/// A fresh directory per test under the system temp directory, removed afterwards, for configuration and
+/// credential files.
+struct ConfigDir : unit_tests::TempDir {
+    ConfigDir() : TempDir(TempDir::create) {}
 
     fs::path write(const fs::path& name, std::string_view content) const
     {
-        const auto file = m_path / name;
+        const auto file = path / name;
         fs::create_directories(file.parent_path());
         std::ofstream(file, std::ios::binary) << content;
         return file;
@@ -87,9 +70,6 @@ public:
 
     /// Writes the configuration as collector.toml and loads it.
     LoadResult load(std::string_view toml) const { return load_config(write("collector.toml", toml)); }
-
-private:
-    fs::path m_path;
 };
 
 /// Sets or unsets an environment variable for the scope of a test.
@@ -219,7 +199,7 @@ TEST_SUITE_BEGIN("config");
 
 TEST_CASE("the contract's example loads with every value in place")
 {
-    TempDir dir;
+    ConfigDir dir;
     const ScopedEnv credentials("CREDENTIALS_DIRECTORY", nullptr);
     dir.write("c4c-acme-prod", "c4c-password\n");
     dir.write("alm-acme-prod", "alm-secret\r\n");
@@ -288,7 +268,7 @@ name = "acme-prod"
   interval = "30s"
 )");
     const auto& config = check_ok(result);
-    CHECK(config.file == dir.path() / "collector.toml");
+    CHECK(config.file == dir.path / "collector.toml");
     CHECK(config.state_dir == "/var/lib/c4c-alm-collector");
     CHECK(config.shutdown_timeout == 10s);
     CHECK(config.http_listen == "127.0.0.1:9479");
@@ -348,7 +328,7 @@ name = "acme-prod"
 
 TEST_CASE("defaults apply to whatever is left out")
 {
-    TempDir dir;
+    ConfigDir dir;
     const auto result = dir.load(R"([[tenants]]
 name = "t1"
 [tenants.c4c]
@@ -422,11 +402,11 @@ url = "http://127.0.0.1:9090/bpm"
 
 TEST_CASE("top-level settings are read and checked")
 {
-    TempDir dir;
+    ConfigDir dir;
     SUBCASE("a relative state_dir is resolved against the config file's directory")
     {
         const auto& config = check_ok(dir.load(minimal_with("").insert(0, "state_dir = \"state/../data\"\n")));
-        CHECK(config.state_dir == dir.path() / "data");
+        CHECK(config.state_dir == dir.path / "data");
         CHECK(config.state_dir.is_absolute());
     }
     SUBCASE("explicit values")
@@ -484,7 +464,7 @@ format = "xml"
 
 TEST_CASE("http.listen accepts host:port and [v6]:port")
 {
-    TempDir dir;
+    ConfigDir dir;
     for (const char* listen : {"127.0.0.1:9479", "[::1]:9479", "localhost:0", "0.0.0.0:65535", "[::]:80"}) {
         CAPTURE(listen);
         const auto result = dir.load("[http]\nlisten = \"" + std::string(listen) + "\"\n" + std::string(k_minimal));
@@ -503,8 +483,8 @@ TEST_CASE("http.listen accepts host:port and [v6]:port")
 
 TEST_CASE("a TOML syntax error is reported at its position")
 {
-    TempDir dir;
-    const auto file = (dir.path() / "collector.toml").string();
+    ConfigDir dir;
+    const auto file = (dir.path / "collector.toml").string();
     SUBCASE("an unterminated string")
     {
         const auto result = dir.load("state_dir = \"/tmp\"\nshutdown_timeout = \"10s\n");
@@ -526,17 +506,17 @@ TEST_CASE("a TOML syntax error is reported at its position")
 
 TEST_CASE("a missing configuration file is one error without a position")
 {
-    TempDir dir;
-    const auto result = load_config(dir.path() / "nope.toml");
+    ConfigDir dir;
+    const auto result = load_config(dir.path / "nope.toml");
     REQUIRE(result.errors.size() == 1);
     CHECK(result.errors[0].line == 0);
     CHECK(result.errors[0].format() ==
-          (dir.path() / "nope.toml").string() + ": cannot read the configuration: No such file or directory");
+          (dir.path / "nope.toml").string() + ": cannot read the configuration: No such file or directory");
 }
 
 TEST_CASE("unknown keys are errors at the key, everywhere, all at once")
 {
-    TempDir dir;
+    ConfigDir dir;
     const auto result = dir.load(R"(colour = "blue"
 [http]
 listen = "127.0.0.1:1"
@@ -578,7 +558,7 @@ interval = "30s"
 
 TEST_CASE("a wrong type names the dotted key, the tenant and the position of the value")
 {
-    TempDir dir;
+    ConfigDir dir;
     const auto result = dir.load(R"([[tenants]]
 name = "acme-prod"
 [tenants.c4c]
@@ -604,14 +584,14 @@ max_batch_bytes = "4 MiB"
     check_error(result, "tenants[0].endpoints.business_process_monitoring.gzip: expected a boolean", 15, 8);
     check_error(result, "max_batch_bytes: expected a size such as \"4MiB\"", 16, 19);
     CHECK(result.errors.size() == 7);
-    CHECK(result.errors[0].format() == (dir.path() / "collector.toml").string() +
+    CHECK(result.errors[0].format() == (dir.path / "collector.toml").string() +
                                            ":7:11: tenants[0].c4c.timeout: expected a duration string such as "
                                            "\"30s\" (tenant acme-prod)");
 }
 
 TEST_CASE("tenant names are checked and unique")
 {
-    TempDir dir;
+    ConfigDir dir;
     SUBCASE("duplicate")
     {
         const auto result = dir.load(std::string(k_minimal) + std::string(k_minimal));
@@ -641,7 +621,7 @@ TEST_CASE("tenant names are checked and unique")
 
 TEST_CASE("the c4c table")
 {
-    TempDir dir;
+    ConfigDir dir;
     const auto with_c4c = [&](std::string_view c4c) {
         return dir.load(R"([[tenants]]
 name = "t1"
@@ -707,7 +687,7 @@ max_connections = 65
 
 TEST_CASE("sources")
 {
-    TempDir dir;
+    ConfigDir dir;
     const auto with_source = [&](std::string_view source) {
         return dir.load(R"([[tenants]]
 name = "t1"
@@ -821,7 +801,7 @@ business_objects = true
 
 TEST_CASE("endpoints and their authentication")
 {
-    TempDir dir;
+    ConfigDir dir;
     const auto with_endpoint = [&](std::string_view endpoint) {
         return dir.load(std::string(R"([[tenants]]
 name = "t1"
@@ -948,7 +928,7 @@ interval = "15s"
 
 TEST_CASE("sources and endpoints come in pairs")
 {
-    TempDir dir;
+    ConfigDir dir;
     const std::string head = R"([[tenants]]
 name = "t1"
 [tenants.c4c]
@@ -1019,7 +999,7 @@ url = "http://127.0.0.1:9090/metrics"
 
 TEST_CASE("secrets from ${ENV}")
 {
-    TempDir dir;
+    ConfigDir dir;
     auto text = minimal_with("");
     text.replace(text.find("password = \"pw\""), 15, "password = \"${C4C_TEST_PASSWORD}\"");
     SUBCASE("present")
@@ -1053,20 +1033,20 @@ TEST_CASE("secrets from ${ENV}")
 
 TEST_CASE("secrets from *_file")
 {
-    TempDir dir;
-    TempDir credentials;
+    ConfigDir dir;
+    ConfigDir credentials;
     auto text = minimal_with("");
     text.replace(text.find("password = \"pw\""), 15, "password_file = \"c4c-t1\"");
     SUBCASE("from $CREDENTIALS_DIRECTORY first")
     {
-        const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path().c_str());
+        const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path.c_str());
         credentials.write("c4c-t1", "from-credentials\n");
         dir.write("c4c-t1", "from-config-dir\n");
         CHECK(check_ok(dir.load(text)).tenants[0].c4c.password.reveal() == "from-credentials");
     }
     SUBCASE("then beside the configuration file")
     {
-        const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path().c_str());
+        const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path.c_str());
         dir.write("c4c-t1", "from-config-dir\r\n");
         CHECK(check_ok(dir.load(text)).tenants[0].c4c.password.reveal() == "from-config-dir");
     }
@@ -1091,9 +1071,9 @@ TEST_CASE("secrets from *_file")
     }
     SUBCASE("missing: the error names the path it tried")
     {
-        const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path().c_str());
+        const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path.c_str());
         check_error(dir.load(text),
-                    "tenants[0].c4c.password_file: cannot read " + (dir.path() / "c4c-t1").string() +
+                    "tenants[0].c4c.password_file: cannot read " + (dir.path / "c4c-t1").string() +
                         ": No such file or directory",
                     6, 17);
     }
@@ -1101,20 +1081,20 @@ TEST_CASE("secrets from *_file")
     {
         const ScopedEnv env("CREDENTIALS_DIRECTORY", nullptr);
         dir.write("c4c-t1", "\n");
-        check_error(dir.load(text), "tenants[0].c4c.password_file: " + (dir.path() / "c4c-t1").string() + " is empty",
-                    6, 17);
+        check_error(dir.load(text), "tenants[0].c4c.password_file: " + (dir.path / "c4c-t1").string() + " is empty", 6,
+                    17);
     }
     SUBCASE("a directory is not a secret")
     {
         const ScopedEnv env("CREDENTIALS_DIRECTORY", nullptr);
-        fs::create_directories(dir.path() / "c4c-t1");
+        fs::create_directories(dir.path / "c4c-t1");
         check_error(dir.load(text), "tenants[0].c4c.password_file: cannot read ", 6, 17);
     }
 }
 
 TEST_CASE("no secret value ever appears in an error")
 {
-    TempDir dir;
+    ConfigDir dir;
     const ScopedEnv credentials("CREDENTIALS_DIRECTORY", nullptr);
     const std::string canary = "Canary-S3cr3t-7f2a";
     const ScopedEnv env("C4C_TEST_CANARY", canary.c_str());
@@ -1179,18 +1159,18 @@ user = "${C4C_TEST_CANARY}"
 
 TEST_CASE("ca_file must be readable PEM")
 {
-    TempDir dir;
+    ConfigDir dir;
     auto text = minimal_with("");
     text.insert(text.find("[tenants.sources"), "ca_file = \"tls/ca.pem\"\n");
     SUBCASE("valid: stored as an absolute path")
     {
         dir.write("tls/ca.pem", "# a comment before the block\n" + self_signed_pem());
-        CHECK(check_ok(dir.load(text)).tenants[0].c4c.ca_file == (dir.path() / "tls/ca.pem").string());
+        CHECK(check_ok(dir.load(text)).tenants[0].c4c.ca_file == (dir.path / "tls/ca.pem").string());
     }
     SUBCASE("missing")
     {
         check_error(dir.load(text),
-                    "tenants[0].c4c.ca_file: cannot read " + (dir.path() / "tls/ca.pem").string() +
+                    "tenants[0].c4c.ca_file: cannot read " + (dir.path / "tls/ca.pem").string() +
                         ": No such file or directory",
                     7, 11);
     }
@@ -1198,7 +1178,7 @@ TEST_CASE("ca_file must be readable PEM")
     {
         dir.write("tls/ca.pem", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n");
         check_error(dir.load(text),
-                    "tenants[0].c4c.ca_file: " + (dir.path() / "tls/ca.pem").string() + " holds no PEM certificate", 7,
+                    "tenants[0].c4c.ca_file: " + (dir.path / "tls/ca.pem").string() + " holds no PEM certificate", 7,
                     11);
     }
     SUBCASE("an endpoint's ca_file, absolute")
@@ -1214,7 +1194,7 @@ TEST_CASE("ca_file must be readable PEM")
 
 TEST_CASE("without credentials: the structure is checked, secrets and CA files are not read")
 {
-    TempDir dir;
+    ConfigDir dir;
     const ScopedEnv credentials("CREDENTIALS_DIRECTORY", nullptr);
     const ScopedEnv env("C4C_TEST_PASSWORD", nullptr);
     auto text = minimal_with("ca_file = \"missing-ca.pem\"\n");
@@ -1236,8 +1216,8 @@ TEST_CASE("without credentials: the structure is checked, secrets and CA files a
 
 TEST_CASE("the reference configuration loads")
 {
-    TempDir credentials;
-    const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path().c_str());
+    ConfigDir credentials;
+    const ScopedEnv env("CREDENTIALS_DIRECTORY", credentials.path.c_str());
     credentials.write("c4c-acme-prod", "c4c-password\n");
     credentials.write("alm-acme-prod", "alm-client-secret\n");
     const auto result = load_config(fs::path(C4C_SOURCE_DIR) / "conf/c4c-alm-collector.toml");
@@ -1257,7 +1237,7 @@ TEST_CASE("the reference configuration loads")
 
 TEST_CASE("configurations compare by value, each source's own settings included, so a reload can tell what changed")
 {
-    TempDir dir;
+    ConfigDir dir;
     const std::string other_tenant = R"([[tenants]]
 name = "t2"
 [tenants.c4c]

@@ -1,23 +1,20 @@
-// The daemon with a feed that exists only here: adding a feed is a collector kind and one row in the
-// table the daemon is given. The kind is configured by name, polled and delivered through the real
-// wiring: the real loader, the real Daemon in `--once` mode, the real state store, a real HTTP sink on
-// 127.0.0.1.
+// The daemon with a feed that exists only in the tests (test_daemon_feeds.hpp): adding a feed is a collector
+// kind and one row in the table the daemon is given. The kind is configured by name, polled and delivered
+// through the real wiring: the real loader, the real Daemon in `--once` mode, the real state store, a real
+// HTTP sink on 127.0.0.1.
 
 #include "daemon/daemon.hpp"
 
 #include "daemon/config.hpp"
-#include "infra/config_reader.hpp"
 #include "infra/http/server.hpp"
 #include "infra/state_store.hpp"
+#include "test_daemon_feeds.hpp"
+#include "test_daemon_support.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
-#include <atomic>
-#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -27,86 +24,18 @@
 namespace {
 
 namespace asio = boost::asio;
-namespace fs = std::filesystem;
 namespace http = c4c::infra::http;
-using namespace c4c::collectors;
-using c4c::daemon::Registry;
+namespace test = c4c::daemon::test;
+using c4c::daemon::test::TempDir;
 
 // ---------------------------------------------------------------------------------------------------
-// The test-only feed: one greeting per poll, numbered on from its checkpoint.
+// The test-only feed: one greeting per poll.
 
-constexpr const char* k_greetings = "greetings";
-
-struct GreetingSettings {
-    std::string greeting = "hello";
-
-    friend bool operator==(const GreetingSettings&, const GreetingSettings&) = default;
-};
-
-class GreetingCollector final : public Collector {
-public:
-    asio::awaitable<PollOutcome> poll(PollContext& context) override
-    {
-        const auto previous = context.store.checkpoint(k_greetings);
-        const int number = previous.empty() ? 1 : std::stoi(previous) + 1;
-        const auto now_ns =
-            std::chrono::duration_cast<std::chrono::nanoseconds>(context.now.time_since_epoch()).count();
-        Event event;
-        event.id = make_event_id(context.tenant, k_greetings, "Greeting", std::to_string(number), now_ns);
-        event.source = context.source.name;
-        event.object_type = "Greeting";
-        event.object_id = std::to_string(number);
-        event.time_unix_nano = now_ns;
-        event.observed_unix_nano = now_ns;
-        event.body = context.source.settings.get<GreetingSettings>().greeting + " #" + std::to_string(number);
-        PollOutcome outcome;
-        outcome.records = 1;
-        std::size_t stored = 0;
-        const std::vector<Event> events{event};
-        const std::string checkpoint = std::to_string(number);
-        outcome.ok = context.store.commit(k_greetings, c4c::collectors::FeedPage{events, {}, checkpoint, now_ns},
-                                          stored) == CommitStatus::committed;
-        outcome.stored = stored;
-        co_return outcome;
-    }
-};
-
-SourceSettings read_greeting_settings(c4c::infra::ConfigReader& reader, c4c::infra::ConfigSection& section)
-{
-    GreetingSettings settings;
-    reader.read(section, "greeting", settings.greeting, c4c::infra::checks::not_empty);
-    return settings;
-}
-
-std::unique_ptr<Collector> make_greeting_collector(const SourceConfig&)
-{
-    return std::make_unique<GreetingCollector>();
-}
-
-const CollectorKind k_greetings_kind{
-    .name = k_greetings,
-    .use_case = "greeting_monitoring",
-    .defaults = {.interval = std::chrono::seconds(60),
-                 .page_size = 10,
-                 .lookback = std::chrono::hours(1),
-                 .overlap = std::chrono::minutes(0)},
-    .read_settings = &read_greeting_settings,
-    .make = &make_greeting_collector,
-    .failed_items = std::nullopt,
-};
-
-/// The production feeds and the test's own.
-class TestRegistry {
-public:
-    TestRegistry() : m_collectors(collector_kinds().begin(), collector_kinds().end())
-    {
-        m_collectors.push_back(&k_greetings_kind);
-    }
-    Registry registry() const { return Registry{.collectors = m_collectors}; }
-
-private:
-    std::vector<const CollectorKind*> m_collectors;
-};
+constexpr test::WordFeed k_greetings{.name = "greetings",
+                                     .use_case = "greeting_monitoring",
+                                     .key = "greeting",
+                                     .default_word = "hello",
+                                     .object_type = "Greeting"};
 
 // ---------------------------------------------------------------------------------------------------
 // A Cloud ALM stand-in on 127.0.0.1 that accepts every POST, on a thread of its own.
@@ -155,29 +84,6 @@ private:
     std::thread m_thread;
 };
 
-class TempDir {
-public:
-    TempDir()
-    {
-        static std::atomic<int> counter{0};
-        m_path = fs::temp_directory_path() /
-                 ("c4c-daemon-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(m_path);
-        fs::create_directories(m_path);
-    }
-    ~TempDir()
-    {
-        std::error_code ignored;
-        fs::remove_all(m_path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
-};
-
 std::string config_text(const Sink& sink, std::string_view greeting)
 {
     return R"(state_dir = "state"
@@ -211,18 +117,18 @@ std::string all_errors(const c4c::daemon::LoadResult& result)
 
 TEST_CASE("a test-only feed is configured, polled and delivered through the real wiring")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     Sink sink;
-    const TestRegistry kinds;
-    const auto file = dir.path() / "collector.toml";
+    const test::TestRegistry kinds(test::word_feed_kind<k_greetings>);
+    const auto file = dir.path / "collector.toml";
     const auto loaded =
         c4c::daemon::load_config_text(config_text(sink, "hello from a test feed"), file, kinds.registry());
     INFO(all_errors(loaded));
     REQUIRE(loaded.config.has_value());
-    const auto& source = loaded.config->tenants.at(0).sources.at(k_greetings);
+    const auto& source = loaded.config->tenants.at(0).sources.at(std::string(k_greetings.name));
     CHECK(source.use_case == "greeting_monitoring");
     CHECK(source.page_size == 10);  // the kind's default
-    CHECK(source.settings.get<GreetingSettings>().greeting == "hello from a test feed");
+    CHECK(source.settings.get<test::WordSettings>().word == "hello from a test feed");
 
     for (int run = 1; run <= 2; ++run) {
         CAPTURE(run);
@@ -237,16 +143,16 @@ TEST_CASE("a test-only feed is configured, polled and delivered through the real
         CHECK(request.body.find(R"("stringValue":"greeting_monitoring")") != std::string::npos);
         CHECK(request.body.find(R"("stringValue":"greetings")") != std::string::npos);
     }
-    c4c::infra::StateStore store(dir.path() / "state");
+    c4c::infra::StateStore store(dir.path / "state");
     CHECK(store.checkpoint("t1/greetings/greetings") == "2");
 }
 
 TEST_CASE("a test-only feed's keys are its own, with positions; without its row it is unknown")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     Sink sink;
-    const TestRegistry kinds;
-    const auto file = dir.path() / "collector.toml";
+    const test::TestRegistry kinds(test::word_feed_kind<k_greetings>);
+    const auto file = dir.path / "collector.toml";
     const auto bad = c4c::daemon::load_config_text(config_text(sink, ""), file, kinds.registry());
     REQUIRE(bad.errors.size() == 1);
     CHECK(bad.errors[0].format() ==

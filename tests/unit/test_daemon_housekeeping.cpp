@@ -2,12 +2,12 @@
 
 #include "infra/state_store.hpp"
 #include "infra/time.hpp"
+#include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <filesystem>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -23,6 +23,7 @@ using c4c::infra::PageCommit;
 using c4c::infra::PageCommitted;
 using c4c::infra::PendingEvent;
 using c4c::infra::StateStore;
+using unit_tests::TempDir;
 
 namespace {
 
@@ -53,16 +54,6 @@ FeedCheckpoint row(std::string feed, std::optional<std::int64_t> checkpoint_ns)
     return FeedCheckpoint{1, std::move(feed), checkpoint_ns ? std::to_string(*checkpoint_ns) : std::string(),
                           checkpoint_ns};
 }
-
-struct TempDir {
-    std::filesystem::path path;
-    TempDir()
-    {
-        std::random_device random;
-        path = std::filesystem::temp_directory_path() / ("c4c-housekeeping-test-" + std::to_string(random()));
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 }  // namespace
 

@@ -23,25 +23,11 @@ constexpr std::string_view k_no_key = R"({"ID":"4711","EntityLastChangedOn":"/Da
 
 Config one_tenant(const std::filesystem::path& state_dir)
 {
-    Config config;
-    config.state_dir = state_dir;
-    TenantConfig tenant;
-    tenant.name = "acme";
-    for (const auto& [name, use_case] : {std::pair{"response_time_analysis", "real_user_monitoring"},
-                                         std::pair{"business_objects", "business_process_monitoring"}}) {
-        collectors::SourceConfig source;
-        source.name = name;
-        if (source.name == "response_time_analysis") {
-            collectors::ResponseTimeAnalysisSettings settings;
-            settings.pseudonymize_users = false;
-            source.settings = settings;
-        }
-        tenant.sources.emplace(name, source);
-        exporters::EndpointConfig endpoint;
-        endpoint.use_case = use_case;
-        tenant.endpoints.emplace(endpoint.use_case, endpoint);
-    }
-    config.tenants.push_back(tenant);
+    Config config = test::acme_config(state_dir, {{"response_time_analysis", "real_user_monitoring"},
+                                                  {"business_objects", "business_process_monitoring"}});
+    collectors::ResponseTimeAnalysisSettings settings;
+    settings.pseudonymize_users = false;
+    config.tenants.at(0).sources.at("response_time_analysis").settings = settings;
     return config;
 }
 

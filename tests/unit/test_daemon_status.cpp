@@ -14,21 +14,8 @@ namespace {
 
 Config two_sources(const std::filesystem::path& state_dir)
 {
-    Config config;
-    config.state_dir = state_dir;
-    TenantConfig tenant;
-    tenant.name = "acme";
-    for (const auto& [name, use_case] : {std::pair{"business_objects", "business_process_monitoring"},
-                                         std::pair{"webservice_messages", "integration_monitoring"}}) {
-        collectors::SourceConfig source;
-        source.name = name;
-        tenant.sources.emplace(name, source);
-        exporters::EndpointConfig endpoint;
-        endpoint.use_case = use_case;
-        tenant.endpoints.emplace(endpoint.use_case, endpoint);
-    }
-    config.tenants.push_back(tenant);
-    return config;
+    return test::acme_config(state_dir, {{"business_objects", "business_process_monitoring"},
+                                         {"webservice_messages", "integration_monitoring"}});
 }
 
 std::int64_t ms(std::int64_t seconds)

@@ -1,14 +1,15 @@
 // Reload of the running tenants (daemon/tenant_set.hpp) through the real wiring: the real loader, the
-// real runtimes, state store, exporters and HTTP clients, a feed that exists only here (one tick per
-// poll), and a Cloud ALM stand-in on 127.0.0.1, all on one event loop as in the daemon.
+// real runtimes, state store, exporters and HTTP clients, a feed that exists only in the tests (one tick per
+// poll, test_daemon_feeds.hpp), and a Cloud ALM stand-in on 127.0.0.1, all on one event loop as in the
+// daemon.
 
 #include "daemon/tenant_set.hpp"
 
 #include "daemon/config.hpp"
-#include "infra/config_reader.hpp"
 #include "infra/http/server.hpp"
 #include "infra/metrics.hpp"
 #include "infra/state_store.hpp"
+#include "test_daemon_feeds.hpp"
 #include "test_daemon_support.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -18,7 +19,6 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,97 +27,30 @@ namespace {
 
 namespace asio = boost::asio;
 namespace http = c4c::infra::http;
-using namespace c4c::collectors;
 using namespace c4c::daemon;
 using namespace std::chrono_literals;
 
 // ---------------------------------------------------------------------------------------------------
 // The test-only feed: one event per poll, its body the configured word and the poll's number.
 
-constexpr const char* k_ticks = "ticks";
+constexpr test::WordFeed k_ticks{
+    .name = "ticks", .use_case = "tick_monitoring", .key = "word", .default_word = "tick", .object_type = "Tick"};
 
-struct TickSettings {
-    std::string word = "tick";
-
-    friend bool operator==(const TickSettings&, const TickSettings&) = default;
-};
-
-/// What the tick collectors did, per tenant (the loop's thread only).
-struct TickLog {
-    std::map<std::string, int> polls;
-    std::map<std::string, std::vector<const void*>> collectors;  ///< each collector that polled, in order
-};
-TickLog g_ticks;
-
-class TickCollector final : public Collector {
-public:
-    asio::awaitable<PollOutcome> poll(PollContext& context) override
-    {
-        const std::string tenant(context.tenant);
-        const int number = ++g_ticks.polls[tenant];
-        auto& seen = g_ticks.collectors[tenant];
-        if (seen.empty() || seen.back() != this) {
-            seen.push_back(this);
-        }
-        const auto now_ns =
-            std::chrono::duration_cast<std::chrono::nanoseconds>(context.now.time_since_epoch()).count();
-        Event event;
-        event.id = make_event_id(context.tenant, k_ticks, "Tick", std::to_string(number), now_ns);
-        event.source = context.source.name;
-        event.object_type = "Tick";
-        event.object_id = std::to_string(number);
-        event.time_unix_nano = now_ns;
-        event.observed_unix_nano = now_ns;
-        event.body = context.source.settings.get<TickSettings>().word + " #" + std::to_string(number);
-        PollOutcome outcome;
-        outcome.records = 1;
-        std::size_t stored = 0;
-        const std::vector<Event> events{event};
-        const std::string checkpoint = std::to_string(number);
-        outcome.ok = context.store.commit(k_ticks, c4c::collectors::FeedPage{events, {}, checkpoint, now_ns}, stored) ==
-                     CommitStatus::committed;
-        outcome.stored = stored;
-        co_return outcome;
-    }
-};
-
-SourceSettings read_tick_settings(c4c::infra::ConfigReader& reader, c4c::infra::ConfigSection& section)
-{
-    TickSettings settings;
-    reader.read(section, "word", settings.word, c4c::infra::checks::not_empty);
-    return settings;
-}
-
-std::unique_ptr<Collector> make_tick_collector(const SourceConfig&)
-{
-    return std::make_unique<TickCollector>();
-}
-
-const CollectorKind k_ticks_kind{
-    .name = k_ticks,
-    .use_case = "tick_monitoring",
-    .defaults = {.interval = std::chrono::seconds(60),
-                 .page_size = 10,
-                 .lookback = std::chrono::hours(1),
-                 .overlap = std::chrono::minutes(0)},
-    .read_settings = &read_tick_settings,
-    .make = &make_tick_collector,
-    .failed_items = std::nullopt,
-};
+/// What the tick collectors did, per tenant.
+test::PollLog& g_ticks = test::poll_log<k_ticks>;
 
 // ---------------------------------------------------------------------------------------------------
 // The set-up: a sink and the tenants' set on one loop.
 
 struct Fixture {
     Fixture()
-        : collectors(collector_kinds().begin(), collector_kinds().end()),
+        : kinds(test::word_feed_kind<k_ticks>),
           sink(io.get_executor(), http::ServerOptions{},
                [this](http::ServerRequest request) -> asio::awaitable<http::ServerResponse> {
                    bodies.push_back(request.body);
                    co_return http::ServerResponse{};
                })
     {
-        collectors.push_back(&k_ticks_kind);
         sink.start();
         g_ticks = {};
     }
@@ -130,7 +63,7 @@ struct Fixture {
         io.run_for(100ms);
     }
 
-    Registry registry() const { return Registry{.collectors = collectors}; }
+    Registry registry() const { return kinds.registry(); }
 
     std::string url(std::string_view path) const
     {
@@ -159,7 +92,7 @@ struct Fixture {
         INFO(errors);
         REQUIRE(loaded.config.has_value());
         for (auto& tenant : loaded.config->tenants) {
-            tenant.sources.at(k_ticks).interval = 50ms;
+            tenant.sources.at(std::string(k_ticks.name)).interval = 50ms;
         }
         return loaded.config->tenants;
     }
@@ -226,7 +159,7 @@ struct Fixture {
 
     c4c::daemon::test::TempDir dir;
     asio::io_context io{1};
-    std::vector<const CollectorKind*> collectors;
+    test::TestRegistry kinds;
     std::vector<std::string> bodies;
     http::Server sink;
     c4c::infra::Metrics metrics;

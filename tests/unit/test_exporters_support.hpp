@@ -264,7 +264,7 @@ public:
         sent_events += count;
         ++sent_calls;
     }
-    void failed(std::string_view reason) override { failures.emplace_back(reason); }
+    void failed(const exporters::SendFailure& reason) override { failures.push_back(reason.label()); }
     void rejected(std::size_t count) override { rejected_events += count; }
     void paused(bool value, std::string_view) override { paused_calls.push_back(value); }
     void endpoint_up(bool value) override { up_calls.push_back(value); }

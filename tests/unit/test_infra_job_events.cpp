@@ -5,11 +5,11 @@
 #include "infra/jobs.hpp"
 #include "infra/sqlite.hpp"
 #include "infra/state_store.hpp"
+#include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -17,16 +17,7 @@ using namespace c4c::infra;
 
 namespace {
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir()
-    {
-        std::random_device random;
-        path = std::filesystem::temp_directory_path() / ("c4c-job-events-test-" + std::to_string(random()));
-        std::filesystem::remove_all(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using unit_tests::TempDir;
 
 // Ids are string literals: a PendingEvent only views its id.
 std::vector<PendingEvent> pending(const std::vector<std::string_view>& ids)

@@ -2,29 +2,16 @@
 
 #include "infra/sqlite.hpp"
 #include "infra/state_store.hpp"
+#include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <random>
 #include <string>
 
 using namespace c4c::infra;
 
-namespace {
-
-struct TempDir {
-    std::filesystem::path path;
-    TempDir()
-    {
-        std::random_device random;
-        path = std::filesystem::temp_directory_path() / ("c4c-jobs-test-" + std::to_string(random()));
-        std::filesystem::remove_all(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-}  // namespace
+using unit_tests::TempDir;
 
 TEST_CASE("jobs: a command queues a job on its own connection, the daemon's store finishes it")
 {

@@ -2,6 +2,7 @@
 
 #include "infra/state_lock.hpp"
 #include "infra/state_store.hpp"
+#include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
@@ -10,7 +11,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 
 namespace {
@@ -19,23 +19,7 @@ namespace fs = std::filesystem;
 using namespace c4c::infra;
 using namespace std::chrono_literals;
 
-struct TempDir {
-    fs::path path;
-    TempDir()
-    {
-        std::random_device random;
-        path = fs::temp_directory_path() / ("c4c-state-dir-test-" + std::to_string(random()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir()
-    {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
+using unit_tests::TempDir;
 
 unsigned mode_of(const fs::path& path)
 {
@@ -59,7 +43,7 @@ TEST_SUITE_BEGIN("state_dir");
 
 TEST_CASE("the state directory is created with mode 0700 whatever the umask; parents as the umask says")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     for (const ::mode_t mask : {::mode_t{0}, ::mode_t{022}, ::mode_t{077}}) {
         CAPTURE(mask);
         const auto state = dir.path / ("parent-" + std::to_string(mask)) / "state";
@@ -75,7 +59,7 @@ TEST_CASE("the state directory is created with mode 0700 whatever the umask; par
 
 TEST_CASE("an existing state directory keeps its mode; a world-accessible one gets a warning")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     const auto state = dir.path / "state";
     fs::create_directories(state);
     ::chmod(state.c_str(), 0750);
@@ -94,7 +78,7 @@ TEST_CASE("an existing state directory keeps its mode; a world-accessible one ge
 
 TEST_CASE("a path that cannot be a directory is an error")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     std::ofstream(dir.path / "file") << "x";
     CHECK(create_state_dir(dir.path / "file"));
     CHECK(create_state_dir(dir.path / "file" / "state"));
@@ -102,7 +86,7 @@ TEST_CASE("a path that cannot be a directory is an error")
 
 TEST_CASE("the lock and the state store create a missing state directory with mode 0700")
 {
-    TempDir dir;
+    TempDir dir{TempDir::create};
     with_umask(022, [&] {
         const auto locked = dir.path / "locked";
         {

@@ -1,30 +1,18 @@
 #include "infra/state_lock.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <unistd.h>
 
 #include <filesystem>
-#include <random>
 #include <string>
 
 using namespace c4c::infra;
 using namespace std::chrono_literals;
 
-namespace {
-
-struct TempDir {
-    std::filesystem::path path;
-    TempDir()
-    {
-        std::random_device random;
-        path = std::filesystem::temp_directory_path() / ("c4c-lock-test-" + std::to_string(random()));
-        std::filesystem::remove_all(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-}  // namespace
+using unit_tests::TempDir;
 
 TEST_CASE("state lock: one holder at a time, named in the file, released when destroyed")
 {

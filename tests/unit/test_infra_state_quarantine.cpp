@@ -3,12 +3,13 @@
 
 #include "infra/state_store.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
 
 #include <filesystem>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -16,16 +17,7 @@ using namespace c4c::infra;
 
 namespace {
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir()
-    {
-        std::random_device random;
-        path = std::filesystem::temp_directory_path() / ("c4c-quarantine-test-" + std::to_string(random()));
-        std::filesystem::remove_all(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using unit_tests::TempDir;
 
 std::int64_t query_integer(const std::filesystem::path& file, const std::string& sql)
 {

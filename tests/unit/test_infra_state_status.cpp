@@ -1,25 +1,17 @@
 #include "infra/state_store.hpp"
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <random>
 #include <string>
 
 using namespace c4c::infra;
 
 namespace {
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir()
-    {
-        std::random_device random;
-        path = std::filesystem::temp_directory_path() / ("c4c-status-test-" + std::to_string(random()));
-        std::filesystem::remove_all(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using unit_tests::TempDir;
 
 PollRecord poll(bool ok, std::int64_t at, std::string outcome)
 {
@@ -85,7 +77,7 @@ TEST_CASE("state status: an endpoint's delivery state, checkpoints and endpoints
     std::size_t stored = 0;
     REQUIRE(store.commit_page("acme/webservice_messages/messages", endpoint, {}, "2025-01-01T00:00:00.000Z", stored) ==
             CommitResult::committed);
-    const auto checkpoints = store.checkpoint_records();
+    const auto checkpoints = store.feed_checkpoints();
     REQUIRE(checkpoints.size() == 1);
     CHECK(checkpoints[0].feed == "acme/webservice_messages/messages");
     CHECK(checkpoints[0].value == "2025-01-01T00:00:00.000Z");

@@ -1,6 +1,7 @@
 #include "infra/state_store.hpp"
 
 #include "infra/state_schema.hpp"
+#include "temp_dir.hpp"
 
 #include <doctest/doctest.h>
 
@@ -22,16 +23,7 @@ using c4c::infra::StoredEvent;
 
 namespace {
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir()
-    {
-        std::random_device random;
-        path = std::filesystem::temp_directory_path() / ("c4c-store-test-" + std::to_string(random()));
-        std::filesystem::remove_all(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using unit_tests::TempDir;
 
 std::vector<PendingEvent> pending(const std::vector<std::string>& ids, const std::vector<std::string>& payloads)
 {
@@ -752,6 +744,14 @@ TEST_CASE("state store: a schema 3 file gains the operator tables and keeps its 
         CHECK(old->figures(endpoint).rejected == 1);
         CHECK(old->poll_records().empty());
         CHECK(old->open_jobs().empty());
+        // Its checkpoints as `status` shows them: before schema 5 they had no id of their feed and no instant.
+        const auto checkpoints = old->feed_checkpoints();
+        REQUIRE(checkpoints.size() == 1);
+        CHECK(checkpoints[0].id == 0);
+        CHECK(checkpoints[0].feed == "feed");
+        CHECK(checkpoints[0].value == "e");
+        CHECK_FALSE(checkpoints[0].checkpoint_ns.has_value());
+        CHECK(checkpoints[0].updated_at_ms > 0);
     }
     StateStore store(dir.path);
     CHECK(store.schema_version() == c4c::infra::k_schema_version);
@@ -775,7 +775,7 @@ TEST_CASE("state store: a file a daemon is just creating reads as empty, read-on
     REQUIRE(store);
     CHECK(store->schema_version() == 0);
     CHECK(store->rejected_events().empty());
-    CHECK(store->checkpoint_records().empty());
+    CHECK(store->feed_checkpoints().empty());
     CHECK(store->poll_records().empty());
 }
 

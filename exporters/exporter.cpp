@@ -1,0 +1,47 @@
+#include "exporters/exporter.hpp"
+
+#include <fmt/format.h>
+
+namespace c4c::exporters {
+
+SendFailure SendFailure::http(unsigned status)
+{
+    SendFailure failure(Kind::http_status);
+    failure.http_status = status;
+    return failure;
+}
+
+SendFailure SendFailure::token_http(unsigned status)
+{
+    SendFailure failure(Kind::token_status);
+    failure.http_status = status;
+    return failure;
+}
+
+SendFailure SendFailure::network(boost::system::error_code error)
+{
+    SendFailure failure(Kind::network);
+    failure.error = error;
+    return failure;
+}
+
+std::string SendFailure::label() const
+{
+    switch (kind) {
+    case Kind::none:
+        return {};
+    case Kind::network:
+        return infra::http::reason_label(error);
+    case Kind::http_status:
+        return fmt::format("http_{}", http_status);
+    case Kind::auth:
+        return "auth";
+    case Kind::token_status:
+        return fmt::format("token_http_{}", http_status);
+    case Kind::cancelled:
+        return "cancelled";
+    }
+    return "network";
+}
+
+}  // namespace c4c::exporters
