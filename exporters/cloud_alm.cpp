@@ -329,10 +329,7 @@ asio::awaitable<void> CloudAlmExporter::lane()
             m_pipeline.stop = true;
             if (!m_pipeline.failure) {
                 // Splitting, suspects and moving aside work on rows: whole chunks are read back as rows.
-                std::vector<OutboxRow> rows =
-                    batch.compressed ? m_outbox.peek(batch.compressed->events, static_cast<std::size_t>(-1),
-                                                     batch.compressed->first_seq - 1)
-                                     : std::move(batch.rows);
+                std::vector<OutboxRow> rows = batch.compressed ? read_back(*batch.compressed) : std::move(batch.rows);
                 if (rows.empty()) {
                     m_pipeline.store_failed = true;
                 } else {
@@ -343,6 +340,11 @@ asio::awaitable<void> CloudAlmExporter::lane()
         ++m_pipeline.settled;
         m_turn.cancel();
     }
+}
+
+std::vector<OutboxRow> CloudAlmExporter::read_back(const CompressedRows& compressed)
+{
+    return m_outbox.peek(compressed.events, static_cast<std::size_t>(-1), compressed.first_seq - 1);
 }
 
 CloudAlmExporter::Batch CloudAlmExporter::next_lane_batch(std::int64_t after)
@@ -382,6 +384,31 @@ std::int64_t CloudAlmExporter::suspect_floor() const
 
 asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_one()
 {
+    if (!m_refusing) {
+        // The first batch after a wake-up: whole chunks go as they are stored here too (a page's first
+        // batch was otherwise inflated, built and compressed again, and was the peak of the memory).
+        Batch batch = next_lane_batch(suspect_floor());
+        if (batch.compressed) {
+            const PostOutcome outcome =
+                co_await m_poster.post_gzipped(gzip_members_body(m_gzip_envelope, batch.compressed->members));
+            if (outcome.kind == PostOutcome::Kind::accepted) {
+                if (!acknowledge(batch, outcome)) {
+                    co_return store_failed(
+                        "could not remove delivered events from the outbox (they will be sent again)");
+                }
+                co_return Round{Step::progressed};
+            }
+            // Splitting, suspects and moving aside work on rows: whole chunks are read back as rows.
+            const std::vector<OutboxRow> rows = read_back(*batch.compressed);
+            if (rows.empty()) {
+                co_return store_failed("could not read back a batch that was not accepted");
+            }
+            co_return co_await settle(rows, outcome);
+        }
+        if (!batch.rows.empty()) {
+            co_return co_await deliver(batch.rows);
+        }
+    }
     std::vector<OutboxRow> rows = next_batch(suspect_floor());
     if (m_refusing) {
         // A probe: one request. A refused row becomes a suspect, so the next probe moves on; with only

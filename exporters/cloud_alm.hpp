@@ -188,6 +188,9 @@ private:
     /// The next batch of a lane: whole chunks as they are stored when the rows behind `after` start some
     /// that fit, else next_batch().
     Batch next_lane_batch(std::int64_t after);
+    /// The rows of whole chunks that were not accepted, for splitting, suspects and moving aside (empty when
+    /// the store cannot read them).
+    std::vector<OutboxRow> read_back(const CompressedRows& compressed);
     /// Bytes of payloads and commas a batch may have (max_bytes less the envelope).
     std::size_t payload_budget() const;
     /// The seq behind which batches start: the last suspect's (0 without suspects).
