@@ -174,7 +174,11 @@ std::optional<std::int64_t> checkpoint_time_ns(std::optional<std::int64_t> check
 void add_string(Event& event, std::string_view key, std::string_view value)
 {
     if (!value.empty()) {
-        event.attributes.emplace_back(key, std::string(value));
+        // Built in place (clang 14 has no parenthesized aggregate initialization, and GCC 12 warns about
+        // a moved variant's uninitialized alternatives).
+        Attribute& attribute = event.attributes.emplace_back();
+        attribute.key = key;
+        attribute.value.emplace<std::string>(value);
     }
 }
 
@@ -236,7 +240,9 @@ Event normalize_fields(std::string_view tenant, std::string_view collection, con
     add_string(event, "sap.c4c.created_by", fields.value[created_by]);
     add_string(event, "sap.c4c.last_changed_by", fields.value[last_changed_by]);
     if (has_created) {
-        event.attributes.emplace_back("sap.c4c.creation_time", format_datetimeoffset(created_ms));
+        Attribute& attribute = event.attributes.emplace_back();
+        attribute.key = "sap.c4c.creation_time";
+        attribute.value = format_datetimeoffset(created_ms);
     }
     for (const auto& pair : k_amount_slots) {
         if (!fields.value[pair.first].empty()) {

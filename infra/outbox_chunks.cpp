@@ -56,10 +56,14 @@ bool ChunkPacker::room_for(std::size_t payload_size, const ChunkLimits& limits, 
 PackedChunk ChunkPacker::take()
 {
     PackedChunk chunk{m_events, m_bytes, m_json.size(), {}, {}};
-    chunk.data.resize(libdeflate_gzip_compress_bound(m_compressor, m_json.size()));
+    const std::size_t bound = libdeflate_gzip_compress_bound(m_compressor, m_json.size());
+    if (m_compressed_capacity < bound) {
+        m_compressed = std::make_unique_for_overwrite<char[]>(bound);
+        m_compressed_capacity = bound;
+    }
     const std::size_t size =
-        libdeflate_gzip_compress(m_compressor, m_json.data(), m_json.size(), chunk.data.data(), chunk.data.size());
-    chunk.data.resize(size);
+        libdeflate_gzip_compress(m_compressor, m_json.data(), m_json.size(), m_compressed.get(), bound);
+    chunk.data.assign(m_compressed.get(), size);
     put_u32(chunk.index, m_index.size());
     chunk.index.resize(4 + libdeflate_deflate_compress_bound(m_compressor, m_index.size()));
     const std::size_t index_size = libdeflate_deflate_compress(m_compressor, m_index.data(), m_index.size(),
@@ -153,6 +157,8 @@ void ChunkPacker::release()
     std::string().swap(m_index);
     std::string().swap(m_scratch_json);
     std::string().swap(m_scratch_index);
+    m_compressed.reset();
+    m_compressed_capacity = 0;
 }
 
 PackThread::PackThread() : m_thread([this](const std::stop_token& stop) { loop(stop); }) {}
