@@ -8,16 +8,12 @@ namespace c4c::collectors {
 
 FailureReason FailureReason::http(unsigned status)
 {
-    FailureReason reason(Kind::http_status);
-    reason.http_status = status;
-    return reason;
+    return infra::http::failure_with_status<FailureReason>(Kind::http_status, status);
 }
 
 FailureReason FailureReason::network(boost::system::error_code error)
 {
-    FailureReason reason(Kind::network);
-    reason.error = error;
-    return reason;
+    return infra::http::failure_with_error<FailureReason>(Kind::network, error);
 }
 
 const char* quarantine_label(QuarantineReason reason)

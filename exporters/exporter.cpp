@@ -6,23 +6,17 @@ namespace c4c::exporters {
 
 SendFailure SendFailure::http(unsigned status)
 {
-    SendFailure failure(Kind::http_status);
-    failure.http_status = status;
-    return failure;
+    return infra::http::failure_with_status<SendFailure>(Kind::http_status, status);
 }
 
 SendFailure SendFailure::token_http(unsigned status)
 {
-    SendFailure failure(Kind::token_status);
-    failure.http_status = status;
-    return failure;
+    return infra::http::failure_with_status<SendFailure>(Kind::token_status, status);
 }
 
 SendFailure SendFailure::network(boost::system::error_code error)
 {
-    SendFailure failure(Kind::network);
-    failure.error = error;
-    return failure;
+    return infra::http::failure_with_error<SendFailure>(Kind::network, error);
 }
 
 std::string SendFailure::label() const

@@ -58,6 +58,23 @@ boost::system::error_code make_error_code(Errc e);
 /// Short metric-label-friendly name: "timeout", "tls" (every TLS and certificate failure), "connect", ...
 const char* reason_label(const boost::system::error_code& ec);
 
+/// A failure value of a type that carries the HTTP status or the client's error beside its kind
+/// (collectors::FailureReason, exporters::SendFailure: `Failure(kind)`, `http_status`, `error`).
+template <class Failure>
+Failure failure_with_status(typename Failure::Kind kind, unsigned status)
+{
+    Failure failure(kind);
+    failure.http_status = status;
+    return failure;
+}
+template <class Failure>
+Failure failure_with_error(typename Failure::Kind kind, boost::system::error_code error)
+{
+    Failure failure(kind);
+    failure.error = error;
+    return failure;
+}
+
 struct ClientOptions {
     std::chrono::milliseconds timeout{std::chrono::seconds(30)};  ///< per whole exchange
     int max_connections = 4;                 ///< concurrent exchanges; further ones wait their turn
