@@ -279,6 +279,9 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_pipelined()
     co_await (lane() && lane());
     if (m_pipeline.failure) {
         const Failure failure = std::move(*m_pipeline.failure);
+        if (failure.members) {
+            co_return co_await settle_members(failure.rows, failure.outcome, failure.accepted);
+        }
         co_return co_await settle(failure.rows, failure.outcome, failure.accepted);
     }
     if (m_pipeline.store_failed) {
@@ -333,7 +336,8 @@ asio::awaitable<void> CloudAlmExporter::lane()
                 if (rows.empty()) {
                     m_pipeline.store_failed = true;
                 } else {
-                    m_pipeline.failure = Failure{std::move(rows), std::move(outcome), m_accepted};
+                    m_pipeline.failure =
+                        Failure{std::move(rows), std::move(outcome), m_accepted, batch.compressed.has_value()};
                 }
             }
         }
@@ -349,7 +353,7 @@ std::vector<OutboxRow> CloudAlmExporter::read_back(const CompressedRows& compres
 
 CloudAlmExporter::Batch CloudAlmExporter::next_lane_batch(std::int64_t after)
 {
-    if (m_gzip) {
+    if (m_gzip && m_members != Members::unread && !m_one_member_next) {
         // The common case, whole chunks behind the previous batch: sent as they are stored.
         if (auto compressed = m_outbox.peek_compressed(m_max_events, payload_budget(), after)) {
             return Batch{{}, std::move(compressed)};
@@ -403,7 +407,7 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_one()
             if (rows.empty()) {
                 co_return store_failed("could not read back a batch that was not accepted");
             }
-            co_return co_await settle(rows, outcome);
+            co_return co_await settle_members(rows, outcome, std::nullopt);
         }
         if (!batch.rows.empty()) {
             co_return co_await deliver(batch.rows);
@@ -422,6 +426,32 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_one()
         co_return Round{Step::empty};
     }
     co_return co_await deliver(rows);
+}
+
+// A body of several gzip members (whole chunks) that an endpoint not yet known to read them did not accept
+// goes again as one member: at once when its content was refused (400, 413, 422), else after the usual wait
+// (Retry-After, backoff). If the one member is accepted, the endpoint is taken to read only a body's first
+// member (a decoder that stops at the first member's end, which RFC 1952 does not allow but some do): whole
+// chunks are then sent like any other batch, inflated and gzipped again. (After a 5xx that was a mere blip
+// this costs speed, never events.) Otherwise the answer is the events' own and is settled as any other.
+asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::settle_members(std::span<const OutboxRow> rows,
+                                                                          const PostOutcome& outcome,
+                                                                          std::optional<std::uint64_t> accepted)
+{
+    const bool answered = outcome.status != 0 && outcome.kind != PostOutcome::Kind::unauthorized &&
+                          outcome.kind != PostOutcome::Kind::cancelled;
+    if (m_members != Members::unproven || !answered) {
+        co_return co_await settle(rows, outcome, accepted);
+    }
+    if (outcome.kind != PostOutcome::Kind::refused) {
+        m_one_member_next = true;  // the next attempt, after the wait, is one member
+        co_return co_await settle(rows, outcome, accepted);
+    }
+    const PostOutcome single = co_await m_poster.post(build_logs_body(m_prefix, rows));
+    // Accepted as one member: acknowledge() draws the conclusion. Refused again: the events are the
+    // problem, not the members, and they are split as any other batch.
+    m_one_member_next = single.kind == PostOutcome::Kind::accepted;
+    co_return co_await settle(rows, single);
 }
 
 asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::retry_suspects()
@@ -453,6 +483,7 @@ bool CloudAlmExporter::acknowledge(const Batch& batch, const PostOutcome& outcom
         return acknowledge(batch.rows, outcome);
     }
     // A lane's batches start behind every suspect (suspect_floor): none is among these rows.
+    m_members = Members::read;
     ++m_accepted;
     set_up(true);
     if (!m_outbox.remove_compressed(*batch.compressed)) {
@@ -465,6 +496,12 @@ bool CloudAlmExporter::acknowledge(const Batch& batch, const PostOutcome& outcom
 
 bool CloudAlmExporter::acknowledge(std::span<const OutboxRow> rows, const PostOutcome& outcome)
 {
+    if (std::exchange(m_one_member_next, false) && m_members == Members::unproven) {
+        m_members = Members::unread;
+        spdlog::warn("tenant {} endpoint {}: Cloud ALM did not accept a gzip body of several members and accepted "
+                     "the same events as one member; every body is one gzip member from now on",
+                     m_resource.tenant, m_poster.label());
+    }
     ++m_accepted;
     set_up(true);
     if (!m_suspects.empty()) {

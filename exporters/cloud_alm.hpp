@@ -156,7 +156,13 @@ private:
         std::vector<OutboxRow> rows;
         PostOutcome outcome;
         std::uint64_t accepted = 0;  ///< m_accepted when it settled (before the batches sent after it)
+        bool members = false;        ///< it went as whole chunks (a body of several gzip members)
     };
+    /// Whether the endpoint reads a body of several gzip members: unproven until one is answered. One
+    /// accepted proves it; see settle_members() for the other way.
+    enum class Members { unproven, read, unread };
+    Members m_members = Members::unproven;
+    bool m_one_member_next = false;  ///< a body of several members was not accepted: the next batch is one member
     /// One round of two batches in flight at a time (lanes), acknowledged in the order they were sent.
     struct Pipeline {
         std::int64_t claimed = 0;   ///< highest seq sent this round: the next batch starts behind it
@@ -197,6 +203,9 @@ private:
     std::int64_t suspect_floor() const;
     /// Sends each suspect that has its proof (a request accepted since) alone once more.
     boost::asio::awaitable<Round> retry_suspects();
+    /// settle() for a batch of whole chunks that was not accepted.
+    boost::asio::awaitable<Round> settle_members(std::span<const OutboxRow> rows, const PostOutcome& outcome,
+                                                 std::optional<std::uint64_t> accepted);
     boost::asio::awaitable<Round> deliver_next();
     boost::asio::awaitable<Round> deliver_one();
     boost::asio::awaitable<Round> deliver_pipelined();

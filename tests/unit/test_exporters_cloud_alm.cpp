@@ -788,6 +788,42 @@ TEST_CASE("cloud_alm: whole chunks sent as stored gzip members decode to the bod
     }
 }
 
+TEST_CASE("cloud_alm: an endpoint that reads only a body's first gzip member gets one-member bodies from then on")
+{
+    QueuedStore queued(95, 20, 10);  // chunks of 10, 10 per page of 20
+    Harness h;
+    h.alm.first_gzip_member_only = true;
+    // Its JSON parser sees the envelope's prefix alone in a body of several members: 400.
+    h.alm.respond = [](const Received& r) {
+        return r.records().empty() ? answer(400, "invalid JSON") : answer(200, "{}");
+    };
+    StoreOutbox outbox(queued.store, queued.endpoint);
+    RecordingObserver observer;
+    auto config = h.endpoint(k_logs_path);
+    config.gzip = true;
+    config.max_batch_events = 20;
+    CloudAlmExporter exporter(h.io.get_executor(), config, h.resource(), h.client, outbox, observer, fast_options());
+    CHECK(h.run(exporter.drain(5s)));
+    CHECK(outbox.size() == 0);
+    CHECK(observer.sent_events == 95);
+    CHECK(observer.rejected_events == 0);
+    CHECK(observer.failures == std::vector<std::string>{"http_400"});
+    // Every event reached Cloud ALM once in an accepted body; one body of several members was refused.
+    std::multiset<std::string> accepted_ids;
+    std::size_t refused = 0;
+    for (const auto& request : h.alm.received) {
+        if (request.records().empty()) {
+            ++refused;
+        }
+        for (auto& id : request.event_ids()) {
+            accepted_ids.insert(id);
+        }
+    }
+    CHECK(accepted_ids == ids_of(queued.rows));
+    CHECK(refused == 1);
+    CHECK(outbox.compressed == 1);  // whole chunks were tried once
+}
+
 TEST_CASE("cloud_alm: batches over a cut chunk take the slow path, the ones behind it are whole chunks again")
 {
     QueuedStore queued(50, 10, 10);  // chunks 1-10, 11-20, ..., 41-50

@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -107,6 +108,26 @@ public:
     void stop() { m_server.stop(); }
 
     std::function<http::ServerResponse(const Received&)> respond = [](const Received&) { return answer(200, "{}"); };
+    /// Decodes only a gzip body's first member and ignores the rest, as a decoder that stops at the first
+    /// member's end does (Python's zlib.decompress(body, 31), for one).
+    bool first_gzip_member_only = false;
+
+    static std::optional<std::string> first_member(const std::string& body)
+    {
+        z_stream stream{};
+        if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) {
+            return std::nullopt;
+        }
+        std::string out(body.size() * 20 + 1024, '\0');
+        stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
+        stream.avail_in = static_cast<uInt>(body.size());
+        stream.next_out = reinterpret_cast<Bytef*>(out.data());
+        stream.avail_out = static_cast<uInt>(out.size());
+        const int status = inflate(&stream, Z_FINISH);
+        out.resize(stream.total_out);
+        inflateEnd(&stream);
+        return status == Z_STREAM_END ? std::optional<std::string>(std::move(out)) : std::nullopt;
+    }
     std::chrono::milliseconds delay{0};  ///< before answering
     /// Before answering this request, when set (instead of `delay`).
     std::function<std::chrono::milliseconds(const Received&)> delay_for;
@@ -143,7 +164,7 @@ private:
         r.encoded_credentials = request.header("X-CF-ENCODED-CREDENTIALS").value_or("");
         r.at = std::chrono::steady_clock::now();
         if (r.content_encoding == "gzip") {
-            auto decoded = exporters::gunzip(request.body);
+            auto decoded = first_gzip_member_only ? first_member(request.body) : exporters::gunzip(request.body);
             r.body_ok = decoded.has_value();
             r.body = decoded.value_or("");
         } else {
