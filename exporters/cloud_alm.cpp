@@ -302,12 +302,7 @@ asio::awaitable<void> CloudAlmExporter::lane()
         }
         m_pipeline.claimed = batch.last_seq();
         const std::uint64_t ticket = m_pipeline.sent++;
-        PostOutcome outcome;
-        if (batch.compressed) {
-            outcome = co_await m_poster.post_gzipped(gzip_members_body(m_gzip_envelope, batch.compressed->members));
-        } else {
-            outcome = co_await m_poster.post(build_logs_body(m_prefix, batch.rows));
-        }
+        PostOutcome outcome = co_await send(batch);
         while (m_pipeline.settled != ticket) {
             if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
                 // Stop or reload. Cloud ALM has this batch already: it leaves the queue now, ahead of the
@@ -331,7 +326,6 @@ asio::awaitable<void> CloudAlmExporter::lane()
         } else {
             m_pipeline.stop = true;
             if (!m_pipeline.failure) {
-                // Splitting, suspects and moving aside work on rows: whole chunks are read back as rows.
                 std::vector<OutboxRow> rows = batch.compressed ? read_back(*batch.compressed) : std::move(batch.rows);
                 if (rows.empty()) {
                     m_pipeline.store_failed = true;
@@ -346,6 +340,15 @@ asio::awaitable<void> CloudAlmExporter::lane()
     }
 }
 
+asio::awaitable<PostOutcome> CloudAlmExporter::send(const Batch& batch)
+{
+    if (batch.compressed) {
+        co_return co_await m_poster.post_gzipped(gzip_members_body(m_gzip_envelope, batch.compressed->members));
+    }
+    co_return co_await m_poster.post(build_logs_body(m_prefix, batch.rows));
+}
+
+// Splitting, suspects and moving aside work on rows: whole chunks that were not accepted are read back.
 std::vector<OutboxRow> CloudAlmExporter::read_back(const CompressedRows& compressed)
 {
     return m_outbox.peek(compressed.events, static_cast<std::size_t>(-1), compressed.first_seq - 1);
@@ -392,26 +395,24 @@ asio::awaitable<CloudAlmExporter::Round> CloudAlmExporter::deliver_one()
         // The first batch after a wake-up: whole chunks go as they are stored here too (a page's first
         // batch was otherwise inflated, built and compressed again, and was the peak of the memory).
         Batch batch = next_lane_batch(suspect_floor());
-        if (batch.compressed) {
-            const PostOutcome outcome =
-                co_await m_poster.post_gzipped(gzip_members_body(m_gzip_envelope, batch.compressed->members));
-            if (outcome.kind == PostOutcome::Kind::accepted) {
-                if (!acknowledge(batch, outcome)) {
-                    co_return store_failed(
-                        "could not remove delivered events from the outbox (they will be sent again)");
-                }
-                co_return Round{Step::progressed};
-            }
-            // Splitting, suspects and moving aside work on rows: whole chunks are read back as rows.
-            const std::vector<OutboxRow> rows = read_back(*batch.compressed);
-            if (rows.empty()) {
-                co_return store_failed("could not read back a batch that was not accepted");
-            }
-            co_return co_await settle_members(rows, outcome, std::nullopt);
+        if (batch.empty()) {
+            co_return Round{Step::empty};
         }
-        if (!batch.rows.empty()) {
+        if (!batch.compressed) {
             co_return co_await deliver(batch.rows);
         }
+        const PostOutcome outcome = co_await send(batch);
+        if (outcome.kind == PostOutcome::Kind::accepted) {
+            if (!acknowledge(batch, outcome)) {
+                co_return store_failed("could not remove delivered events from the outbox (they will be sent again)");
+            }
+            co_return Round{Step::progressed};
+        }
+        const std::vector<OutboxRow> rows = read_back(*batch.compressed);
+        if (rows.empty()) {
+            co_return store_failed("could not read back a batch that was not accepted");
+        }
+        co_return co_await settle_members(rows, outcome, std::nullopt);
     }
     std::vector<OutboxRow> rows = next_batch(suspect_floor());
     if (m_refusing) {

@@ -194,6 +194,8 @@ private:
     /// The next batch of a lane: whole chunks as they are stored when the rows behind `after` start some
     /// that fit, else next_batch().
     Batch next_lane_batch(std::int64_t after);
+    /// POSTs a batch: whole chunks as stored gzip members, rows as a body built (and gzipped) now.
+    boost::asio::awaitable<PostOutcome> send(const Batch& batch);
     /// The rows of whole chunks that were not accepted, for splitting, suspects and moving aside (empty when
     /// the store cannot read them).
     std::vector<OutboxRow> read_back(const CompressedRows& compressed);
