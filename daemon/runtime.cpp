@@ -2,6 +2,7 @@
 
 #include "daemon/dry_run_store.hpp"
 #include "daemon/quarantine.hpp"
+#include "exporters/batcher.hpp"
 #include "exporters/otlp_json.hpp"
 
 #include <algorithm>
@@ -60,10 +61,10 @@ EndpointRuntime::EndpointRuntime(const asio::any_io_executor& executor, StateSto
     }
     if (store && store->writable()) {
         // Chunks that fit a batch whole are sent as they are stored (exporters/cloud_alm.cpp, lane()).
-        const std::size_t envelope =
-            exporters::logs_envelope_prefix(resource).size() + exporters::logs_envelope_suffix().size();
-        store->set_chunk_limits(id, static_cast<std::size_t>(std::max(config.max_batch_events, 1)),
-                                config.max_batch_bytes > envelope ? config.max_batch_bytes - envelope : 1);
+        const exporters::BatchLimits limits{
+            static_cast<std::size_t>(std::max(config.max_batch_events, 1)), config.max_batch_bytes,
+            exporters::logs_envelope_prefix(resource).size() + exporters::logs_envelope_suffix().size()};
+        store->set_chunk_limits(id, limits.max_events, limits.payload_budget());
     }
 }
 

@@ -19,6 +19,9 @@ struct BatchLimits {
     std::size_t max_events = 1000;     ///< records per request (0 is taken as 1)
     std::size_t max_bytes = 4u << 20;  ///< uncompressed body bytes, envelope included
     std::size_t envelope_bytes = 0;    ///< logs_envelope_prefix().size() + logs_envelope_suffix().size()
+
+    /// Bytes of payloads and commas a body may hold: max_bytes less the envelope (at least 1).
+    std::size_t payload_budget() const { return max_bytes > envelope_bytes ? max_bytes - envelope_bytes : 1; }
 };
 
 /// Size of the uncompressed body for `rows`: envelope + payloads + one comma between payloads.

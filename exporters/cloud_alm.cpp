@@ -367,7 +367,7 @@ CloudAlmExporter::Batch CloudAlmExporter::next_lane_batch(std::int64_t after)
 
 std::size_t CloudAlmExporter::payload_budget() const
 {
-    return m_max_bytes > m_envelope_bytes ? m_max_bytes - m_envelope_bytes : 1;
+    return BatchLimits{m_max_events, m_max_bytes, m_envelope_bytes}.payload_budget();
 }
 
 std::vector<OutboxRow> CloudAlmExporter::next_batch(std::int64_t after)
