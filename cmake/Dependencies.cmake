@@ -12,6 +12,9 @@ find_package(ZLIB REQUIRED)
 find_package(PkgConfig REQUIRED)
 # Whole-buffer gzip for Cloud ALM bodies: twice zlib's speed at level 1 (exporters/batcher.cpp).
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+# The outbox's one compression of each chunk (infra/outbox_chunks.cpp): ISA-L's igzip at level 1 is three
+# times libdeflate's level 1 on our payloads, at the same size (bench/README.md, issue 16).
+pkg_check_modules(LIBISAL REQUIRED IMPORTED_TARGET libisal)
 find_package(doctest 2.4 REQUIRED)
 
 # Asio with coroutines, Beast, no deprecated Asio names.

@@ -4,7 +4,7 @@
 // k_chunk_bytes packed and within its endpoint's ChunkLimits), a row of outbox_chunks. Two formats:
 //
 //   k_chunk_gzip (schema 6 on): `data` is the payloads (OTLP logRecords) joined by commas, compressed as
-//       ONE gzip member (libdeflate level 1), so that whole chunks are sent to Cloud ALM as they are
+//       ONE gzip member (ISA-L's igzip, level 1), so that whole chunks are sent to Cloud ALM as they are
 //       stored, without inflating and compressing them again (exporters/batcher.hpp gzip_members_body);
 //       `idx` is the per-event index, the id's and the payload's sizes (4 bytes each, little-endian) and
 //       the id, deflated, after the index's size (4 bytes): the other paths read events from both.
@@ -31,7 +31,6 @@
 #include <type_traits>
 #include <vector>
 
-struct libdeflate_compressor;
 struct libdeflate_decompressor;
 
 namespace c4c::infra {
@@ -95,7 +94,7 @@ bool each_event(std::string_view data, Visit&& visit)
 }
 
 /// Packs events into chunks and compresses them, and unpacks stored chunks. Buffers are reused. Used by one thread
-/// at a time. Throws std::bad_alloc when libdeflate cannot be set up.
+/// at a time. Throws std::bad_alloc when libdeflate's decompressor cannot be set up.
 class ChunkPacker {
 public:
     ChunkPacker();
@@ -144,14 +143,19 @@ public:
     void release();
 
 private:
-    libdeflate_compressor* m_compressor;
+    struct Igzip;
+    /// `in` compressed at level 1 into m_compressed: a gzip member, or raw deflate (RFC 1951) when `gzip` is
+    /// false. Its size; 0 when it did not compress (insert_chunk then refuses the chunk).
+    std::size_t compress(std::string_view in, bool gzip);
+
+    std::unique_ptr<Igzip> m_igzip;  ///< made at the first take(): a process that only reads never holds it
     libdeflate_decompressor* m_decompressor;
     std::string m_json;          ///< the payloads joined by commas
     std::string m_index;         ///< per event: the id's and the payload's sizes, the id
     std::string m_scratch_json;  ///< unpack()'s, apart from what is being packed
     std::string m_scratch_index;
-    /// take()'s output before it is copied to its exact size: libdeflate wants room for the bound (about the
-    /// input's size, ten times what comes out), and a string of the bound would keep that capacity.
+    /// take()'s output before it is copied to its exact size: the compressor wants room for the bound (about
+    /// the input's size, ten times what comes out), and a string of the bound would keep that capacity.
     std::unique_ptr<char[]> m_compressed;
     std::size_t m_compressed_capacity = 0;
     std::size_t m_events = 0;
