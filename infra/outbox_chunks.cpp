@@ -47,27 +47,39 @@ std::size_t ChunkPacker::compress(std::string_view in, bool gzip)
     if (bound > std::numeric_limits<std::uint32_t>::max()) {
         return 0;  // chunks are cut at k_chunk_bytes: never
     }
-    if (m_compressed_capacity < bound) {
-        m_compressed = std::make_unique_for_overwrite<char[]>(bound);
-        m_compressed_capacity = bound;
-    }
     if (!m_igzip) {
         m_igzip = std::make_unique_for_overwrite<Igzip>();
     }
-    isal_zstream& stream = m_igzip->stream;
-    isal_deflate_stateless_init(&stream);
-    stream.level = 1;
-    stream.level_buf = m_igzip->level_buf;
-    stream.level_buf_size = sizeof(m_igzip->level_buf);
-    stream.gzip_flag = gzip ? IGZIP_GZIP : IGZIP_DEFLATE;
-    stream.end_of_stream = 1;
-    stream.flush = NO_FLUSH;
-    // igzip only reads the input, whatever the missing const says.
-    stream.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(in.data()));
-    stream.avail_in = static_cast<std::uint32_t>(in.size());
-    stream.next_out = reinterpret_cast<std::uint8_t*>(m_compressed.get());
-    stream.avail_out = static_cast<std::uint32_t>(bound);
-    return isal_deflate_stateless(&stream) == COMP_OK && stream.avail_in == 0 ? stream.total_out : 0;
+    // OTLP JSON compresses about ten to one: a quarter of the input is room enough, and the scratch
+    // buffer stays a quarter of a chunk. Only what does not compress is compressed again with room for
+    // the worst case.
+    for (const std::size_t room : {std::min(in.size() / 4 + 4096, bound), bound}) {
+        if (m_compressed_capacity < room) {
+            m_compressed = std::make_unique_for_overwrite<char[]>(room);
+            m_compressed_capacity = room;
+        }
+        isal_zstream& stream = m_igzip->stream;
+        isal_deflate_stateless_init(&stream);
+        stream.level = 1;
+        stream.level_buf = m_igzip->level_buf;
+        stream.level_buf_size = sizeof(m_igzip->level_buf);
+        stream.gzip_flag = gzip ? IGZIP_GZIP : IGZIP_DEFLATE;
+        stream.end_of_stream = 1;
+        stream.flush = NO_FLUSH;
+        // igzip only reads the input, whatever the missing const says.
+        stream.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(in.data()));
+        stream.avail_in = static_cast<std::uint32_t>(in.size());
+        stream.next_out = reinterpret_cast<std::uint8_t*>(m_compressed.get());
+        stream.avail_out = static_cast<std::uint32_t>(room);
+        const int result = isal_deflate_stateless(&stream);
+        if (result == COMP_OK && stream.avail_in == 0) {
+            return stream.total_out;
+        }
+        if (result != STATELESS_OVERFLOW) {
+            return 0;
+        }
+    }
+    return 0;
 }
 
 void ChunkPacker::add(std::string_view id, std::string_view payload)

@@ -154,8 +154,9 @@ private:
     std::string m_index;         ///< per event: the id's and the payload's sizes, the id
     std::string m_scratch_json;  ///< unpack()'s, apart from what is being packed
     std::string m_scratch_index;
-    /// take()'s output before it is copied to its exact size: the compressor wants room for the bound (about
-    /// the input's size, ten times what comes out), and a string of the bound would keep that capacity.
+    /// take()'s output before it is copied to its exact size: the compressor wants its room up front (a
+    /// quarter of the input, the worst case for what does not compress), and a string of that room would
+    /// keep its capacity.
     std::unique_ptr<char[]> m_compressed;
     std::size_t m_compressed_capacity = 0;
     std::size_t m_events = 0;
