@@ -154,9 +154,9 @@ void StateStore::open(bool read_only)
         m_pack_thread = std::make_unique<PackThread>();
         // 16 KiB pages (effective for a new file only): fewer B-tree levels and WAL frames per chunk.
         // WAL + NORMAL: a commit survives a process crash; see the header for power loss.
-        // A 2 MiB page cache (SQLite's default; 16 MiB until issue 16): events are stored as deflated
-        // chunks, so a burst dirties few pages, and 16 MiB made the end-to-end run neither faster nor
-        // slower but 12 MiB larger. What a burst leaves in it goes back with release_memory().
+        // A 1 MiB page cache (16 MiB until issue 16, then SQLite's default 2 MiB): events are stored as
+        // compressed chunks, so a burst dirties few pages; neither 16 nor 2 MiB made the end-to-end run
+        // faster than 1 MiB, only 12 and 1 MiB larger. What a burst leaves goes back with release_memory().
         // secure_delete=FAST: Debian's SQLite overwrites every freed page by default, which would write a
         // deleted chunk out once more; FAST zeroes deleted content only where that costs no extra write
         // (freed pages are reused by the next chunks; the state_dir is the service user's alone).
@@ -164,7 +164,7 @@ void StateStore::open(bool read_only)
         // chunks leave free pages that vacuum_step() can give back to the file system.
         if (!m_db->exec("PRAGMA page_size=16384") || !m_db->exec("PRAGMA auto_vacuum=INCREMENTAL") ||
             !m_db->exec("PRAGMA journal_mode=WAL") || !m_db->exec("PRAGMA synchronous=NORMAL") ||
-            !m_db->exec("PRAGMA foreign_keys=ON") || !m_db->exec("PRAGMA cache_size=-2048") ||
+            !m_db->exec("PRAGMA foreign_keys=ON") || !m_db->exec("PRAGMA cache_size=-1024") ||
             !m_db->exec("PRAGMA secure_delete=FAST")) {
             throw std::runtime_error("cannot configure state store " + m_file.string() + ": " + m_db->error_message());
         }
