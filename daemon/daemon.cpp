@@ -156,10 +156,16 @@ struct Daemon::Impl {
 
     // glibc keeps heap memory freed by a burst (a page of a thousand records, a delivered batch) for reuse,
     // and SQLite its page cache; an idle daemon would hold ~5 MiB of the one and up to 16 MiB of the other
-    // for good. Handing both back every 30 s costs well under a millisecond and keeps an idle daemon with
-    // 10 tenants under 20 MiB (bench/README.md, "Idle").
+    // for good. Keep-alive connections that no send will reuse go too: a source polled every minute finds
+    // them too old anyway, and over https each holds ~100 KiB (ten tenants keep some fifty). Every 10 s;
+    // it costs well under a millisecond (bench/README.md, "Idle").
     void trim_memory()
     {
+        if (tenant_set) {
+            for (auto& tenant : tenants()) {
+                tenant->drop_idle_connections();
+            }
+        }
         if (store) {
             store->release_memory();
         }
@@ -327,7 +333,7 @@ struct Daemon::Impl {
         service_tasks.spawn(executor(), "signals", signal_loop());
         service_tasks.spawn(executor(), "housekeeping",
                             every(std::chrono::seconds(30), [this] { housekeeping.tick(*store, config); }));
-        service_tasks.spawn(executor(), "trim", every(std::chrono::seconds(30), [this] { trim_memory(); }));
+        service_tasks.spawn(executor(), "trim", every(std::chrono::seconds(10), [this] { trim_memory(); }));
         service_tasks.spawn(executor(), "operator jobs", every(1s, [this] {
                                 const auto wake = [this](std::int64_t endpoint) { wake_endpoint(endpoint); };
                                 run_quarantine_jobs(*store, config, registry, wake);

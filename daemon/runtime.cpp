@@ -297,4 +297,12 @@ void TenantRuntime::close()
     }
 }
 
+void TenantRuntime::drop_idle_connections()
+{
+    c4c.drop_idle();
+    for (auto& [name, endpoint] : endpoints) {
+        endpoint->client.drop_idle();
+    }
+}
+
 }  // namespace c4c::daemon

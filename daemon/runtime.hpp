@@ -134,6 +134,8 @@ struct TenantRuntime {
 
     /// Closes every HTTP client, so that requests under way end at once.
     void close();
+    /// Closes the keep-alive connections of its clients that no send would reuse (http::Client::drop_idle).
+    void drop_idle_connections();
     /// True once close() was called: the tenant is being stopped (a reload, shutdown); start nothing on it.
     bool closed = false;
 

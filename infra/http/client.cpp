@@ -53,7 +53,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto k_nothrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::chrono::seconds k_idle_limit{30};
 constexpr std::uint32_t k_header_limit = 64 * 1024;
 
 using Message = bhttp::request<bhttp::string_body>;
@@ -521,9 +520,11 @@ private:
     std::optional<Errc> m_rejected;  ///< why the certificate was refused, when it was
 };
 
-/// Idle keep-alive connections per (scheme, host, port), dropped after k_idle_limit.
+/// Idle keep-alive connections per (scheme, host, port), dropped after ClientOptions::idle_limit.
 class Pool {
 public:
+    explicit Pool(Clock::duration idle_limit) : m_idle_limit(idle_limit) {}
+
     std::unique_ptr<Connection> take(const PoolKey& key)
     {
         prune();
@@ -547,10 +548,10 @@ public:
 
     void clear() { m_idle.clear(); }
 
-private:
+    /// Drops the connections idle for the limit or longer.
     void prune()
     {
-        const auto oldest = Clock::now() - k_idle_limit;
+        const auto oldest = Clock::now() - m_idle_limit;
         for (auto it = m_idle.begin(); it != m_idle.end();) {
             std::erase_if(it->second, [&](const auto& c) { return c->idle_since < oldest; });
             it = it->second.empty() ? m_idle.erase(it) : std::next(it);
@@ -558,6 +559,7 @@ private:
     }
 
     std::map<PoolKey, std::vector<std::unique_ptr<Connection>>> m_idle;
+    Clock::duration m_idle_limit;
 };
 
 std::string base64(std::string_view in)
@@ -614,7 +616,8 @@ struct Client::Impl {
         : m_executor(std::move(executor)),
           m_options(std::move(options)),
           m_tls(ssl::context::tls_client),
-          m_slots(m_options.max_connections)
+          m_slots(m_options.max_connections),
+          m_pool(m_options.idle_limit)
     {
         error_code ec;
         if (!m_options.ca_file.empty()) {
@@ -729,6 +732,8 @@ struct Client::Impl {
         return ec;
     }
 
+    void drop_idle() { m_pool.prune(); }
+
     void close()
     {
         m_closed = true;
@@ -837,6 +842,11 @@ boost::asio::awaitable<boost::system::result<Response>> Client::send(Request req
 void Client::close()
 {
     m_impl->close();
+}
+
+void Client::drop_idle()
+{
+    m_impl->drop_idle();
 }
 
 const ClientOptions& Client::options() const

@@ -81,6 +81,10 @@ struct ClientOptions {
     std::size_t max_body_bytes = 64u << 20;  ///< larger responses fail with Errc::body_too_large
     std::string ca_file;                     ///< extra PEM trust anchor besides the system store
     std::string user_agent = "c4c-alm-collector";
+    /// A keep-alive connection idle this long is closed, not reused: a page or a batch follows the last
+    /// within milliseconds, a poll every minute or more finds it too old to trust anyway (servers close
+    /// idle connections after 5-60 s), and over https one holds ~100 KiB while it waits.
+    std::chrono::milliseconds idle_limit{std::chrono::seconds(10)};
 };
 
 /// One client per peer group (a C4C tenant, or a Cloud ALM endpoint). Redirects are never followed.
@@ -106,6 +110,11 @@ public:
 
     /// Closes idle connections and makes pending and future sends fail with Errc::cancelled.
     void close();
+
+    /// Closes the keep-alive connections idle for `idle_limit` or longer, which a send would not reuse.
+    /// Sends do this themselves; a client that sends nothing for a while (a source polled every minute)
+    /// keeps them until this is called.
+    void drop_idle();
 
     const ClientOptions& options() const;
 

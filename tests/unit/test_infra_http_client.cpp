@@ -475,6 +475,34 @@ TEST_SUITE("http client")
         }());
     }
 
+    TEST_CASE("drop_idle closes the keep-alive connections idle for idle_limit, and only those")
+    {
+        asio::io_context io;
+        TestServer server(io, answer_all(response(200, "ok")));
+        ClientOptions options;
+        options.idle_limit = 300ms;
+        Client client(io.get_executor(), options);
+
+        run(io, [&]() -> asio::awaitable<void> {
+            REQUIRE((co_await client.send(get(server.url("/first")))).has_value());
+            client.drop_idle();  // idle for less than the limit: kept
+            co_await sleep(100ms);
+            CHECK(server.state().closed == 0);
+            REQUIRE((co_await client.send(get(server.url("/second")))).has_value());
+            CHECK(server.state().accepted == 1);  // reused
+
+            co_await sleep(400ms);
+            client.drop_idle();
+            const auto deadline = Clock::now() + 5s;
+            while (server.state().closed < 1 && Clock::now() < deadline) {  // the server reads our close
+                co_await sleep(10ms);
+            }
+            CHECK(server.state().closed == 1);
+            REQUIRE((co_await client.send(get(server.url("/third")))).has_value());
+            CHECK(server.state().accepted == 2);
+        }());
+    }
+
     TEST_CASE("an idle connection the server closed is retried once on a fresh connection")
     {
         asio::io_context io;
