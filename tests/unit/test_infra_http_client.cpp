@@ -480,18 +480,18 @@ TEST_SUITE("http client")
         asio::io_context io;
         TestServer server(io, answer_all(response(200, "ok")));
         ClientOptions options;
-        options.idle_limit = 300ms;
+        options.idle_limit = 1s;  // far above the 50 ms below, even on a loaded machine
         Client client(io.get_executor(), options);
 
         run(io, [&]() -> asio::awaitable<void> {
             REQUIRE((co_await client.send(get(server.url("/first")))).has_value());
             client.drop_idle();  // idle for less than the limit: kept
-            co_await sleep(100ms);
+            co_await sleep(50ms);
             CHECK(server.state().closed == 0);
             REQUIRE((co_await client.send(get(server.url("/second")))).has_value());
             CHECK(server.state().accepted == 1);  // reused
 
-            co_await sleep(400ms);
+            co_await sleep(1100ms);
             client.drop_idle();
             const auto deadline = Clock::now() + 5s;
             while (server.state().closed < 1 && Clock::now() < deadline) {  // the server reads our close
