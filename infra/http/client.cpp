@@ -611,24 +611,62 @@ std::shared_ptr<X509_STORE> shared_system_store(boost::system::error_code& ec)
     return store;
 }
 
+namespace {
+
+/// The TLS context of a client: the peer's certificate is verified; TLS 1.2 at least.
+std::unique_ptr<ssl::context> make_client_context()
+{
+    auto tls = std::make_unique<ssl::context>(ssl::context::tls_client);
+    tls->set_verify_mode(ssl::verify_peer);
+    SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+    return tls;
+}
+
+/// Clients without a ca_file have the same TLS settings and trust the same store: one context serves
+/// them all (OpenSSL's context is ~14 KiB, and a daemon has some forty clients). The store is set at
+/// the first https connection of any of them, once.
+struct SharedTls {
+    std::unique_ptr<ssl::context> context = make_client_context();
+    std::once_flag store_once;
+    std::shared_ptr<X509_STORE> store;
+
+    /// The shared one while any client holds it. Thread-safe.
+    static std::shared_ptr<SharedTls> get()
+    {
+        static std::mutex mutex;
+        static std::weak_ptr<SharedTls> shared;
+        const std::lock_guard lock(mutex);
+        auto tls = shared.lock();
+        if (!tls) {
+            tls = std::make_shared<SharedTls>();
+            shared = tls;
+        }
+        return tls;
+    }
+};
+
+}  // namespace
+
 struct Client::Impl {
     Impl(asio::any_io_executor executor, ClientOptions options)
         : m_executor(std::move(executor)),
           m_options(std::move(options)),
-          m_tls(ssl::context::tls_client),
           m_slots(m_options.max_connections),
           m_pool(m_options.idle_limit)
     {
-        error_code ec;
-        if (!m_options.ca_file.empty()) {
-            m_tls.load_verify_file(m_options.ca_file, ec);
-            if (ec) {
-                throw std::runtime_error("cannot load CA file '" + m_options.ca_file + "': " + ec.message() +
-                                         " (a PEM file with one or more certificates is expected)");
-            }
+        if (m_options.ca_file.empty()) {
+            m_shared_tls = SharedTls::get();
+            m_tls = m_shared_tls->context.get();
+            return;
         }
-        m_tls.set_verify_mode(ssl::verify_peer);
-        SSL_CTX_set_min_proto_version(m_tls.native_handle(), TLS1_2_VERSION);
+        m_own_tls = make_client_context();
+        m_tls = m_own_tls.get();
+        error_code ec;
+        m_tls->load_verify_file(m_options.ca_file, ec);
+        if (ec) {
+            throw std::runtime_error("cannot load CA file '" + m_options.ca_file + "': " + ec.message() +
+                                     " (a PEM file with one or more certificates is expected)");
+        }
     }
 
     asio::awaitable<boost::system::result<Response>> send(Request request)
@@ -668,7 +706,7 @@ struct Client::Impl {
                 if (endpoint.tls) {
                     load_system_store();
                 }
-                connection = std::make_unique<Connection>(m_executor, m_tls, endpoint);
+                connection = std::make_unique<Connection>(m_executor, *m_tls, endpoint);
             }
             Busy busy{*this, *connection};
 
@@ -699,21 +737,23 @@ struct Client::Impl {
 
     // Parsing the system bundle takes tens of milliseconds: only clients that speak https pay for it.
     // Without a ca_file the client trusts exactly the system store, parsed once for the process and
-    // shared (shared_system_store()); with one, the file's certificates and the system store's are one
-    // store of the client's own, as before.
+    // shared (shared_system_store()), through the context it shares; with one, the file's certificates
+    // and the system store's are one store of the client's own, as before.
     void load_system_store()
     {
         if (std::exchange(m_system_store_loaded, true)) {
             return;
         }
         error_code ec;
-        if (m_options.ca_file.empty()) {
-            m_system_store = shared_system_store(ec);
-            if (m_system_store) {
-                SSL_CTX_set1_cert_store(m_tls.native_handle(), m_system_store.get());
-            }
+        if (m_shared_tls) {
+            std::call_once(m_shared_tls->store_once, [&] {
+                m_shared_tls->store = shared_system_store(ec);
+                if (m_shared_tls->store) {
+                    SSL_CTX_set1_cert_store(m_tls->native_handle(), m_shared_tls->store.get());
+                }
+            });
         } else {
-            m_tls.set_default_verify_paths(ec);
+            m_tls->set_default_verify_paths(ec);
         }
         if (ec) {
             spdlog::warn("http: the system certificate store could not be loaded: {}", ec.message());
@@ -762,12 +802,13 @@ struct Client::Impl {
 
     asio::any_io_executor m_executor;
     ClientOptions m_options;
-    ssl::context m_tls;
+    std::shared_ptr<SharedTls> m_shared_tls;  ///< without a ca_file
+    std::unique_ptr<ssl::context> m_own_tls;  ///< with one
+    ssl::context* m_tls = nullptr;            ///< either
     Slots m_slots;
     Pool m_pool;
     std::set<Connection*> m_busy;
     bool m_system_store_loaded = false;
-    std::shared_ptr<X509_STORE> m_system_store;  ///< without a ca_file, once it spoke https
     bool m_closed = false;
 };
 
