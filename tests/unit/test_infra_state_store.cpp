@@ -336,6 +336,17 @@ void commit_events(StateStore& store, std::int64_t endpoint, const std::string& 
 }
 
 // Takes the `count` oldest events out as delivered, checking they are the expected ones.
+/// `size` bytes from `random`, each `first + random() % count`: printable text ('!', 90) or bytes of every
+/// value (0, 256).
+std::string random_payload(std::mt19937& random, std::size_t size, unsigned first, unsigned count)
+{
+    std::string payload(size, '\0');
+    for (auto& c : payload) {
+        c = static_cast<char>(first + random() % count);
+    }
+    return payload;
+}
+
 void deliver(StateStore& store, std::int64_t endpoint, std::size_t count, const std::string& first_id)
 {
     const auto rows = store.peek(endpoint, count, std::size_t{1} << 30);
@@ -404,11 +415,7 @@ TEST_CASE("state store: a large page is cut into chunks of at most 1 MiB, read b
     std::vector<std::string> ids, payloads;
     for (int i = 0; i < 600; ++i) {
         ids.push_back("big" + std::to_string(i));
-        std::string payload(4000, ' ');
-        for (auto& c : payload) {
-            c = static_cast<char>('!' + random() % 90);
-        }
-        payloads.push_back(std::move(payload));
+        payloads.push_back(random_payload(random, 4000, '!', 90));
     }
     std::size_t stored = 0;
     REQUIRE(store.commit_page("feed", endpoint, pending(ids, payloads), "1", stored) == CommitResult::committed);
@@ -1058,11 +1065,7 @@ TEST_CASE("state store: payloads that do not compress are stored whole and read 
     std::vector<std::string> ids, payloads;
     for (int i = 0; i < 300; ++i) {
         ids.push_back("noise" + std::to_string(i));
-        std::string payload(i == 299 ? 10 : 5000, '\0');
-        for (auto& c : payload) {
-            c = static_cast<char>(random() & 0xff);
-        }
-        payloads.push_back(std::move(payload));
+        payloads.push_back(random_payload(random, i == 299 ? 10 : 5000, 0, 256));
     }
     std::size_t stored = 0;
     REQUIRE(store.commit_page("feed", endpoint, pending(ids, payloads), "1", stored) == CommitResult::committed);
