@@ -11,13 +11,14 @@ started and stopped through tests/integration/harness.py. Peak RSS is VmHWM and 
 (it fails only when the daemon does not work at all).
 
 --tls (idle, e2e): the daemon speaks https, as in production, to a TLS front (tests/integration/hostile.py's
-proxy, a test CA) that pipes the bytes to the simulator. The CA is appended to a copy of the system bundle
-given as SSL_CERT_FILE, so the daemon's clients share one parse of a full-size system trust store, as
-they do in production with no ca_file."""
+proxy, a test CA) that pipes the bytes to the simulator. The daemon trusts the system's hashed directory
+(/etc/ssl/certs, all of it linked into SSL_CERT_DIR) with the test CA added under its hash, as it trusts
+the system in production with no ca_file."""
 
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -104,11 +105,16 @@ class Run:
             certificates = make_certificates(os.path.join(self.workdir, "tls"))
             host, _, sim_port = self.sim.url.rpartition("/")[2].partition(":")
             self.front = HostilePeer("proxy", tls=server_context(certificates["good"]), upstream=(host, int(sim_port)))
-            bundle = os.path.join(self.workdir, "tls", "bundle.pem")
-            with open(bundle, "w") as out:
-                with open("/etc/ssl/certs/ca-certificates.crt") as system, open(certificates["ca"]) as ca:
-                    out.write(system.read() + ca.read())
-            self.env = dict(os.environ, SSL_CERT_FILE=bundle)
+            # The system's hashed directory, as the daemon reads it in production, plus the test CA.
+            trust = os.path.join(self.workdir, "tls", "certs")
+            os.makedirs(trust)
+            for name in os.listdir("/etc/ssl/certs"):
+                os.symlink(os.path.join("/etc/ssl/certs", name), os.path.join(trust, name))
+            subject_hash = subprocess.run(["openssl", "x509", "-subject_hash", "-noout", "-in", certificates["ca"]],
+                                          check=True, capture_output=True, text=True).stdout.strip()
+            shutil.copy(certificates["ca"], os.path.join(trust, subject_hash + ".0"))
+            self.env = dict(os.environ, SSL_CERT_DIR=trust)
+            self.env.pop("SSL_CERT_FILE", None)
             url = self.front.url
         text = config(url, self.workdir, f"127.0.0.1:{self.port}", tenants, sources, interval, page_size, batch, gzip)
         self.daemon = harness.Daemon(self.workdir, text)

@@ -29,8 +29,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -591,6 +594,73 @@ std::string base64(std::string_view in)
 
 }  // namespace
 
+namespace {
+
+/// OpenSSL's last error, or "not enough memory" when it recorded none (its allocations fail silently).
+error_code last_ssl_error()
+{
+    const error_code ec(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+    return ec ? ec : make_error_code(boost::system::errc::not_enough_memory);
+}
+
+/// Whether one of the directories of `dirs` (':'-separated, as OpenSSL reads SSL_CERT_DIR) holds a
+/// certificate under its subject hash ("5ad8a5d6.0"), as c_rehash and update-ca-certificates name them.
+bool has_hashed_certificates(std::string_view dirs)
+{
+    while (!dirs.empty()) {
+        const auto colon = dirs.find(':');
+        const std::filesystem::path dir(dirs.substr(0, colon));
+        dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            const auto dot = name.find('.');
+            if (dot == 8 && name.size() > 9 &&
+                std::all_of(name.begin(), name.begin() + 8,
+                            [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }) &&
+                std::all_of(name.begin() + 9, name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+bool add_system_trust(X509_STORE* store)
+{
+    // OpenSSL's default paths, but the bundle file only when it is asked for or needed: parsed whole, it
+    // is ~0.95 MiB of heap (some 150 CAs) for the one or two CAs a daemon's peers chain to, while the
+    // hashed directory reads a CA when a chain first needs it (and keeps it in the store).
+    const char* file = std::getenv(X509_get_default_cert_file_env());
+    const char* dirs = std::getenv(X509_get_default_cert_dir_env());
+    if (dirs == nullptr || *dirs == '\0') {
+        dirs = X509_get_default_cert_dir();
+    }
+    X509_LOOKUP* by_dir = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+    if (by_dir == nullptr || X509_LOOKUP_add_dir(by_dir, dirs, X509_FILETYPE_PEM) != 1) {
+        return false;
+    }
+    const bool read_file = (file != nullptr && *file != '\0') || !has_hashed_certificates(dirs);
+    if (read_file) {
+        X509_LOOKUP* by_file = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+        if (by_file == nullptr) {
+            return false;
+        }
+        // As X509_STORE_set_default_paths: a missing or unreadable bundle leaves the directory alone.
+        X509_LOOKUP_load_file(by_file, nullptr, X509_FILETYPE_DEFAULT);
+    }
+    ::ERR_clear_error();
+    if (read_file) {
+        spdlog::debug("http: system trust: the bundle {} and the directory {}",
+                      file != nullptr ? file : X509_get_default_cert_file(), dirs);
+    } else {
+        spdlog::debug("http: system trust: the hashed directory {}, each CA read when a chain first needs it", dirs);
+    }
+    return true;
+}
+
 std::shared_ptr<X509_STORE> shared_system_store(boost::system::error_code& ec)
 {
     static std::mutex mutex;
@@ -600,11 +670,8 @@ std::shared_ptr<X509_STORE> shared_system_store(boost::system::error_code& ec)
         return store;
     }
     std::shared_ptr<X509_STORE> store(X509_STORE_new(), &X509_STORE_free);
-    if (!store || X509_STORE_set_default_paths(store.get()) != 1) {
-        ec = error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
-        if (!ec) {
-            ec = make_error_code(boost::system::errc::not_enough_memory);
-        }
+    if (!store || !add_system_trust(store.get())) {
+        ec = last_ssl_error();
         return nullptr;
     }
     shared = store;
@@ -752,8 +819,8 @@ struct Client::Impl {
                     SSL_CTX_set1_cert_store(m_tls->native_handle(), m_shared_tls->store.get());
                 }
             });
-        } else {
-            m_tls->set_default_verify_paths(ec);
+        } else if (!add_system_trust(SSL_CTX_get_cert_store(m_tls->native_handle()))) {
+            ec = last_ssl_error();
         }
         if (ec) {
             spdlog::warn("http: the system certificate store could not be loaded: {}", ec.message());

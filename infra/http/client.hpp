@@ -88,10 +88,16 @@ struct ClientOptions {
 };
 
 /// One client per peer group (a C4C tenant, or a Cloud ALM endpoint). Redirects are never followed.
-/// The system's trust store (OpenSSL's default paths: Debian's /etc/ssl/certs/ca-certificates.crt and the
-/// hashed /etc/ssl/certs, or SSL_CERT_FILE and SSL_CERT_DIR), parsed once and shared by every client
-/// without a ca_file while any of them holds it. Parsing it costs ~0.85 MiB each time: 30 MiB for ten
-/// tenants' clients when each parsed its own. nullptr with `ec` set when it cannot be read. Thread-safe.
+/// Adds the system's trust to `store`: OpenSSL's hashed certificate directory (SSL_CERT_DIR, else
+/// /usr/lib/ssl/certs, Debian's /etc/ssl/certs), which reads a CA only when a chain first needs it; and the
+/// bundle file (SSL_CERT_FILE, else /usr/lib/ssl/cert.pem), parsed whole, only when SSL_CERT_FILE names one
+/// or the directory holds no hashed names. A missing bundle is no error (as OpenSSL's default paths).
+/// False, with OpenSSL's error queue set, only when the lookups cannot be made.
+bool add_system_trust(X509_STORE* store);
+
+/// A store of the system's trust (add_system_trust), made once and shared by every client without a
+/// ca_file while any of them holds it. The whole bundle parsed costs ~0.95 MiB each time (30 MiB for ten
+/// tenants' clients when each parsed its own). nullptr with `ec` set when it cannot be made. Thread-safe.
 std::shared_ptr<X509_STORE> shared_system_store(boost::system::error_code& ec);
 
 class Client {

@@ -21,6 +21,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -35,6 +36,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -347,6 +349,15 @@ public:
     TestIdentity& operator=(const TestIdentity&) = delete;
 
     std::string pem() const { return m_pem.string(); }
+
+    /// The name OpenSSL's hashed directories give the certificate, without the ".0".
+    std::string subject_hash() const
+    {
+        char name[16];
+        std::snprintf(name, sizeof name, "%08lx",
+                      X509_NAME_hash_ex(X509_get_subject_name(m_cert.get()), nullptr, nullptr, nullptr));
+        return name;
+    }
 
     std::shared_ptr<ssl::context> server_context() const
     {
@@ -897,6 +908,45 @@ TEST_SUITE("http client")
         ::unsetenv("SSL_CERT_FILE");
         ::unsetenv("SSL_CERT_DIR");
         std::filesystem::remove_all(empty_dir);
+    }
+
+    TEST_CASE("without SSL_CERT_FILE the system trust is the hashed directory, a CA read when a chain needs it")
+    {
+        const auto objects = [](X509_STORE* store) { return sk_X509_OBJECT_num(X509_STORE_get0_objects(store)); };
+        TestIdentity good("DNS:localhost,IP:127.0.0.1");
+        const std::filesystem::path dir =
+            std::filesystem::temp_directory_path() / ("c4c-http-client-hashed-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir);
+        std::filesystem::copy_file(good.pem(), dir / (good.subject_hash() + ".0"));
+        ::unsetenv("SSL_CERT_FILE");
+        ::setenv("SSL_CERT_DIR", dir.c_str(), 1);
+        {
+            asio::io_context io;
+            TestServer server(io, good.server_context(), answer_all<Tls>(response(200, "secure")));
+            Client client(io.get_executor(), {});
+            boost::system::error_code ec;
+            const auto store = shared_system_store(ec);  // the one the client will share
+            REQUIRE(store);
+            CHECK(objects(store.get()) == 0);  // nothing parsed before a chain needs it
+            run(io, [&]() -> asio::awaitable<void> {
+                auto result = co_await client.send(get("https://localhost:" + std::to_string(server.port()) + "/"));
+                REQUIRE(result.has_value());
+                CHECK(result->body == "secure");
+            }());
+            CHECK(objects(store.get()) == 1);  // the test CA, read from its hashed name and kept
+        }
+        // A directory without hashed names: the default bundle is read whole, as OpenSSL's default paths do.
+        std::filesystem::remove(dir / (good.subject_hash() + ".0"));
+        std::filesystem::copy_file(good.pem(), dir / "test-ca.pem");
+        std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> bundle(X509_STORE_new(), X509_STORE_free);
+        X509_STORE_load_file(bundle.get(), X509_get_default_cert_file());
+        ::ERR_clear_error();
+        boost::system::error_code ec;
+        const auto store = shared_system_store(ec);
+        REQUIRE(store);
+        CHECK(objects(store.get()) == objects(bundle.get()));
+        ::unsetenv("SSL_CERT_DIR");
+        std::filesystem::remove_all(dir);
     }
 
     TEST_CASE("a CA file that cannot be loaded fails construction, naming the file")
