@@ -124,7 +124,7 @@ std::optional<std::int64_t> parse_http_date(std::string_view text)
 }
 
 Backoff::Backoff(std::chrono::milliseconds base, std::chrono::milliseconds max)
-    : m_base(base), m_max(max), m_random(std::random_device{}())
+    : m_base(base), m_max(max), m_random(shared_random()())  // one std::random_device per thread, not per request
 {}
 
 std::chrono::milliseconds Backoff::next()
