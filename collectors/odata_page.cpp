@@ -1,18 +1,14 @@
 #include "collectors/odata_page.hpp"
 
+#include "infra/json_string.hpp"
 #include "infra/utf8.hpp"
 
 #include <fmt/format.h>
 
-#include <bit>
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace c4c::collectors {
 
@@ -108,54 +104,6 @@ std::string body_snippet(std::string_view body)
         out += "...";
     }
     return out;
-}
-
-// The first '"', '\\' or control character in [p, end), or end. Sixteen (SSE2) or eight bytes at a time:
-// most of a page is string content (URIs of __metadata and __deferred links) that has none of them.
-const char* find_special(const char* p, const char* end)
-{
-#if defined(__SSE2__)
-    const __m128i quote16 = _mm_set1_epi8('"');
-    const __m128i backslash16 = _mm_set1_epi8('\\');
-    const __m128i control16 = _mm_set1_epi8(0x1F);
-    while (end - p >= 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        // min(v, 0x1F) == v <=> v <= 0x1F, unsigned (SSE2 has no unsigned byte compare).
-        const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote16), _mm_cmpeq_epi8(v, backslash16)),
-                                          _mm_cmpeq_epi8(_mm_min_epu8(v, control16), v));
-        if (const int mask = _mm_movemask_epi8(hits)) {
-            return p + std::countr_zero(static_cast<unsigned>(mask));
-        }
-        p += 16;
-    }
-#endif
-    constexpr std::uint64_t k_ones = 0x0101010101010101ULL;
-    constexpr std::uint64_t k_highs = 0x8080808080808080ULL;
-    while (end - p >= 8) {
-        std::uint64_t v = 0;
-        std::memcpy(&v, p, sizeof v);
-        const std::uint64_t quote = v ^ (k_ones * '"');
-        const std::uint64_t backslash = v ^ (k_ones * '\\');
-        // Per byte, "is zero" (quote, backslash) and "is below 0x20" (control) without false negatives; a
-        // false positive only sends this block to the byte loop below.
-        const std::uint64_t hits =
-            ((quote - k_ones) & ~quote) | ((backslash - k_ones) & ~backslash) | ((v - k_ones * 0x20) & ~v);
-        if (const std::uint64_t flags = hits & k_highs) {
-            if constexpr (std::endian::native == std::endian::little) {
-                // Borrows only ever flag bytes above a true hit, so the lowest flag is exact.
-                return p + std::countr_zero(flags) / 8;
-            }
-            break;
-        }
-        p += 8;
-    }
-    for (; p < end; ++p) {
-        const auto c = static_cast<unsigned char>(*p);
-        if (c == '"' || c == '\\' || c < 0x20) {
-            return p;
-        }
-    }
-    return end;
 }
 
 class PageParser {
@@ -527,7 +475,7 @@ private:
     bool read_string(std::string_view& out, std::string& buffer)
     {
         const char* start = ++m_p;
-        const char* p = find_special(start, m_end);
+        const char* p = infra::find_json_special(start, m_end);
         if (p == m_end) {
             m_p = m_end;
             return fail_json("unterminated string");
@@ -554,7 +502,7 @@ private:
     bool decode_rest(std::string* out)
     {
         for (;;) {
-            const char* p = find_special(m_p, m_end);
+            const char* p = infra::find_json_special(m_p, m_end);
             if (out) {
                 out->append(m_p, p);
             }

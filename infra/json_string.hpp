@@ -13,4 +13,12 @@ namespace c4c::infra {
 /// subsequence replaced by U+FFFD. Runs of plain bytes are appended at once.
 void append_json_string(std::string& out, std::string_view text);
 
+/// The first '"', '\\' or control character (below 0x20) in [p, end), or end: where a JSON string's
+/// content or a parser's scan of it stops. Sixteen bytes at a time (SSE2), else eight.
+const char* find_json_special(const char* p, const char* end);
+
+/// As find_json_special, and also the first byte from 0x80 (the start of a UTF-8 sequence to check):
+/// the first byte that cannot be copied verbatim into a JSON string.
+const char* find_json_escape(const char* p, const char* end);
+
 }  // namespace c4c::infra
