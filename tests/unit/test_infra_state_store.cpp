@@ -335,7 +335,6 @@ void commit_events(StateStore& store, std::int64_t endpoint, const std::string& 
     REQUIRE(stored == count);
 }
 
-// Takes the `count` oldest events out as delivered, checking they are the expected ones.
 /// `size` bytes from `random`, each `first + random() % count`: printable text ('!', 90) or bytes of every
 /// value (0, 256).
 std::string random_payload(std::mt19937& random, std::size_t size, unsigned first, unsigned count)
@@ -347,6 +346,7 @@ std::string random_payload(std::mt19937& random, std::size_t size, unsigned firs
     return payload;
 }
 
+// Takes the `count` oldest events out as delivered, checking they are the expected ones.
 void deliver(StateStore& store, std::int64_t endpoint, std::size_t count, const std::string& first_id)
 {
     const auto rows = store.peek(endpoint, count, std::size_t{1} << 30);
