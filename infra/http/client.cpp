@@ -642,22 +642,19 @@ bool add_system_trust(X509_STORE* store)
     if (by_dir == nullptr || X509_LOOKUP_add_dir(by_dir, dirs, X509_FILETYPE_PEM) != 1) {
         return false;
     }
-    const bool read_file = (file != nullptr && *file != '\0') || !has_hashed_certificates(dirs);
-    if (read_file) {
+    if ((file != nullptr && *file != '\0') || !has_hashed_certificates(dirs)) {
         X509_LOOKUP* by_file = X509_STORE_add_lookup(store, X509_LOOKUP_file());
         if (by_file == nullptr) {
             return false;
         }
         // As X509_STORE_set_default_paths: a missing or unreadable bundle leaves the directory alone.
         X509_LOOKUP_load_file(by_file, nullptr, X509_FILETYPE_DEFAULT);
-    }
-    ::ERR_clear_error();
-    if (read_file) {
         spdlog::debug("http: system trust: the bundle {} and the directory {}",
                       file != nullptr ? file : X509_get_default_cert_file(), dirs);
     } else {
         spdlog::debug("http: system trust: the hashed directory {}, each CA read when a chain first needs it", dirs);
     }
+    ::ERR_clear_error();
     return true;
 }
 
