@@ -589,7 +589,7 @@ ServerResponse AlmSink::handle_logs(const ServerRequest& request)
     if (!scanned) {
         return json_error(400, problem);
     }
-    std::vector<std::string> ids;
+    std::vector<std::string_view> ids;
     ids.reserve(scanned->ids.size());
     for (const auto& r : scanned->ids) {
         ids.push_back(r.event_id);
@@ -603,31 +603,51 @@ ServerResponse AlmSink::handle_logs(const ServerRequest& request)
         return r;
     }
 
-    std::map<std::string, std::uint64_t> per_use_case;
+    // Per resourceLogs element: its use case as stored once, and its counters.
+    struct Resource {
+        std::string_view use_case;
+        UseCaseStats* stats = nullptr;  ///< once it has a record
+    };
+    std::vector<Resource> resources;
+    resources.reserve(scanned->use_cases.size());
+    for (const auto& use_case : scanned->use_cases) {
+        resources.push_back(Resource{*m_use_cases.insert(use_case).first});
+    }
     const auto body_index = static_cast<std::uint32_t>(m_bodies.size());
     bool keep_body = false;
     std::uint32_t ordinal = 0;
     for (auto& p : scanned->ids) {
-        const auto& use_case = scanned->use_cases[p.resource];
-        auto& stats = m_stats[use_case];
-        ++per_use_case[use_case];
+        Resource& resource = resources[p.resource];
+        if (resource.stats == nullptr) {  // only a use case with records is counted
+            resource.stats = &m_stats[std::string(resource.use_case)];
+        }
+        UseCaseStats& stats = *resource.stats;
         ++stats.records;
-        auto [it, inserted] = m_record_index.emplace(use_case + '\n' + p.event_id, m_records.size());
-        if (!inserted) {
+        if (auto known = m_record_index.find(RecordKey{resource.use_case, p.event_id}); known != m_record_index.end()) {
             ++stats.duplicates;
-            ++m_records[it->second].count;
+            ++m_records[known->second].count;
             ++ordinal;
             continue;
         }
         ++stats.unique;
-        m_records.push_back(Record{use_case, std::move(p.event_id), 1, body_index, ordinal++});
+        // The key views the stored record's fields, which a deque never moves.
+        const Record& record =
+            m_records.emplace_back(Record{resource.use_case, std::move(p.event_id), 1, body_index, ordinal++});
+        m_record_index.emplace(RecordKey{record.use_case, record.event_id}, m_records.size() - 1);
         keep_body = true;
     }
     if (keep_body) {
         m_bodies.push_back(KeptBody{request.body, post->gzip});
     }
-    for (const auto& [use_case, n] : per_use_case) {
-        auto& stats = m_stats[use_case];
+    // A request counts once for each use case it carried records of.
+    std::set<UseCaseStats*> carried;
+    for (const auto& resource : resources) {
+        if (resource.stats != nullptr) {
+            carried.insert(resource.stats);
+        }
+    }
+    for (UseCaseStats* use_case : carried) {
+        auto& stats = *use_case;
         ++stats.requests;
         stats.gzip_requests += post->gzip ? 1 : 0;
         stats.max_batch_records = std::max<std::uint64_t>(stats.max_batch_records, scanned->ids.size());

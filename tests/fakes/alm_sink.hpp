@@ -14,7 +14,9 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -30,6 +32,8 @@ struct SinkOptions {
 class AlmSink {
 public:
     AlmSink(SinkOptions options, Faults& faults);
+    AlmSink(const AlmSink&) = delete;  // m_record_index views the records and use cases it holds
+    AlmSink& operator=(const AlmSink&) = delete;
 
     /// POST /api/calm-logs/v1/logs (faults applied here).
     ServerResponse handle_logs(const ServerRequest& request);
@@ -63,7 +67,7 @@ private:
     };
     /// A distinct record. Its other fields stay in the kept request body until received() asks.
     struct Record {
-        std::string use_case;
+        std::string_view use_case;  ///< one of m_use_cases
         std::string event_id;
         std::uint64_t count = 0;
         std::uint32_t body = 0;     ///< index into m_bodies
@@ -92,11 +96,27 @@ private:
     SinkOptions m_options;
     Faults& m_faults;
     std::map<std::string, UseCaseStats> m_stats;
-    std::vector<Record> m_records;
+    std::set<std::string, std::less<>> m_use_cases;  ///< every use case named, each stored once
+    std::deque<Record> m_records;                    ///< a deque: m_record_index views its elements' fields
     std::vector<KeptBody> m_bodies;
     /// received() entries of m_records[0, size()) (without "count"), made when first asked for.
     mutable std::vector<nlohmann::json> m_materialized;
-    std::unordered_map<std::string, std::size_t> m_record_index;  ///< use_case + '\n' + event id
+    /// A record's use case (one of m_use_cases, compared by address) and event id, viewing its fields.
+    struct RecordKey {
+        std::string_view use_case;
+        std::string_view event_id;
+        bool operator==(const RecordKey& other) const
+        {
+            return use_case.data() == other.use_case.data() && event_id == other.event_id;
+        }
+    };
+    struct RecordKeyHash {
+        std::size_t operator()(const RecordKey& key) const
+        {
+            return std::hash<std::string_view>()(key.event_id) ^ std::hash<const void*>()(key.use_case.data());
+        }
+    };
+    std::unordered_map<RecordKey, std::size_t, RecordKeyHash> m_record_index;  ///< into m_records
     std::deque<nlohmann::json> m_metrics;
     std::uint64_t m_metrics_posts = 0;
     std::uint64_t m_tokens_issued = 0;

@@ -269,7 +269,7 @@ std::optional<FaultRule> Faults::take(std::string_view kind)
     return std::nullopt;
 }
 
-std::optional<FaultRule> Faults::take_reject(std::string_view kind, const std::vector<std::string>& event_ids,
+std::optional<FaultRule> Faults::take_reject(std::string_view kind, std::span<const std::string_view> event_ids,
                                              std::string& matched)
 {
     for (std::size_t i = 0; i < m_rules.size(); ++i) {
@@ -280,7 +280,7 @@ std::optional<FaultRule> Faults::take_reject(std::string_view kind, const std::v
         for (const auto& id : event_ids) {
             if (std::find(rule.reject_event_ids.begin(), rule.reject_event_ids.end(), id) !=
                 rule.reject_event_ids.end()) {
-                matched = id;
+                matched = std::string(id);
                 return consume(i);
             }
         }

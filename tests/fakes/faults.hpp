@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,7 +51,7 @@ public:
     /// token).
     std::optional<FaultRule> take(std::string_view kind);
     /// Fires the first reject rule matching `kind` that lists one of `event_ids`; `matched` names it.
-    std::optional<FaultRule> take_reject(std::string_view kind, const std::vector<std::string>& event_ids,
+    std::optional<FaultRule> take_reject(std::string_view kind, std::span<const std::string_view> event_ids,
                                          std::string& matched);
     std::uint64_t fired() const { return m_fired; }
 

@@ -58,8 +58,8 @@ std::optional<std::int64_t> parse_iso_ns(std::string_view s);
 /// Days since 1970-01-01 for a proleptic Gregorian date.
 using infra::days_from_civil;
 
-/// Inflates a gzip body of one or more members (each CRC-checked), or a zlib body; nullopt when it is not
-/// valid, has bytes after its last member, or exceeds `limit` bytes.
+/// Inflates a gzip body of one or more members (each CRC-checked); nullopt when it is not valid gzip, has
+/// bytes after its last member, or exceeds `limit` bytes.
 std::optional<std::string> gunzip(std::string_view in, std::size_t limit);
 
 /// Parses "500ms", "2s", "5m", "1h", "0" into milliseconds.

@@ -10,6 +10,7 @@
 // (`integer` for a number without fraction or exponent that fits 64 bits, as nlohmann reads it;
 // `other` for any other number, true, false and null). A handler returning false stops the scan.
 
+#include "infra/json_string.hpp"
 #include "infra/utf8.hpp"
 
 #include <cstdint>
@@ -65,7 +66,14 @@ private:
     {
         std::size_t run = ++m_i;  // start of the plain bytes not yet copied to m_scratch
         bool escaped = false;
+        const char* const begin = m_s.data();
+        const char* const end = begin + m_s.size();
         while (m_i < m_s.size()) {
+            // Plain printable ASCII is skipped sixteen bytes at a time: the rest is checked one by one.
+            m_i = static_cast<std::size_t>(infra::find_json_escape(begin + m_i, end) - begin);
+            if (m_i == m_s.size()) {
+                break;
+            }
             const auto c = static_cast<unsigned char>(m_s[m_i]);
             if (c == '"') {
                 if (escaped) {
@@ -96,8 +104,6 @@ private:
                     return false;
                 }
                 m_i += n;
-            } else {
-                ++m_i;
             }
         }
         return false;

@@ -6,6 +6,7 @@ import copy
 import gzip
 import json
 import unittest
+import zlib
 
 import harness
 
@@ -152,10 +153,23 @@ class SinkTest(unittest.TestCase):
         status, answer = self.post_gzip_bytes(gzip.compress(members[0]))
         self.assertEqual(status, 400, answer)
 
-    def test_bytes_after_the_last_gzip_member_or_a_bad_crc_are_refused(self):
+    def test_a_member_inflating_to_hundreds_of_times_its_size_is_decoded_whole(self):
+        # The sink inflates into a buffer it grows as the output needs (from eight times the input).
+        big = "x" * (6 << 20)
+        text = json.dumps(body(record("a", note=big), record("b"))).encode()
+        data = gzip.compress(text)
+        self.assertGreater(len(text), 500 * len(data))
+        status, answer = self.post_gzip_bytes(data)
+        self.assertEqual(status, 200, answer)
+        kept = self.sim.received("business_process_monitoring")
+        self.assertEqual([r["event_id"] for r in kept], ["a", "b"])
+        self.assertEqual(kept[0]["attributes"]["note"], big)
+
+    def test_bytes_after_the_last_gzip_member_a_bad_crc_or_no_gzip_header_are_refused(self):
         data = gzip.compress(json.dumps(body(record("a"))).encode())
         for bad in (data + b"x", data + b"\0" * 8, data + data[:10],
-                    data[:-8] + bytes([data[-8] ^ 1]) + data[-7:]):  # CRC-32 of the member changed
+                    data[:-8] + bytes([data[-8] ^ 1]) + data[-7:],  # CRC-32 of the member changed
+                    zlib.compress(json.dumps(body(record("a"))).encode())):  # zlib's wrapper, not gzip's
             with self.subTest(tail=bad[-12:]):
                 status, answer = self.post_gzip_bytes(bad)
                 self.assertEqual(status, 400, answer)
